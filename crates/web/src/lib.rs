@@ -1,0 +1,378 @@
+//! The HTTP edge every lineup service shares.
+//!
+//! What it is for: the few things each service (engine, pullpush, origin, ...) must do the
+//! same way at its HTTP boundary, so that a user meets one convention everywhere:
+//!
+//! - [`ApiError`]: the JSON error body `{ "error": "...", "field": "..." }` with a status code.
+//!   Each crate keeps its own `thiserror` error type and converts it into an `ApiError` at the
+//!   edge (`impl From<MyError> for ApiError`).
+//! - [`JsonBody`]: a JSON extractor whose rejections are 400 (never 404 or 422) and name the
+//!   field that failed, using `serde_path_to_error`.
+//! - [`common_routes`]: `GET /healthz` and `GET /metrics` (Prometheus text).
+//! - [`cors`]: permissive CORS for everything players fetch (they live on other origins).
+//! - [`cache`]: `Cache-Control` values for live playlists, immutable media and time-shifted
+//!   playlists, and content types for HLS.
+//! - [`bearer_auth`]: the optional `--api-token` guard for control APIs.
+//! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
+//!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
+//! - [`serve`]: bind, serve, and stop on Ctrl-C / SIGTERM.
+//!
+//! What it is not for: anything specific to one service. No business logic lives here.
+
+use std::sync::OnceLock;
+
+use axum::{
+    Json, Router,
+    extract::{FromRequest, Request},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// The error a control API answers with: a status code and `{ "error", "field" }`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    /// What went wrong, in words a user can act on.
+    pub error: String,
+    /// The request field (JSON path, query parameter, header) that caused it, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Extra machine-readable detail (e.g. the list of known outputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            field: None,
+            detail: None,
+        }
+    }
+    /// 400 naming the field at fault.
+    pub fn bad_field(field: impl Into<String>, error: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error).with_field(field)
+    }
+    pub fn bad_request(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error)
+    }
+    pub fn not_found(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, error)
+    }
+    pub fn conflict(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, error)
+    }
+    pub fn internal(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, error)
+    }
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{} ({}): {}", self.status, field, self.error),
+            None => write!(f, "{}: {}", self.status, self.error),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(&self)).into_response();
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache::NO_STORE),
+        );
+        response
+    }
+}
+
+/// A JSON request body. Malformed JSON, a wrong content type or a field of the wrong shape
+/// become a 400 [`ApiError`] naming the field (e.g. `payload.ingestUrls[0].url`).
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().ends_with("json"))
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a JSON body with content-type: application/json",
+            )
+            .with_field("content-type"));
+        }
+        let bytes = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("could not read the body: {e}")))?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parse JSON into `T`, naming the path of the first field that fails.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        // serde reports a missing field at the parent path; name the field itself.
+        let field = match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(missing) if path == "." => missing.to_string(),
+            Some(missing) => format!("{path}.{missing}"),
+            None => path,
+        };
+        let mut error = ApiError::bad_request(message);
+        if field != "." {
+            error = error.with_field(field);
+        }
+        error
+    })
+}
+
+/// `GET /healthz` and `GET /metrics` (the process-wide Prometheus recorder).
+pub fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/metrics", get(metrics_text))
+}
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Install the Prometheus recorder for this process (idempotent). Returns `None` if another
+/// recorder was installed first (then `/metrics` answers empty).
+pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
+async fn metrics_text() -> Response {
+    let body = metrics_handle().map(|h| h.render()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// CORS for playlists and media: any origin may `GET`/`HEAD` them (players are web pages on
+/// other origins), and may read the headers that matter for players.
+pub fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::POST,
+            Method::DELETE,
+            Method::PUT,
+        ])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::CONTENT_TYPE,
+            header::DATE,
+        ])
+}
+
+/// Cache-Control values and content types for HLS.
+pub mod cache {
+    /// Errors and per-viewer answers.
+    pub const NO_STORE: &str = "no-store";
+    /// Segments and init segments: their bytes never change under a URL.
+    pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    /// A closed (VOD / time-shifted span) playlist: it will not change either.
+    pub const CLOSED_PLAYLIST: &str = "public, max-age=3600";
+
+    /// `Cache-Control` for a live playlist: at most half a target duration (RFC 8216bis
+    /// advises caches to hold live playlists no longer than that), at least one second.
+    pub fn live_playlist(target_duration_secs: u64) -> String {
+        let max_age = (target_duration_secs / 2).max(1);
+        format!("public, max-age={max_age}")
+    }
+
+    pub const M3U8: &str = "application/vnd.apple.mpegurl";
+    pub const TS: &str = "video/mp2t";
+    pub const MP4: &str = "video/mp4";
+    pub const M4S: &str = "video/iso.segment";
+    pub const AAC: &str = "audio/aac";
+    pub const VTT: &str = "text/vtt";
+    pub const KEY: &str = "application/octet-stream";
+
+    /// Content type from a file name's extension.
+    pub fn content_type_for(path: &str) -> &'static str {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        match path
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "m3u8" | "m3u" => M3U8,
+            "ts" => TS,
+            "mp4" | "m4v" | "cmfv" => MP4,
+            "m4s" | "cmfa" => M4S,
+            "m4a" => "audio/mp4",
+            "aac" => AAC,
+            "vtt" | "webvtt" => VTT,
+            "key" => KEY,
+            "json" => "application/json",
+            "html" => "text/html; charset=utf-8",
+            _ => "application/octet-stream",
+        }
+    }
+}
+
+/// Require `Authorization: Bearer <token>` when a token is configured. Use with
+/// `axum::middleware::from_fn_with_state(token, web::bearer_auth)`.
+pub async fn bearer_auth(
+    axum::extract::State(token): axum::extract::State<Option<std::sync::Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(&*token) {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this API requires Authorization: Bearer <api token>",
+            )
+            .with_field("authorization")
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// `GET /api/docs` (Scalar UI) and `GET /api/docs/openapi.json`.
+pub fn docs_routes<S: Clone + Send + Sync + 'static>(api: utoipa::openapi::OpenApi) -> Router<S> {
+    use utoipa_scalar::{Scalar, Servable};
+    let json = serde_json::to_string_pretty(&api).unwrap_or_else(|_| "{}".into());
+    Router::new()
+        .merge(Scalar::with_url("/api/docs", api))
+        .route(
+            "/api/docs/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], json) }
+            }),
+        )
+}
+
+/// Serve `router` on `listener` until Ctrl-C or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        payload: Payload,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Payload {
+        concurrency: u32,
+    }
+
+    #[test]
+    fn parse_json_names_nested_field() {
+        let err = parse_json::<Body>(br#"{"name":"a","payload":{"concurrency":-1}}"#).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.field.as_deref(), Some("payload.concurrency"));
+    }
+
+    #[test]
+    fn parse_json_names_missing_field() {
+        let err = parse_json::<Body>(br#"{"payload":{"concurrency":1}}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("name"));
+        let err = parse_json::<Body>(br#"{"name":"x","payload":{}}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("payload.concurrency"));
+    }
+
+    #[test]
+    fn live_playlist_max_age_is_half_target() {
+        assert_eq!(cache::live_playlist(6), "public, max-age=3");
+        assert_eq!(cache::live_playlist(1), "public, max-age=1");
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(cache::content_type_for("a/b/index.m3u8?x=1"), cache::M3U8);
+        assert_eq!(cache::content_type_for("seg_1.ts"), cache::TS);
+        assert_eq!(cache::content_type_for("init.mp4"), cache::MP4);
+    }
+}
