@@ -1,1 +1,35 @@
-//! media
+//! # media
+//!
+//! Pure functions over byte slices for the media formats lineup moves around:
+//! MPEG-TS and fMP4/CMAF inspection, TS -> CMAF remux, HLS AES-128 segment
+//! encryption and SCTE-35 ad markers.
+//!
+//! **For**: the origin (I-frame-only playlists, TS->CMAF packaging, AES-128
+//! output, SCTE-35 markers found in TS), the engine (SCTE-35 `splice_insert`
+//! payloads for `#EXT-X-DATERANGE` / `#EXT-X-CUE-OUT`) and tests (structural
+//! checks of segments).
+//!
+//! **Not for**: I/O of any kind (no files, sockets or clocks), playlists (see
+//! the `hls` crate), transcoding or decoding pictures/audio.
+//!
+//! ## Main types
+//! - [`scte35::SpliceInsert`], [`scte35::SpliceInfoSection`]: SCTE-35 encode/decode.
+//! - [`aes`]: [`aes::encrypt_segment`], [`aes::decrypt_segment`], [`aes::iv_from_sequence`].
+//! - [`Error`]: the one error type; every parse error names the problem and a byte offset.
+//!
+//! ## Architecture and invariants
+//! - Every module is sans-I/O: input is `&[u8]`, output is owned values/`Vec<u8>`.
+//! - Parsers never panic on any input (each has proptest fuzzing over random and
+//!   mutated bytes); no `unsafe`.
+//! - Times are integer ticks: 90 kHz for MPEG-TS/SCTE-35, the track timescale in fMP4.
+//! - Formats are hand-written where the crate ecosystem did not fit a small,
+//!   slice-based API; each module's doc says why.
+#![forbid(unsafe_code)]
+
+pub mod aes;
+mod bits;
+mod error;
+pub mod scte35;
+
+pub use bits::crc32_mpeg2;
+pub use error::{Error, Result};
