@@ -56,3 +56,63 @@ pub fn run(program: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Which elementary streams a fixture should carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Streams {
+    AudioVideo,
+    VideoOnly,
+    AudioOnly,
+}
+
+/// Makes a 4 s HLS VOD of two 2 s TS segments in `dir` with ffmpeg: 320x180
+/// 25 fps H.264 (High, B-frames, a keyframe every second) and 48 kHz AAC-LC.
+/// Returns the segment paths.
+pub fn make_ts_segments(dir: &std::path::Path, streams: Streams) -> Vec<std::path::PathBuf> {
+    let d = dir.to_str().unwrap();
+    let mut args: Vec<String> = vec!["-v".into(), "error".into(), "-y".into()];
+    let v = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"];
+    let a = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
+    if streams != Streams::AudioOnly {
+        args.extend(v.iter().map(|s| s.to_string()));
+    }
+    if streams != Streams::VideoOnly {
+        args.extend(a.iter().map(|s| s.to_string()));
+    }
+    args.extend(
+        [
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "25",
+            "-sc_threshold",
+            "0",
+            "-c:a",
+            "aac",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_list_size",
+            "0",
+            "-hls_segment_filename",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    args.push(format!("{d}/src%d.ts"));
+    args.push(format!("{d}/src.m3u8"));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run("ffmpeg", &refs);
+    let mut segs: Vec<_> = (0..10)
+        .map(|i| dir.join(format!("src{i}.ts")))
+        .filter(|p| p.exists())
+        .collect();
+    segs.sort();
+    assert!(!segs.is_empty(), "ffmpeg made no segments");
+    segs
+}
