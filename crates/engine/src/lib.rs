@@ -1,1 +1,4 @@
-//! engine
+//! engine: VOD2Live.
+pub mod error;
+pub mod timeline;
+pub use error::{Error, Result};

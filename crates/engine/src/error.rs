@@ -1,0 +1,52 @@
+//! The engine's one error type.
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An asset (VOD, slate, filler, live source) cannot be used; the engine plays the slate.
+    #[error("unusable asset: {0}")]
+    Unusable(String),
+    /// Fetching something over HTTP failed.
+    #[error("fetch {url}: {reason}")]
+    Fetch { url: String, reason: String },
+    /// A playlist did not parse.
+    #[error("parse {url}: {reason}")]
+    Parse { url: String, reason: String },
+    /// A schedule entry has no media attached (it must be resolved before rendering).
+    #[error("schedule entry {0} has no media attached")]
+    MissingMedia(u64),
+    #[error("no such rendition: {0}")]
+    NoSuchRendition(String),
+    #[error("no such channel: {0}")]
+    NoSuchChannel(String),
+    #[error("no such session: {0}")]
+    NoSuchSession(String),
+    /// Bad configuration (channels file, profile, arguments).
+    #[error("config: {0}")]
+    Config(String),
+    /// The state store failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// An adapter (asset or channel manager) failed.
+    #[error("adapter: {0}")]
+    Adapter(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for web::ApiError {
+    fn from(e: Error) -> Self {
+        match &e {
+            Error::NoSuchChannel(_) => web::ApiError::not_found(e.to_string()).with_field("channel"),
+            Error::NoSuchSession(_) => web::ApiError::not_found(e.to_string()).with_field("session"),
+            Error::NoSuchRendition(_) => {
+                web::ApiError::not_found(e.to_string()).with_field("rendition")
+            }
+            Error::Config(_) => web::ApiError::bad_request(e.to_string()),
+            _ => web::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Property tests of the pure timeline over random schedules and a fake clock.
+
+use std::sync::Arc;
+
+use engine::timeline::{EntryMedia, Item, MediaSeg, RenderOptions, RenditionMedia, Schedule};
+use hls::{Marker, MediaPlaylist};
+use proptest::prelude::*;
+
+/// Renditions: 0 and 1 are video segmented alike; 2 is audio segmented differently.
+const RENDITIONS: usize = 3;
+
+#[derive(Debug, Clone)]
+struct GenEntry {
+    kind: u8,
+    video: Vec<u32>, // segment durations, ms
+    audio: Vec<u32>,
+    internal_disc: Option<usize>,
+    ad_ms: u32,
+}
+
+fn gen_entry() -> impl Strategy<Value = GenEntry> {
+    (
+        0u8..4,
+        prop::collection::vec(500u32..10_000, 1..12),
+        prop::collection::vec(500u32..6_000, 1..12),
+        prop::option::of(0usize..12),
+        1_000u32..40_000,
+    )
+        .prop_map(|(kind, video, audio, internal_disc, ad_ms)| GenEntry {
+            kind,
+            video,
+            audio,
+            internal_disc,
+            ad_ms,
+        })
+}
+
+fn segs(prefix: &str, durs: &[u32], disc: Option<usize>) -> RenditionMedia {
+    RenditionMedia::new(
+        durs.iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut s = MediaSeg::new(format!("http://o/{prefix}/{i}.ts"), *d as f64 / 1000.0);
+                s.discontinuity = disc == Some(i);
+                s
+            })
+            .collect(),
+    )
+}
+
+fn build(epoch: i64, entries: &[GenEntry]) -> Schedule {
+    let mut s = Schedule::new(epoch, RENDITIONS, 2);
+    for (n, g) in entries.iter().enumerate() {
+        let base = EntryMedia::new(vec![
+            segs(&format!("e{n}/v0"), &g.video, g.internal_disc),
+            segs(&format!("e{n}/v1"), &g.video, g.internal_disc),
+            segs(&format!("e{n}/a"), &g.audio, None),
+        ])
+        .unwrap();
+        let (item, media) = match g.kind {
+            0 | 1 => (
+                Item::Vod {
+                    id: format!("v{n}"),
+                    title: None,
+                    url: format!("http://o/e{n}/master.m3u8"),
+                },
+                base,
+            ),
+            2 => (Item::Slate { reason: None }, base.looped(g.ad_ms as u64).unwrap()),
+            _ => (
+                Item::AdBreak {
+                    duration_ms: g.ad_ms as u64,
+                    filler: None,
+                },
+                base.looped(g.ad_ms as u64).unwrap(),
+            ),
+        };
+        s.append(item, Arc::new(media)).unwrap();
+    }
+    s
+}
+
+fn seqs(p: &MediaPlaylist) -> std::ops::Range<u64> {
+    p.media_sequence..p.media_sequence + p.segments.len() as u64
+}
+
+fn check_playlist(p: &MediaPlaylist) {
+    let target = p.target_duration.unwrap();
+    for s in &p.segments {
+        assert!(
+            (s.duration.round() as u64) <= target,
+            "EXTINF {} over target {}",
+            s.duration,
+            target
+        );
+    }
+    if let Some(first) = p.segments.first() {
+        assert!(first.program_date_time.is_some(), "window head has a PDT");
+    }
+    // The text round-trips through the parser.
+    let text = p.to_string();
+    let back = hls::parse_media(&text).unwrap();
+    assert_eq!(back.media_sequence, p.media_sequence);
+    assert_eq!(back.segments.len(), p.segments.len());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn consecutive_renders_are_consistent(
+        entries in prop::collection::vec(gen_entry(), 1..10),
+        steps in prop::collection::vec(0i64..12_000, 1..40),
+        window_s in 6u64..90,
+        epoch in 1_600_000_000_000i64..1_700_000_000_000,
+    ) {
+        let sched = build(epoch, &entries);
+        let opts = RenderOptions { window_ms: window_s * 1000 };
+        let mut now = epoch - 5_000;
+        let mut prev: Vec<Option<MediaPlaylist>> = vec![None; RENDITIONS];
+        for step in steps {
+            now += step;
+            if now > sched.end_ms() { break; }
+            let mut renders = Vec::new();
+            for r in 0..RENDITIONS {
+                let p = sched.render(r, now, &opts).unwrap();
+                check_playlist(&p);
+                let pos = sched.window_pos(r, now, &opts).unwrap();
+                if !p.segments.is_empty() {
+                    prop_assert_eq!(pos.first_seq, p.media_sequence);
+                }
+                prop_assert_eq!(pos.count, p.segments.len() as u64);
+                if let Some(q) = &prev[r] {
+                    // Never backwards.
+                    prop_assert!(p.media_sequence >= q.media_sequence || q.segments.is_empty());
+                    prop_assert!(p.discontinuity_sequence >= q.discontinuity_sequence);
+                    prop_assert!(p.target_duration >= q.target_duration);
+                    let (a, b) = (seqs(q), seqs(&p));
+                    if !q.segments.is_empty() && !p.segments.is_empty() {
+                        // No gap: the new window starts at or before the old end, unless a
+                        // whole window elapsed between the renders.
+                        if (step as u64) < opts.window_ms / 2 {
+                            prop_assert!(b.start <= a.end, "gap: {:?} then {:?}", a, b);
+                        }
+                        // Overlapping segments are identical (no repeats, no rewrites).
+                        for seq in b.start.max(a.start)..b.end.min(a.end) {
+                            let x = &q.segments[(seq - a.start) as usize];
+                            let y = &p.segments[(seq - b.start) as usize];
+                            prop_assert_eq!(&x.uri, &y.uri);
+                            prop_assert_eq!(x.duration, y.duration);
+                            prop_assert_eq!(x.discontinuity, y.discontinuity);
+                        }
+                        if b.start <= a.end {
+                            // Media sequence advanced by exactly the segments dropped; the
+                            // discontinuity sequence by the tags on them.
+                            let dropped = &q.segments[..(b.start - a.start) as usize];
+                            let tags = dropped.iter().filter(|s| s.discontinuity).count() as u64;
+                            prop_assert_eq!(p.discontinuity_sequence, q.discontinuity_sequence + tags);
+                        }
+                    }
+                }
+                renders.push(p);
+            }
+            // Renditions segmented alike show the same timeline.
+            prop_assert_eq!(renders[0].media_sequence, renders[1].media_sequence);
+            prop_assert_eq!(renders[0].discontinuity_sequence, renders[1].discontinuity_sequence);
+            let d0: Vec<_> = renders[0].segments.iter().map(|s| (s.duration, s.discontinuity, s.program_date_time)).collect();
+            let d1: Vec<_> = renders[1].segments.iter().map(|s| (s.duration, s.discontinuity, s.program_date_time)).collect();
+            prop_assert_eq!(d0, d1);
+            for (r, p) in renders.into_iter().enumerate() { prev[r] = Some(p); }
+        }
+    }
+
+    #[test]
+    fn pruning_does_not_change_renders(
+        entries in prop::collection::vec(gen_entry(), 2..10),
+        at in 0u64..1000,
+        window_s in 6u64..60,
+    ) {
+        let epoch = 1_650_000_000_000i64;
+        let full = build(epoch, &entries);
+        let opts = RenderOptions { window_ms: window_s * 1000 };
+        let now = epoch + ((full.end_ms() - epoch) as u64 * at / 1000) as i64;
+        let mut pruned = full.clone();
+        pruned.prune_before(now - opts.window_ms as i64);
+        for r in 0..RENDITIONS {
+            prop_assert_eq!(full.render(r, now, &opts).unwrap(), pruned.render(r, now, &opts).unwrap());
+        }
+        // Serialized and restored (as a store would), with media re-attached, renders agree.
+        let json = serde_json::to_string(&pruned).unwrap();
+        let mut back: Schedule = serde_json::from_str(&json).unwrap();
+        for (e, orig) in back.entries.iter_mut().zip(pruned.entries.iter()) {
+            e.media = orig.media.clone();
+        }
+        for r in 0..RENDITIONS {
+            prop_assert_eq!(
+                back.render(r, now, &opts).unwrap().to_string(),
+                pruned.render(r, now, &opts).unwrap().to_string()
+            );
+        }
+    }
+}
+
+#[test]
+fn ad_break_markers_and_scte35() {
+    let epoch = 1_700_000_000_000;
+    let mut s = Schedule::new(epoch, 1, 2);
+    let vod = Arc::new(EntryMedia::new(vec![segs("a", &[2000; 3], None)]).unwrap());
+    s.append(
+        Item::Vod {
+            id: "a".into(),
+            title: None,
+            url: "http://o/a".into(),
+        },
+        vod.clone(),
+    )
+    .unwrap();
+    s.append(
+        Item::AdBreak {
+            duration_ms: 6000,
+            filler: None,
+        },
+        Arc::new(vod.looped(6000).unwrap()),
+    )
+    .unwrap();
+    s.append(
+        Item::Vod {
+            id: "b".into(),
+            title: None,
+            url: "http://o/b".into(),
+        },
+        vod,
+    )
+    .unwrap();
+    let p = s
+        .render(0, epoch + 13_000, &RenderOptions { window_ms: 60_000 })
+        .unwrap();
+    let text = p.to_string();
+    assert_eq!(p.segments.len(), 7);
+    assert!(matches!(p.segments[3].markers[0], Marker::CueOut { .. }));
+    assert!(matches!(p.segments[4].markers[0], Marker::CueOutCont { .. }));
+    assert!(matches!(p.segments[6].markers[0], Marker::CueIn));
+    let out = p.segments[3].dateranges[0].scte35("SCTE35-OUT").unwrap();
+    let ins = media::scte35::SpliceInsert::parse(&out).unwrap();
+    assert!(ins.out_of_network);
+    assert_eq!(ins.duration_secs(), Some(6.0));
+    assert!(p.segments[6].dateranges[0].scte35("SCTE35-IN").is_some());
+    assert!(text.contains("#EXT-X-CUE-OUT:DURATION=6"), "{text}");
+    assert!(text.contains("#EXT-X-CUE-IN"), "{text}");
+    assert_eq!(p.segments.iter().filter(|s| s.discontinuity).count(), 2);
+}
