@@ -64,6 +64,31 @@ impl<'a> BitReader<'a> {
         Ok(self.bits(32)? as u32)
     }
 
+    /// Exp-Golomb ue(v) (H.264 7.2); at most 31 leading zeros.
+    #[allow(dead_code)]
+    pub(crate) fn ue(&mut self) -> Result<u32> {
+        let start = self.offset();
+        let mut zeros = 0;
+        while !self.flag()? {
+            zeros += 1;
+            if zeros > 31 {
+                return Err(crate::error::invalid(
+                    self.what,
+                    start,
+                    "exp-Golomb code longer than 32 bits",
+                ));
+            }
+        }
+        Ok(((1u64 << zeros) - 1 + self.bits(zeros)?) as u32)
+    }
+
+    /// Exp-Golomb se(v).
+    #[allow(dead_code)]
+    pub(crate) fn se(&mut self) -> Result<i32> {
+        let k = i64::from(self.ue()?);
+        Ok(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) } as i32)
+    }
+
     /// Skips `n` whole bytes (must be byte-aligned).
     pub(crate) fn skip_bytes(&mut self, n: usize) -> Result<()> {
         let end = self.bit + n * 8;

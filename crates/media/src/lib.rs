@@ -15,6 +15,7 @@
 //! ## Main types
 //! - [`scte35::SpliceInsert`], [`scte35::SpliceInfoSection`]: SCTE-35 encode/decode.
 //! - [`aes`]: [`aes::encrypt_segment`], [`aes::decrypt_segment`], [`aes::iv_from_sequence`].
+//! - [`ts::inspect`] -> [`ts::TsInfo`]: streams, PTS range, keyframe byte ranges, PAT/PMT range.
 //! - [`Error`]: the one error type; every parse error names the problem and a byte offset.
 //!
 //! ## Architecture and invariants
@@ -28,8 +29,11 @@
 
 pub mod aes;
 mod bits;
+#[allow(dead_code)] // used by the fmp4 remux (next)
+mod codec;
 mod error;
 pub mod scte35;
+pub mod ts;
 
 pub use bits::crc32_mpeg2;
 pub use error::{Error, Result};

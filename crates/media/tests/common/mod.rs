@@ -116,3 +116,108 @@ pub fn make_ts_segments(dir: &std::path::Path, streams: Streams) -> Vec<std::pat
     assert!(!segs.is_empty(), "ffmpeg made no segments");
     segs
 }
+
+/// Tiny TS writer for synthetic fixtures.
+pub mod tsw {
+    use media::crc32_mpeg2;
+
+    /// Splits `payload` into 188-byte packets on `pid` (PUSI on the first),
+    /// padding the last one with an adaptation field.
+    pub fn packets(pid: u16, payload: &[u8], cc: &mut u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut first = true;
+        let mut rest = payload;
+        loop {
+            let take = rest.len().min(184);
+            let mut p = vec![
+                0x47,
+                ((pid >> 8) as u8 & 0x1F) | if first { 0x40 } else { 0 },
+                pid as u8,
+            ];
+            if take == 184 {
+                p.push(0x10 | (*cc & 0x0F));
+            } else {
+                p.push(0x30 | (*cc & 0x0F));
+                let af_len = 183 - take;
+                p.push(af_len as u8);
+                if af_len > 0 {
+                    p.push(0);
+                    p.extend(std::iter::repeat_n(0xFF, af_len - 1));
+                }
+            }
+            p.extend_from_slice(&rest[..take]);
+            assert_eq!(p.len(), 188);
+            out.extend(p);
+            *cc = cc.wrapping_add(1);
+            rest = &rest[take..];
+            first = false;
+            if rest.is_empty() {
+                return out;
+            }
+        }
+    }
+
+    /// A PSI section (pointer_field prepended) in packets.
+    pub fn section(pid: u16, sec: &[u8], cc: &mut u8) -> Vec<u8> {
+        let mut pl = vec![0];
+        pl.extend_from_slice(sec);
+        packets(pid, &pl, cc)
+    }
+
+    fn long_section(table_id: u8, id: u16, body: &[u8]) -> Vec<u8> {
+        let len = 5 + body.len() + 4;
+        let mut s = vec![
+            table_id,
+            0xB0 | (len >> 8) as u8,
+            len as u8,
+            (id >> 8) as u8,
+            id as u8,
+            0xC1,
+            0,
+            0,
+        ];
+        s.extend_from_slice(body);
+        let crc = crc32_mpeg2(&s);
+        s.extend(crc.to_be_bytes());
+        s
+    }
+
+    pub fn pat(pmt_pid: u16) -> Vec<u8> {
+        long_section(0, 1, &[0, 1, 0xE0 | (pmt_pid >> 8) as u8, pmt_pid as u8])
+    }
+
+    pub fn pmt(pcr_pid: u16, streams: &[(u8, u16)]) -> Vec<u8> {
+        let mut b = vec![0xE0 | (pcr_pid >> 8) as u8, pcr_pid as u8, 0xF0, 0];
+        for &(st, pid) in streams {
+            b.extend([st, 0xE0 | (pid >> 8) as u8, pid as u8, 0xF0, 0]);
+        }
+        long_section(2, 1, &b)
+    }
+
+    /// A PES with a PTS (and DTS if given).
+    pub fn pes(stream_id: u8, pts: u64, dts: Option<u64>, es: &[u8]) -> Vec<u8> {
+        let ts = |marker: u8, t: u64| {
+            [
+                (marker << 4) | (((t >> 30) as u8 & 7) << 1) | 1,
+                (t >> 22) as u8,
+                (((t >> 15) as u8) << 1) | 1,
+                (t >> 7) as u8,
+                ((t as u8) << 1) | 1,
+            ]
+        };
+        let mut h = vec![0, 0, 1, stream_id, 0, 0, 0x80];
+        match dts {
+            Some(d) => {
+                h.extend([0xC0, 10]);
+                h.extend(ts(3, pts));
+                h.extend(ts(1, d));
+            }
+            None => {
+                h.extend([0x80, 5]);
+                h.extend(ts(2, pts));
+            }
+        }
+        h.extend_from_slice(es);
+        h
+    }
+}
