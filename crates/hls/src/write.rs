@@ -152,6 +152,7 @@ impl MediaPlaylist {
         }
         if let Some(t) = &self.trailing {
             t.write_tags(out);
+            t.write_unknown(out);
         }
         if self.end_list {
             tag(out, "EXT-X-ENDLIST");
@@ -174,8 +175,15 @@ impl std::fmt::Display for MediaPlaylist {
 }
 
 impl Segment {
+    fn write_unknown(&self, out: &mut String) {
+        for t in &self.unknown {
+            unknown(out, t);
+        }
+    }
+
     /// The tags before `#EXTINF`, in a fixed order: DISCONTINUITY, KEY, MAP,
-    /// PROGRAM-DATE-TIME, DATERANGE, ad markers, unknown tags, BITRATE, GAP, BYTERANGE.
+    /// PROGRAM-DATE-TIME, DATERANGE, ad markers, BITRATE, GAP, BYTERANGE. Unknown tags are
+    /// written between `#EXTINF` and the URI (see [`Segment::write_to`]).
     pub fn write_tags(&self, out: &mut String) {
         if self.discontinuity {
             tag(out, "EXT-X-DISCONTINUITY");
@@ -200,9 +208,6 @@ impl Segment {
                 None => tag(out, m.tag_name()),
             }
         }
-        for t in &self.unknown {
-            unknown(out, t);
-        }
         if let Some(b) = self.bitrate {
             let _ = writeln!(out, "#EXT-X-BITRATE:{b}");
         }
@@ -214,7 +219,8 @@ impl Segment {
         }
     }
 
-    /// The segment's tags, `#EXTINF` and URI.
+    /// The segment's tags, `#EXTINF`, unknown tags and URI. Unknown tags go after
+    /// `#EXTINF` so that those of the first segment can never be read back as header tags.
     pub fn write_to(&self, out: &mut String) {
         self.write_tags(out);
         out.push_str("#EXTINF:");
@@ -224,6 +230,7 @@ impl Segment {
             out.push_str(t);
         }
         out.push('\n');
+        self.write_unknown(out);
         out.push_str(&self.uri);
         out.push('\n');
     }
