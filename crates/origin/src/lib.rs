@@ -1,1 +1,467 @@
-//! origin
+//! # origin: lineup's answer to AWS Elemental MediaPackage
+//!
+//! **For**: receiving a live HLS channel pushed over HTTP (WebDAV-style `PUT`, Digest
+//! auth, MediaPackage naming `channel.m3u8` / `channel_<n>.m3u8` / `channel_<n>_<seq>.ts`)
+//! on two redundant ingest URLs, keeping a DVR window of segments, and serving output
+//! endpoints: live playlists (manifest window, time delay), start-over (`?start=`) and
+//! time-shift / catch-up (`?start=&end=`) playlists, ad markers per endpoint mode
+//! (none / passthrough / SCTE-35 enhanced / DATERANGE) and AES-128 encryption with key
+//! rotation.
+//! **Not for**: producing the channel (that is `engine`), pulling from a source (that is
+//! `pullpush`), transcoding, DRM beyond HLS AES-128, or ad insertion (that is `ads`).
+//!
+//! ## Main types
+//! - [`Config`] (= [`OriginArgs`], `clap::Args`), [`build`] -> [`Origin`];
+//!   [`Origin::router`] (relative paths, nestable under a prefix), [`Origin::openapi`],
+//!   [`Origin::create_channel`] (the programmatic twin of `POST /api/v1/channels`).
+//! - [`model`]: [`ChannelSpec`], [`EndpointSpec`], [`AdMarkers`], [`Packaging`],
+//!   [`Encryption`], the API views.
+//! - [`store::Store`]: where segment bytes live ([`store::MemoryStore`] by default,
+//!   [`store::DiskStore`]).
+//! - [`timeline::ChannelData`]: a channel's ingest state and per-variant timelines (pure).
+//! - [`digest::DigestAuth`]: server-side Digest (RFC 7616) with stateless expiring nonces.
+//! - [`clock::Clock`]: time is an input ([`clock::FakeClock`] in tests).
+//!
+//! ## Routes (relative to the service root)
+//! - `POST/GET /api/v1/channels`, `GET/DELETE /api/v1/channels/{ch}`,
+//!   `POST /api/v1/channels/{ch}/endpoints`, `GET/PUT/DELETE .../endpoints/{ep}`
+//!   (bearer token when configured); OpenAPI at `/api/docs`.
+//! - `PUT/DELETE /in/{ch}/{1|2}/{path}`: ingest, Digest auth.
+//! - `GET/HEAD /out/{ch}/{ep}/index.m3u8`, `/out/{ch}/{ep}/{variant}.m3u8[?start=&end=]`,
+//!   `/out/{ch}/{ep}/{variant}/{seq}.ts`: playback, CORS.
+//! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys.
+//! - `/healthz`, `/metrics`.
+//!
+//! ## Architecture
+//! ```text
+//! PUT /in/.. -> path check -> Digest -> body limit -> parse ----> ChannelData (pure)
+//!                                                 segments/playlists |  Ready{meta, bytes}
+//!                                                                    v
+//!                                   Store::put(bytes) -> ChannelData::commit(meta) -> evict
+//! GET /out/.. -> ChannelData (select by wall time) -> render (hls writer) -> Bytes
+//!             -> Store::get -> (AES-128) -> Bytes
+//! ```
+//! Invariants: one timeline per variant fed by both ingests (dedupe by media sequence,
+//! gaps filled by either); a segment is listed only once its bytes are stored; the store
+//! is written only under origin-built keys (`<channel>/<variant>/<seq>`), so nothing a
+//! client sends chooses where bytes land; memory is bounded by the longest endpoint
+//! startover window (eviction on every commit and by a background sweep when ingest
+//! stops); live playlists are rendered once per timeline change and served as shared
+//! `Bytes`; segments are served as `Bytes` from the store without copying (except
+//! AES-128 output, which encrypts per request).
+
+mod api;
+pub mod clock;
+pub mod digest;
+pub mod error;
+mod ingest;
+pub mod keys;
+pub mod model;
+mod playback;
+pub mod render;
+pub mod store;
+pub mod timeline;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use axum::{
+    Router,
+    routing::{get, put},
+};
+use clap::ValueEnum;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::OriginError;
+pub use model::{
+    AdMarkers, ChannelSpec, ChannelView, Encryption, EndpointSpec, EndpointView, IngestEndpoint,
+    Packaging,
+};
+
+use digest::{DigestAuth, Ha1};
+use keys::Keys;
+use store::Store;
+use timeline::{ChannelData, Ready};
+
+/// Where segment bytes are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    #[default]
+    Memory,
+    Disk,
+}
+
+/// Origin settings; flattened into `lineup origin` as command-line flags.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct OriginArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LINEUP_ORIGIN_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+    /// Public base URL of this service (including any path prefix), used in the ingest and
+    /// playback URLs the API returns. Default: `http://<listen>`.
+    #[arg(long, env = "LINEUP_ORIGIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest accepted ingest body, bytes.
+    #[arg(long, env = "LINEUP_ORIGIN_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Segment store.
+    #[arg(long, value_enum, env = "LINEUP_ORIGIN_STORE", default_value = "memory")]
+    pub store: StoreKind,
+    /// Folder for `--store disk`.
+    #[arg(long, env = "LINEUP_ORIGIN_STORE_PATH")]
+    pub store_path: Option<PathBuf>,
+    /// Bearer token required on the control API when set.
+    #[arg(long, env = "LINEUP_API_TOKEN")]
+    pub api_token: Option<String>,
+    /// Secret for Digest nonces, AES keys and key tokens (any length). Set the same value on
+    /// every replica; default: random per process (keys change on restart).
+    #[arg(long, env = "LINEUP_ORIGIN_SECRET")]
+    pub secret: Option<String>,
+}
+
+/// The origin's configuration.
+pub type Config = OriginArgs;
+
+impl Default for OriginArgs {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            public_url: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            store: StoreKind::Memory,
+            store_path: None,
+            api_token: None,
+            secret: None,
+        }
+    }
+}
+
+/// One channel: its two ingest users and its state.
+pub struct Channel {
+    pub id: String,
+    /// (username, HA1) for ingest 1 and 2.
+    pub(crate) users: [(String, Ha1); 2],
+    data: Mutex<ChannelData>,
+}
+
+impl Channel {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ChannelData> {
+        self.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    public_url: String,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    channels: RwLock<HashMap<String, Arc<Channel>>>,
+    pub(crate) digest: DigestAuth,
+    pub(crate) keys: Keys,
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl Shared {
+    pub(crate) fn channel(&self, id: &str) -> Result<Arc<Channel>, OriginError> {
+        self.channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| OriginError::not_found(format!("channel {id:?}")))
+    }
+
+    pub(crate) fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
+        spec.validate()?;
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        if channels.contains_key(&spec.id) {
+            return Err(OriginError::Conflict(format!("channel {:?} exists", spec.id)));
+        }
+        let creds: Vec<(String, String)> = (1..=2)
+            .map(|n| (format!("{}-{n}-{}", spec.id, random_token(4)), random_token(16)))
+            .collect();
+        let users = [
+            (creds[0].0.clone(), Ha1::new(&creds[0].0, &creds[0].1)),
+            (creds[1].0.clone(), Ha1::new(&creds[1].0, &creds[1].1)),
+        ];
+        let mut data = ChannelData::default();
+        data.description = spec.description.clone();
+        data.endpoints = spec.endpoints.clone();
+        let ch = Arc::new(Channel {
+            id: spec.id.clone(),
+            users,
+            data: Mutex::new(data),
+        });
+        channels.insert(spec.id.clone(), ch.clone());
+        drop(channels);
+        metrics::gauge!("origin_channels").increment(1.0);
+        tracing::info!(channel = %spec.id, "channel created");
+        let mut view = self.view(&ch);
+        for (i, v) in view.ingest.iter_mut().enumerate() {
+            v.password = Some(creds[i].1.clone());
+        }
+        Ok(view)
+    }
+
+    fn view(&self, ch: &Channel) -> ChannelView {
+        let data = ch.lock();
+        ChannelView {
+            id: ch.id.clone(),
+            description: data.description.clone(),
+            ingest: ch
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, (u, _))| IngestEndpoint {
+                    url: format!("{}/in/{}/{}", self.public_url, ch.id, i + 1),
+                    username: u.clone(),
+                    password: None,
+                })
+                .collect(),
+            endpoints: data
+                .endpoints
+                .iter()
+                .map(|e| self.endpoint_view(&ch.id, e.clone()))
+                .collect(),
+            variants: data.variants.keys().cloned().collect(),
+        }
+    }
+
+    pub(crate) fn endpoint_view(&self, channel: &str, spec: EndpointSpec) -> EndpointView {
+        EndpointView {
+            url: format!("{}/out/{channel}/{}/index.m3u8", self.public_url, spec.id),
+            spec,
+        }
+    }
+
+    pub(crate) fn channel_view(&self, id: &str) -> Result<ChannelView, OriginError> {
+        let ch = self.channel(id)?;
+        Ok(self.view(&ch))
+    }
+
+    pub(crate) fn list_channels(&self) -> Vec<ChannelView> {
+        let chans: Vec<Arc<Channel>> = self
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut v: Vec<ChannelView> = chans.iter().map(|c| self.view(c)).collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    pub(crate) async fn delete_channel(&self, id: &str) -> Result<(), OriginError> {
+        let ch = self
+            .channels
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .ok_or_else(|| OriginError::not_found(format!("channel {id:?}")))?;
+        metrics::gauge!("origin_channels").decrement(1.0);
+        let keys: Vec<String> = ch
+            .lock()
+            .variants
+            .values()
+            .flat_map(|v| v.segments.values().map(|s| s.key.clone()))
+            .collect();
+        for k in keys {
+            self.store.delete(k).await?;
+        }
+        Ok(())
+    }
+
+    /// Store ready segments, put them on their timelines, evict what left the window.
+    pub(crate) async fn commit(&self, ch: &Channel, ready: Vec<Ready>) -> Result<(), OriginError> {
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for r in &ready {
+            self.store.put(r.meta.key.clone(), r.data.clone()).await?;
+        }
+        let gone = {
+            let mut data = ch.lock();
+            for r in ready {
+                data.commit(&r.variant, r.meta);
+            }
+            data.evict(self.clock.now())
+        };
+        for k in gone {
+            self.store.delete(k).await?;
+        }
+        Ok(())
+    }
+
+    /// Evict on every channel (the background sweep, for channels whose ingest stopped).
+    pub(crate) async fn sweep(&self) {
+        let chans: Vec<Arc<Channel>> = self
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for ch in chans {
+            let gone = ch.lock().evict(self.clock.now());
+            for k in gone {
+                if let Err(e) = self.store.delete(k).await {
+                    tracing::warn!(error = %e, "evict");
+                }
+            }
+        }
+    }
+}
+
+/// A running origin: cheap to clone, shares its state.
+#[derive(Clone)]
+pub struct Origin {
+    shared: Arc<Shared>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "lineup origin", description = "Channels, ingest credentials and output endpoints"),
+    paths(
+        api::create_channel, api::list_channels, api::get_channel, api::delete_channel,
+        api::create_endpoint, api::get_endpoint, api::put_endpoint, api::delete_endpoint
+    ),
+    components(schemas(ChannelSpec, ChannelView, EndpointSpec, EndpointView, IngestEndpoint,
+        AdMarkers, Packaging, Encryption))
+)]
+struct ApiDoc;
+
+/// Build an origin from its configuration (system clock, store from the config), and
+/// start its background eviction sweep.
+pub async fn build(config: Config) -> Result<Origin, OriginError> {
+    let store: Arc<dyn Store> = match config.store {
+        StoreKind::Memory => Arc::new(store::MemoryStore::new()),
+        StoreKind::Disk => {
+            let path = config.store_path.clone().ok_or_else(|| {
+                OriginError::bad("store_path", "--store disk needs --store-path")
+            })?;
+            Arc::new(store::DiskStore::new(path)?)
+        }
+    };
+    let origin = Origin::with_parts(config, Arc::new(SystemClock), store);
+    let weak = Arc::downgrade(&origin.shared);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            let Some(shared) = weak.upgrade() else { break };
+            shared.sweep().await;
+        }
+    });
+    Ok(origin)
+}
+
+impl Origin {
+    /// An origin with an explicit clock and store (tests use a [`FakeClock`]).
+    pub fn with_parts(config: Config, clock: Arc<dyn Clock>, store: Arc<dyn Store>) -> Self {
+        let secret: [u8; 32] = match &config.secret {
+            Some(s) => {
+                use sha2::Digest;
+                sha2::Sha256::digest(s.as_bytes()).into()
+            }
+            None => rand::random(),
+        };
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen))
+            .trim_end_matches('/')
+            .to_string();
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                public_url,
+                clock,
+                store,
+                channels: RwLock::new(HashMap::new()),
+                digest: DigestAuth::new(secret),
+                keys: Keys::new(secret),
+            }),
+        }
+    }
+
+    /// Create a channel (same as `POST /api/v1/channels`). The returned view holds the two
+    /// ingest URLs with usernames and passwords (shown only here).
+    pub fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
+        self.shared.create_channel(spec)
+    }
+
+    /// A channel's current view (no passwords).
+    pub fn channel(&self, id: &str) -> Result<ChannelView, OriginError> {
+        self.shared.channel_view(id)
+    }
+
+    /// Evict what left every channel's window now (also runs every 10 s after [`build`]).
+    pub async fn sweep(&self) {
+        self.shared.sweep().await
+    }
+
+    /// The OpenAPI document of the control API.
+    pub fn openapi() -> utoipa::openapi::OpenApi {
+        ApiDoc::openapi()
+    }
+
+    /// All routes, relative to the service root (nest under a prefix freely; set
+    /// `public_url` to include that prefix).
+    pub fn router(&self) -> Router {
+        let s = self.shared.clone();
+        let token: Option<Arc<str>> = s.config.api_token.as_deref().map(Arc::from);
+        let control = Router::new()
+            .route(
+                "/api/v1/channels",
+                get(api::list_channels).post(api::create_channel),
+            )
+            .route(
+                "/api/v1/channels/{channel}",
+                get(api::get_channel).delete(api::delete_channel),
+            )
+            .route(
+                "/api/v1/channels/{channel}/endpoints",
+                axum::routing::post(api::create_endpoint),
+            )
+            .route(
+                "/api/v1/channels/{channel}/endpoints/{endpoint}",
+                get(api::get_endpoint)
+                    .put(api::put_endpoint)
+                    .delete(api::delete_endpoint),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(token, web::bearer_auth));
+        let public = Router::new()
+            .route(
+                "/in/{channel}/{ingest}/{*path}",
+                put(ingest::ingest).delete(ingest::ingest),
+            )
+            .route("/out/{channel}/{endpoint}/{*path}", get(playback::out))
+            .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key));
+        Router::new()
+            .merge(control)
+            .merge(public)
+            .with_state(s)
+            .merge(web::common_routes())
+            .merge(web::docs_routes(Self::openapi()))
+            .layer(web::cors())
+    }
+
+    /// Bind `config.listen` and serve until Ctrl-C / SIGTERM.
+    pub async fn serve(self) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.shared.config.listen).await?;
+        tracing::info!(addr = %self.shared.config.listen, "origin listening");
+        web::serve(listener, self.router()).await
+    }
+}

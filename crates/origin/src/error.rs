@@ -1,0 +1,63 @@
+//! The one error type of the origin, and its conversion to the shared JSON error at the edge.
+
+use axum::http::StatusCode;
+use web::ApiError;
+
+/// Everything that can go wrong in the origin. Each variant maps to one HTTP status; bad
+/// input is always 4xx and names the field (path segment, query parameter, JSON field).
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    #[error("{message}")]
+    BadField { field: String, message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("body exceeds the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl OriginError {
+    pub fn bad(field: impl Into<String>, message: impl Into<String>) -> Self {
+        OriginError::BadField {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        OriginError::NotFound { what: what.into() }
+    }
+}
+
+impl From<OriginError> for ApiError {
+    fn from(e: OriginError) -> Self {
+        let message = e.to_string();
+        match e {
+            OriginError::BadField { field, .. } => ApiError::bad_field(field, message),
+            OriginError::NotFound { .. } => ApiError::not_found(message),
+            OriginError::Conflict(_) => ApiError::conflict(message),
+            OriginError::Unauthorized(_) => ApiError::new(StatusCode::UNAUTHORIZED, message),
+            OriginError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message).with_field("body")
+            }
+            OriginError::UnsupportedMedia(_) => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message).with_field("path")
+            }
+            OriginError::Store(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for OriginError {
+    fn into_response(self) -> axum::response::Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+pub type Result<T, E = OriginError> = std::result::Result<T, E>;

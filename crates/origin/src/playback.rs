@@ -1,0 +1,293 @@
+//! `GET /out/{channel}/{endpoint}/...`: master, media (live / start-over / time-shift) and
+//! I-frame playlists, and segments; `GET /keys/...` for AES-128 keys.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use web::{ApiError, cache};
+
+use crate::Shared;
+use crate::model::{EndpointSpec, Encryption};
+use crate::render::{self, Ctx, Span};
+
+/// Parse `start` / `end`: epoch seconds (integer or decimal) or ISO 8601 / RFC 3339.
+pub fn parse_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Utc
+            .timestamp_millis_opt((secs * 1000.0) as i64)
+            .single()
+            .ok_or_else(|| ApiError::bad_field(field, "time out of range"));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y%m%dT%H%M%S"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(v.trim_end_matches('Z'), f) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(ApiError::bad_field(
+        field,
+        format!("{v:?} is neither epoch seconds nor an ISO 8601 time"),
+    ))
+}
+
+fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    r
+}
+
+/// Everything under an endpoint.
+pub async fn out(
+    State(s): State<Arc<Shared>>,
+    Path((channel, endpoint, path)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ch = s.channel(&channel)?;
+    if path == "index.m3u8" {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, &endpoint)?;
+        let td = data.variants.values().map(|v| v.target_duration).max().unwrap_or(2);
+        if data.variants.is_empty() {
+            return Err(ApiError::not_found("nothing ingested on this channel yet"));
+        }
+        let text = render::master_playlist(data.master.as_ref(), &data.variants, ep);
+        return Ok(respond(Bytes::from(text), cache::M3U8, cache::live_playlist(td)));
+    }
+    if let Some(name) = path.strip_suffix(".m3u8") {
+        let (slug, iframes) = match name.strip_suffix("_iframes") {
+            Some(slug) => (slug, true),
+            None => (name, false),
+        };
+        return media(&s, &ch, &channel, &endpoint, slug, iframes, &q);
+    }
+    // <slug>/<seq>.<ext>
+    let (slug, file) = path
+        .rsplit_once('/')
+        .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
+    let seq: u64 = file
+        .split_once('.')
+        .and_then(|(n, _)| n.parse().ok())
+        .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
+    let (meta, ep) = {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, &endpoint)?.clone();
+        let v = data
+            .variants
+            .values()
+            .find(|v| v.slug == slug)
+            .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
+        let meta = v
+            .segments
+            .get(&seq)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("segment {seq} is not in the window")))?;
+        (meta, ep)
+    };
+    let mut bytes = s
+        .store
+        .get(&meta.key)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::not_found(format!("segment {seq} was evicted")))?;
+    if let Encryption::Aes128 {
+        key_rotation_seconds,
+    } = ep.encryption
+    {
+        let kid = crate::keys::Keys::key_id(meta.start, key_rotation_seconds);
+        let key = s.keys.key(&channel, &ep.id, kid);
+        let iv = media::aes::iv_from_sequence(meta.seq);
+        bytes = Bytes::from(media::aes::encrypt_segment(&bytes, &key, &iv));
+    }
+    metrics::counter!("origin_segments_served_total").increment(1);
+    let ct = cache::content_type_for(file);
+    Ok(with_range(bytes, ct, &headers))
+}
+
+/// Serve `bytes`, honouring a single `Range: bytes=a-b` (I-frame playlists use ranges).
+fn with_range(bytes: Bytes, ct: &'static str, headers: &HeaderMap) -> Response {
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .filter(|v| !v.contains(','));
+    let len = bytes.len() as u64;
+    let mut resp = match range.and_then(|r| r.split_once('-')) {
+        Some((a, b)) => {
+            let (start, end) = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+                (Some(a), Some(b)) => (a, b.min(len.saturating_sub(1))),
+                (Some(a), None) => (a, len.saturating_sub(1)),
+                (None, Some(n)) => (len.saturating_sub(n), len.saturating_sub(1)),
+                (None, None) => (1, 0),
+            };
+            if start > end || start >= len {
+                let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return r;
+            }
+            let mut r = (
+                StatusCode::PARTIAL_CONTENT,
+                bytes.slice(start as usize..=end as usize),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+        None => bytes.into_response(),
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache::IMMUTABLE));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    resp
+}
+
+fn find_ep<'a>(eps: &'a [EndpointSpec], id: &str) -> Result<&'a EndpointSpec, ApiError> {
+    eps.iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("endpoint {id:?} not found")))
+}
+
+fn media(
+    s: &Shared,
+    ch: &crate::Channel,
+    channel: &str,
+    endpoint: &str,
+    slug: &str,
+    iframes: bool,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let start = q.get("start").map(|v| parse_time("start", v)).transpose()?;
+    let end = q.get("end").map(|v| parse_time("end", v)).transpose()?;
+    let mut data = ch.lock();
+    let ep = find_ep(&data.endpoints, endpoint)?.clone();
+    let v = data
+        .variants
+        .values_mut()
+        .find(|v| v.slug == slug)
+        .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
+    if iframes {
+        return Err(ApiError::not_found(
+            "I-frame-only playlists are not available in this build",
+        ));
+    }
+    let edge = render::live_edge(v, &ep)
+        .ok_or_else(|| ApiError::not_found("no segments ingested yet"))?;
+    let span = match (start, end) {
+        (None, None) => Span::Live,
+        (None, Some(_)) => return Err(ApiError::bad_field("start", "end needs start")),
+        (Some(a), b) => {
+            let window_start =
+                edge - chrono::Duration::seconds(ep.startover_window_seconds as i64);
+            let slack = chrono::Duration::seconds(v.target_duration as i64);
+            if ep.startover_window_seconds == 0 {
+                return Err(ApiError::bad_field("start", "this endpoint has no startover window"));
+            }
+            if a < window_start - slack {
+                return Err(ApiError::bad_field(
+                    "start",
+                    format!(
+                        "start {} is before the startover window (earliest {})",
+                        a.to_rfc3339(),
+                        window_start.to_rfc3339()
+                    ),
+                ));
+            }
+            if a >= edge {
+                return Err(ApiError::bad_field(
+                    "start",
+                    format!("start {} is after the live edge {}", a.to_rfc3339(), edge.to_rfc3339()),
+                ));
+            }
+            match b {
+                None => Span::From(a),
+                Some(b) if b <= a => {
+                    return Err(ApiError::bad_field("end", "end must be after start"));
+                }
+                Some(b) if b - a > chrono::Duration::hours(24) => {
+                    return Err(ApiError::bad_field("end", "a time-shifted span is at most 24 hours"));
+                }
+                Some(b) => Span::Between(a, b),
+            }
+        }
+    };
+    let ctx = Ctx {
+        channel,
+        endpoint: &ep,
+        keys: &s.keys,
+    };
+    let td = v.target_duration.max(1);
+    if span == Span::Live {
+        if let Some((ver, bytes)) = v.live_cache.get(&ep.id)
+            && *ver == v.version
+        {
+            return Ok(respond(bytes.clone(), cache::M3U8, cache::live_playlist(td)));
+        }
+        let (segs, _) = render::select(v, &ep, span);
+        let text = Bytes::from(render::media_playlist(&ctx, v, &segs, span, false));
+        let version = v.version;
+        v.live_cache.insert(ep.id.clone(), (version, text.clone()));
+        metrics::counter!("origin_live_playlists_rendered_total").increment(1);
+        return Ok(respond(text, cache::M3U8, cache::live_playlist(td)));
+    }
+    let (segs, closed) = render::select(v, &ep, span);
+    let text = render::media_playlist(&ctx, v, &segs, span, closed);
+    let cc = if closed {
+        cache::CLOSED_PLAYLIST.to_string()
+    } else {
+        cache::live_playlist(td)
+    };
+    Ok(respond(Bytes::from(text), cache::M3U8, cc))
+}
+
+/// `GET /keys/{channel}/{endpoint}/{kid}?token=...`: the 16-byte AES-128 key.
+pub async fn key(
+    State(s): State<Arc<Shared>>,
+    Path((channel, endpoint, kid)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let ch = s.channel(&channel)?;
+    {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, &endpoint)?;
+        if !matches!(ep.encryption, Encryption::Aes128 { .. }) {
+            return Err(ApiError::not_found("this endpoint is not encrypted"));
+        }
+    }
+    let kid: u64 = kid
+        .parse()
+        .map_err(|_| ApiError::bad_field("key_id", "not a key id"))?;
+    let token = q
+        .get("token")
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "token required").with_field("token"))?;
+    if !s.keys.check_token(&channel, &endpoint, kid, token) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong token").with_field("token"));
+    }
+    let key = s.keys.key(&channel, &endpoint, kid);
+    Ok(respond(
+        Bytes::copy_from_slice(&key),
+        cache::KEY,
+        "private, max-age=300".into(),
+    ))
+}

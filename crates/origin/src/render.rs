@@ -1,0 +1,272 @@
+//! Rendering endpoint playlists from a timeline. Pure: the caller picks the segments
+//! (by time) and passes the endpoint's settings.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hls::{AttributeList, DateRange, Key, MasterPlaylist, MediaPlaylist, Marker, PlaylistType, Segment};
+
+use crate::keys::Keys;
+use crate::model::{AdMarkers, EndpointSpec, Encryption};
+use crate::timeline::{AdMark, SegMeta, Variant, secs};
+
+/// What a media playlist request asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Span {
+    /// The live window.
+    Live,
+    /// From `start` to the live edge, growing (EVENT).
+    From(DateTime<Utc>),
+    /// From `start` to `end`: VOD (ENDLIST) once `end` is behind the live edge.
+    Between(DateTime<Utc>, DateTime<Utc>),
+}
+
+/// The live edge of a variant for an endpoint: newest segment end minus the time delay.
+pub fn live_edge(v: &Variant, ep: &EndpointSpec) -> Option<DateTime<Utc>> {
+    Some(v.newest_end()? - chrono::Duration::seconds(ep.time_delay_seconds as i64))
+}
+
+/// Select the segments of `span`. Returns the segments and whether the playlist is closed.
+pub fn select<'a>(v: &'a Variant, ep: &EndpointSpec, span: Span) -> (Vec<&'a SegMeta>, bool) {
+    let Some(edge) = live_edge(v, ep) else {
+        return (Vec::new(), false);
+    };
+    let eps = secs(0.001);
+    let upto: Vec<&SegMeta> = v.segments.values().filter(|s| s.end() <= edge + eps).collect();
+    match span {
+        Span::Live => {
+            let from = edge - chrono::Duration::seconds(ep.manifest_window_seconds as i64);
+            let mut n = upto.iter().filter(|s| s.end() > from + eps).count();
+            n = n.max(3).min(upto.len());
+            (upto[upto.len() - n..].to_vec(), false)
+        }
+        Span::From(start) => (
+            upto.into_iter().filter(|s| s.end() > start + eps).collect(),
+            false,
+        ),
+        Span::Between(start, end) => {
+            let segs = upto
+                .into_iter()
+                .filter(|s| s.end() > start + eps && s.start < end - eps)
+                .collect();
+            (segs, end <= edge)
+        }
+    }
+}
+
+/// Per-request context for rendering.
+pub struct Ctx<'a> {
+    pub channel: &'a str,
+    pub endpoint: &'a EndpointSpec,
+    pub keys: &'a Keys,
+}
+
+fn pdt(t: DateTime<Utc>) -> chrono::DateTime<chrono::FixedOffset> {
+    t.fixed_offset()
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Render a media playlist of `segs` (in sequence order).
+pub fn media_playlist(
+    ctx: &Ctx<'_>,
+    v: &Variant,
+    segs: &[&SegMeta],
+    span: Span,
+    closed: bool,
+) -> String {
+    let ep = ctx.endpoint;
+    let mut pl = MediaPlaylist {
+        version: Some(3),
+        target_duration: Some(
+            v.target_duration
+                .max(segs.iter().map(|s| s.duration.round() as u64).max().unwrap_or(1))
+                .max(1),
+        ),
+        media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
+        discontinuity_sequence: segs.first().map(|s| s.disc_seq).unwrap_or(0),
+        playlist_type: match span {
+            Span::Live => None,
+            _ if closed => Some(PlaylistType::Vod),
+            _ => Some(PlaylistType::Event),
+        },
+        end_list: closed,
+        ..Default::default()
+    };
+    let mut last_key: Option<u64> = None;
+    let mut expected = segs.first().map(|s| s.seq);
+    for s in segs {
+        // A hole (neither ingest delivered the sequence): keep numbering with GAP entries.
+        while let Some(e) = expected.filter(|e| *e < s.seq) {
+            let mut gap = Segment::new(format!("{}/{e}.{}", v.slug, s.ext), s.duration);
+            gap.gap = true;
+            pl.segments.push(gap);
+            expected = Some(e + 1);
+        }
+        expected = Some(s.seq + 1);
+        let mut seg = Segment::new(format!("{}/{}.{}", v.slug, s.seq, s.ext), s.duration);
+        seg.discontinuity = s.discontinuity && pl.segments.len() > 0;
+        seg.program_date_time = Some(pdt(s.start));
+        if let Encryption::Aes128 {
+            key_rotation_seconds,
+        } = ep.encryption
+        {
+            let kid = Keys::key_id(s.start, key_rotation_seconds);
+            if last_key != Some(kid) {
+                let token = ctx.keys.token(ctx.channel, &ep.id, kid);
+                seg.keys.push(Key::aes128(
+                    format!("../../../keys/{}/{}/{kid}?token={token}", ctx.channel, ep.id),
+                    None,
+                ));
+                last_key = Some(kid);
+            }
+        }
+        ad_tags(ep.ad_markers, s, &mut seg);
+        pl.segments.push(seg);
+    }
+    let mut out = String::with_capacity(64 + 120 * pl.segments.len());
+    pl.write_to(&mut out);
+    out
+}
+
+fn ad_tags(mode: AdMarkers, s: &SegMeta, seg: &mut Segment) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match mode {
+        AdMarkers::None => {}
+        AdMarkers::Passthrough => {
+            seg.markers = s.markers.clone();
+            seg.dateranges = s.dateranges.clone();
+        }
+        AdMarkers::Scte35Enhanced => match &s.ad {
+            Some(AdMark::Out(b)) => {
+                seg.markers.push(Marker::OatclsScte35(b64.encode(&b.scte35_out)));
+                seg.markers.push(Marker::CueOut {
+                    raw: Some(fmt_secs(b.duration)),
+                });
+            }
+            Some(AdMark::Cont(b, elapsed)) => {
+                seg.markers.push(Marker::CueOutCont {
+                    raw: Some(format!(
+                        "ElapsedTime={},Duration={},SCTE35={}",
+                        fmt_secs(*elapsed),
+                        fmt_secs(b.duration),
+                        b64.encode(&b.scte35_out)
+                    )),
+                });
+            }
+            Some(AdMark::In(_)) => seg.markers.push(Marker::CueIn),
+            None => {}
+        },
+        AdMarkers::Daterange => match &s.ad {
+            Some(AdMark::Out(b)) => {
+                let mut a = AttributeList::new()
+                    .quoted("ID", b.event_id.to_string())
+                    .quoted("START-DATE", iso(b.start));
+                if b.duration > 0.0 {
+                    a.set_unquoted("PLANNED-DURATION", fmt_secs(b.duration));
+                }
+                a.set_unquoted("SCTE35-OUT", format!("0x{}", hex::encode_upper(&b.scte35_out)));
+                seg.dateranges.push(DateRange { attrs: a });
+            }
+            Some(AdMark::In(b)) => {
+                let back = media::scte35::SpliceInsert::back_in(b.event_id, None);
+                let dur = (s.start - b.start).num_milliseconds() as f64 / 1000.0;
+                let a = AttributeList::new()
+                    .quoted("ID", b.event_id.to_string())
+                    .quoted("START-DATE", iso(b.start))
+                    .quoted("END-DATE", iso(s.start))
+                    .unquoted("DURATION", fmt_secs(dur))
+                    .unquoted("SCTE35-IN", back.to_hex());
+                seg.dateranges.push(DateRange { attrs: a });
+            }
+            _ => {}
+        },
+    }
+}
+
+fn fmt_secs(s: f64) -> String {
+    let v = (s * 1000.0).round() / 1000.0;
+    format!("{v}")
+}
+
+/// The master playlist of an endpoint: the ingested master with variant URIs pointing at
+/// this endpoint's media playlists, or one synthesized from the variants seen.
+pub fn master_playlist(
+    ingested: Option<&(String, MasterPlaylist)>,
+    variants: &std::collections::BTreeMap<String, Variant>,
+    ep: &EndpointSpec,
+) -> String {
+    let slug_of = |master_path: &str, uri: &str| -> Option<String> {
+        let p = crate::timeline::join_relative(master_path, uri)?;
+        let key = p.strip_suffix(".m3u8").unwrap_or(&p);
+        variants.get(key).map(|v| format!("{}.m3u8", v.slug))
+    };
+    let mut out = MasterPlaylist {
+        version: Some(3),
+        independent_segments: false,
+        ..Default::default()
+    };
+    match ingested {
+        Some((path, m)) => {
+            for r in &m.media {
+                let mut r = r.clone();
+                if let Some(uri) = r.uri().map(str::to_string) {
+                    match slug_of(path, &uri) {
+                        Some(s) => {
+                            r.attrs.set_quoted("URI", s);
+                        }
+                        None => continue,
+                    }
+                }
+                out.media.push(r);
+            }
+            for vs in &m.variants {
+                if let Some(s) = slug_of(path, &vs.uri) {
+                    let mut vs = vs.clone();
+                    vs.uri = s;
+                    out.variants.push(vs);
+                }
+            }
+        }
+        None => {
+            for v in variants.values() {
+                out.variants.push(hls::VariantStream {
+                    uri: format!("{}.m3u8", v.slug),
+                    attrs: AttributeList::new().unquoted("BANDWIDTH", v.bandwidth().max(1)),
+                });
+            }
+        }
+    }
+    if ep.i_frames {
+        let streams: Vec<hls::IFrameStream> = out
+            .variants
+            .iter()
+            .filter(|vs| vs.resolution().is_some() || vs.codecs().is_none_or(|c| c.contains("avc") || c.contains("hvc") || c.contains("hev")))
+            .map(|vs| {
+                let mut a = AttributeList::new().unquoted(
+                    "BANDWIDTH",
+                    (vs.bandwidth().unwrap_or(100_000) / 10).max(1),
+                );
+                if let Some(c) = vs.codecs() {
+                    let video: Vec<&str> = c
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|c| !c.starts_with("mp4a"))
+                        .collect();
+                    a.set_quoted("CODECS", video.join(","));
+                }
+                if let Some((w, h)) = vs.resolution() {
+                    a.set_unquoted("RESOLUTION", format!("{w}x{h}"));
+                }
+                let slug = vs.uri.trim_end_matches(".m3u8");
+                a.set_quoted("URI", format!("{slug}_iframes.m3u8"));
+                hls::IFrameStream { attrs: a }
+            })
+            .collect();
+        out.i_frame_streams = streams;
+    }
+    let mut s = String::new();
+    out.write_to(&mut s);
+    s
+}
