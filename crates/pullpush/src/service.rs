@@ -1,0 +1,432 @@
+//! The service: the fetcher registry ([`PullPush`]) and its REST API.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::watch;
+use utoipa::OpenApi;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fetcher::{self, FetcherSpec, FetcherState, FetcherStats, Shared};
+use crate::outputs::{Output, OutputRegistry};
+use crate::store::Store;
+use crate::track::TrackState;
+
+/// `POST /api/v1/fetchers` body.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFetcher {
+    /// A label for people.
+    pub name: String,
+    /// The source: an HLS master (multivariant) or media playlist, http(s).
+    pub url: String,
+    /// Output plugin name (`mediapackage`, `s3`, `dir`, `void`, or a registered one).
+    pub output: String,
+    /// The output's options, e.g. for `mediapackage`:
+    /// `{"ingestUrls": [{"url", "username", "password"}]}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Concurrent segment transfers (default 4).
+    #[serde(default)]
+    pub concurrency: Option<i64>,
+    /// Sliding window, seconds (default 120); -1 keeps everything (EVENT).
+    #[serde(default, alias = "windowSize")]
+    pub window_size: Option<i64>,
+}
+
+/// A fetcher as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FetcherInfo {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub output: String,
+    /// Where it writes (the conflict key; no credentials).
+    pub destination: String,
+    pub state: FetcherState,
+    pub last_error: Option<String>,
+    pub segments_pushed: u64,
+    pub bytes_pushed: u64,
+    /// Media seconds between the source's edge and the destination's.
+    pub lag_seconds: f64,
+    pub concurrency: usize,
+    pub window_size: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+struct Entry {
+    spec: FetcherSpec,
+    destination: String,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    output: Arc<dyn Output>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Inner {
+    config: Config,
+    registry: RwLock<OutputRegistry>,
+    store: Store,
+    fetchers: Mutex<BTreeMap<String, Entry>>,
+    client: reqwest::Client,
+}
+
+/// The pull/push service: start, list and stop fetchers; serve the REST API.
+#[derive(Clone)]
+pub struct PullPush {
+    inner: Arc<Inner>,
+}
+
+impl PullPush {
+    /// Open the state store and register the built-in outputs. Call [`PullPush::resume`]
+    /// to restart the fetchers the store remembers.
+    pub fn new(config: Config) -> Result<Self> {
+        let store = Store::open(&config.db_path)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Source(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                registry: RwLock::new(OutputRegistry::with_builtin()),
+                store,
+                fetchers: Mutex::new(BTreeMap::new()),
+                client,
+            }),
+        })
+    }
+
+    /// `new` + `resume`.
+    pub async fn open(config: Config) -> Result<Self> {
+        let pp = Self::new(config)?;
+        pp.resume().await?;
+        Ok(pp)
+    }
+
+    /// Register (or replace) an output plugin.
+    pub fn register_output<F>(&self, name: &str, factory: F)
+    where
+        F: Fn(serde_json::Value) -> Result<Arc<dyn Output>> + Send + Sync + 'static,
+    {
+        self.inner.registry.write().unwrap().register(name, factory);
+    }
+
+    /// Restart every stored fetcher that had not ended, continuing its destination sequence.
+    pub async fn resume(&self) -> Result<usize> {
+        let stored = self.inner.store.load().await?;
+        let mut n = 0;
+        for f in stored {
+            if self.inner.fetchers.lock().unwrap().contains_key(&f.spec.id) {
+                continue;
+            }
+            let output = match self.build_output(&f.spec.output, f.spec.payload.clone()) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(id = f.spec.id, error = %e, "cannot resume fetcher");
+                    continue;
+                }
+            };
+            let state = if f.state == FetcherState::Ended {
+                FetcherState::Ended
+            } else {
+                FetcherState::Running
+            };
+            self.spawn(f.spec, output, f.tracks, state);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn build_output(&self, name: &str, payload: serde_json::Value) -> Result<Arc<dyn Output>> {
+        self.inner.registry.read().unwrap().build(name, payload)
+    }
+
+    /// Validate a request into a spec (without starting anything).
+    fn validate(&self, req: &NewFetcher) -> Result<(FetcherSpec, Arc<dyn Output>)> {
+        if req.name.trim().is_empty() {
+            return Err(Error::field("name", "must not be empty"));
+        }
+        let url = url::Url::parse(&req.url)
+            .map_err(|e| Error::field("url", format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::field("url", "must be an http:// or https:// URL"));
+        }
+        let concurrency = match req.concurrency {
+            None => self.inner.config.default_concurrency,
+            Some(c) if (1..=256).contains(&c) => c as usize,
+            Some(_) => return Err(Error::field("concurrency", "must be between 1 and 256")),
+        };
+        let window_size = match req.window_size {
+            None => self.inner.config.default_window,
+            Some(w) if w == -1 || w > 0 => w,
+            Some(_) => {
+                return Err(Error::field(
+                    "window_size",
+                    "must be -1 (keep everything) or a positive number of seconds",
+                ));
+            }
+        };
+        let output = self.build_output(&req.output, req.payload.clone())?;
+        let spec = FetcherSpec {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: req.name.clone(),
+            url: req.url.clone(),
+            output: req.output.clone(),
+            payload: req.payload.clone(),
+            concurrency,
+            window_size,
+            created_at: chrono::Utc::now(),
+        };
+        Ok((spec, output))
+    }
+
+    /// Validate and start a fetcher; 409-style [`Error::Conflict`] if another live fetcher
+    /// writes to the same destination.
+    pub async fn start_fetcher(&self, req: NewFetcher) -> Result<FetcherInfo> {
+        let (spec, output) = self.validate(&req)?;
+        let destination = output.describe_destination();
+        if let Some(existing) = self
+            .inner
+            .fetchers
+            .lock()
+            .unwrap()
+            .values()
+            .find(|e| {
+                e.destination == destination
+                    && !matches!(
+                        e.shared.stats.lock().unwrap().state,
+                        FetcherState::Ended | FetcherState::Stopped
+                    )
+            })
+        {
+            return Err(Error::Conflict {
+                destination,
+                existing: existing.spec.id.clone(),
+            });
+        }
+        self.inner
+            .store
+            .save_fetcher(&spec, FetcherState::Running)
+            .await?;
+        let id = spec.id.clone();
+        self.spawn(spec, output, Default::default(), FetcherState::Running);
+        self.get(&id).ok_or(Error::NotFound(id))
+    }
+
+    fn spawn(
+        &self,
+        spec: FetcherSpec,
+        output: Arc<dyn Output>,
+        tracks: std::collections::HashMap<String, TrackState>,
+        state: FetcherState,
+    ) {
+        let shared = Arc::new(Shared {
+            stats: Mutex::new(FetcherStats {
+                state,
+                ..Default::default()
+            }),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let destination = output.describe_destination();
+        let task = if state == FetcherState::Ended {
+            tokio::spawn(async {})
+        } else {
+            tokio::spawn(fetcher::run(
+                fetcher::Ctx {
+                    spec: spec.clone(),
+                    output: output.clone(),
+                    shared: shared.clone(),
+                    store: Some(self.inner.store.clone()),
+                    resume: tracks,
+                    client: self.inner.client.clone(),
+                },
+                stop_rx,
+            ))
+        };
+        self.inner.fetchers.lock().unwrap().insert(
+            spec.id.clone(),
+            Entry {
+                spec,
+                destination,
+                shared,
+                stop,
+                task,
+                output,
+            },
+        );
+    }
+
+    /// Stop a fetcher and forget it (the store too). Destination objects stay.
+    pub async fn stop_fetcher(&self, id: &str) -> Result<()> {
+        let entry = self
+            .inner
+            .fetchers
+            .lock()
+            .unwrap()
+            .remove(id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        entry.shared.stats.lock().unwrap().state = FetcherState::Stopped;
+        let _ = entry.stop.send(true);
+        self.inner.store.delete_fetcher(id).await?;
+        drop(entry);
+        Ok(())
+    }
+
+    /// Stop every fetcher task but keep them in the store (they resume on the next start).
+    pub fn shutdown(&self) {
+        let entries = std::mem::take(&mut *self.inner.fetchers.lock().unwrap());
+        for (_, e) in entries {
+            let _ = e.stop.send(true);
+        }
+    }
+
+    fn info(e: &Entry) -> FetcherInfo {
+        let s = e.shared.stats.lock().unwrap();
+        let out = e.output.status();
+        FetcherInfo {
+            id: e.spec.id.clone(),
+            name: e.spec.name.clone(),
+            url: e.spec.url.clone(),
+            output: e.spec.output.clone(),
+            destination: e.destination.clone(),
+            state: s.state,
+            last_error: s.last_error.clone().or(out.last_error),
+            segments_pushed: s.segments_pushed,
+            bytes_pushed: s.bytes_pushed,
+            lag_seconds: s.lag_seconds,
+            concurrency: e.spec.concurrency,
+            window_size: e.spec.window_size,
+            created_at: e.spec.created_at,
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<FetcherInfo> {
+        self.inner.fetchers.lock().unwrap().get(id).map(Self::info)
+    }
+
+    /// Every fetcher, failing ones included, oldest first.
+    pub fn list(&self) -> Vec<FetcherInfo> {
+        let mut v: Vec<FetcherInfo> = self
+            .inner
+            .fetchers
+            .lock()
+            .unwrap()
+            .values()
+            .map(Self::info)
+            .collect();
+        v.sort_by_key(|f| f.created_at);
+        v
+    }
+
+    /// Highest source media sequence seen per track (diagnostics/tests).
+    pub fn source_sequences(&self, id: &str) -> Option<std::collections::HashMap<String, u64>> {
+        self.inner
+            .fetchers
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|e| e.shared.stats.lock().unwrap().last_source_seq.clone())
+    }
+
+    /// The OpenAPI document of the REST API.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        ApiDoc::openapi()
+    }
+
+    /// The REST API, `/healthz`, `/metrics` and `/api/docs`, with paths relative to the
+    /// service root (nest it under `/pullpush` to embed).
+    pub fn router(&self) -> Router {
+        let token: Option<Arc<str>> = self.inner.config.api_token.as_deref().map(Arc::from);
+        let api = Router::new()
+            .route("/api/v1/fetchers", get(list_fetchers).post(create_fetcher))
+            .route("/api/v1/fetcher", get(list_fetchers).post(create_fetcher))
+            .route(
+                "/api/v1/fetchers/{id}",
+                get(get_fetcher).delete(delete_fetcher),
+            )
+            .route(
+                "/api/v1/fetcher/{id}",
+                get(get_fetcher).delete(delete_fetcher),
+            )
+            .with_state(self.clone())
+            .layer(axum::middleware::from_fn_with_state(token, web::bearer_auth));
+        Router::new()
+            .merge(api)
+            .merge(web::common_routes())
+            .merge(web::docs_routes(self.openapi()))
+            .layer(web::cors())
+    }
+
+    /// Serve the router on `addr` until Ctrl-C / SIGTERM.
+    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "pullpush listening");
+        web::serve(listener, self.router()).await
+    }
+}
+
+/// Start a fetcher.
+#[utoipa::path(post, path = "/api/v1/fetchers", request_body = NewFetcher,
+    responses((status = 201, body = FetcherInfo), (status = 400, description = "invalid field"),
+               (status = 409, description = "destination already in use")))]
+async fn create_fetcher(
+    State(pp): State<PullPush>,
+    web::JsonBody(req): web::JsonBody<NewFetcher>,
+) -> Result<impl IntoResponse, web::ApiError> {
+    let info = pp.start_fetcher(req).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// Every fetcher, including failing and ended ones.
+#[utoipa::path(get, path = "/api/v1/fetchers", responses((status = 200, body = Vec<FetcherInfo>)))]
+async fn list_fetchers(State(pp): State<PullPush>) -> Json<Vec<FetcherInfo>> {
+    Json(pp.list())
+}
+
+/// One fetcher.
+#[utoipa::path(get, path = "/api/v1/fetchers/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = FetcherInfo), (status = 404)))]
+async fn get_fetcher(
+    State(pp): State<PullPush>,
+    Path(id): Path<String>,
+) -> Result<Json<FetcherInfo>, web::ApiError> {
+    pp.get(&id)
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(id).into())
+}
+
+/// Stop and remove a fetcher.
+#[utoipa::path(delete, path = "/api/v1/fetchers/{id}", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_fetcher(
+    State(pp): State<PullPush>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, web::ApiError> {
+    pp.stop_fetcher(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "lineup pullpush", description = "Pull live HLS, push to origins."),
+    paths(create_fetcher, list_fetchers, get_fetcher, delete_fetcher),
+    components(schemas(NewFetcher, FetcherInfo, FetcherState))
+)]
+struct ApiDoc;
