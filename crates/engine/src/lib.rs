@@ -1,4 +1,61 @@
-//! engine: VOD2Live.
+//! engine: VOD2Live. Turns a library of already-packaged HLS VODs into linear live HLS
+//! channels by manifest manipulation only (no transcoding, no media proxying: segment URIs in
+//! the rendered playlists point at the VODs' own origins).
+//!
+//! **Not for**: packaging or transcoding media, serving segments, DVR/time-shift (that is the
+//! origin's job), pushing to an origin (pullpush).
+//!
+//! Main types:
+//! - [`timeline::Schedule`] (pure): an append-only log of [`timeline::Entry`]s (item,
+//!   start, duration, per-rendition counters) and `render(rendition, now) ->`
+//!   [`hls::MediaPlaylist`].
+//! - [`profile::Profile`]: the fixed renditions of a channel; matching VOD variants to it;
+//!   the master playlist.
+//! - [`Engine`]: channels and sessions over adapters ([`AssetManager`], [`ChannelManager`]),
+//!   a [`Store`] ([`MemoryStore`], [`RedisStore`]), a shared [`vod::VodCache`] and a
+//!   [`Clock`]. [`Service`] is its HTTP face ([`Service::router`], [`Service::openapi`]);
+//!   [`EngineArgs`] + [`build`] is how the `lineup` binary mounts it.
+//!
+//! # Architecture
+//! ```text
+//!  request(now) -> Engine::media_playlist
+//!     -> ensure(schedule covers now): catch up on entries other replicas appended (store),
+//!        else ask the AssetManager for item #n, resolve it (VodCache: fetch+parse once,
+//!        Arc-shared; profile::build_media: match variants, absolute URIs), on any failure
+//!        substitute the slate, then compare-and-append the entry to the store log
+//!     -> Schedule::window_pos (cheap) -> render cache hit? else Schedule::render -> Bytes
+//!  background: every second schedule each channel `lookahead` ahead; expire sessions
+//! ```
+//! Invariants:
+//! - The timeline is a pure function of (schedule log, rendition, instant): media sequence
+//!   and discontinuity sequence are derived from counters stored in each entry, never from
+//!   a ticking loop. Two replicas sharing a store render byte-identical playlists for the
+//!   same instant; a restart with a persistent store loses nothing.
+//! - The log is append-only and an entry records what was actually played (a failed VOD is
+//!   logged as `Slate`), so every replica resolves an entry to the same segments.
+//! - A segment is published when its scheduled start has passed and leaves the window one
+//!   `window` after its end (see [`timeline`]). TARGETDURATION never shrinks.
+//! - A bad asset (HTTP error, timeout, not a playlist, no matching variant) never produces a
+//!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate.
+//! - Ad breaks carry `EXT-X-CUE-OUT`/`-CONT`/`-IN` and `EXT-X-DATERANGE` with SCTE-35
+//!   `splice_insert` (out/in) from [`media::scte35`]; markers inside VODs pass through.
+
+pub mod adapters;
+pub mod config;
+pub mod engine;
 pub mod error;
+pub mod http;
+pub mod profile;
+pub mod store;
 pub mod timeline;
+pub mod vod;
+
+pub use adapters::{
+    AssetManager, ChannelConfig, ChannelManager, ChannelsFile, FileAdapter, FileChannel,
+    HttpAssetManager, NextItemRequest, VodRef,
+};
+pub use config::{EngineArgs, build};
+pub use engine::{Clock, Engine, EngineOptions, ManualClock, SystemClock, Target};
 pub use error::{Error, Result};
+pub use http::Service;
+pub use store::{MemoryStore, RedisStore, SessionRecord, Store};

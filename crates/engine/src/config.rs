@@ -1,0 +1,115 @@
+//! `lineup engine ...` arguments and [`build`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::adapters::{AssetManager, ChannelManager, FileAdapter, HttpAssetManager};
+use crate::engine::{Engine, EngineOptions, SystemClock};
+use crate::error::{Error, Result};
+use crate::store::{MemoryStore, RedisStore, Store};
+
+/// Engine configuration (mount with `#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Address to listen on (standalone `lineup engine`).
+    #[arg(long = "listen", env = "LINEUP_ENGINE_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: String,
+    /// Channels file (TOML or JSON): channels, their VOD URLs, order, ad breaks.
+    #[arg(long = "channels", env = "LINEUP_ENGINE_CHANNELS")]
+    pub channels: Option<PathBuf>,
+    /// Ask this URL for each channel's next VOD instead of the channels file's list
+    /// (`GET <url>?channel=..&position=..` -> `{id,title,uri}`).
+    #[arg(long = "asset-manager-url", env = "LINEUP_ENGINE_ASSET_MANAGER_URL")]
+    pub asset_manager_url: Option<String>,
+    /// Live window length, seconds.
+    #[arg(long = "window", env = "LINEUP_ENGINE_WINDOW", default_value_t = 60)]
+    pub window_secs: u64,
+    /// Sessions expire after this many seconds without a request.
+    #[arg(long = "session-ttl", env = "LINEUP_ENGINE_SESSION_TTL", default_value_t = 300)]
+    pub session_ttl_secs: u64,
+    /// Redis/Valkey URL for shared state (default: in memory).
+    #[arg(long = "redis-url", env = "LINEUP_ENGINE_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Key prefix in Redis.
+    #[arg(long = "redis-prefix", env = "LINEUP_ENGINE_REDIS_PREFIX", default_value = "lineup:engine:")]
+    pub redis_prefix: String,
+    /// Slate master playlist URL, played when an item fails and in ad breaks without filler.
+    #[arg(long = "slate-url", env = "LINEUP_ENGINE_SLATE_URL")]
+    pub slate_url: Option<String>,
+    /// Seconds a slate plays when it replaces a failed item.
+    #[arg(long = "slate-duration", env = "LINEUP_ENGINE_SLATE_DURATION", default_value_t = 10)]
+    pub slate_duration_secs: u64,
+    /// Timeout for loading one VOD or asking an adapter, milliseconds.
+    #[arg(long = "load-timeout-ms", env = "LINEUP_ENGINE_LOAD_TIMEOUT_MS", default_value_t = 5000)]
+    pub load_timeout_ms: u64,
+    /// Bearer token required on the control API (/api/v1).
+    #[arg(long = "api-token", env = "LINEUP_ENGINE_API_TOKEN")]
+    pub api_token: Option<String>,
+    /// Public base URL of the engine (used for absolute `master_url`s in API answers).
+    #[arg(long = "public-base-url", env = "LINEUP_ENGINE_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+}
+
+impl Default for EngineArgs {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            channels: None,
+            asset_manager_url: None,
+            window_secs: 60,
+            session_ttl_secs: 300,
+            redis_url: None,
+            redis_prefix: "lineup:engine:".into(),
+            slate_url: None,
+            slate_duration_secs: 10,
+            load_timeout_ms: 5000,
+            api_token: None,
+            public_base_url: None,
+        }
+    }
+}
+
+impl EngineArgs {
+    pub fn options(&self) -> EngineOptions {
+        EngineOptions {
+            window: Duration::from_secs(self.window_secs.max(1)),
+            session_ttl: Duration::from_secs(self.session_ttl_secs.max(1)),
+            slate_url: self.slate_url.clone(),
+            slate_duration: Duration::from_secs(self.slate_duration_secs.max(1)),
+            load_timeout: Duration::from_millis(self.load_timeout_ms.max(1)),
+            ..EngineOptions::default()
+        }
+    }
+}
+
+/// Build an engine from arguments: adapters from the channels file (and optional HTTP asset
+/// manager), memory or Redis store, wall clock; channels loaded and background scheduling
+/// started. Needs a tokio runtime.
+pub async fn build(args: EngineArgs) -> Result<crate::Service> {
+    let file = match &args.channels {
+        Some(p) => FileAdapter::from_path(p)?,
+        None => FileAdapter::new(Default::default())?,
+    };
+    let file = Arc::new(file);
+    let assets: Arc<dyn AssetManager> = match &args.asset_manager_url {
+        Some(u) => Arc::new(HttpAssetManager::new(u, Duration::from_millis(args.load_timeout_ms))?),
+        None => file.clone(),
+    };
+    let channels: Arc<dyn ChannelManager> = file;
+    let store: Arc<dyn Store> = match &args.redis_url {
+        Some(u) => Arc::new(RedisStore::connect(u, &args.redis_prefix).await?),
+        None => Arc::new(MemoryStore::new()),
+    };
+    let engine = Engine::new(args.options(), Arc::new(SystemClock), store, assets, channels);
+    engine
+        .reload_channels()
+        .await
+        .map_err(|e| Error::Config(format!("loading channels: {e}")))?;
+    engine.spawn_background();
+    Ok(crate::Service::new(
+        engine,
+        args.api_token.clone(),
+        args.public_base_url.clone(),
+    ))
+}

@@ -1,0 +1,758 @@
+//! The stateful shell around the pure timeline: channels, sessions, scheduling ahead of need,
+//! slate fallback, render caching. I/O (VOD fetches, adapters, store) happens here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::adapters::{AssetManager, ChannelConfig, ChannelManager, NextItemRequest};
+use crate::error::{Error, Result};
+use crate::profile::{Profile, build_media};
+use crate::store::{LogHeader, SessionRecord, Store};
+use crate::timeline::{EntryMedia, Item, Millis, RenderOptions, Schedule, WindowPos};
+use crate::vod::VodCache;
+
+/// Where "now" comes from. Tests use [`ManualClock`].
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> Millis;
+}
+
+/// Wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> Millis {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(ms: Millis) -> Self {
+        Self(AtomicI64::new(ms))
+    }
+    pub fn set(&self, ms: Millis) {
+        self.0.store(ms, Ordering::SeqCst)
+    }
+    pub fn advance(&self, ms: Millis) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Tunables (see [`crate::config::EngineArgs`] for the CLI form).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Live window length.
+    pub window: Duration,
+    /// How far ahead of need the next item is scheduled (and its VOD fetched).
+    pub lookahead: Duration,
+    /// Sessions expire after this long without a playlist request.
+    pub session_ttl: Duration,
+    /// Default slate master playlist URL (a channel may override it).
+    pub slate_url: Option<String>,
+    /// How long a slate entry plays when it replaces a failed item.
+    pub slate_duration: Duration,
+    /// Bound on loading one VOD (master + media playlists) and on asking an adapter.
+    pub load_timeout: Duration,
+    /// How long a parsed VOD stays cached.
+    pub vod_ttl: Duration,
+    /// How much already-elapsed schedule a new channel starts with (a full window by
+    /// default, so players get a full playlist at once). Sessions start at zero: a viewer
+    /// sees their first VOD from its beginning.
+    pub channel_prefill: Option<Duration>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(60),
+            lookahead: Duration::from_secs(30),
+            session_ttl: Duration::from_secs(300),
+            slate_url: None,
+            slate_duration: Duration::from_secs(10),
+            load_timeout: Duration::from_secs(5),
+            vod_ttl: Duration::from_secs(600),
+            channel_prefill: None,
+        }
+    }
+}
+
+struct Channel {
+    config: ChannelConfig,
+    profile: tokio::sync::OnceCell<Arc<Profile>>,
+    master: tokio::sync::OnceCell<Bytes>,
+}
+
+struct Scope {
+    key: String,
+    channel: Arc<Channel>,
+    session: Option<SessionRecord>,
+    schedule: RwLock<Option<Schedule>>,
+    sched_lock: tokio::sync::Mutex<()>,
+    cache: Mutex<HashMap<usize, (WindowPos, Bytes)>>,
+}
+
+/// Which playlist family: a channel's shared one, or one viewer's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Channel(String),
+    Session(String),
+}
+
+/// A rendered media playlist.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub target_duration: u64,
+}
+
+/// Public view of a channel.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChannelInfo {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Relative to the engine root.
+    pub master: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// The item playing now (once the channel has started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub now_playing: Option<Item>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) opts: EngineOptions,
+    pub(crate) clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    assets: Arc<dyn AssetManager>,
+    channel_manager: Arc<dyn ChannelManager>,
+    vods: VodCache,
+    channels: RwLock<BTreeMap<String, Arc<Channel>>>,
+    scopes: Mutex<HashMap<String, Arc<Scope>>>,
+}
+
+/// The channel engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+fn render_opts(o: &EngineOptions) -> RenderOptions {
+    RenderOptions {
+        window_ms: o.window.as_millis() as u64,
+    }
+}
+
+impl Engine {
+    /// An engine over the given adapters and store. Call [`Engine::reload_channels`] (done by
+    /// [`crate::build`]) before serving.
+    pub fn new(
+        opts: EngineOptions,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+        assets: Arc<dyn AssetManager>,
+        channel_manager: Arc<dyn ChannelManager>,
+    ) -> Self {
+        let vods = VodCache::new(opts.vod_ttl, opts.load_timeout);
+        Self {
+            inner: Arc::new(Inner {
+                opts,
+                clock,
+                store,
+                assets,
+                channel_manager,
+                vods,
+                channels: RwLock::new(BTreeMap::new()),
+                scopes: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.opts
+    }
+
+    pub fn now_ms(&self) -> Millis {
+        self.inner.clock.now_ms()
+    }
+
+    /// Ask the channel manager for the channel list (kept: unchanged channels keep running).
+    pub async fn reload_channels(&self) -> Result<usize> {
+        let list = self.inner.channel_manager.channels().await?;
+        let mut map = self.inner.channels.write().expect("channels lock");
+        let mut next = BTreeMap::new();
+        for c in list {
+            let ch = match map.remove(&c.id) {
+                Some(old) if old.config == c => old,
+                _ => Arc::new(Channel {
+                    config: c.clone(),
+                    profile: tokio::sync::OnceCell::new(),
+                    master: tokio::sync::OnceCell::new(),
+                }),
+            };
+            next.insert(c.id.clone(), ch);
+        }
+        *map = next;
+        Ok(map.len())
+    }
+
+    fn channel(&self, id: &str) -> Result<Arc<Channel>> {
+        self.inner
+            .channels
+            .read()
+            .expect("channels lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchChannel(id.to_string()))
+    }
+
+    pub fn channel_ids(&self) -> Vec<String> {
+        self.inner
+            .channels
+            .read()
+            .expect("channels lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn slate_url(&self, ch: &Channel) -> Option<String> {
+        ch.config
+            .slate
+            .clone()
+            .or_else(|| self.inner.opts.slate_url.clone())
+    }
+
+    async fn profile(&self, ch: &Channel) -> Result<Arc<Profile>> {
+        ch.profile
+            .get_or_try_init(|| async {
+                if let Some(p) = &ch.config.profile {
+                    p.validate()?;
+                    return Ok(Arc::new(p.clone()));
+                }
+                // No profile configured: copy the slate's, else the first item's.
+                let mut url = self.slate_url(ch);
+                if url.is_none() {
+                    if let Ok(Item::Vod { url: u, .. }) = self
+                        .inner
+                        .assets
+                        .next_item(NextItemRequest {
+                            channel: ch.config.id.clone(),
+                            session: None,
+                            category: None,
+                            playlist: None,
+                            position: 0,
+                        })
+                        .await
+                    {
+                        url = Some(u);
+                    }
+                }
+                let url = url.ok_or_else(|| {
+                    Error::Config(format!(
+                        "channel {}: no profile and no slate to copy one from",
+                        ch.config.id
+                    ))
+                })?;
+                let vod = self.inner.vods.get(&url).await?;
+                let p = Profile::from_master(&vod.master);
+                p.validate()?;
+                Ok(Arc::new(p))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The channel's master playlist (same bytes for the channel and its sessions).
+    pub async fn master(&self, target: &Target) -> Result<Bytes> {
+        let ch = match target {
+            Target::Channel(id) => self.channel(id)?,
+            Target::Session(sid) => self.scope(target).await.map(|s| s.channel.clone()).or_else(
+                |_| Err(Error::NoSuchSession(sid.clone())),
+            )?,
+        };
+        if let Target::Session(sid) = target {
+            self.touch(sid).await?;
+        }
+        let p = self.profile(&ch).await?;
+        ch.master
+            .get_or_init(|| async { Bytes::from(p.master().to_bytes()) })
+            .await;
+        Ok(ch.master.get().cloned().unwrap_or_default())
+    }
+
+    async fn slate_media(&self, ch: &Channel, profile: &Profile) -> Result<EntryMedia> {
+        let url = self
+            .slate_url(ch)
+            .ok_or_else(|| Error::Unusable("no slate configured".into()))?;
+        let vod = self.inner.vods.get(&url).await?;
+        build_media(profile, &vod, None)
+    }
+
+    /// Resolve an item to its media; the item returned is what the log must record (an
+    /// ad break whose filler failed becomes one filled with the slate).
+    async fn resolve(&self, ch: &Channel, profile: &Profile, item: Item) -> Result<(Item, EntryMedia)> {
+        match item {
+            Item::Vod { ref url, .. } => {
+                let vod = self.inner.vods.get(url).await?;
+                let slate = self.slate_media(ch, profile).await.ok();
+                let media = build_media(profile, &vod, slate.as_ref())?;
+                Ok((item, media))
+            }
+            Item::Slate { .. } => {
+                let ms = self.inner.opts.slate_duration.as_millis() as u64;
+                let media = self.slate_media(ch, profile).await?.looped(ms)?;
+                Ok((item, media))
+            }
+            Item::AdBreak {
+                duration_ms,
+                ref filler,
+            } => {
+                let filled = match filler {
+                    Some(u) => match self.inner.vods.get(u).await {
+                        Ok(v) => build_media(profile, &v, None).and_then(|m| m.looped(duration_ms)),
+                        Err(e) => Err(e),
+                    },
+                    None => Err(Error::Unusable("no filler".into())),
+                };
+                match filled {
+                    Ok(m) => Ok((item, m)),
+                    Err(e) => {
+                        if filler.is_some() {
+                            tracing::warn!(channel = %ch.config.id, error = %e, "ad filler unusable, filling the break with the slate");
+                        }
+                        let m = self.slate_media(ch, profile).await?.looped(duration_ms)?;
+                        Ok((
+                            Item::AdBreak {
+                                duration_ms,
+                                filler: None,
+                            },
+                            m,
+                        ))
+                    }
+                }
+            }
+            Item::Live { .. } => Err(Error::Unusable("live items are not supported yet".into())),
+        }
+    }
+
+    async fn scope(&self, target: &Target) -> Result<Arc<Scope>> {
+        let key = match target {
+            Target::Channel(id) => format!("channel:{id}"),
+            Target::Session(id) => format!("session:{id}"),
+        };
+        if let Some(s) = self.inner.scopes.lock().expect("scopes lock").get(&key) {
+            return Ok(s.clone());
+        }
+        let (channel, session) = match target {
+            Target::Channel(id) => (self.channel(id)?, None),
+            Target::Session(id) => {
+                let rec = self
+                    .live_session(id)
+                    .await?
+                    .ok_or_else(|| Error::NoSuchSession(id.clone()))?;
+                (self.channel(&rec.channel)?, Some(rec))
+            }
+        };
+        let scope = Arc::new(Scope {
+            key: key.clone(),
+            channel,
+            session,
+            schedule: RwLock::new(None),
+            sched_lock: tokio::sync::Mutex::new(()),
+            cache: Mutex::new(HashMap::new()),
+        });
+        Ok(self
+            .inner
+            .scopes
+            .lock()
+            .expect("scopes lock")
+            .entry(key)
+            .or_insert(scope)
+            .clone())
+    }
+
+    fn covered(scope: &Scope, until: Millis) -> bool {
+        scope
+            .schedule
+            .read()
+            .expect("schedule lock")
+            .as_ref()
+            .map(|s| s.end_ms() > until)
+            .unwrap_or(false)
+    }
+
+    /// Make sure the schedule covers `until` (fetching and appending items as needed).
+    async fn ensure(&self, scope: &Scope, until: Millis) -> Result<()> {
+        if Self::covered(scope, until) {
+            return Ok(());
+        }
+        let _guard = scope.sched_lock.lock().await;
+        let ch = &scope.channel;
+        let profile = self.profile(ch).await?;
+        let now = self.now_ms();
+        let opts = &self.inner.opts;
+        if scope.schedule.read().expect("schedule lock").is_none() {
+            let prefill = match &scope.session {
+                Some(_) => 0,
+                None => opts.channel_prefill.unwrap_or(opts.window).as_millis() as Millis,
+            };
+            let header = self
+                .inner
+                .store
+                .init_log(
+                    &scope.key,
+                    LogHeader {
+                        epoch_ms: now - prefill,
+                        renditions: profile.slots(),
+                        min_target: profile.target_duration.unwrap_or(1),
+                    },
+                )
+                .await?;
+            *scope.schedule.write().expect("schedule lock") =
+                Some(Schedule::new(header.epoch_ms, header.renditions, header.min_target));
+        }
+        loop {
+            // Catch up with what other replicas appended.
+            let from = self.with_schedule(scope, |s| s.len_total());
+            for mut e in self.inner.store.entries_from(&scope.key, from).await? {
+                let (_, media) = self.resolve(ch, &profile, e.item.clone()).await?;
+                let media = Arc::new(media);
+                let expected = self.with_schedule(scope, |s| s.next_entry(e.item.clone(), media.clone()))?;
+                if expected != e {
+                    return Err(Error::Unusable(format!(
+                        "{}: entry {} resolves differently here than where it was scheduled",
+                        scope.key, e.index
+                    )));
+                }
+                e.media = Some(media);
+                self.with_schedule_mut(scope, |s| s.push(e))?;
+            }
+            if Self::covered(scope, until) {
+                break;
+            }
+            let position = self.with_schedule(scope, |s| s.len_total());
+            let req = NextItemRequest {
+                channel: ch.config.id.clone(),
+                session: scope.session.as_ref().map(|s| s.id.clone()),
+                category: scope.session.as_ref().and_then(|s| s.category.clone()),
+                playlist: scope.session.as_ref().and_then(|s| s.playlist.clone()),
+                position,
+            };
+            let asked =
+                tokio::time::timeout(opts.load_timeout, self.inner.assets.next_item(req)).await;
+            let item = match asked {
+                Ok(Ok(i)) => i,
+                Ok(Err(e)) => {
+                    metrics::counter!("engine_adapter_errors_total").increment(1);
+                    tracing::warn!(scope = %scope.key, error = %e, "asset manager failed, playing slate");
+                    Item::Slate {
+                        reason: Some(format!("asset manager: {e}")),
+                    }
+                }
+                Err(_) => {
+                    metrics::counter!("engine_adapter_errors_total").increment(1);
+                    Item::Slate {
+                        reason: Some("asset manager timed out".into()),
+                    }
+                }
+            };
+            let (item, media) = match self.resolve(ch, &profile, item.clone()).await {
+                Ok(x) => x,
+                Err(e) => {
+                    metrics::counter!("engine_asset_failures_total", "kind" => item.kind())
+                        .increment(1);
+                    tracing::warn!(scope = %scope.key, item = ?item, error = %e, "item unusable, playing slate");
+                    let slate = Item::Slate {
+                        reason: Some(e.to_string()),
+                    };
+                    self.resolve(ch, &profile, slate).await?
+                }
+            };
+            let entry = self.with_schedule(scope, |s| s.next_entry(item, Arc::new(media)))?;
+            if self.inner.store.append(&scope.key, &entry).await? {
+                metrics::counter!("engine_items_scheduled_total", "kind" => entry.item.kind())
+                    .increment(1);
+                tracing::debug!(scope = %scope.key, index = entry.index, item = ?entry.item, "scheduled");
+                self.with_schedule_mut(scope, |s| s.push(entry))?;
+            }
+        }
+        let horizon = now - opts.window.as_millis() as Millis - 60_000;
+        self.with_schedule_mut(scope, |s| {
+            s.prune_before(horizon);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn with_schedule<T>(&self, scope: &Scope, f: impl FnOnce(&Schedule) -> T) -> T {
+        f(scope
+            .schedule
+            .read()
+            .expect("schedule lock")
+            .as_ref()
+            .expect("initialised"))
+    }
+
+    fn with_schedule_mut<T>(&self, scope: &Scope, f: impl FnOnce(&mut Schedule) -> Result<T>) -> Result<T> {
+        f(scope
+            .schedule
+            .write()
+            .expect("schedule lock")
+            .as_mut()
+            .expect("initialised"))
+    }
+
+    /// Prefetch in the background when the schedule runs out within the lookahead.
+    fn prefetch(&self, scope: &Arc<Scope>, now: Millis) {
+        let until = now + self.inner.opts.lookahead.as_millis() as Millis;
+        if Self::covered(scope, until) || scope.sched_lock.try_lock().is_err() {
+            return;
+        }
+        let (engine, scope) = (self.clone(), scope.clone());
+        tokio::spawn(async move {
+            if let Err(e) = engine.ensure(&scope, until).await {
+                tracing::warn!(scope = %scope.key, error = %e, "prefetch failed");
+            }
+        });
+    }
+
+    /// The media playlist `rendition` (a slot name such as `v0`, `audio-en`) at the clock's now.
+    pub async fn media_playlist(&self, target: &Target, rendition: &str) -> Result<Rendered> {
+        let now = self.now_ms();
+        self.media_playlist_at(target, rendition, now).await
+    }
+
+    /// The media playlist `rendition` at instant `now`.
+    pub async fn media_playlist_at(&self, target: &Target, rendition: &str, now: Millis) -> Result<Rendered> {
+        let scope = self.scope(target).await?;
+        if let Target::Session(sid) = target {
+            self.touch(sid).await?;
+        }
+        let profile = self.profile(&scope.channel).await?;
+        let slot = profile
+            .slot_by_name(rendition)
+            .ok_or_else(|| Error::NoSuchRendition(rendition.to_string()))?;
+        self.ensure(&scope, now).await?;
+        self.prefetch(&scope, now);
+        let opts = render_opts(&self.inner.opts);
+        let guard = scope.schedule.read().expect("schedule lock");
+        let sched = guard.as_ref().expect("initialised");
+        let pos = sched.window_pos(slot, now, &opts)?;
+        if let Some((p, body)) = scope.cache.lock().expect("cache lock").get(&slot) {
+            if *p == pos {
+                metrics::counter!("engine_render_cache_hits_total").increment(1);
+                let td = hls::parse_media(std::str::from_utf8(body).unwrap_or(""))
+                    .ok()
+                    .and_then(|p| p.target_duration)
+                    .unwrap_or(1);
+                return Ok(Rendered {
+                    body: body.clone(),
+                    target_duration: td,
+                });
+            }
+        }
+        let pl = sched.render(slot, now, &opts)?;
+        let body = Bytes::from(pl.to_bytes());
+        scope
+            .cache
+            .lock()
+            .expect("cache lock")
+            .insert(slot, (pos, body.clone()));
+        metrics::counter!("engine_renders_total").increment(1);
+        Ok(Rendered {
+            body,
+            target_duration: pl.target_duration.unwrap_or(1),
+        })
+    }
+
+    /// Start every channel's schedule now (optional; channels also start on first request).
+    pub async fn warm_up(&self) {
+        let now = self.now_ms();
+        let until = now + self.inner.opts.lookahead.as_millis() as Millis;
+        for id in self.channel_ids() {
+            let r = async {
+                let scope = self.scope(&Target::Channel(id.clone())).await?;
+                self.ensure(&scope, until).await
+            }
+            .await;
+            if let Err(e) = r {
+                tracing::warn!(channel = %id, error = %e, "could not schedule channel");
+            }
+        }
+    }
+
+    /// Public info about every channel.
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        let now = self.now_ms();
+        let chans: Vec<_> = self
+            .inner
+            .channels
+            .read()
+            .expect("channels lock")
+            .values()
+            .cloned()
+            .collect();
+        chans.into_iter().map(|c| self.info(&c, now)).collect()
+    }
+
+    pub fn channel_info(&self, id: &str) -> Result<ChannelInfo> {
+        let c = self.channel(id)?;
+        Ok(self.info(&c, self.now_ms()))
+    }
+
+    fn info(&self, c: &Channel, now: Millis) -> ChannelInfo {
+        let now_playing = self
+            .inner
+            .scopes
+            .lock()
+            .expect("scopes lock")
+            .get(&format!("channel:{}", c.config.id))
+            .and_then(|s| {
+                s.schedule
+                    .read()
+                    .expect("schedule lock")
+                    .as_ref()
+                    .and_then(|sch| sch.entry_at(now).map(|e| e.item.clone()))
+            });
+        ChannelInfo {
+            id: c.config.id.clone(),
+            title: c.config.title.clone(),
+            master: format!("channels/{}/master.m3u8", c.config.id),
+            profile: c.profile.get().map(|p| (**p).clone()),
+            now_playing,
+        }
+    }
+
+    // ---- sessions ----
+
+    /// Create a viewer session on `channel`.
+    pub async fn create_session(
+        &self,
+        channel: &str,
+        category: Option<String>,
+        playlist: Option<String>,
+    ) -> Result<SessionRecord> {
+        self.channel(channel)?;
+        let now = self.now_ms();
+        let rec = SessionRecord {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            channel: channel.to_string(),
+            category,
+            playlist,
+            created_ms: now,
+            last_seen_ms: now,
+        };
+        self.inner.store.put_session(&rec).await?;
+        metrics::counter!("engine_sessions_created_total").increment(1);
+        Ok(rec)
+    }
+
+    fn expired(&self, s: &SessionRecord, now: Millis) -> bool {
+        s.last_seen_ms + (self.inner.opts.session_ttl.as_millis() as Millis) < now
+    }
+
+    async fn live_session(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let now = self.now_ms();
+        Ok(self
+            .inner
+            .store
+            .get_session(id)
+            .await?
+            .filter(|s| !self.expired(s, now)))
+    }
+
+    pub async fn session(&self, id: &str) -> Result<SessionRecord> {
+        self.live_session(id)
+            .await?
+            .ok_or_else(|| Error::NoSuchSession(id.to_string()))
+    }
+
+    async fn touch(&self, id: &str) -> Result<()> {
+        let now = self.now_ms();
+        let mut s = self.session(id).await?;
+        if now - s.last_seen_ms >= 5_000 {
+            s.last_seen_ms = now;
+            self.inner.store.put_session(&s).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn sessions(&self) -> Result<Vec<SessionRecord>> {
+        let now = self.now_ms();
+        Ok(self
+            .inner
+            .store
+            .list_sessions()
+            .await?
+            .into_iter()
+            .filter(|s| !self.expired(s, now))
+            .collect())
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<bool> {
+        let key = format!("session:{id}");
+        self.inner.scopes.lock().expect("scopes lock").remove(&key);
+        self.inner.store.delete_log(&key).await?;
+        self.inner.store.delete_session(id).await
+    }
+
+    /// Remove expired sessions (their state and schedules). Returns how many.
+    pub async fn sweep_sessions(&self) -> Result<usize> {
+        let now = self.now_ms();
+        let mut n = 0;
+        for s in self.inner.store.list_sessions().await? {
+            if self.expired(&s, now) {
+                self.delete_session(&s.id).await?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            metrics::counter!("engine_sessions_expired_total").increment(n as u64);
+        }
+        Ok(n)
+    }
+
+    /// Background work: schedule channels ahead of need and expire sessions, every second,
+    /// until the engine is dropped.
+    pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut n: u64 = 0;
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                let engine = Engine { inner };
+                engine.warm_up().await;
+                if n % 10 == 0 {
+                    if let Err(e) = engine.sweep_sessions().await {
+                        tracing::warn!(error = %e, "session sweep failed");
+                    }
+                }
+                n += 1;
+            }
+        })
+    }
+
+    /// Number of parsed VODs in the shared cache.
+    pub fn cached_vods(&self) -> usize {
+        self.inner.vods.len()
+    }
+}
