@@ -35,11 +35,15 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("media_1000_segments");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
-    g.bench_function("parse/lineup-hls", |b| b.iter(|| hls::parse(black_box(&text)).unwrap()));
+    g.bench_function("parse/lineup-hls", |b| {
+        b.iter(|| hls::parse(black_box(&text)).unwrap())
+    });
     g.bench_function("parse/m3u8-rs", |b| {
         b.iter(|| m3u8_rs::parse_media_playlist_res(black_box(bytes)).unwrap())
     });
-    g.bench_function("write/lineup-hls", |b| b.iter(|| black_box(&ours).to_bytes()));
+    g.bench_function("write/lineup-hls", |b| {
+        b.iter(|| black_box(&ours).to_bytes())
+    });
     g.bench_function("write/m3u8-rs", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(bytes.len());

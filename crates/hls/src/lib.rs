@@ -36,6 +36,7 @@ mod attr;
 mod model;
 mod parse;
 pub mod uri;
+pub mod validate;
 mod write;
 
 pub use attr::{AttrSyntaxError, AttrValue, AttributeList};

@@ -137,7 +137,7 @@ pub struct Rendition {
 }
 
 /// `TYPE` of an `EXT-X-MEDIA`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MediaType {
     Audio,
     Video,
