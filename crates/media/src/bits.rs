@@ -65,7 +65,6 @@ impl<'a> BitReader<'a> {
     }
 
     /// Exp-Golomb ue(v) (H.264 7.2); at most 31 leading zeros.
-    #[allow(dead_code)]
     pub(crate) fn ue(&mut self) -> Result<u32> {
         let start = self.offset();
         let mut zeros = 0;
@@ -83,7 +82,6 @@ impl<'a> BitReader<'a> {
     }
 
     /// Exp-Golomb se(v).
-    #[allow(dead_code)]
     pub(crate) fn se(&mut self) -> Result<i32> {
         let k = i64::from(self.ue()?);
         Ok(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) } as i32)

@@ -42,6 +42,54 @@ pub enum Error {
     Missing { what: &'static str, detail: String },
 }
 
+impl Error {
+    /// The same error with its byte offset moved by `by` (for errors found in
+    /// a sub-slice, e.g. a section inside a TS segment).
+    pub(crate) fn shifted(self, by: usize) -> Self {
+        match self {
+            Error::Truncated {
+                what,
+                offset,
+                needed,
+            } => Error::Truncated {
+                what,
+                offset: offset + by,
+                needed,
+            },
+            Error::Invalid {
+                what,
+                offset,
+                detail,
+            } => Error::Invalid {
+                what,
+                offset: offset + by,
+                detail,
+            },
+            Error::Unsupported {
+                what,
+                offset,
+                detail,
+            } => Error::Unsupported {
+                what,
+                offset: offset + by,
+                detail,
+            },
+            Error::Crc {
+                what,
+                offset,
+                stored,
+                computed,
+            } => Error::Crc {
+                what,
+                offset: offset + by,
+                stored,
+                computed,
+            },
+            e @ Error::Missing { .. } => e,
+        }
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -16,6 +16,7 @@
 //! - [`scte35::SpliceInsert`], [`scte35::SpliceInfoSection`]: SCTE-35 encode/decode.
 //! - [`aes`]: [`aes::encrypt_segment`], [`aes::decrypt_segment`], [`aes::iv_from_sequence`].
 //! - [`ts::inspect`] -> [`ts::TsInfo`]: streams, PTS range, keyframe byte ranges, PAT/PMT range.
+//! - [`fmp4::inspect`] -> [`fmp4::Mp4Info`]; [`fmp4::remux_ts`] -> [`fmp4::Remuxed`] (CMAF init + media segment).
 //! - [`Error`]: the one error type; every parse error names the problem and a byte offset.
 //!
 //! ## Architecture and invariants
@@ -29,9 +30,9 @@
 
 pub mod aes;
 mod bits;
-#[allow(dead_code)] // used by the fmp4 remux (next)
 mod codec;
 mod error;
+pub mod fmp4;
 pub mod scte35;
 pub mod ts;
 

@@ -138,6 +138,8 @@ pub struct TsInfo {
     pub pat_pmt_range: Option<ByteRange>,
     /// SCTE-35 sections on stream type 0x86 PIDs.
     pub scte35: Vec<Scte35InTs>,
+    /// SCTE-35 sections that failed to decode (they do not fail the inspection).
+    pub scte35_errors: Vec<Error>,
     /// Byte offsets of packets with a continuity_counter jump.
     pub continuity_errors: Vec<usize>,
     /// Number of TS packets.
@@ -183,6 +185,8 @@ pub struct Demuxed {
     pub pes: Vec<Pes>,
     pub pat_pmt_range: Option<ByteRange>,
     pub scte35: Vec<Scte35InTs>,
+    /// SCTE-35 sections that failed to decode (they do not fail the demux).
+    pub scte35_errors: Vec<Error>,
     pub continuity_errors: Vec<usize>,
     pub packets: usize,
 }
@@ -491,23 +495,16 @@ pub fn demux(data: &[u8]) -> Result<Demuxed> {
                         d.streams = parse_pmt(body, sec_off)?;
                     }
                 } else if sec[0] == 0xFC {
-                    let section = SpliceInfoSection::parse(&sec).map_err(|e| match e {
-                        Error::Invalid {
-                            what,
-                            offset,
-                            detail,
-                        } => Error::Invalid {
-                            what,
-                            offset: offset + sec_off,
-                            detail,
-                        },
-                        other => other,
-                    })?;
-                    d.scte35.push(Scte35InTs {
-                        pid: pkt.pid,
-                        byte_offset: sec_off,
-                        section,
-                    });
+                    // Offsets of SCTE-35 errors are relative to the section;
+                    // report them relative to the segment.
+                    match SpliceInfoSection::parse(&sec) {
+                        Ok(section) => d.scte35.push(Scte35InTs {
+                            pid: pkt.pid,
+                            byte_offset: sec_off,
+                            section,
+                        }),
+                        Err(e) => d.scte35_errors.push(e.shifted(sec_off)),
+                    }
                 }
             }
             continue;
@@ -720,6 +717,7 @@ pub fn inspect(data: &[u8]) -> Result<TsInfo> {
         keyframes,
         pat_pmt_range: d.pat_pmt_range,
         scte35: d.scte35,
+        scte35_errors: d.scte35_errors,
         continuity_errors: d.continuity_errors,
         packets: d.packets,
     })
