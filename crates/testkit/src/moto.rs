@@ -1,0 +1,68 @@
+use std::io;
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::process::Proc;
+use crate::wait::{free_port, wait_until};
+
+/// moto's S3-compatible server (`moto_server -H 127.0.0.1 -p <port>`, pip `moto[server]`).
+/// Any access key / secret is accepted; region `us-east-1`. Buckets can be created with a plain
+/// `PUT <endpoint>/<bucket>` (names of 3+ characters); for objects use a SigV4-signing client
+/// (object_store): moto 5.2 stores an empty body for an unsigned plain-HTTP object PUT.
+/// Killed on drop.
+pub struct Moto {
+    _dir: TempDir,
+    port: u16,
+    _proc: Proc,
+}
+
+impl Moto {
+    /// Starts moto_server and waits until it answers HTTP.
+    pub async fn start() -> io::Result<Moto> {
+        let bin = crate::peer("moto_server")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "moto_server not found"))?;
+        let dir = tempfile::Builder::new().prefix("lineup-moto-").tempdir()?;
+        let port = free_port();
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(dir.path());
+        let mut proc = Proc::spawn("moto_server", &mut cmd, &dir.path().join("moto.log"))?;
+        let url = format!("http://127.0.0.1:{port}/");
+        let client = reqwest::Client::new();
+        let up = wait_until(Duration::from_secs(30), "moto_server to answer", || {
+            let dead = proc.exited().is_some();
+            let req = client.get(&url).timeout(Duration::from_secs(2)).send();
+            async move { dead || req.await.is_ok() }
+        })
+        .await;
+        if proc.exited().is_some() || up.is_err() {
+            let e = up.err().map(|e| e.to_string()).unwrap_or_default();
+            return Err(io::Error::other(format!("{e}; {}", proc.describe_exit())));
+        }
+        Ok(Moto {
+            _dir: dir,
+            port,
+            _proc: proc,
+        })
+    }
+
+    /// S3 endpoint URL: `http://127.0.0.1:<port>` (use path-style addressing).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Credentials moto accepts (any work; these are conventional).
+    pub fn credentials(&self) -> (&'static str, &'static str) {
+        ("testing", "testing")
+    }
+
+    pub fn region(&self) -> &'static str {
+        "us-east-1"
+    }
+}
