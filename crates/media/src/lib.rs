@@ -24,6 +24,14 @@
 //! - Parsers never panic on any input (each has proptest fuzzing over random and
 //!   mutated bytes); no `unsafe`.
 //! - Times are integer ticks: 90 kHz for MPEG-TS/SCTE-35, the track timescale in fMP4.
+//! - Flow: `ts::demux` (packets -> PSI -> PES, PTS unwrapped) feeds both
+//!   `ts::inspect` (keyframes, durations) and `fmp4::remux_ts` (Annex B ->
+//!   AVCC, ADTS -> raw AAC, box writer). `scte35` is used by `ts` for 0x86 PIDs.
+//! - Remuxed decode times are the source PTS/DTS, so segments remuxed one at a
+//!   time are continuous; the init segment depends only on codec parameters.
+//! - Tests that need peers (python3 + threefive, openssl, ffmpeg/ffprobe) skip
+//!   with a printed reason when a peer is missing, unless
+//!   `LINEUP_REQUIRE_PEERS=1`, which turns a missing peer into a failure.
 //! - Formats are hand-written where the crate ecosystem did not fit a small,
 //!   slice-based API; each module's doc says why.
 #![forbid(unsafe_code)]

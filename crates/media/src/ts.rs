@@ -139,6 +139,8 @@ pub struct TsInfo {
     /// SCTE-35 sections on stream type 0x86 PIDs.
     pub scte35: Vec<Scte35InTs>,
     /// SCTE-35 sections that failed to decode (they do not fail the inspection).
+    /// Offsets are section-relative plus the offset of the packet the section
+    /// started in (approximate by the packet header and pointer_field).
     pub scte35_errors: Vec<Error>,
     /// Byte offsets of packets with a continuity_counter jump.
     pub continuity_errors: Vec<usize>,

@@ -269,3 +269,31 @@ proptest! {
         let _ = ts::demux(&b[..(cut % (b.len() / 188 + 1)) * 188]);
     }
 }
+
+#[test]
+fn corrupt_scte35_in_ts_is_reported_not_fatal() {
+    let (mut c0, mut c1, mut c2, mut c3) = (0, 0, 0, 0);
+    let mut t = tsw::section(0, &tsw::pat(0x1000), &mut c0);
+    t.extend(tsw::section(
+        0x1000,
+        &tsw::pmt(0x100, &[(0x1b, 0x100), (0x86, 0x1F0)]),
+        &mut c1,
+    ));
+    let mut cue = SpliceInsert::out(1, None, None).to_bytes();
+    let n = cue.len();
+    cue[n - 1] ^= 0xFF; // break the CRC
+    t.extend(tsw::section(0x1F0, &cue, &mut c2));
+    t.extend(tsw::packets(
+        0x100,
+        &tsw::pes(0xE0, 0, None, &[0, 0, 1, 0x65, 1]),
+        &mut c3,
+    ));
+    let info = ts::inspect(&t).unwrap();
+    assert!(info.scte35.is_empty());
+    assert_eq!(info.scte35_errors.len(), 1);
+    match &info.scte35_errors[0] {
+        media::Error::Crc { offset, .. } => assert_eq!(*offset, 376 + n - 4),
+        e => panic!("{e}"),
+    }
+    assert_eq!(info.keyframes.len(), 1);
+}
