@@ -520,10 +520,11 @@ mod tests {
         assert_eq!(tr[0].dest_seq, 5);
         store_all(&mut t, &tr);
         let removed = t.trim();
-        assert_eq!(removed, vec!["channel_1_0.ts", "channel_1_1.ts"]);
+        // 6 s window of 2 s segments: the last three stay.
+        assert_eq!(removed, vec!["channel_1_0.ts", "channel_1_1.ts", "channel_1_2.ts"]);
         let r = t.render().unwrap();
-        assert_eq!(r.media_sequence, 2);
-        assert_eq!(r.segments.len(), 4);
+        assert_eq!(r.media_sequence, 3);
+        assert_eq!(r.segments.len(), 3);
     }
 
     #[test]

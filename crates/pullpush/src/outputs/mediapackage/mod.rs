@@ -327,6 +327,20 @@ impl Ingest {
         }
     }
 
+    /// MKCOL every folder from the host root down to `url`'s parent (WebDAV origins).
+    async fn make_folders(&self, url: &url::Url) {
+        let segments: Vec<&str> = url.path().trim_matches('/').split('/').collect();
+        let mut folder = url.clone();
+        let mut path = String::from("/");
+        for s in &segments[..segments.len().saturating_sub(1)] {
+            path.push_str(s);
+            path.push('/');
+            folder.set_path(&path);
+            let mkcol = Method::from_bytes(b"MKCOL").expect("valid method");
+            let _ = self.auth.send(mkcol, &folder, None).await;
+        }
+    }
+
     async fn deliver(&self, op: &Op) -> std::result::Result<(), String> {
         let url = self
             .folder
@@ -336,10 +350,18 @@ impl Ingest {
             Op::Put {
                 content_type, body, ..
             } => {
-                let status = self
+                let mut status = self
                     .auth
                     .send(Method::PUT, &url, Some((body.clone(), content_type)))
                     .await?;
+                if status == StatusCode::CONFLICT {
+                    // A WebDAV origin (Apache mod_dav) wants the folder first.
+                    self.make_folders(&url).await;
+                    status = self
+                        .auth
+                        .send(Method::PUT, &url, Some((body.clone(), content_type)))
+                        .await?;
+                }
                 if status.is_success() {
                     Ok(())
                 } else {

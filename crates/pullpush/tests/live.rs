@@ -1,0 +1,310 @@
+//! Live end-to-end tests against real peers: an `ffmpeg -re` HLS source, Apache httpd
+//! (mod_dav + mod_auth_digest) as a MediaPackage-style ingest, moto as S3, a folder.
+//! Each skips (or fails with LINEUP_REQUIRE_PEERS=1) when its peers are missing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use pullpush::{FetcherState, NewFetcher};
+use serde_json::json;
+use testkit::{Apache, FfmpegLive, LiveOptions, Moto, wait_for, wait_until};
+
+fn fetcher(url: String, output: &str, payload: serde_json::Value, window: i64) -> NewFetcher {
+    NewFetcher {
+        name: "test".into(),
+        url,
+        output: output.into(),
+        payload,
+        concurrency: None,
+        window_size: Some(window),
+    }
+}
+
+/// Highest source sequence the destination edge (last segment of variant 0) maps to.
+async fn dest_edge_source_seq(
+    client: &reqwest::Client,
+    playlist_url: &str,
+    rec: &Recorder,
+) -> Option<u64> {
+    let text = http_get(client, playlist_url.to_string()).await?;
+    let p = hls::parse_media(std::str::from_utf8(&text).ok()?).ok()?;
+    let last = p.segments.last()?;
+    let base = url::Url::parse(playlist_url).ok()?;
+    let bytes = http_get(client, base.join(&last.uri).ok()?.to_string()).await?;
+    let h = hash(&bytes);
+    rec.snapshot()
+        .into_iter()
+        .find(|(_, v)| *v == h)
+        .map(|(s, _)| s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
+    testkit::require_peer!("ffmpeg");
+    testkit::require_peer!("apache2");
+    let live = FfmpegLive::start(LiveOptions {
+        two_renditions: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let recs = [
+        Recorder::start(live.media_playlist_url(0)),
+        Recorder::start(live.media_playlist_url(1)),
+    ];
+    let mut apache = Apache::start().await.unwrap();
+    let (user, pass) = apache.credentials();
+    let pp = service(":memory:");
+    let info = pp
+        .start_fetcher(fetcher(
+            live.playlist_url(),
+            "mediapackage",
+            json!({"ingestUrls": [{"url": format!("{}live/channel", apache.url()), "username": user, "password": pass}]}),
+            60,
+        ))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let master_url = format!("{}live/channel.m3u8", apache.url());
+    wait_until(Duration::from_secs(20), "master at the ingest", || {
+        let (c, u) = (client.clone(), master_url.clone());
+        async move { http_get(&c, u).await.is_some() }
+    })
+    .await
+    .unwrap();
+    // The master names channel_<bandwidth>.m3u8 like MediaPackage's HLS ingest.
+    let master = String::from_utf8(http_get(&client, master_url.clone()).await.unwrap().to_vec()).unwrap();
+    assert!(master.lines().any(|l| l.starts_with("channel_") && l.ends_with(".m3u8")), "{master}");
+
+    // Outage: the ingest is down for 12 s (this is the fault, not a wait for a condition).
+    apache.stop();
+    wait_until(Duration::from_secs(10), "the output to report the failing ingest", || {
+        let f = pp.get(&info.id).unwrap();
+        async move { f.last_error.is_some_and(|e| e.contains("ingest 0")) }
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let source_seq_at_resume = live.media_sequence(0).unwrap() + 4;
+    apache.resume().await.unwrap();
+
+    let variant0 = {
+        let m = hls::parse_master(&master).unwrap();
+        format!("{}live/{}", apache.url(), m.variants[0].uri)
+    };
+    wait_until(Duration::from_secs(25), "the destination to catch up after the outage", || {
+        let (c, u, r) = (client.clone(), variant0.clone(), &recs[0]);
+        async move {
+            dest_edge_source_seq(&c, &u, r)
+                .await
+                .is_some_and(|s| s >= source_seq_at_resume)
+        }
+    })
+    .await
+    .unwrap();
+
+    let base = format!("{}live/", apache.url());
+    let report = check_destination(
+        |p| {
+            let (c, u) = (client.clone(), format!("{base}{p}"));
+            async move { http_get(&c, u).await }
+        },
+        "channel.m3u8",
+        &[&recs[0], &recs[1]],
+    )
+    .await;
+    assert_eq!(report.tracks.len(), 2);
+    let matched = assert_no_source_gap(&report);
+    assert!(matched >= 2 * 20, "only {matched} segments matched over the run");
+    for (path, p, _) in &report.tracks {
+        assert!(p.segments.iter().all(|s| s.uri.starts_with("channel_") && s.uri.ends_with(".ts")), "{path}");
+        assert!(p.segments.iter().all(|s| !s.discontinuity), "{path}: unexpected discontinuity");
+    }
+    let f = pp.get(&info.id).unwrap();
+    assert_eq!(f.state, FetcherState::Running);
+    assert!(f.segments_pushed >= 40 && f.bytes_pushed > 0, "{f:?}");
+    ffmpeg_decode(&master_url, 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fmp4_to_moto_s3() {
+    testkit::require_peer!("ffmpeg");
+    testkit::require_peer!("moto_server");
+    let live = FfmpegLive::start(LiveOptions {
+        fmp4: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let rec = Recorder::start(live.media_playlist_url(0));
+    let moto = Moto::start().await.unwrap();
+    let client = reqwest::Client::new();
+    let r = client.put(format!("{}/media", moto.endpoint())).send().await.unwrap();
+    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    let (key, secret) = moto.credentials();
+    let pp = service(":memory:");
+    pp.start_fetcher(fetcher(
+        live.playlist_url(),
+        "s3",
+        json!({"bucket": "media", "prefix": "live/one", "region": moto.region(), "endpoint": moto.endpoint(),
+               "accessKeyId": key, "secretAccessKey": secret, "allowHttp": true}),
+        120,
+    ))
+    .await
+    .unwrap();
+    let base = format!("{}/media/live/one/", moto.endpoint());
+    let variant = wait_for(Duration::from_secs(20), "master in S3", || {
+        let (c, u) = (client.clone(), format!("{base}channel.m3u8"));
+        async move {
+            let m = hls::parse_master(std::str::from_utf8(&http_get(&c, u).await?).ok()?).ok()?;
+            Some(m.variants.first()?.uri.clone())
+        }
+    })
+    .await
+    .unwrap();
+    let playlist_url = format!("{base}{variant}");
+    wait_until(Duration::from_secs(25), "15 segments in S3", || {
+        let (c, u) = (client.clone(), playlist_url.clone());
+        async move {
+            match http_get(&c, u).await {
+                Some(b) => hls::parse_media(std::str::from_utf8(&b).unwrap()).is_ok_and(|p| p.segments.len() >= 15),
+                None => false,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let report = check_destination(
+        |p| {
+            let (c, u) = (client.clone(), format!("{base}{p}"));
+            async move { http_get(&c, u).await }
+        },
+        "channel.m3u8",
+        &[&rec],
+    )
+    .await;
+    let (_, p, _) = &report.tracks[0];
+    assert!(p.segments[0].map.is_some(), "EXT-X-MAP carried");
+    assert!(p.segments.iter().all(|s| s.uri.ends_with(".m4s")));
+    assert!(assert_no_source_gap(&report) >= 12);
+    ffmpeg_decode(&format!("{base}channel.m3u8"), 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ingests_one_down_the_other_stays_current() {
+    testkit::require_peer!("ffmpeg");
+    testkit::require_peer!("apache2");
+    let live = FfmpegLive::start(LiveOptions::default()).await.unwrap();
+    let rec = Recorder::start(live.media_playlist_url(0));
+    let apache = Apache::start().await.unwrap();
+    let (user, pass) = apache.credentials();
+    let dead = format!("http://127.0.0.1:{}/channel", testkit::free_port());
+    let pp = service(":memory:");
+    let info = pp
+        .start_fetcher(fetcher(
+            live.playlist_url(),
+            "mediapackage",
+            json!({"ingestUrls": [
+                {"url": dead, "username": user, "password": pass},
+                {"url": format!("{}channel", apache.url()), "username": user, "password": pass}]}),
+            30,
+        ))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let master_url = format!("{}channel.m3u8", apache.url());
+    let variant = wait_for(Duration::from_secs(20), "master at the live ingest", || {
+        let (c, u) = (client.clone(), master_url.clone());
+        async move {
+            let m = hls::parse_master(std::str::from_utf8(&http_get(&c, u).await?).ok()?).ok()?;
+            Some(m.variants.first()?.uri.clone())
+        }
+    })
+    .await
+    .unwrap();
+    let playlist_url = format!("{}{variant}", apache.url());
+    // Current: the destination edge reaches what the source lists now, twice over 8+ s.
+    for _ in 0..2 {
+        let target = live.media_sequence(0).unwrap() + 4 + 4;
+        wait_until(Duration::from_secs(20), "the live ingest to stay current", || {
+            let (c, u, r) = (client.clone(), playlist_url.clone(), &rec);
+            async move { dest_edge_source_seq(&c, &u, r).await.is_some_and(|s| s >= target) }
+        })
+        .await
+        .unwrap();
+    }
+    let f = pp.get(&info.id).unwrap();
+    assert!(f.last_error.as_deref().is_some_and(|e| e.contains("ingest 0")), "{f:?}");
+    let report = check_destination(
+        |p| {
+            let (c, u) = (client.clone(), format!("{}{p}", apache.url()));
+            async move { http_get(&c, u).await }
+        },
+        "channel.m3u8",
+        &[&rec],
+    )
+    .await;
+    assert_no_source_gap(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
+    testkit::require_peer!("ffmpeg");
+    let live = FfmpegLive::start(LiveOptions::default()).await.unwrap();
+    let rec = Recorder::start(live.media_playlist_url(0));
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("pullpush.db").display().to_string();
+    let out = tmp.path().join("out");
+    let read = |p: String| {
+        let path = out.join(p);
+        async move { tokio::fs::read(path).await.ok().map(bytes::Bytes::from) }
+    };
+    let read_playlist = || {
+        let out = out.clone();
+        async move {
+            let master = hls::parse_master(&tokio::fs::read_to_string(out.join("channel.m3u8")).await.ok()?).ok()?;
+            let p = tokio::fs::read_to_string(out.join(&master.variants.first()?.uri)).await.ok()?;
+            hls::parse_media(&p).ok()
+        }
+    };
+    let pp = service(&db);
+    let info = pp
+        .start_fetcher(fetcher(live.playlist_url(), "dir", json!({"path": out}), 120))
+        .await
+        .unwrap();
+    let before = wait_for(Duration::from_secs(20), "6 segments before the restart", || async {
+        read_playlist().await.filter(|p| p.segments.len() >= 6)
+    })
+    .await
+    .unwrap();
+    pp.shutdown();
+    drop(pp);
+    let last_before = wait_for(Duration::from_secs(5), "the playlist to settle", || async {
+        read_playlist().await.map(|p| p.media_sequence + p.segments.len() as u64 - 1)
+    })
+    .await
+    .unwrap();
+    assert!(last_before >= before.media_sequence + 5);
+
+    let pp = service(&db);
+    assert_eq!(pp.resume().await.unwrap(), 1);
+    let listed = pp.list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, info.id);
+    let after = wait_for(Duration::from_secs(20), "4 new segments after the restart", || async {
+        read_playlist()
+            .await
+            .filter(|p| p.media_sequence + p.segments.len() as u64 > last_before + 4)
+    })
+    .await
+    .unwrap();
+    assert_eq!(after.media_sequence, 0, "window of 120 s keeps everything from the start");
+    assert!(
+        after.segments.iter().all(|s| !s.discontinuity),
+        "a quick restart continues without a discontinuity"
+    );
+    let report = check_destination(read, "channel.m3u8", &[&rec]).await;
+    assert!(assert_no_source_gap(&report) >= 10);
+}
