@@ -143,7 +143,9 @@ async fn ingest_inner(
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
     if ext == "m3u8" {
-        let playlist = hls::parse_bytes(&body)
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| err(OriginError::bad("body", "playlist is not UTF-8")))?;
+        let playlist = hls::parse(&crate::timeline::normalize_pdt(text))
             .map_err(|e| err(OriginError::bad("body", format!("playlist does not parse: {e}"))))?;
         let ready = match playlist {
             hls::Playlist::Master(m) => {

@@ -543,3 +543,47 @@ mod tests {
         assert_eq!(r[0].meta.start, now, "seq 3 follows seq 2 on the timeline");
     }
 }
+
+/// Rewrite `#EXT-X-PROGRAM-DATE-TIME` offsets written without a colon (`+0000`, as ffmpeg
+/// writes them) to RFC 3339 (`+00:00`), which `hls::parse` requires. Other lines are
+/// untouched. (Reported to the hls owner; remove when the parser accepts both.)
+pub fn normalize_pdt(text: &str) -> std::borrow::Cow<'_, str> {
+    const TAG: &str = "#EXT-X-PROGRAM-DATE-TIME:";
+    let needs = text.lines().any(|l| l.starts_with(TAG) && fix_offset(l).is_some());
+    if !needs {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.lines() {
+        match line.starts_with(TAG).then(|| fix_offset(line)).flatten() {
+            Some(fixed) => out.push_str(&fixed),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn fix_offset(line: &str) -> Option<String> {
+    let b = line.as_bytes();
+    let n = b.len();
+    if n < 5 {
+        return None;
+    }
+    let (sign, digits) = (b[n - 5], &b[n - 4..]);
+    ((sign == b'+' || sign == b'-') && digits.iter().all(u8::is_ascii_digit) && b[n - 6].is_ascii_digit())
+        .then(|| format!("{}:{}", &line[..n - 2], &line[n - 2..]))
+}
+
+#[cfg(test)]
+mod normalize_tests {
+    #[test]
+    fn ffmpeg_offsets() {
+        let t = "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T16:08:03.579+0000\n#EXTINF:1,\na.ts\n";
+        let n = super::normalize_pdt(t);
+        assert!(n.contains("2026-11-25T16:08:03.579+00:00"));
+        assert!(hls::parse_media(&n).is_ok());
+        let ok = "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T16:08:03.579Z\n";
+        assert!(matches!(super::normalize_pdt(ok), std::borrow::Cow::Borrowed(_)));
+    }
+}

@@ -23,7 +23,7 @@ impl Pusher {
         let Ok(text) = std::fs::read_to_string(self.src.join("stream_0/index.m3u8")) else {
             return;
         };
-        let Ok(mut pl) = hls::parse_media(&text) else { return };
+        let mut pl = hls::parse_media(&origin::timeline::normalize_pdt(&text)).expect("source playlist parses");
         for i in 0..pl.segments.len() {
             let seq = pl.sequence_of(i);
             let name = format!("channel_1_{seq}.ts");
@@ -79,6 +79,8 @@ async fn live_startover_timeshift_aes() {
     let master = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=600000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION=640x360\nchannel_1.m3u8\n";
     assert_eq!(ingest[0].put(&format!("{}/channel.m3u8", urls[0]), master.into()).await.status(), 201);
     let mut pusher = Pusher { src: live.hls_dir(), ingest, urls, pushed: BTreeSet::new() };
+    pusher.poll().await;
+    assert!(!pusher.pushed.is_empty(), "first poll pushed nothing: {:?}", std::fs::read_dir(live.hls_dir()).unwrap().map(|e| e.unwrap().path()).collect::<Vec<_>>());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let push_task = tokio::spawn(async move {
@@ -97,15 +99,16 @@ async fn live_startover_timeshift_aes() {
         let http = http.clone();
         let url = url.clone();
         async move {
-            let t = http.get(&format!("{url}?start=0")).send().await.ok()?;
-            let _ = t; // start=0 is outside the window: 400 until... just poll live
             let text = http.get(&url).send().await.ok()?.text().await.ok()?;
             let pl = hls::parse_media(&text).ok()?;
             (pl.segments.len() >= 6 && pl.media_sequence >= 2).then_some(pl)
         }
     })
     .await
-    .unwrap();
+    .unwrap_or_else(|e| {
+        let text = std::process::Command::new("curl").args(["-s", &url]).output().unwrap();
+        panic!("{e}: {}\nffmpeg: {}", String::from_utf8_lossy(&text.stdout), live.log());
+    });
     // Master mirrors the ingest master.
     let m = r.http.get(format!("{out}/index.m3u8")).send().await.unwrap();
     assert_eq!(m.status(), 200);
