@@ -105,7 +105,10 @@ pub async fn put_endpoint(
     validate_id(&endpoint, "endpoint")?;
     spec.validate("")?;
     if spec.id != endpoint {
-        return Err(ApiError::bad_field("id", "must equal the endpoint id in the path"));
+        return Err(ApiError::bad_field(
+            "id",
+            "must equal the endpoint id in the path",
+        ));
     }
     let ch = s.channel(&channel)?;
     let mut data = ch.lock();
@@ -134,7 +137,9 @@ pub async fn delete_endpoint(
     let before = data.endpoints.len();
     data.endpoints.retain(|e| e.id != endpoint);
     if data.endpoints.len() == before {
-        return Err(ApiError::not_found(format!("endpoint {endpoint:?} not found")));
+        return Err(ApiError::not_found(format!(
+            "endpoint {endpoint:?} not found"
+        )));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -157,7 +157,9 @@ impl DigestAuth {
             return Err(Refusal::Invalid("qop must be auth"));
         }
         if auth.algorithm.sess || auth.userhash {
-            return Err(Refusal::Invalid("only MD5 and SHA-256 without -sess or userhash"));
+            return Err(Refusal::Invalid(
+                "only MD5 and SHA-256 without -sess or userhash",
+            ));
         }
         let cnonce = auth.cnonce.as_deref().unwrap_or("");
         if auth.uri != request_uri {
@@ -185,8 +187,10 @@ impl DigestAuth {
             }
             _ => return Err(Refusal::Invalid("algorithm must be MD5 or SHA-256")),
         };
-        if !constant_time_eq(expected.as_bytes(), auth.response.to_ascii_lowercase().as_bytes())
-        {
+        if !constant_time_eq(
+            expected.as_bytes(),
+            auth.response.to_ascii_lowercase().as_bytes(),
+        ) {
             return Err(Refusal::Invalid("wrong username or password"));
         }
         // Only a correct response learns whether the nonce is stale (RFC 7616 3.3).

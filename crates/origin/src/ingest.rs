@@ -30,12 +30,21 @@ const SEGMENT_EXTS: &[&str] = &[
 /// Validate the ingest path: relative, 1..=8 segments of `[A-Za-z0-9._-]`, no dot segments.
 pub fn validate_path(raw_uri_path: &str, path: &str) -> Result<(), OriginError> {
     let lower = raw_uri_path.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00")
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
     {
-        return Err(OriginError::bad("path", "encoded dots or slashes are not allowed"));
+        return Err(OriginError::bad(
+            "path",
+            "encoded dots or slashes are not allowed",
+        ));
     }
     if path.is_empty() || path.len() > 512 || path.starts_with('/') {
-        return Err(OriginError::bad("path", "path must be relative and non-empty"));
+        return Err(OriginError::bad(
+            "path",
+            "path must be relative and non-empty",
+        ));
     }
     let parts: Vec<&str> = path.split('/').collect();
     if parts.len() > 8 {
@@ -43,7 +52,10 @@ pub fn validate_path(raw_uri_path: &str, path: &str) -> Result<(), OriginError> 
     }
     for p in parts {
         if p.is_empty() || p == "." || p == ".." {
-            return Err(OriginError::bad("path", format!("path segment {p:?} is not allowed")));
+            return Err(OriginError::bad(
+                "path",
+                format!("path segment {p:?} is not allowed"),
+            ));
         }
         if !p
             .bytes()
@@ -101,7 +113,11 @@ async fn ingest_inner(
     let n: u8 = match ingest {
         "1" => 1,
         "2" => 2,
-        _ => return Err(err(OriginError::not_found(format!("ingest {ingest:?} (use 1 or 2)")))),
+        _ => {
+            return Err(err(OriginError::not_found(format!(
+                "ingest {ingest:?} (use 1 or 2)"
+            ))));
+        }
     };
     let now = s.clock.now();
     let request_uri = original
@@ -145,8 +161,12 @@ async fn ingest_inner(
     if ext == "m3u8" {
         let text = std::str::from_utf8(&body)
             .map_err(|_| err(OriginError::bad("body", "playlist is not UTF-8")))?;
-        let playlist = hls::parse(&crate::timeline::normalize_pdt(text))
-            .map_err(|e| err(OriginError::bad("body", format!("playlist does not parse: {e}"))))?;
+        let playlist = hls::parse(&crate::timeline::normalize_pdt(text)).map_err(|e| {
+            err(OriginError::bad(
+                "body",
+                format!("playlist does not parse: {e}"),
+            ))
+        })?;
         let ready = match playlist {
             hls::Playlist::Master(m) => {
                 ch.lock().on_master(path, m, now);
@@ -163,7 +183,9 @@ async fn ingest_inner(
             )));
         }
         let ready = ch.lock().on_segment(n, path, body, now);
-        s.commit(&ch, ready.into_iter().collect()).await.map_err(err)?;
+        s.commit(&ch, ready.into_iter().collect())
+            .await
+            .map_err(err)?;
     } else {
         return Err(err(OriginError::UnsupportedMedia(format!(
             "unsupported file kind {ext:?}: send .m3u8 playlists and {SEGMENT_EXTS:?} segments"

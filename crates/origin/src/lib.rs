@@ -111,7 +111,12 @@ pub struct OriginArgs {
     #[arg(long, env = "LINEUP_ORIGIN_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Segment store.
-    #[arg(long, value_enum, env = "LINEUP_ORIGIN_STORE", default_value = "memory")]
+    #[arg(
+        long,
+        value_enum,
+        env = "LINEUP_ORIGIN_STORE",
+        default_value = "memory"
+    )]
     pub store: StoreKind,
     /// Folder for `--store disk`.
     #[arg(long, env = "LINEUP_ORIGIN_STORE_PATH")]
@@ -186,10 +191,18 @@ impl Shared {
         spec.validate()?;
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
         if channels.contains_key(&spec.id) {
-            return Err(OriginError::Conflict(format!("channel {:?} exists", spec.id)));
+            return Err(OriginError::Conflict(format!(
+                "channel {:?} exists",
+                spec.id
+            )));
         }
         let creds: Vec<(String, String)> = (1..=2)
-            .map(|n| (format!("{}-{n}-{}", spec.id, random_token(4)), random_token(16)))
+            .map(|n| {
+                (
+                    format!("{}-{n}-{}", spec.id, random_token(4)),
+                    random_token(16),
+                )
+            })
             .collect();
         let users = [
             (creds[0].0.clone(), Ha1::new(&creds[0].0, &creds[0].1)),
@@ -332,13 +345,30 @@ pub struct Origin {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "lineup origin", description = "Channels, ingest credentials and output endpoints"),
-    paths(
-        api::create_channel, api::list_channels, api::get_channel, api::delete_channel,
-        api::create_endpoint, api::get_endpoint, api::put_endpoint, api::delete_endpoint
+    info(
+        title = "lineup origin",
+        description = "Channels, ingest credentials and output endpoints"
     ),
-    components(schemas(ChannelSpec, ChannelView, EndpointSpec, EndpointView, IngestEndpoint,
-        AdMarkers, Packaging, Encryption))
+    paths(
+        api::create_channel,
+        api::list_channels,
+        api::get_channel,
+        api::delete_channel,
+        api::create_endpoint,
+        api::get_endpoint,
+        api::put_endpoint,
+        api::delete_endpoint
+    ),
+    components(schemas(
+        ChannelSpec,
+        ChannelView,
+        EndpointSpec,
+        EndpointView,
+        IngestEndpoint,
+        AdMarkers,
+        Packaging,
+        Encryption
+    ))
 )]
 struct ApiDoc;
 
@@ -348,9 +378,10 @@ pub async fn build(config: Config) -> Result<Origin, OriginError> {
     let store: Arc<dyn Store> = match config.store {
         StoreKind::Memory => Arc::new(store::MemoryStore::new()),
         StoreKind::Disk => {
-            let path = config.store_path.clone().ok_or_else(|| {
-                OriginError::bad("store_path", "--store disk needs --store-path")
-            })?;
+            let path = config
+                .store_path
+                .clone()
+                .ok_or_else(|| OriginError::bad("store_path", "--store disk needs --store-path"))?;
             Arc::new(store::DiskStore::new(path)?)
         }
     };
@@ -441,7 +472,10 @@ impl Origin {
                     .put(api::put_endpoint)
                     .delete(api::delete_endpoint),
             )
-            .route_layer(axum::middleware::from_fn_with_state(token, web::bearer_auth));
+            .route_layer(axum::middleware::from_fn_with_state(
+                token,
+                web::bearer_auth,
+            ));
         let public = Router::new()
             .route(
                 "/in/{channel}/{ingest}/{*path}",

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use web::{ApiError, cache};
 
 use crate::Shared;
-use crate::model::{EndpointSpec, Encryption};
+use crate::model::{Encryption, EndpointSpec};
 use crate::render::{self, Ctx, Span};
 
 /// Parse `start` / `end`: epoch seconds (integer or decimal) or ISO 8601 / RFC 3339.
@@ -64,12 +64,21 @@ pub async fn out(
     if path == "index.m3u8" {
         let data = ch.lock();
         let ep = find_ep(&data.endpoints, &endpoint)?;
-        let td = data.variants.values().map(|v| v.target_duration).max().unwrap_or(2);
+        let td = data
+            .variants
+            .values()
+            .map(|v| v.target_duration)
+            .max()
+            .unwrap_or(2);
         if data.variants.is_empty() {
             return Err(ApiError::not_found("nothing ingested on this channel yet"));
         }
         let text = render::master_playlist(data.master.as_ref(), &data.variants, ep);
-        return Ok(respond(Bytes::from(text), cache::M3U8, cache::live_playlist(td)));
+        return Ok(respond(
+            Bytes::from(text),
+            cache::M3U8,
+            cache::live_playlist(td),
+        ));
     }
     if let Some(name) = path.strip_suffix(".m3u8") {
         let (slug, iframes) = match name.strip_suffix("_iframes") {
@@ -94,11 +103,10 @@ pub async fn out(
             .values()
             .find(|v| v.slug == slug)
             .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
-        let meta = v
-            .segments
-            .get(&seq)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("segment {seq} is not in the window")))?;
+        let meta =
+            v.segments.get(&seq).cloned().ok_or_else(|| {
+                ApiError::not_found(format!("segment {seq} is not in the window"))
+            })?;
         (meta, ep)
     };
     let mut bytes = s
@@ -158,7 +166,10 @@ fn with_range(bytes: Bytes, ct: &'static str, headers: &HeaderMap) -> Response {
     };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache::IMMUTABLE));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache::IMMUTABLE),
+    );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     resp
 }
@@ -192,17 +203,19 @@ fn media(
             "I-frame-only playlists are not available in this build",
         ));
     }
-    let edge = render::live_edge(v, &ep)
-        .ok_or_else(|| ApiError::not_found("no segments ingested yet"))?;
+    let edge =
+        render::live_edge(v, &ep).ok_or_else(|| ApiError::not_found("no segments ingested yet"))?;
     let span = match (start, end) {
         (None, None) => Span::Live,
         (None, Some(_)) => return Err(ApiError::bad_field("start", "end needs start")),
         (Some(a), b) => {
-            let window_start =
-                edge - chrono::Duration::seconds(ep.startover_window_seconds as i64);
+            let window_start = edge - chrono::Duration::seconds(ep.startover_window_seconds as i64);
             let slack = chrono::Duration::seconds(v.target_duration as i64);
             if ep.startover_window_seconds == 0 {
-                return Err(ApiError::bad_field("start", "this endpoint has no startover window"));
+                return Err(ApiError::bad_field(
+                    "start",
+                    "this endpoint has no startover window",
+                ));
             }
             if a < window_start - slack {
                 return Err(ApiError::bad_field(
@@ -217,7 +230,11 @@ fn media(
             if a >= edge {
                 return Err(ApiError::bad_field(
                     "start",
-                    format!("start {} is after the live edge {}", a.to_rfc3339(), edge.to_rfc3339()),
+                    format!(
+                        "start {} is after the live edge {}",
+                        a.to_rfc3339(),
+                        edge.to_rfc3339()
+                    ),
                 ));
             }
             match b {
@@ -226,7 +243,10 @@ fn media(
                     return Err(ApiError::bad_field("end", "end must be after start"));
                 }
                 Some(b) if b - a > chrono::Duration::hours(24) => {
-                    return Err(ApiError::bad_field("end", "a time-shifted span is at most 24 hours"));
+                    return Err(ApiError::bad_field(
+                        "end",
+                        "a time-shifted span is at most 24 hours",
+                    ));
                 }
                 Some(b) => Span::Between(a, b),
             }
@@ -242,7 +262,11 @@ fn media(
         if let Some((ver, bytes)) = v.live_cache.get(&ep.id)
             && *ver == v.version
         {
-            return Ok(respond(bytes.clone(), cache::M3U8, cache::live_playlist(td)));
+            return Ok(respond(
+                bytes.clone(),
+                cache::M3U8,
+                cache::live_playlist(td),
+            ));
         }
         let (segs, _) = render::select(v, &ep, span);
         let text = Bytes::from(render::media_playlist(&ctx, v, &segs, span, false));
@@ -278,9 +302,9 @@ pub async fn key(
     let kid: u64 = kid
         .parse()
         .map_err(|_| ApiError::bad_field("key_id", "not a key id"))?;
-    let token = q
-        .get("token")
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "token required").with_field("token"))?;
+    let token = q.get("token").ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "token required").with_field("token")
+    })?;
     if !s.keys.check_token(&channel, &endpoint, kid, token) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong token").with_field("token"));
     }

@@ -2,10 +2,12 @@
 //! (by time) and passes the endpoint's settings.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hls::{AttributeList, DateRange, Key, MasterPlaylist, MediaPlaylist, Marker, PlaylistType, Segment};
+use hls::{
+    AttributeList, DateRange, Key, Marker, MasterPlaylist, MediaPlaylist, PlaylistType, Segment,
+};
 
 use crate::keys::Keys;
-use crate::model::{AdMarkers, EndpointSpec, Encryption};
+use crate::model::{AdMarkers, Encryption, EndpointSpec};
 use crate::timeline::{AdMark, SegMeta, Variant, secs};
 
 /// What a media playlist request asks for.
@@ -30,7 +32,11 @@ pub fn select<'a>(v: &'a Variant, ep: &EndpointSpec, span: Span) -> (Vec<&'a Seg
         return (Vec::new(), false);
     };
     let eps = secs(0.001);
-    let upto: Vec<&SegMeta> = v.segments.values().filter(|s| s.end() <= edge + eps).collect();
+    let upto: Vec<&SegMeta> = v
+        .segments
+        .values()
+        .filter(|s| s.end() <= edge + eps)
+        .collect();
     match span {
         Span::Live => {
             let from = edge - chrono::Duration::seconds(ep.manifest_window_seconds as i64);
@@ -80,7 +86,12 @@ pub fn media_playlist(
         version: Some(3),
         target_duration: Some(
             v.target_duration
-                .max(segs.iter().map(|s| s.duration.round() as u64).max().unwrap_or(1))
+                .max(
+                    segs.iter()
+                        .map(|s| s.duration.round() as u64)
+                        .max()
+                        .unwrap_or(1),
+                )
                 .max(1),
         ),
         media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
@@ -105,7 +116,7 @@ pub fn media_playlist(
         }
         expected = Some(s.seq + 1);
         let mut seg = Segment::new(format!("{}/{}.{}", v.slug, s.seq, s.ext), s.duration);
-        seg.discontinuity = s.discontinuity && pl.segments.len() > 0;
+        seg.discontinuity = s.discontinuity && !pl.segments.is_empty();
         seg.program_date_time = Some(pdt(s.start));
         if let Encryption::Aes128 {
             key_rotation_seconds,
@@ -115,7 +126,10 @@ pub fn media_playlist(
             if last_key != Some(kid) {
                 let token = ctx.keys.token(ctx.channel, &ep.id, kid);
                 seg.keys.push(Key::aes128(
-                    format!("../../../keys/{}/{}/{kid}?token={token}", ctx.channel, ep.id),
+                    format!(
+                        "../../../keys/{}/{}/{kid}?token={token}",
+                        ctx.channel, ep.id
+                    ),
                     None,
                 ));
                 last_key = Some(kid);
@@ -140,7 +154,8 @@ fn ad_tags(mode: AdMarkers, s: &SegMeta, seg: &mut Segment) {
         }
         AdMarkers::Scte35Enhanced => match &s.ad {
             Some(AdMark::Out(b)) => {
-                seg.markers.push(Marker::OatclsScte35(b64.encode(&b.scte35_out)));
+                seg.markers
+                    .push(Marker::OatclsScte35(b64.encode(&b.scte35_out)));
                 seg.markers.push(Marker::CueOut {
                     raw: Some(fmt_secs(b.duration)),
                 });
@@ -166,7 +181,10 @@ fn ad_tags(mode: AdMarkers, s: &SegMeta, seg: &mut Segment) {
                 if b.duration > 0.0 {
                     a.set_unquoted("PLANNED-DURATION", fmt_secs(b.duration));
                 }
-                a.set_unquoted("SCTE35-OUT", format!("0x{}", hex::encode_upper(&b.scte35_out)));
+                a.set_unquoted(
+                    "SCTE35-OUT",
+                    format!("0x{}", hex::encode_upper(&b.scte35_out)),
+                );
                 seg.dateranges.push(DateRange { attrs: a });
             }
             Some(AdMark::In(b)) => {
@@ -242,12 +260,15 @@ pub fn master_playlist(
         let streams: Vec<hls::IFrameStream> = out
             .variants
             .iter()
-            .filter(|vs| vs.resolution().is_some() || vs.codecs().is_none_or(|c| c.contains("avc") || c.contains("hvc") || c.contains("hev")))
+            .filter(|vs| {
+                vs.resolution().is_some()
+                    || vs
+                        .codecs()
+                        .is_none_or(|c| c.contains("avc") || c.contains("hvc") || c.contains("hev"))
+            })
             .map(|vs| {
-                let mut a = AttributeList::new().unquoted(
-                    "BANDWIDTH",
-                    (vs.bandwidth().unwrap_or(100_000) / 10).max(1),
-                );
+                let mut a = AttributeList::new()
+                    .unquoted("BANDWIDTH", (vs.bandwidth().unwrap_or(100_000) / 10).max(1));
                 if let Some(c) = vs.codecs() {
                     let video: Vec<&str> = c
                         .split(',')

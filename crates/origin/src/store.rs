@@ -135,7 +135,10 @@ impl Store for DiskStore {
             match tokio::fs::remove_file(&path).await {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(OriginError::Store(format!("delete {}: {e}", path.display()))),
+                Err(e) => Err(OriginError::Store(format!(
+                    "delete {}: {e}",
+                    path.display()
+                ))),
             }
         })
     }
@@ -153,7 +156,9 @@ mod tests {
             Box::new(DiskStore::new(dir.path()).unwrap()),
         ];
         for s in stores {
-            s.put("c/v/1".into(), Bytes::from_static(b"abc")).await.unwrap();
+            s.put("c/v/1".into(), Bytes::from_static(b"abc"))
+                .await
+                .unwrap();
             assert_eq!(s.get("c/v/1").await.unwrap().unwrap(), "abc");
             s.delete("c/v/1".into()).await.unwrap();
             assert!(s.get("c/v/1").await.unwrap().is_none());

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use hls::{DateRange, MasterPlaylist, MediaPlaylist, Marker};
+use hls::{DateRange, Marker, MasterPlaylist, MediaPlaylist};
 
 use crate::model::EndpointSpec;
 
@@ -283,11 +283,11 @@ impl ChannelData {
                     starts[i] = Some((back, false));
                 }
             }
-            for i in from..n {
-                if starts[i].is_none() {
-                    starts[i] = Some((t, false));
+            for (start, seg) in starts.iter_mut().zip(&playlist.segments).skip(from) {
+                if start.is_none() {
+                    *start = Some((t, false));
                 }
-                t += secs(playlist.segments[i].duration);
+                t += secs(seg.duration);
             }
         }
 
@@ -474,7 +474,10 @@ mod tests {
 
     #[test]
     fn join_relative_stays_inside() {
-        assert_eq!(join_relative("channel_1.m3u8", "channel_1_5.ts").unwrap(), "channel_1_5.ts");
+        assert_eq!(
+            join_relative("channel_1.m3u8", "channel_1_5.ts").unwrap(),
+            "channel_1_5.ts"
+        );
         assert_eq!(join_relative("a/b.m3u8", "c/d.ts").unwrap(), "a/c/d.ts");
         assert_eq!(join_relative("a/b.m3u8", "../d.ts").unwrap(), "d.ts");
         assert!(join_relative("b.m3u8", "../d.ts").is_none());
@@ -505,7 +508,10 @@ mod tests {
         let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
         let mut c = ChannelData::default();
         // Bytes first on ingest 1.
-        assert!(c.on_segment(1, "channel_1_10.ts", Bytes::from_static(b"a"), now).is_none());
+        assert!(
+            c.on_segment(1, "channel_1_10.ts", Bytes::from_static(b"a"), now)
+                .is_none()
+        );
         let ready = c.on_media("ch", 1, "channel_1.m3u8", &playlist(10, 2, Some(now)), now);
         assert_eq!(ready.len(), 1);
         for r in ready {
@@ -514,8 +520,13 @@ mod tests {
         // Playlist first on ingest 2, with seq 10 (dup) and 11 (gap fill).
         let ready = c.on_media("ch", 2, "channel_1.m3u8", &playlist(10, 2, Some(now)), now);
         assert!(ready.is_empty());
-        assert!(c.on_segment(2, "channel_1_10.ts", Bytes::from_static(b"a"), now).is_none());
-        let r = c.on_segment(2, "channel_1_11.ts", Bytes::from_static(b"b"), now).unwrap();
+        assert!(
+            c.on_segment(2, "channel_1_10.ts", Bytes::from_static(b"a"), now)
+                .is_none()
+        );
+        let r = c
+            .on_segment(2, "channel_1_11.ts", Bytes::from_static(b"b"), now)
+            .unwrap();
         assert_eq!(r.meta.seq, 11);
         assert_eq!(r.meta.start, now + secs(2.0));
         assert!(r.meta.pdt);
@@ -529,7 +540,12 @@ mod tests {
         let now = Utc::now();
         let mut c = ChannelData::default();
         for i in 0..3 {
-            c.on_segment(1, &format!("channel_1_{i}.ts"), Bytes::from_static(b"x"), now);
+            c.on_segment(
+                1,
+                &format!("channel_1_{i}.ts"),
+                Bytes::from_static(b"x"),
+                now,
+            );
         }
         for r in c.on_media("ch", 1, "channel_1.m3u8", &playlist(0, 3, None), now) {
             c.commit(&r.variant, r.meta);
@@ -549,7 +565,9 @@ mod tests {
 /// untouched. (Reported to the hls owner; remove when the parser accepts both.)
 pub fn normalize_pdt(text: &str) -> std::borrow::Cow<'_, str> {
     const TAG: &str = "#EXT-X-PROGRAM-DATE-TIME:";
-    let needs = text.lines().any(|l| l.starts_with(TAG) && fix_offset(l).is_some());
+    let needs = text
+        .lines()
+        .any(|l| l.starts_with(TAG) && fix_offset(l).is_some());
     if !needs {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -571,19 +589,25 @@ fn fix_offset(line: &str) -> Option<String> {
         return None;
     }
     let (sign, digits) = (b[n - 5], &b[n - 4..]);
-    ((sign == b'+' || sign == b'-') && digits.iter().all(u8::is_ascii_digit) && b[n - 6].is_ascii_digit())
-        .then(|| format!("{}:{}", &line[..n - 2], &line[n - 2..]))
+    ((sign == b'+' || sign == b'-')
+        && digits.iter().all(u8::is_ascii_digit)
+        && b[n - 6].is_ascii_digit())
+    .then(|| format!("{}:{}", &line[..n - 2], &line[n - 2..]))
 }
 
 #[cfg(test)]
 mod normalize_tests {
     #[test]
     fn ffmpeg_offsets() {
-        let t = "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T16:08:03.579+0000\n#EXTINF:1,\na.ts\n";
+        let t =
+            "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T16:08:03.579+0000\n#EXTINF:1,\na.ts\n";
         let n = super::normalize_pdt(t);
         assert!(n.contains("2026-11-25T16:08:03.579+00:00"));
         assert!(hls::parse_media(&n).is_ok());
         let ok = "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T16:08:03.579Z\n";
-        assert!(matches!(super::normalize_pdt(ok), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            super::normalize_pdt(ok),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -29,7 +29,13 @@ async fn refusals() {
     assert_eq!(base, format!("{}/in/news/1", r.base));
 
     // No credentials: 401 with SHA-256 and MD5 challenges.
-    let resp = r.http.put(format!("{base}/a.ts")).body(TS_PACKET.to_vec()).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{base}/a.ts"))
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let ch: Vec<String> = resp
         .headers()
@@ -37,101 +43,253 @@ async fn refusals() {
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
-    assert!(ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"), "{ch:?}");
+    assert!(
+        ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"),
+        "{ch:?}"
+    );
 
     // Right password works with both algorithms.
     for algo in ["SHA-256", "MD5"] {
         let mut c = DigestPut::from_view(&view, 0);
         c.algorithm = algo;
-        assert_eq!(c.put(&format!("{base}/a.ts"), TS_PACKET.to_vec()).await.status(), 201);
+        assert_eq!(
+            c.put(&format!("{base}/a.ts"), TS_PACKET.to_vec())
+                .await
+                .status(),
+            201
+        );
     }
     // The other ingest's credentials do not open ingest 1.
     let other = DigestPut::from_view(&view, 1);
-    let resp = r.http.put(format!("{base}/a.ts")).body(TS_PACKET.to_vec()).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{base}/a.ts"))
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
     other.learn(&resp);
     let h = {
-        let mut p = digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
+        let mut p =
+            digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
         let ctx = digest_auth::AuthContext::new_with_method(
-            other.user.as_str(), other.pass.as_str(), "/in/news/1/a.ts", Option::<&[u8]>::None,
-            digest_auth::HttpMethod::from("PUT"));
+            other.user.as_str(),
+            other.pass.as_str(),
+            "/in/news/1/a.ts",
+            Option::<&[u8]>::None,
+            digest_auth::HttpMethod::from("PUT"),
+        );
         p.respond(&ctx).unwrap().to_string()
     };
-    let resp = r.http.put(format!("{base}/a.ts")).header("authorization", &h).body(TS_PACKET.to_vec()).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{base}/a.ts"))
+        .header("authorization", &h)
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401, "wrong user");
-    assert!(resp.headers().contains_key("www-authenticate"), "fresh challenge");
+    assert!(
+        resp.headers().contains_key("www-authenticate"),
+        "fresh challenge"
+    );
 
     // Wrong password: 401 with a fresh challenge.
     let bad = DigestPut::new(&view.ingest[0].username, "wrong");
-    let resp = r.http.put(format!("{base}/a.ts")).body(TS_PACKET.to_vec()).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{base}/a.ts"))
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
     bad.learn(&resp);
     let mut p = digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
     let ctx = digest_auth::AuthContext::new_with_method(
-        bad.user.as_str(), "wrong", "/in/news/1/a.ts", Option::<&[u8]>::None, digest_auth::HttpMethod::from("PUT"));
+        bad.user.as_str(),
+        "wrong",
+        "/in/news/1/a.ts",
+        Option::<&[u8]>::None,
+        digest_auth::HttpMethod::from("PUT"),
+    );
     let h = p.respond(&ctx).unwrap().to_string();
-    let resp = r.http.put(format!("{base}/a.ts")).header("authorization", &h).body(TS_PACKET.to_vec()).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{base}/a.ts"))
+        .header("authorization", &h)
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let fresh = resp.headers()["www-authenticate"].to_str().unwrap();
     assert!(fresh.contains("nonce=") && !fresh.contains("stale=true"));
 
     // Replay of a (nonce, nc) pair is refused; expired nonce gets stale=true.
     let good = &view.ingest[0];
-    let resp = r.http.put(format!("{base}/b.ts")).body(TS_PACKET.to_vec()).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{base}/b.ts"))
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
     let mut p = digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
     let ctx = digest_auth::AuthContext::new_with_method(
-        good.username.as_str(), good.password.as_deref().unwrap(), "/in/news/1/b.ts",
-        Option::<&[u8]>::None, digest_auth::HttpMethod::from("PUT"));
+        good.username.as_str(),
+        good.password.as_deref().unwrap(),
+        "/in/news/1/b.ts",
+        Option::<&[u8]>::None,
+        digest_auth::HttpMethod::from("PUT"),
+    );
     let h = p.respond(&ctx).unwrap().to_string();
-    let send = |h: String| r.http.put(format!("{base}/b.ts")).header("authorization", h).body(TS_PACKET.to_vec()).send();
+    let send = |h: String| {
+        r.http
+            .put(format!("{base}/b.ts"))
+            .header("authorization", h)
+            .body(TS_PACKET.to_vec())
+            .send()
+    };
     assert_eq!(send(h.clone()).await.unwrap().status(), 201);
     let replay = send(h.clone()).await.unwrap();
     assert_eq!(replay.status(), 401, "replayed nonce count");
     let h2 = p.respond(&ctx).unwrap().to_string(); // nc = 2
-    clock.advance(chrono::Duration::seconds(origin::digest::NONCE_TTL_SECS + 1));
+    clock.advance(chrono::Duration::seconds(
+        origin::digest::NONCE_TTL_SECS + 1,
+    ));
     let stale = send(h2).await.unwrap();
     assert_eq!(stale.status(), 401);
-    assert!(stale.headers()["www-authenticate"].to_str().unwrap().contains("stale=true"));
+    assert!(
+        stale.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("stale=true")
+    );
 
     let c = DigestPut::from_view(&view, 0);
     // Path traversal, plain and encoded, sent raw (HTTP clients normalize dot segments).
-    for p in ["../x.ts", "a/../../x.ts", "%2e%2e/x.ts", "a/%2E%2E/b.ts", "a/%2fetc.ts", "a//b.ts", "a/./b.ts", "a%5c..%5cb.ts"] {
-        let raw = raw_request(&r.base, &format!("PUT /in/news/1/{p} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")).await;
+    for p in [
+        "../x.ts",
+        "a/../../x.ts",
+        "%2e%2e/x.ts",
+        "a/%2E%2E/b.ts",
+        "a/%2fetc.ts",
+        "a//b.ts",
+        "a/./b.ts",
+        "a%5c..%5cb.ts",
+    ] {
+        let raw = raw_request(
+            &r.base,
+            &format!("PUT /in/news/1/{p} HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n"),
+        )
+        .await;
         assert!(raw.starts_with("HTTP/1.1 400"), "{p}: {raw}");
     }
-    let raw = raw_request(&r.base, "PUT /in/news/1/../../../etc/passwd HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n").await;
+    let raw = raw_request(
+        &r.base,
+        "PUT /in/news/1/../../../etc/passwd HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+    )
+    .await;
     assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
     // Normalized by the client, ../ just leaves the ingest URL: not found, never written.
-    let resp = c.put(&format!("{base}/../../x.ts"), TS_PACKET.to_vec()).await;
+    let resp = c
+        .put(&format!("{base}/../../x.ts"), TS_PACKET.to_vec())
+        .await;
     assert!(resp.status().is_client_error());
     // Body over the limit: 413.
     let big = vec![0x47u8; 5 * 1024 * 1024];
     assert_eq!(c.put(&format!("{base}/big.ts"), big).await.status(), 413);
     // Wrong content.
-    assert_eq!(c.put(&format!("{base}/x.ts"), b"hello".to_vec()).await.status(), 400);
-    assert_eq!(c.put(&format!("{base}/x.m3u8"), b"not a playlist".to_vec()).await.status(), 400);
-    assert_eq!(c.put(&format!("{base}/x.exe"), b"MZ".to_vec()).await.status(), 415);
+    assert_eq!(
+        c.put(&format!("{base}/x.ts"), b"hello".to_vec())
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        c.put(&format!("{base}/x.m3u8"), b"not a playlist".to_vec())
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        c.put(&format!("{base}/x.exe"), b"MZ".to_vec())
+            .await
+            .status(),
+        415
+    );
     // Unknown channel / ingest.
-    assert_eq!(c.put(&format!("{}/in/nope/1/a.ts", r.base), TS_PACKET.to_vec()).await.status(), 404);
-    assert_eq!(c.put(&format!("{}/in/news/3/a.ts", r.base), TS_PACKET.to_vec()).await.status(), 404);
-    assert_eq!(r.http.get(format!("{}/out/nope/default/index.m3u8", r.base)).send().await.unwrap().status(), 404);
+    assert_eq!(
+        c.put(&format!("{}/in/nope/1/a.ts", r.base), TS_PACKET.to_vec())
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        c.put(&format!("{}/in/news/3/a.ts", r.base), TS_PACKET.to_vec())
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        r.http
+            .get(format!("{}/out/nope/default/index.m3u8", r.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     // Ingest a little so playback exists, then start outside the window -> 400 JSON.
     for i in 0..3 {
-        assert_eq!(c.put(&format!("{base}/channel_1_{i}.ts"), TS_PACKET.to_vec()).await.status(), 201);
+        assert_eq!(
+            c.put(&format!("{base}/channel_1_{i}.ts"), TS_PACKET.to_vec())
+                .await
+                .status(),
+            201
+        );
     }
     let pl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2,\nchannel_1_0.ts\n#EXTINF:2,\nchannel_1_1.ts\n#EXTINF:2,\nchannel_1_2.ts\n";
-    assert_eq!(c.put(&format!("{base}/channel_1.m3u8"), pl.into()).await.status(), 201);
+    assert_eq!(
+        c.put(&format!("{base}/channel_1.m3u8"), pl.into())
+            .await
+            .status(),
+        201
+    );
     let out = format!("{}/out/news/default", r.base);
-    let live = r.http.get(format!("{out}/channel_1.m3u8")).send().await.unwrap();
+    let live = r
+        .http
+        .get(format!("{out}/channel_1.m3u8"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
     let text = live.text().await.unwrap();
     assert!(text.contains("channel_1/2.ts"), "{text}");
-    let resp = r.http.get(format!("{out}/channel_1.m3u8?start=2000-01-01T00:00:00Z")).send().await.unwrap();
+    let resp = r
+        .http
+        .get(format!("{out}/channel_1.m3u8?start=2000-01-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["field"], "start");
-    let resp = r.http.get(format!("{out}/channel_1.m3u8?start=yesterday")).send().await.unwrap();
+    let resp = r
+        .http
+        .get(format!("{out}/channel_1.m3u8?start=yesterday"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
-    let resp = r.http.get(format!("{out}/channel_1.m3u8?start=4102444800")).send().await.unwrap();
+    let resp = r
+        .http
+        .get(format!("{out}/channel_1.m3u8?start=4102444800"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400, "start in the future");
 
     // API input errors name the field.
@@ -141,52 +299,161 @@ async fn refusals() {
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["field"], "endpoints[0].manifest_window_seconds");
-    let resp = r.http.post(format!("{}/api/v1/channels", r.base))
+    let resp = r
+        .http
+        .post(format!("{}/api/v1/channels", r.base))
         .json(&serde_json::json!({"id": "x", "endpoints": [{"id": "a", "ad_markers": "loud"}]}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["field"], "endpoints[0].ad_markers");
-    let resp = r.http.post(format!("{}/api/v1/channels", r.base))
-        .json(&serde_json::json!({"id": "../x"})).send().await.unwrap();
+    let resp = r
+        .http
+        .post(format!("{}/api/v1/channels", r.base))
+        .json(&serde_json::json!({"id": "../x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
-    let resp = r.http.post(format!("{}/api/v1/channels", r.base))
-        .json(&serde_json::json!({"id": "news"})).send().await.unwrap();
+    let resp = r
+        .http
+        .post(format!("{}/api/v1/channels", r.base))
+        .json(&serde_json::json!({"id": "news"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 409);
     // Endpoint CRUD.
     let ep = format!("{}/api/v1/channels/news/endpoints", r.base);
-    let resp = r.http.post(&ep).json(&serde_json::json!({"id": "late", "time_delay_seconds": 10})).send().await.unwrap();
+    let resp = r
+        .http
+        .post(&ep)
+        .json(&serde_json::json!({"id": "late", "time_delay_seconds": 10}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
-    let resp = r.http.put(format!("{ep}/late")).json(&serde_json::json!({"id": "late", "i_frames": true})).send().await.unwrap();
+    let resp = r
+        .http
+        .put(format!("{ep}/late"))
+        .json(&serde_json::json!({"id": "late", "i_frames": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let got: serde_json::Value = r.http.get(format!("{ep}/late")).send().await.unwrap().json().await.unwrap();
+    let got: serde_json::Value = r
+        .http
+        .get(format!("{ep}/late"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["i_frames"], true);
     assert_eq!(got["url"], format!("{}/out/news/late/index.m3u8", r.base));
-    assert_eq!(r.http.delete(format!("{ep}/late")).send().await.unwrap().status(), 204);
-    assert_eq!(r.http.get(format!("{ep}/late")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        r.http
+            .delete(format!("{ep}/late"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        r.http
+            .get(format!("{ep}/late"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     // The view never shows passwords again.
-    let v: serde_json::Value = r.http.get(format!("{}/api/v1/channels/news", r.base)).send().await.unwrap().json().await.unwrap();
+    let v: serde_json::Value = r
+        .http
+        .get(format!("{}/api/v1/channels/news", r.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(v["ingest"][0].get("password").is_none());
     // OpenAPI, health, CORS, HEAD.
-    assert_eq!(r.http.get(format!("{}/api/docs/openapi.json", r.base)).send().await.unwrap().status(), 200);
-    assert_eq!(r.http.get(format!("{}/healthz", r.base)).send().await.unwrap().status(), 200);
-    let head = r.http.head(format!("{out}/channel_1.m3u8")).header("origin", "http://player.example").send().await.unwrap();
+    assert_eq!(
+        r.http
+            .get(format!("{}/api/docs/openapi.json", r.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        r.http
+            .get(format!("{}/healthz", r.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let head = r
+        .http
+        .head(format!("{out}/channel_1.m3u8"))
+        .header("origin", "http://player.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["access-control-allow-origin"], "*");
-    assert_eq!(r.http.delete(format!("{}/api/v1/channels/news", r.base)).send().await.unwrap().status(), 204);
+    assert_eq!(
+        r.http
+            .delete(format!("{}/api/v1/channels/news", r.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
 }
 
 #[tokio::test]
 async fn api_token_guards_control_api_only() {
     let r = start(|mut c| {
         c.api_token = Some("sekret".into());
-        Origin::with_parts(c, Arc::new(origin::SystemClock), Arc::new(origin::store::MemoryStore::new()))
+        Origin::with_parts(
+            c,
+            Arc::new(origin::SystemClock),
+            Arc::new(origin::store::MemoryStore::new()),
+        )
     })
     .await;
     let url = format!("{}/api/v1/channels", r.base);
     assert_eq!(r.http.get(&url).send().await.unwrap().status(), 401);
-    assert_eq!(r.http.get(&url).bearer_auth("sekret").send().await.unwrap().status(), 200);
-    assert_eq!(r.http.get(format!("{}/healthz", r.base)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        r.http
+            .get(&url)
+            .bearer_auth("sekret")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        r.http
+            .get(format!("{}/healthz", r.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 async fn raw_request(base: &str, req: &str) -> String {

@@ -36,7 +36,14 @@ pub async fn start(origin_of: impl FnOnce(Config) -> Origin) -> Running {
 }
 
 pub async fn start_default() -> Running {
-    start(|c| Origin::with_parts(c, Arc::new(origin::SystemClock), Arc::new(origin::store::MemoryStore::new()))).await
+    start(|c| {
+        Origin::with_parts(
+            c,
+            Arc::new(origin::SystemClock),
+            Arc::new(origin::store::MemoryStore::new()),
+        )
+    })
+    .await
 }
 
 /// Digest client: caches the challenge, increments nc, re-challenges on 401.
@@ -97,7 +104,12 @@ impl DigestPut {
         }
     }
 
-    pub async fn send(&self, method: reqwest::Method, url: &str, body: Vec<u8>) -> reqwest::Response {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         for _ in 0..3 {
             let mut rb = self.http.request(method.clone(), url).body(body.clone());
             if let Some(h) = self.header(method.as_str(), url) {
@@ -142,7 +154,10 @@ pub fn ffmpeg_decode(args: &[&str]) -> (bool, String) {
         .args(["-f", "null", "-"])
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn ffprobe_json(args: &[&str]) -> serde_json::Value {
