@@ -154,42 +154,58 @@ async fn fmp4_to_moto_s3() {
     ))
     .await
     .unwrap();
-    let base = format!("{}/media/live/one/", moto.endpoint());
-    let variant = wait_for(Duration::from_secs(20), "master in S3", || {
-        let (c, u) = (client.clone(), format!("{base}channel.m3u8"));
+    // moto keeps objects private: read them back signed, through object_store.
+    let store: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name("media")
+            .with_region(moto.region())
+            .with_endpoint(moto.endpoint())
+            .with_access_key_id(key)
+            .with_secret_access_key(secret)
+            .with_allow_http(true)
+            .build()
+            .unwrap(),
+    );
+    let get = |p: String| {
+        let store = store.clone();
         async move {
-            let m = hls::parse_master(std::str::from_utf8(&http_get(&c, u).await?).ok()?).ok()?;
-            Some(m.variants.first()?.uri.clone())
+            let r = store.get(&object_store::path::Path::from(format!("live/one/{p}"))).await.ok()?;
+            r.bytes().await.ok()
+        }
+    };
+    let variant = wait_for(Duration::from_secs(20), "master in S3", || async {
+        let m = hls::parse_master(std::str::from_utf8(&get("channel.m3u8".into()).await?).ok()?).ok()?;
+        Some(m.variants.first()?.uri.clone())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {:?}", pp.list()));
+    wait_until(Duration::from_secs(25), "15 segments in S3", || async {
+        match get(variant.clone()).await {
+            Some(b) => hls::parse_media(std::str::from_utf8(&b).unwrap()).is_ok_and(|p| p.segments.len() >= 15),
+            None => false,
         }
     })
     .await
     .unwrap();
-    let playlist_url = format!("{base}{variant}");
-    wait_until(Duration::from_secs(25), "15 segments in S3", || {
-        let (c, u) = (client.clone(), playlist_url.clone());
-        async move {
-            match http_get(&c, u).await {
-                Some(b) => hls::parse_media(std::str::from_utf8(&b).unwrap()).is_ok_and(|p| p.segments.len() >= 15),
-                None => false,
-            }
-        }
-    })
-    .await
-    .unwrap();
-    let report = check_destination(
-        |p| {
-            let (c, u) = (client.clone(), format!("{base}{p}"));
-            async move { http_get(&c, u).await }
-        },
-        "channel.m3u8",
-        &[&rec],
-    )
-    .await;
+    let report = check_destination(get, "channel.m3u8", &[&rec]).await;
     let (_, p, _) = &report.tracks[0];
     assert!(p.segments[0].map.is_some(), "EXT-X-MAP carried");
     assert!(p.segments.iter().all(|s| s.uri.ends_with(".m4s")));
     assert!(assert_no_source_gap(&report) >= 12);
-    ffmpeg_decode(&format!("{base}channel.m3u8"), 6).await;
+    // Decode a local copy of everything under the prefix.
+    let copy = tempfile::tempdir().unwrap();
+    use futures::TryStreamExt;
+    let objects: Vec<_> = store
+        .list(Some(&object_store::path::Path::from("live/one")))
+        .try_collect()
+        .await
+        .unwrap();
+    for o in objects {
+        let name = o.location.filename().unwrap().to_string();
+        let bytes = store.get(&o.location).await.unwrap().bytes().await.unwrap();
+        std::fs::write(copy.path().join(name), bytes).unwrap();
+    }
+    ffmpeg_decode(&copy.path().join("channel.m3u8").display().to_string(), 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
