@@ -297,9 +297,16 @@ impl Shared {
     }
 
     /// Store ready segments, put them on their timelines, evict what left the window.
-    pub(crate) async fn commit(&self, ch: &Channel, ready: Vec<Ready>) -> Result<(), OriginError> {
+    pub(crate) async fn commit(
+        &self,
+        ch: &Channel,
+        mut ready: Vec<Ready>,
+    ) -> Result<(), OriginError> {
         if ready.is_empty() {
             return Ok(());
+        }
+        for r in &mut ready {
+            timeline::index_keyframes(&mut r.meta, &r.data);
         }
         for r in &ready {
             self.store.put(r.meta.key.clone(), r.data.clone()).await?;

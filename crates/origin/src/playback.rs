@@ -198,9 +198,9 @@ fn media(
         .values_mut()
         .find(|v| v.slug == slug)
         .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
-    if iframes {
+    if iframes && (!ep.i_frames || !matches!(ep.encryption, Encryption::None)) {
         return Err(ApiError::not_found(
-            "I-frame-only playlists are not available in this build",
+            "this endpoint has no I-frame-only playlists (i_frames off or encrypted)",
         ));
     }
     let edge =
@@ -258,6 +258,16 @@ fn media(
         keys: &s.keys,
     };
     let td = v.target_duration.max(1);
+    if iframes {
+        let (segs, closed) = render::select(v, &ep, span);
+        let text = render::iframe_playlist(v, &segs, span, closed);
+        let cc = if closed {
+            cache::CLOSED_PLAYLIST.to_string()
+        } else {
+            cache::live_playlist(td)
+        };
+        return Ok(respond(Bytes::from(text), cache::M3U8, cc));
+    }
     if span == Span::Live {
         if let Some((ver, bytes)) = v.live_cache.get(&ep.id)
             && *ver == v.version

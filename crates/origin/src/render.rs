@@ -143,6 +143,54 @@ pub fn media_playlist(
     out
 }
 
+/// Render an I-frame-only playlist: one entry per keyframe, `EXT-X-BYTERANGE` into the
+/// segment and `EXT-X-MAP` with the segment's PAT/PMT range so each range decodes alone.
+pub fn iframe_playlist(v: &Variant, segs: &[&SegMeta], span: Span, closed: bool) -> String {
+    let mut pl = MediaPlaylist {
+        version: Some(4),
+        target_duration: Some(v.target_duration.max(1)),
+        media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
+        discontinuity_sequence: segs.first().map(|s| s.disc_seq).unwrap_or(0),
+        i_frames_only: true,
+        playlist_type: match span {
+            Span::Live => None,
+            _ if closed => Some(PlaylistType::Vod),
+            _ => Some(PlaylistType::Event),
+        },
+        end_list: closed,
+        ..Default::default()
+    };
+    for s in segs {
+        let uri = format!("{}/{}.{}", v.slug, s.seq, s.ext);
+        let Some((map_off, map_len)) = s.pat_pmt else {
+            continue;
+        };
+        for (i, (off, len, at)) in s.keyframes.iter().enumerate() {
+            let next = s.keyframes.get(i + 1).map(|k| k.2).unwrap_or(s.duration);
+            let mut seg = Segment::new(uri.clone(), (next - at).max(0.001));
+            seg.byte_range = Some(hls::ByteRange {
+                length: *len,
+                offset: Some(*off),
+            });
+            if i == 0 {
+                seg.discontinuity = s.discontinuity && !pl.segments.is_empty();
+                seg.program_date_time = Some(pdt(s.start));
+                seg.map = Some(hls::Map::new(
+                    uri.clone(),
+                    Some(hls::ByteRange {
+                        length: map_len,
+                        offset: Some(map_off),
+                    }),
+                ));
+            }
+            pl.segments.push(seg);
+        }
+    }
+    let mut out = String::with_capacity(64 + 160 * pl.segments.len());
+    pl.write_to(&mut out);
+    out
+}
+
 fn ad_tags(mode: AdMarkers, s: &SegMeta, seg: &mut Segment) {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -256,7 +304,7 @@ pub fn master_playlist(
             }
         }
     }
-    if ep.i_frames {
+    if ep.i_frames && matches!(ep.encryption, Encryption::None) {
         let streams: Vec<hls::IFrameStream> = out
             .variants
             .iter()

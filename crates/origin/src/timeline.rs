@@ -68,6 +68,11 @@ pub struct SegMeta {
     pub ext: String,
     pub ad: Option<AdMark>,
     pub key: String,
+    /// Keyframes found in a TS segment: (byte offset, byte length, seconds from the
+    /// segment start). Empty for other containers or when the TS did not parse.
+    pub keyframes: Vec<(u64, u64, f64)>,
+    /// The PAT+PMT byte range (offset, length) of a TS segment, for `EXT-X-MAP`.
+    pub pat_pmt: Option<(u64, u64)>,
 }
 
 impl SegMeta {
@@ -319,6 +324,8 @@ impl ChannelData {
                 ext: ext_of(&seg_path),
                 ad: None,
                 key: format!("{channel}/{slug}/{seq}"),
+                keyframes: Vec::new(),
+                pat_pmt: None,
             };
             let k = (ingest, seg_path);
             if let Some((data, _)) = self.pending.remove(&k) {
@@ -610,4 +617,27 @@ mod normalize_tests {
             std::borrow::Cow::Borrowed(_)
         ));
     }
+}
+
+/// Fill `keyframes` / `pat_pmt` of a TS segment from its bytes (`media::ts::inspect`).
+pub fn index_keyframes(meta: &mut SegMeta, data: &[u8]) {
+    if meta.ext != "ts" {
+        return;
+    }
+    let Ok(info) = media::ts::inspect(data) else {
+        return;
+    };
+    let first = info.first_pts.unwrap_or(0);
+    meta.keyframes = info
+        .keyframes
+        .iter()
+        .map(|k| {
+            (
+                k.byte_offset as u64,
+                k.byte_len as u64,
+                k.pts.saturating_sub(first) as f64 / 90_000.0,
+            )
+        })
+        .collect();
+    meta.pat_pmt = info.pat_pmt_range.map(|r| (r.offset as u64, r.len as u64));
 }

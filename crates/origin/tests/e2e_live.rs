@@ -75,6 +75,7 @@ async fn live_startover_timeshift_aes() {
         &r,
         serde_json::json!({"id": "live", "endpoints": [
             {"id": "hls", "manifest_window_seconds": 6, "startover_window_seconds": 300},
+            {"id": "ifr", "manifest_window_seconds": 6, "i_frames": true},
             {"id": "delayed", "manifest_window_seconds": 4, "time_delay_seconds": 3},
             {"id": "enc", "manifest_window_seconds": 6, "encryption": {"aes128": {"key_rotation_seconds": 4}}}
         ]}),
@@ -333,6 +334,67 @@ async fn live_startover_timeshift_aes() {
     std::fs::write(&p, &cipher).unwrap();
     let (ok, _) = ffmpeg_decode(&["-i", p.to_str().unwrap()]);
     assert!(!ok, "ciphertext must not decode without the key");
+
+    // I-frame-only playlist: each byte range (with the MAP's PAT/PMT) decodes as one frame.
+    let im = r
+        .http
+        .get(format!("{}/out/live/ifr/index.m3u8", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        im.contains("#EXT-X-I-FRAME-STREAM-INF:") && im.contains("URI=\"channel_1_iframes.m3u8\""),
+        "{im}"
+    );
+    let if_url = format!("{}/out/live/ifr/channel_1_iframes.m3u8", r.base);
+    let ifr = hls::parse_media(
+        &r.http
+            .get(&if_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(ifr.i_frames_only && ifr.segments.len() >= 3);
+    let range = |u: &str, br: hls::ByteRange| {
+        let http = r.http.clone();
+        let u = hls::uri::resolve_str(&if_url, u).unwrap();
+        async move {
+            let off = br.offset.unwrap();
+            let resp = http
+                .get(u)
+                .header("range", format!("bytes={}-{}", off, off + br.length - 1))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 206);
+            resp.bytes().await.unwrap()
+        }
+    };
+    for (i, seg) in ifr.segments.iter().take(3).enumerate() {
+        let map = ifr.effective_map(i).expect("EXT-X-MAP");
+        let mut bytes = range(map.uri().unwrap(), map.byte_range().unwrap())
+            .await
+            .to_vec();
+        bytes.extend_from_slice(&range(&seg.uri, seg.byte_range.unwrap()).await);
+        let p = tmp.path().join(format!("kf{i}.ts"));
+        std::fs::write(&p, &bytes).unwrap();
+        let j = ffprobe_json(&[
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(j["streams"][0]["nb_read_frames"], "1", "keyframe {i}: {j}");
+    }
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = push_task.await;
