@@ -173,7 +173,7 @@ pub async fn ffmpeg_decode(url: &str, secs: u32) -> String {
     let out = tokio::time::timeout(
         Duration::from_secs(40),
         tokio::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-live_start_index", "0", "-i", url])
+            .args(["-nostdin", "-v", "error", "-live_start_index", "0", "-allowed_extensions", "ALL", "-i", url])
             .args(["-t", &secs.to_string(), "-f", "null", "-"])
             .kill_on_drop(true)
             .output(),
