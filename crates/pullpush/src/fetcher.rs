@@ -49,7 +49,9 @@ impl FetcherSpec {
 }
 
 /// A fetcher's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FetcherState {
     Running,
@@ -165,22 +167,24 @@ fn layout(stem: &str, base: &Url, playlist: hls::Playlist) -> Result<Layout, Str
         hls::Playlist::Master(mut m) => {
             let mut tracks: Vec<(String, Url)> = Vec::new();
             let mut by_url: HashMap<Url, String> = HashMap::new();
-            let mut add = |tracks: &mut Vec<(String, Url)>, preferred: String, url: Url| -> String {
-                if let Some(n) = by_url.get(&url) {
-                    return n.clone();
-                }
-                let mut name = preferred.clone();
-                let mut k = 2;
-                while tracks.iter().any(|(n, _)| *n == name) {
-                    name = format!("{preferred}_{k}");
-                    k += 1;
-                }
-                by_url.insert(url.clone(), name.clone());
-                tracks.push((name.clone(), url));
-                name
-            };
+            let mut add =
+                |tracks: &mut Vec<(String, Url)>, preferred: String, url: Url| -> String {
+                    if let Some(n) = by_url.get(&url) {
+                        return n.clone();
+                    }
+                    let mut name = preferred.clone();
+                    let mut k = 2;
+                    while tracks.iter().any(|(n, _)| *n == name) {
+                        name = format!("{preferred}_{k}");
+                        k += 1;
+                    }
+                    by_url.insert(url.clone(), name.clone());
+                    tracks.push((name.clone(), url));
+                    name
+                };
             for (i, v) in m.variants.iter_mut().enumerate() {
-                let url = hls::uri::resolve(base, &v.uri).map_err(|e| format!("variant {}: {e}", v.uri))?;
+                let url = hls::uri::resolve(base, &v.uri)
+                    .map_err(|e| format!("variant {}: {e}", v.uri))?;
                 let bw = v.bandwidth().unwrap_or(i as u64 + 1);
                 let name = add(&mut tracks, format!("{stem}_{bw}"), url);
                 v.uri = format!("{name}.m3u8");
@@ -190,7 +194,8 @@ fn layout(stem: &str, base: &Url, playlist: hls::Playlist) -> Result<Layout, Str
                 let Some(uri) = r.uri().map(str::to_string) else {
                     continue;
                 };
-                let url = hls::uri::resolve(base, &uri).map_err(|e| format!("rendition {uri}: {e}"))?;
+                let url =
+                    hls::uri::resolve(base, &uri).map_err(|e| format!("rendition {uri}: {e}"))?;
                 let kind = match r.media_type() {
                     Some(hls::MediaType::Audio) => "audio",
                     Some(hls::MediaType::Subtitles) => "subs",
@@ -353,7 +358,12 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                         poll_errors.remove(&i);
                         let transfers = t.model.ingest(&pl, &t.url);
                         let target = Duration::from_secs(t.model.target_duration.max(1));
-                        t.next_poll = now + if transfers.is_empty() { target / 2 } else { target };
+                        t.next_poll = now
+                            + if transfers.is_empty() {
+                                target / 2
+                            } else {
+                                target
+                            };
                         if let Some(seq) = t.model.last_source_seq {
                             shared
                                 .stats
@@ -364,9 +374,11 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                         }
                         for tr in transfers {
                             jobs.spawn({
-                                let (client, output, sem) = (client.clone(), output.clone(), sem.clone());
+                                let (client, output, sem) =
+                                    (client.clone(), output.clone(), sem.clone());
                                 async move {
-                                    let r = transfer(client, output, tr.clone(), sem, give_up).await;
+                                    let r =
+                                        transfer(client, output, tr.clone(), sem, give_up).await;
                                     (i, tr, r)
                                 }
                             });
@@ -432,7 +444,10 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         {
             let out_status = output.status();
             let mut s = shared.stats.lock().unwrap();
-            s.lag_seconds = tracks.iter().map(|t| t.model.lag_seconds()).fold(0.0, f64::max);
+            s.lag_seconds = tracks
+                .iter()
+                .map(|t| t.model.lag_seconds())
+                .fold(0.0, f64::max);
             metrics::gauge!("pullpush_lag_seconds", "fetcher" => fid.clone()).set(s.lag_seconds);
             if let Some(e) = output_error.clone().or(out_status.last_error) {
                 s.last_error = Some(e);
@@ -440,7 +455,12 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         }
 
         // 4. Ended?
-        if master_written && tracks.iter().all(|t| t.model.finished() && !t.model.changed()) && jobs.is_empty() {
+        if master_written
+            && tracks
+                .iter()
+                .all(|t| t.model.finished() && !t.model.changed())
+            && jobs.is_empty()
+        {
             shared.stats.lock().unwrap().state = FetcherState::Ended;
             if let Some(store) = &store {
                 let _ = store.set_state(&fid, FetcherState::Ended).await;

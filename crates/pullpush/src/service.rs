@@ -202,20 +202,13 @@ impl PullPush {
     pub async fn start_fetcher(&self, req: NewFetcher) -> Result<FetcherInfo> {
         let (spec, output) = self.validate(&req)?;
         let destination = output.describe_destination();
-        if let Some(existing) = self
-            .inner
-            .fetchers
-            .lock()
-            .unwrap()
-            .values()
-            .find(|e| {
-                e.destination == destination
-                    && !matches!(
-                        e.shared.stats.lock().unwrap().state,
-                        FetcherState::Ended | FetcherState::Stopped
-                    )
-            })
-        {
+        if let Some(existing) = self.inner.fetchers.lock().unwrap().values().find(|e| {
+            e.destination == destination
+                && !matches!(
+                    e.shared.stats.lock().unwrap().state,
+                    FetcherState::Ended | FetcherState::Stopped
+                )
+        }) {
             return Err(Error::Conflict {
                 destination,
                 existing: existing.spec.id.clone(),
@@ -366,7 +359,10 @@ impl PullPush {
                 get(get_fetcher).delete(delete_fetcher),
             )
             .with_state(self.clone())
-            .layer(axum::middleware::from_fn_with_state(token, web::bearer_auth));
+            .layer(axum::middleware::from_fn_with_state(
+                token,
+                web::bearer_auth,
+            ));
         Router::new()
             .merge(api)
             .merge(web::common_routes())
@@ -425,7 +421,10 @@ async fn delete_fetcher(
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "lineup pullpush", description = "Pull live HLS, push to origins."),
+    info(
+        title = "lineup pullpush",
+        description = "Pull live HLS, push to origins."
+    ),
     paths(create_fetcher, list_fetchers, get_fetcher, delete_fetcher),
     components(schemas(NewFetcher, FetcherInfo, FetcherState))
 )]

@@ -115,7 +115,11 @@ impl Store {
             let mut out = Vec::new();
             let mut stmt = c.prepare("SELECT id, spec, state FROM fetchers ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })?;
             for row in rows {
                 let (id, spec, state) = row?;

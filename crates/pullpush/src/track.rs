@@ -99,8 +99,19 @@ fn extension_of(url: &Url, default: &str) -> String {
         Some((_, ext))
             if matches!(
                 ext.to_ascii_lowercase().as_str(),
-                "ts" | "m4s" | "mp4" | "m4v" | "m4a" | "aac" | "vtt" | "webvtt" | "cmfv"
-                    | "cmfa" | "mp3" | "ac3" | "ec3" | "key"
+                "ts" | "m4s"
+                    | "mp4"
+                    | "m4v"
+                    | "m4a"
+                    | "aac"
+                    | "vtt"
+                    | "webvtt"
+                    | "cmfv"
+                    | "cmfa"
+                    | "mp3"
+                    | "ac3"
+                    | "ec3"
+                    | "key"
             ) =>
         {
             ext.to_ascii_lowercase()
@@ -177,9 +188,14 @@ impl TrackModel {
             .len()
             .checked_sub(1)
             .map(|i| rendered.media_sequence + i as u64 + 1)
-            .unwrap_or(self.next_dest_seq.min(
-                self.segments.front().map(|s| s.dest_seq).unwrap_or(self.next_dest_seq),
-            ));
+            .unwrap_or(
+                self.next_dest_seq.min(
+                    self.segments
+                        .front()
+                        .map(|s| s.dest_seq)
+                        .unwrap_or(self.next_dest_seq),
+                ),
+            );
         TrackState {
             playlist: String::from_utf8_lossy(&rendered.to_bytes()).into_owned(),
             next_dest_seq: next,
@@ -387,7 +403,13 @@ impl TrackModel {
                 .filter(|s| !s.failed)
                 .map(|s| s.seg.duration)
                 .sum();
-            let listed_after_first = self.segments.iter().take(ready).skip(1).filter(|s| !s.failed).count();
+            let listed_after_first = self
+                .segments
+                .iter()
+                .take(ready)
+                .skip(1)
+                .filter(|s| !s.failed)
+                .count();
             if after_first < window || listed_after_first < 3 {
                 break;
             }
@@ -457,7 +479,11 @@ impl TrackModel {
         {
             self.listed_source = (last.source_seq, last.source_uri.clone());
         }
-        self.last_rendered = Some((rendered.media_sequence, rendered.segments.len(), rendered.end_list));
+        self.last_rendered = Some((
+            rendered.media_sequence,
+            rendered.segments.len(),
+            rendered.end_list,
+        ));
     }
 
     /// True when a render now would differ from the last published one.
@@ -471,7 +497,11 @@ impl TrackModel {
     /// Seconds of media the destination edge is behind the source edge.
     pub fn lag_seconds(&self) -> f64 {
         let ready = self.ready_prefix();
-        self.segments.iter().skip(ready).map(|s| s.seg.duration).sum()
+        self.segments
+            .iter()
+            .skip(ready)
+            .map(|s| s.seg.duration)
+            .sum()
     }
 
     /// True when the source ended and everything is listed.
@@ -521,7 +551,10 @@ mod tests {
         store_all(&mut t, &tr);
         let removed = t.trim();
         // 6 s window of 2 s segments: the last three stay.
-        assert_eq!(removed, vec!["channel_1_0.ts", "channel_1_1.ts", "channel_1_2.ts"]);
+        assert_eq!(
+            removed,
+            vec!["channel_1_0.ts", "channel_1_1.ts", "channel_1_2.ts"]
+        );
         let r = t.render().unwrap();
         assert_eq!(r.media_sequence, 3);
         assert_eq!(r.segments.len(), 3);
@@ -533,7 +566,10 @@ mod tests {
         let tr = t.ingest(&src(100, 3, "a"), &base());
         store_all(&mut t, &tr);
         let tr = t.ingest(&src(0, 2, "b"), &base());
-        assert_eq!(tr.iter().map(|t| t.dest_seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(
+            tr.iter().map(|t| t.dest_seq).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
         store_all(&mut t, &tr);
         let r = t.render().unwrap();
         assert!(r.segments[3].discontinuity);
@@ -589,7 +625,10 @@ mod tests {
         let r = t.render().unwrap();
         assert_eq!(r.playlist_type, Some(PlaylistType::Event));
         let text = String::from_utf8(r.to_bytes()).unwrap();
-        assert!(text.contains("#EXT-X-MAP:URI=\"channel_5_init.mp4\""), "{text}");
+        assert!(
+            text.contains("#EXT-X-MAP:URI=\"channel_5_init.mp4\""),
+            "{text}"
+        );
         assert_eq!(text.matches("EXT-X-MAP").count(), 1);
     }
 }

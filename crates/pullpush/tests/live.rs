@@ -75,15 +75,30 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     .await
     .unwrap();
     // The master names channel_<bandwidth>.m3u8 like MediaPackage's HLS ingest.
-    let master = String::from_utf8(http_get(&client, master_url.clone()).await.unwrap().to_vec()).unwrap();
-    assert!(master.lines().any(|l| l.starts_with("channel_") && l.ends_with(".m3u8")), "{master}");
+    let master = String::from_utf8(
+        http_get(&client, master_url.clone())
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        master
+            .lines()
+            .any(|l| l.starts_with("channel_") && l.ends_with(".m3u8")),
+        "{master}"
+    );
 
     // Outage: the ingest is down for 12 s (this is the fault, not a wait for a condition).
     apache.stop();
-    wait_until(Duration::from_secs(10), "the output to report the failing ingest", || {
-        let f = pp.get(&info.id).unwrap();
-        async move { f.last_error.is_some_and(|e| e.contains("ingest 0")) }
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the output to report the failing ingest",
+        || {
+            let f = pp.get(&info.id).unwrap();
+            async move { f.last_error.is_some_and(|e| e.contains("ingest 0")) }
+        },
+    )
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_secs(12)).await;
@@ -94,14 +109,18 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
         let m = hls::parse_master(&master).unwrap();
         format!("{}live/{}", apache.url(), m.variants[0].uri)
     };
-    wait_until(Duration::from_secs(25), "the destination to catch up after the outage", || {
-        let (c, u, r) = (client.clone(), variant0.clone(), &recs[0]);
-        async move {
-            dest_edge_source_seq(&c, &u, r)
-                .await
-                .is_some_and(|s| s >= source_seq_at_resume)
-        }
-    })
+    wait_until(
+        Duration::from_secs(25),
+        "the destination to catch up after the outage",
+        || {
+            let (c, u, r) = (client.clone(), variant0.clone(), &recs[0]);
+            async move {
+                dest_edge_source_seq(&c, &u, r)
+                    .await
+                    .is_some_and(|s| s >= source_seq_at_resume)
+            }
+        },
+    )
     .await
     .unwrap();
 
@@ -117,10 +136,21 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     .await;
     assert_eq!(report.tracks.len(), 2);
     let matched = assert_no_source_gap(&report);
-    assert!(matched >= 2 * 20, "only {matched} segments matched over the run");
+    assert!(
+        matched >= 2 * 20,
+        "only {matched} segments matched over the run"
+    );
     for (path, p, _) in &report.tracks {
-        assert!(p.segments.iter().all(|s| s.uri.starts_with("channel_") && s.uri.ends_with(".ts")), "{path}");
-        assert!(p.segments.iter().all(|s| !s.discontinuity), "{path}: unexpected discontinuity");
+        assert!(
+            p.segments
+                .iter()
+                .all(|s| s.uri.starts_with("channel_") && s.uri.ends_with(".ts")),
+            "{path}"
+        );
+        assert!(
+            p.segments.iter().all(|s| !s.discontinuity),
+            "{path}: unexpected discontinuity"
+        );
     }
     let f = pp.get(&info.id).unwrap();
     assert_eq!(f.state, FetcherState::Running);
@@ -141,7 +171,11 @@ async fn fmp4_to_moto_s3() {
     let rec = Recorder::start(live.media_playlist_url(0));
     let moto = Moto::start().await.unwrap();
     let client = reqwest::Client::new();
-    let r = client.put(format!("{}/media", moto.endpoint())).send().await.unwrap();
+    let r = client
+        .put(format!("{}/media", moto.endpoint()))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "create bucket: {}", r.status());
     let (key, secret) = moto.credentials();
     let pp = service(":memory:");
@@ -169,19 +203,24 @@ async fn fmp4_to_moto_s3() {
     let get = |p: String| {
         let store = store.clone();
         async move {
-            let r = store.get(&object_store::path::Path::from(format!("live/one/{p}"))).await.ok()?;
+            let r = store
+                .get(&object_store::path::Path::from(format!("live/one/{p}")))
+                .await
+                .ok()?;
             r.bytes().await.ok()
         }
     };
     let variant = wait_for(Duration::from_secs(20), "master in S3", || async {
-        let m = hls::parse_master(std::str::from_utf8(&get("channel.m3u8".into()).await?).ok()?).ok()?;
+        let m = hls::parse_master(std::str::from_utf8(&get("channel.m3u8".into()).await?).ok()?)
+            .ok()?;
         Some(m.variants.first()?.uri.clone())
     })
     .await
     .unwrap_or_else(|e| panic!("{e}: {:?}", pp.list()));
     wait_until(Duration::from_secs(25), "15 segments in S3", || async {
         match get(variant.clone()).await {
-            Some(b) => hls::parse_media(std::str::from_utf8(&b).unwrap()).is_ok_and(|p| p.segments.len() >= 15),
+            Some(b) => hls::parse_media(std::str::from_utf8(&b).unwrap())
+                .is_ok_and(|p| p.segments.len() >= 15),
             None => false,
         }
     })
@@ -244,15 +283,28 @@ async fn two_ingests_one_down_the_other_stays_current() {
     // Current: the destination edge reaches what the source lists now, twice over 8+ s.
     for _ in 0..2 {
         let target = live.media_sequence(0).unwrap() + 4 + 4;
-        wait_until(Duration::from_secs(20), "the live ingest to stay current", || {
-            let (c, u, r) = (client.clone(), playlist_url.clone(), &rec);
-            async move { dest_edge_source_seq(&c, &u, r).await.is_some_and(|s| s >= target) }
-        })
+        wait_until(
+            Duration::from_secs(20),
+            "the live ingest to stay current",
+            || {
+                let (c, u, r) = (client.clone(), playlist_url.clone(), &rec);
+                async move {
+                    dest_edge_source_seq(&c, &u, r)
+                        .await
+                        .is_some_and(|s| s >= target)
+                }
+            },
+        )
         .await
         .unwrap();
     }
     let f = pp.get(&info.id).unwrap();
-    assert!(f.last_error.as_deref().is_some_and(|e| e.contains("ingest 0")), "{f:?}");
+    assert!(
+        f.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("ingest 0")),
+        "{f:?}"
+    );
     let report = check_destination(
         |p| {
             let (c, u) = (client.clone(), format!("{}{p}", apache.url()));
@@ -280,25 +332,41 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
     let read_playlist = || {
         let out = out.clone();
         async move {
-            let master = hls::parse_master(&tokio::fs::read_to_string(out.join("channel.m3u8")).await.ok()?).ok()?;
-            let p = tokio::fs::read_to_string(out.join(&master.variants.first()?.uri)).await.ok()?;
+            let master = hls::parse_master(
+                &tokio::fs::read_to_string(out.join("channel.m3u8"))
+                    .await
+                    .ok()?,
+            )
+            .ok()?;
+            let p = tokio::fs::read_to_string(out.join(&master.variants.first()?.uri))
+                .await
+                .ok()?;
             hls::parse_media(&p).ok()
         }
     };
     let pp = service(&db);
     let info = pp
-        .start_fetcher(fetcher(live.playlist_url(), "dir", json!({"path": out}), 120))
+        .start_fetcher(fetcher(
+            live.playlist_url(),
+            "dir",
+            json!({"path": out}),
+            120,
+        ))
         .await
         .unwrap();
-    let before = wait_for(Duration::from_secs(20), "6 segments before the restart", || async {
-        read_playlist().await.filter(|p| p.segments.len() >= 6)
-    })
+    let before = wait_for(
+        Duration::from_secs(20),
+        "6 segments before the restart",
+        || async { read_playlist().await.filter(|p| p.segments.len() >= 6) },
+    )
     .await
     .unwrap();
     pp.shutdown();
     drop(pp);
     let last_before = wait_for(Duration::from_secs(5), "the playlist to settle", || async {
-        read_playlist().await.map(|p| p.media_sequence + p.segments.len() as u64 - 1)
+        read_playlist()
+            .await
+            .map(|p| p.media_sequence + p.segments.len() as u64 - 1)
     })
     .await
     .unwrap();
@@ -309,14 +377,21 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
     let listed = pp.list();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, info.id);
-    let after = wait_for(Duration::from_secs(20), "4 new segments after the restart", || async {
-        read_playlist()
-            .await
-            .filter(|p| p.media_sequence + p.segments.len() as u64 > last_before + 4)
-    })
+    let after = wait_for(
+        Duration::from_secs(20),
+        "4 new segments after the restart",
+        || async {
+            read_playlist()
+                .await
+                .filter(|p| p.media_sequence + p.segments.len() as u64 > last_before + 4)
+        },
+    )
     .await
     .unwrap();
-    assert_eq!(after.media_sequence, 0, "window of 120 s keeps everything from the start");
+    assert_eq!(
+        after.media_sequence, 0,
+        "window of 120 s keeps everything from the start"
+    );
     assert!(
         after.segments.iter().all(|s| !s.discontinuity),
         "a quick restart continues without a discontinuity"

@@ -41,8 +41,13 @@ async fn copy_fixture(rel: &str) -> (tempfile::TempDir, hls::MasterPlaylist) {
 
     let src_master = hls::parse_master(&std::fs::read_to_string(&src).unwrap()).unwrap();
     let dest_master =
-        hls::parse_master(&std::fs::read_to_string(out.path().join("channel.m3u8")).unwrap()).unwrap();
-    assert_eq!(dest_master.variants.len(), src_master.variants.len(), "{rel}");
+        hls::parse_master(&std::fs::read_to_string(out.path().join("channel.m3u8")).unwrap())
+            .unwrap();
+    assert_eq!(
+        dest_master.variants.len(),
+        src_master.variants.len(),
+        "{rel}"
+    );
     assert_eq!(dest_master.media.len(), src_master.media.len(), "{rel}");
     // Every source media playlist has a destination twin with the same segments and tags.
     let pairs = src_master
@@ -55,7 +60,12 @@ async fn copy_fixture(rel: &str) -> (tempfile::TempDir, hls::MasterPlaylist) {
                 .media
                 .iter()
                 .filter_map(|m| m.uri().map(str::to_string))
-                .zip(dest_master.media.iter().filter_map(|m| m.uri().map(str::to_string))),
+                .zip(
+                    dest_master
+                        .media
+                        .iter()
+                        .filter_map(|m| m.uri().map(str::to_string)),
+                ),
         );
     for (s, d) in pairs {
         let s_text = std::fs::read_to_string(src.parent().unwrap().join(&s)).unwrap();
@@ -63,7 +73,11 @@ async fn copy_fixture(rel: &str) -> (tempfile::TempDir, hls::MasterPlaylist) {
         let sp = hls::parse_media(&s_text).unwrap();
         let dp = hls::parse_media(&d_text).unwrap();
         assert!(dp.end_list, "{rel} {d}: ENDLIST");
-        assert_eq!(dp.playlist_type, Some(hls::PlaylistType::Event), "{rel} {d}");
+        assert_eq!(
+            dp.playlist_type,
+            Some(hls::PlaylistType::Event),
+            "{rel} {d}"
+        );
         assert_eq!(sp.segments.len(), dp.segments.len(), "{rel} {d}");
         for (a, b) in sp.segments.iter().zip(&dp.segments) {
             assert_eq!(a.duration, b.duration);
@@ -75,14 +89,24 @@ async fn copy_fixture(rel: &str) -> (tempfile::TempDir, hls::MasterPlaylist) {
             &["#EXT-X-PROGRAM-DATE-TIME"],
             &["#EXT-X-DISCONTINUITY:", "#EXT-X-DISCONTINUITY\n"],
         ] {
-            assert_eq!(count_tags(&s_text, tags), count_tags(&d_text, tags), "{rel} {d}: {tags:?}\n{d_text}");
+            assert_eq!(
+                count_tags(&s_text, tags),
+                count_tags(&d_text, tags),
+                "{rel} {d}: {tags:?}\n{d_text}"
+            );
         }
-        assert_eq!(s_text.matches("#EXT-X-DISCONTINUITY\n").count(), d_text.matches("#EXT-X-DISCONTINUITY\n").count());
+        assert_eq!(
+            s_text.matches("#EXT-X-DISCONTINUITY\n").count(),
+            d_text.matches("#EXT-X-DISCONTINUITY\n").count()
+        );
         if s_text.contains("#EXT-X-MAP") {
             assert!(d_text.contains("#EXT-X-MAP:URI=\"channel_"), "{rel} {d}");
         }
         if s_text.contains("METHOD=AES-128") {
-            assert!(d_text.contains("METHOD=AES-128,URI=\"channel_"), "{rel} {d}: {d_text}");
+            assert!(
+                d_text.contains("METHOD=AES-128,URI=\"channel_"),
+                "{rel} {d}: {d_text}"
+            );
         }
     }
     (out, dest_master)
@@ -91,7 +115,14 @@ async fn copy_fixture(rel: &str) -> (tempfile::TempDir, hls::MasterPlaylist) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vod_fixtures_are_copied_whole_and_decode() {
     testkit::require_peer!("ffmpeg");
-    for rel in ["ts/vod1", "cmaf/vod1", "demuxed/vod1", "subs/vod1", "aes/vod1", "ads/vod1"] {
+    for rel in [
+        "ts/vod1",
+        "cmaf/vod1",
+        "demuxed/vod1",
+        "subs/vod1",
+        "aes/vod1",
+        "ads/vod1",
+    ] {
         let (out, _) = copy_fixture(rel).await;
         let master = out.path().join("channel.m3u8").display().to_string();
         ffmpeg_decode(&master, 600).await;

@@ -151,7 +151,5 @@ pub fn parse_payload<T: serde::de::DeserializeOwned>(payload: serde_json::Value)
         payload
     };
     let text = payload.to_string();
-    web::parse_json(text.as_bytes()).map_err(|e| {
-        Error::field(e.field.unwrap_or_default(), e.error)
-    })
+    web::parse_json(text.as_bytes()).map_err(|e| Error::field(e.field.unwrap_or_default(), e.error))
 }

@@ -109,11 +109,16 @@ where
         hls::Playlist::Master(m) => m,
         other => panic!("not a master: {other:?}"),
     };
-    let folder = master_path.rsplit_once('/').map(|(f, _)| format!("{f}/")).unwrap_or_default();
+    let folder = master_path
+        .rsplit_once('/')
+        .map(|(f, _)| format!("{f}/"))
+        .unwrap_or_default();
     let mut tracks = Vec::new();
     for (i, v) in master.variants.iter().enumerate() {
         let path = format!("{folder}{}", v.uri);
-        let text = get(path.clone()).await.unwrap_or_else(|| panic!("no {path}"));
+        let text = get(path.clone())
+            .await
+            .unwrap_or_else(|| panic!("no {path}"));
         let p = hls::parse_media(std::str::from_utf8(&text).unwrap()).unwrap();
         assert!(!p.end_list, "{path} must not have ENDLIST");
         assert!(!p.segments.is_empty(), "{path} lists no segment");
@@ -128,9 +133,9 @@ where
                 assert!(get(mp.clone()).await.is_some(), "init {mp} missing");
             }
             let sp = format!("{folder}{}", seg.uri);
-            let bytes = get(sp.clone())
-                .await
-                .unwrap_or_else(|| panic!("{path} lists {sp}, which the destination does not have"));
+            let bytes = get(sp.clone()).await.unwrap_or_else(|| {
+                panic!("{path} lists {sp}, which the destination does not have")
+            });
             matched.push(hashes.get(&hash(&bytes)).copied());
         }
         tracks.push((path, p, matched));
@@ -173,7 +178,17 @@ pub async fn ffmpeg_decode(url: &str, secs: u32) -> String {
     let out = tokio::time::timeout(
         Duration::from_secs(40),
         tokio::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-live_start_index", "0", "-allowed_extensions", "ALL", "-i", url])
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-live_start_index",
+                "0",
+                "-allowed_extensions",
+                "ALL",
+                "-i",
+                url,
+            ])
             .args(["-t", &secs.to_string(), "-f", "null", "-"])
             .kill_on_drop(true)
             .output(),
@@ -181,7 +196,11 @@ pub async fn ffmpeg_decode(url: &str, secs: u32) -> String {
     .await
     .expect("ffmpeg decode timed out")
     .expect("ffmpeg runs");
-    assert!(out.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

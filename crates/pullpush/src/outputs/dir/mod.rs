@@ -39,10 +39,7 @@ impl DirOutput {
     /// Join a destination-relative path, refusing anything that would leave the folder.
     fn full(&self, path: &str) -> Result<PathBuf> {
         let rel = Path::new(path);
-        if rel
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return Err(Error::Output(format!("refusing path {path:?}")));
         }
         Ok(self.root.join(rel))
@@ -63,7 +60,11 @@ impl Output for DirOutput {
             tokio::fs::create_dir_all(&folder)
                 .await
                 .map_err(|e| Error::Output(format!("{}: {e}", folder.display())))?;
-            let tmp = folder.join(format!(".{}.tmp-{}", path.replace('/', "_"), uuid::Uuid::new_v4()));
+            let tmp = folder.join(format!(
+                ".{}.tmp-{}",
+                path.replace('/', "_"),
+                uuid::Uuid::new_v4()
+            ));
             let result = async {
                 let mut file = tokio::fs::File::create(&tmp)
                     .await

@@ -114,7 +114,11 @@ impl MediaPackageOutput {
             let (folder, s) = split_ingest_url(&ingest.url)
                 .map_err(|m| Error::field(format!("ingestUrls[{i}].url"), m))?;
             if ingest.username.is_some() != ingest.password.is_some() {
-                let missing = if ingest.username.is_none() { "username" } else { "password" };
+                let missing = if ingest.username.is_none() {
+                    "username"
+                } else {
+                    "password"
+                };
                 return Err(Error::field(
                     format!("ingestUrls[{i}].{missing}"),
                     "username and password go together",
@@ -287,7 +291,11 @@ impl Ingest {
                     .or_else(|| q.iter().position(|o| matches!(o, Op::Delete { .. })))
                     .unwrap_or(0);
                 if let Some(dropped) = q.remove(victim) {
-                    tracing::warn!(ingest = self.index, path = dropped.path(), "ingest queue full: dropped");
+                    tracing::warn!(
+                        ingest = self.index,
+                        path = dropped.path(),
+                        "ingest queue full: dropped"
+                    );
                     metrics::counter!("pullpush_ingest_dropped_total").increment(1);
                 }
             }
@@ -370,7 +378,10 @@ impl Ingest {
             }
             Op::Delete { .. } => {
                 let status = self.auth.send(Method::DELETE, &url, None).await?;
-                if status.is_success() || status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+                if status.is_success()
+                    || status == StatusCode::NOT_FOUND
+                    || status == StatusCode::GONE
+                {
                     Ok(())
                 } else {
                     Err(format!("DELETE {url}: {status}"))
@@ -392,7 +403,11 @@ pub struct DigestClient {
 }
 
 impl DigestClient {
-    pub fn new(client: reqwest::Client, username: Option<String>, password: Option<String>) -> Self {
+    pub fn new(
+        client: reqwest::Client,
+        username: Option<String>,
+        password: Option<String>,
+    ) -> Self {
         Self {
             client,
             username,
@@ -401,7 +416,12 @@ impl DigestClient {
         }
     }
 
-    fn authorization(&self, method: &Method, url: &url::Url, body: Option<&[u8]>) -> Option<String> {
+    fn authorization(
+        &self,
+        method: &Method,
+        url: &url::Url,
+        body: Option<&[u8]>,
+    ) -> Option<String> {
         let (user, pass) = (self.username.as_deref()?, self.password.as_deref()?);
         let mut guard = self.challenge.lock().unwrap();
         let challenge = guard.as_mut()?;
@@ -435,10 +455,14 @@ impl DigestClient {
                     .header(header::CONTENT_LENGTH, bytes.len())
                     .body(bytes.clone());
             }
-            if let Some(auth) = self.authorization(&method, url, body.as_ref().map(|(b, _)| &b[..])) {
+            if let Some(auth) = self.authorization(&method, url, body.as_ref().map(|(b, _)| &b[..]))
+            {
                 req = req.header(header::AUTHORIZATION, auth);
             }
-            let resp = req.send().await.map_err(|e| format!("{method} {url}: {e}"))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| format!("{method} {url}: {e}"))?;
             let status = resp.status();
             if status != StatusCode::UNAUTHORIZED || self.username.is_none() {
                 return Ok(status);
@@ -455,6 +479,8 @@ impl DigestClient {
             };
             *self.challenge.lock().unwrap() = Some(challenge);
         }
-        Err(format!("{method} {url}: 401 Unauthorized (wrong username or password?)"))
+        Err(format!(
+            "{method} {url}: 401 Unauthorized (wrong username or password?)"
+        ))
     }
 }

@@ -60,7 +60,10 @@ impl S3Output {
         if let Some(e) = &cfg.endpoint {
             let u = url::Url::parse(e).map_err(|err| Error::field("endpoint", err.to_string()))?;
             if !matches!(u.scheme(), "http" | "https") {
-                return Err(Error::field("endpoint", "must be an http:// or https:// URL"));
+                return Err(Error::field(
+                    "endpoint",
+                    "must be an http:// or https:// URL",
+                ));
             }
             if u.scheme() == "http" && cfg.allow_http != Some(true) {
                 return Err(Error::field(
