@@ -641,3 +641,38 @@ pub fn index_keyframes(meta: &mut SegMeta, data: &[u8]) {
         .collect();
     meta.pat_pmt = info.pat_pmt_range.map(|r| (r.offset as u64, r.len as u64));
 }
+
+#[cfg(test)]
+mod evict_tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_bounded_by_the_window_not_uptime() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut c = ChannelData::default();
+        c.endpoints = vec![EndpointSpec {
+            startover_window_seconds: 10,
+            manifest_window_seconds: 4,
+            ..EndpointSpec::new("e")
+        }];
+        let mut gone = 0;
+        for seq in 0..1000u64 {
+            let now = t0 + Duration::seconds(2 * seq as i64);
+            c.on_segment(1, &format!("s{seq}.ts"), Bytes::from_static(b"x"), now);
+            let text = format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{seq}\n#EXTINF:2,\ns{seq}.ts\n"
+            );
+            for r in c.on_media("c", 1, "v.m3u8", &hls::parse_media(&text).unwrap(), now) {
+                c.commit(&r.variant, r.meta);
+            }
+            gone += c.evict(now).len();
+        }
+        // Retention is max(window, 120 s): 120 s of 2 s segments.
+        let kept = c.variants["v"].segments.len();
+        assert!((60..=62).contains(&kept), "{kept}");
+        assert_eq!(gone + kept, 1000);
+        // Ingest stops: the sweep drops everything after the retention time.
+        let later = t0 + Duration::seconds(2000 + 500);
+        assert_eq!(c.evict(later).len(), kept);
+    }
+}
