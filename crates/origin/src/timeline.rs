@@ -647,6 +647,7 @@ mod evict_tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::field_reassign_with_default)]
     fn memory_is_bounded_by_the_window_not_uptime() {
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let mut c = ChannelData::default();
