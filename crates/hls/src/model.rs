@@ -410,14 +410,10 @@ impl DateRange {
         self.attrs.get("CLASS")
     }
     pub fn start_date(&self) -> Option<DateTime<FixedOffset>> {
-        self.attrs
-            .get("START-DATE")
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        self.attrs.get("START-DATE").and_then(parse_date_time)
     }
     pub fn end_date(&self) -> Option<DateTime<FixedOffset>> {
-        self.attrs
-            .get("END-DATE")
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        self.attrs.get("END-DATE").and_then(parse_date_time)
     }
     pub fn duration(&self) -> Option<f64> {
         self.attrs.get_f64("DURATION")
@@ -504,11 +500,12 @@ impl Marker {
                 }
                 lenient_attr(raw, "DURATION")
             }
-            Marker::CueOutCont { raw: Some(raw) } => {
-                if let Some((_, d)) = raw.split_once('/') {
-                    return d.trim().parse().ok();
-                }
+            // `ElapsedTime=..,Duration=..[,SCTE35=<base64>]` first: base64 may contain '/'.
+            Marker::CueOutCont { raw: Some(raw) } if raw.contains('=') => {
                 lenient_attr(raw, "DURATION")
+            }
+            Marker::CueOutCont { raw: Some(raw) } => {
+                raw.split_once('/').and_then(|(_, d)| d.trim().parse().ok())
             }
             _ => None,
         }
@@ -517,15 +514,24 @@ impl Marker {
     /// Elapsed time of a CUE-OUT-CONT (`ElapsedTime=5`, `:5/30`).
     pub fn elapsed(&self) -> Option<f64> {
         match self {
-            Marker::CueOutCont { raw: Some(raw) } => {
-                if let Some((e, _)) = raw.split_once('/') {
-                    return e.trim().parse().ok();
-                }
+            Marker::CueOutCont { raw: Some(raw) } if raw.contains('=') => {
                 lenient_attr(raw, "ELAPSEDTIME")
+            }
+            Marker::CueOutCont { raw: Some(raw) } => {
+                raw.split_once('/').and_then(|(e, _)| e.trim().parse().ok())
             }
             _ => None,
         }
     }
+}
+
+/// Parse an ISO 8601 date-time as HLS uses it: RFC 3339, and also the `+0000` offset
+/// without a colon that ffmpeg writes in EXT-X-PROGRAM-DATE-TIME.
+pub fn parse_date_time(s: &str) -> Option<DateTime<FixedOffset>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
 }
 
 /// Find `NAME=value` in a loosely formatted, comma-separated list, case-insensitively.
@@ -537,4 +543,30 @@ fn lenient_attr(raw: &str, name: &str) -> Option<f64> {
             .then(|| v.trim().trim_matches('"').parse().ok())
             .flatten()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffmpeg_pdt_offset_without_colon() {
+        let a = parse_date_time("2026-11-25T16:00:00.123+0000").unwrap();
+        let b = parse_date_time("2026-11-25T16:00:00.123Z").unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn cue_out_cont_forms() {
+        let m = Marker::CueOutCont {
+            raw: Some("ElapsedTime=4.5,Duration=30,SCTE35=/DAl+/x==".into()),
+        };
+        assert_eq!(m.elapsed(), Some(4.5));
+        assert_eq!(m.duration(), Some(30.0));
+        let m = Marker::CueOutCont {
+            raw: Some("2.0/30".into()),
+        };
+        assert_eq!(m.elapsed(), Some(2.0));
+        assert_eq!(m.duration(), Some(30.0));
+    }
 }

@@ -5,8 +5,6 @@
 //! lenient about semantics (a missing TARGETDURATION, an EXTINF over the target, ...), which
 //! the validator reports with its own rule ids.
 
-use chrono::DateTime;
-
 use crate::attr::AttributeList;
 use crate::model::*;
 
@@ -491,14 +489,15 @@ fn parse_media_lines(lines: &[(usize, Line<'_>)]) -> Result<MediaPlaylist, Parse
                     }
                     "EXT-X-PROGRAM-DATE-TIME" => {
                         let v = value.unwrap_or("").trim();
-                        seg.program_date_time =
-                            Some(DateTime::parse_from_rfc3339(v).map_err(|e| {
-                                ParseError::new(
-                                    no,
-                                    "bad-date",
-                                    format!("#EXT-X-PROGRAM-DATE-TIME '{v}' is not an ISO 8601 date-time: {e}"),
-                                )
-                            })?);
+                        seg.program_date_time = Some(parse_date_time(v).ok_or_else(|| {
+                            ParseError::new(
+                                no,
+                                "bad-date",
+                                format!(
+                                    "#EXT-X-PROGRAM-DATE-TIME '{v}' is not an ISO 8601 date-time"
+                                ),
+                            )
+                        })?);
                         in_segments = true;
                     }
                     "EXT-X-DATERANGE" => {
