@@ -180,7 +180,8 @@ impl FileAdapter {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         let file: ChannelsFile = if path.extension().and_then(|e| e.to_str()) == Some("json") {
-            serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
         } else {
             toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
         };
@@ -193,7 +194,10 @@ impl FileAdapter {
             Some(n) if n > 0 => {
                 let period = u64::from(n) + 1;
                 let in_period = position % period;
-                (position / period * u64::from(n) + in_period, in_period == u64::from(n))
+                (
+                    position / period * u64::from(n) + in_period,
+                    in_period == u64::from(n),
+                )
             }
             _ => (position, false),
         };
@@ -209,7 +213,9 @@ impl FileAdapter {
             Order::Shuffle => {
                 let cycle = vod_index / n;
                 let mut idx: Vec<u64> = (0..n).collect();
-                let mut rng = rand::rngs::StdRng::seed_from_u64(c.seed ^ cycle.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut rng = rand::rngs::StdRng::seed_from_u64(
+                    c.seed ^ cycle.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
                 idx.shuffle(&mut rng);
                 idx[(vod_index % n) as usize]
             }
@@ -234,7 +240,14 @@ impl AssetManager for FileAdapter {
 
 impl ChannelManager for FileAdapter {
     fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelConfig>>> {
-        Box::pin(async move { Ok(self.file.channels.iter().map(|c| c.config.clone()).collect()) })
+        Box::pin(async move {
+            Ok(self
+                .file
+                .channels
+                .iter()
+                .map(|c| c.config.clone())
+                .collect())
+        })
     }
 }
 
@@ -251,7 +264,8 @@ pub struct HttpAssetManager {
 impl HttpAssetManager {
     pub fn new(url: &str, timeout: std::time::Duration) -> Result<Self> {
         Ok(Self {
-            url: url::Url::parse(url).map_err(|e| Error::Config(format!("asset manager URL {url:?}: {e}")))?,
+            url: url::Url::parse(url)
+                .map_err(|e| Error::Config(format!("asset manager URL {url:?}: {e}")))?,
             client: reqwest::Client::builder()
                 .timeout(timeout)
                 .build()
@@ -286,7 +300,12 @@ impl AssetManager for HttpAssetManager {
                 }
             }
             let err = |e: String| Error::Adapter(format!("{}: {e}", self.url));
-            let resp = self.client.get(url).send().await.map_err(|e| err(e.to_string()))?;
+            let resp = self
+                .client
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| err(e.to_string()))?;
             if !resp.status().is_success() {
                 return Err(err(format!("HTTP {}", resp.status())));
             }

@@ -13,7 +13,11 @@ use crate::store::{MemoryStore, RedisStore, Store};
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
     /// Address to listen on (standalone `lineup engine`).
-    #[arg(long = "listen", env = "LINEUP_ENGINE_LISTEN", default_value = "127.0.0.1:8000")]
+    #[arg(
+        long = "listen",
+        env = "LINEUP_ENGINE_LISTEN",
+        default_value = "127.0.0.1:8000"
+    )]
     pub listen: String,
     /// Channels file (TOML or JSON): channels, their VOD URLs, order, ad breaks.
     #[arg(long = "channels", env = "LINEUP_ENGINE_CHANNELS")]
@@ -26,22 +30,38 @@ pub struct EngineArgs {
     #[arg(long = "window", env = "LINEUP_ENGINE_WINDOW", default_value_t = 60)]
     pub window_secs: u64,
     /// Sessions expire after this many seconds without a request.
-    #[arg(long = "session-ttl", env = "LINEUP_ENGINE_SESSION_TTL", default_value_t = 300)]
+    #[arg(
+        long = "session-ttl",
+        env = "LINEUP_ENGINE_SESSION_TTL",
+        default_value_t = 300
+    )]
     pub session_ttl_secs: u64,
     /// Redis/Valkey URL for shared state (default: in memory).
     #[arg(long = "redis-url", env = "LINEUP_ENGINE_REDIS_URL")]
     pub redis_url: Option<String>,
     /// Key prefix in Redis.
-    #[arg(long = "redis-prefix", env = "LINEUP_ENGINE_REDIS_PREFIX", default_value = "lineup:engine:")]
+    #[arg(
+        long = "redis-prefix",
+        env = "LINEUP_ENGINE_REDIS_PREFIX",
+        default_value = "lineup:engine:"
+    )]
     pub redis_prefix: String,
     /// Slate master playlist URL, played when an item fails and in ad breaks without filler.
     #[arg(long = "slate-url", env = "LINEUP_ENGINE_SLATE_URL")]
     pub slate_url: Option<String>,
     /// Seconds a slate plays when it replaces a failed item.
-    #[arg(long = "slate-duration", env = "LINEUP_ENGINE_SLATE_DURATION", default_value_t = 10)]
+    #[arg(
+        long = "slate-duration",
+        env = "LINEUP_ENGINE_SLATE_DURATION",
+        default_value_t = 10
+    )]
     pub slate_duration_secs: u64,
     /// Timeout for loading one VOD or asking an adapter, milliseconds.
-    #[arg(long = "load-timeout-ms", env = "LINEUP_ENGINE_LOAD_TIMEOUT_MS", default_value_t = 5000)]
+    #[arg(
+        long = "load-timeout-ms",
+        env = "LINEUP_ENGINE_LOAD_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
     pub load_timeout_ms: u64,
     /// Bearer token required on the control API (/api/v1).
     #[arg(long = "api-token", env = "LINEUP_ENGINE_API_TOKEN")]
@@ -93,7 +113,10 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
     };
     let file = Arc::new(file);
     let assets: Arc<dyn AssetManager> = match &args.asset_manager_url {
-        Some(u) => Arc::new(HttpAssetManager::new(u, Duration::from_millis(args.load_timeout_ms))?),
+        Some(u) => Arc::new(HttpAssetManager::new(
+            u,
+            Duration::from_millis(args.load_timeout_ms),
+        )?),
         None => file.clone(),
     };
     let channels: Arc<dyn ChannelManager> = file;
@@ -101,7 +124,13 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
         Some(u) => Arc::new(RedisStore::connect(u, &args.redis_prefix).await?),
         None => Arc::new(MemoryStore::new()),
     };
-    let engine = Engine::new(args.options(), Arc::new(SystemClock), store, assets, channels);
+    let engine = Engine::new(
+        args.options(),
+        Arc::new(SystemClock),
+        store,
+        assets,
+        channels,
+    );
     engine
         .reload_channels()
         .await

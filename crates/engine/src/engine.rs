@@ -283,9 +283,11 @@ impl Engine {
     pub async fn master(&self, target: &Target) -> Result<Bytes> {
         let ch = match target {
             Target::Channel(id) => self.channel(id)?,
-            Target::Session(sid) => self.scope(target).await.map(|s| s.channel.clone()).or_else(
-                |_| Err(Error::NoSuchSession(sid.clone())),
-            )?,
+            Target::Session(sid) => self
+                .scope(target)
+                .await
+                .map(|s| s.channel.clone())
+                .or_else(|_| Err(Error::NoSuchSession(sid.clone())))?,
         };
         if let Target::Session(sid) = target {
             self.touch(sid).await?;
@@ -307,7 +309,12 @@ impl Engine {
 
     /// Resolve an item to its media; the item returned is what the log must record (an
     /// ad break whose filler failed becomes one filled with the slate).
-    async fn resolve(&self, ch: &Channel, profile: &Profile, item: Item) -> Result<(Item, EntryMedia)> {
+    async fn resolve(
+        &self,
+        ch: &Channel,
+        profile: &Profile,
+        item: Item,
+    ) -> Result<(Item, EntryMedia)> {
         match item {
             Item::Vod { ref url, .. } => {
                 let vod = self.inner.vods.get(url).await?;
@@ -425,8 +432,11 @@ impl Engine {
                     },
                 )
                 .await?;
-            *scope.schedule.write().expect("schedule lock") =
-                Some(Schedule::new(header.epoch_ms, header.renditions, header.min_target));
+            *scope.schedule.write().expect("schedule lock") = Some(Schedule::new(
+                header.epoch_ms,
+                header.renditions,
+                header.min_target,
+            ));
         }
         loop {
             // Catch up with what other replicas appended.
@@ -434,7 +444,8 @@ impl Engine {
             for mut e in self.inner.store.entries_from(&scope.key, from).await? {
                 let (_, media) = self.resolve(ch, &profile, e.item.clone()).await?;
                 let media = Arc::new(media);
-                let expected = self.with_schedule(scope, |s| s.next_entry(e.item.clone(), media.clone()))?;
+                let expected =
+                    self.with_schedule(scope, |s| s.next_entry(e.item.clone(), media.clone()))?;
                 if expected != e {
                     return Err(Error::Unusable(format!(
                         "{}: entry {} resolves differently here than where it was scheduled",
@@ -510,7 +521,11 @@ impl Engine {
             .expect("initialised"))
     }
 
-    fn with_schedule_mut<T>(&self, scope: &Scope, f: impl FnOnce(&mut Schedule) -> Result<T>) -> Result<T> {
+    fn with_schedule_mut<T>(
+        &self,
+        scope: &Scope,
+        f: impl FnOnce(&mut Schedule) -> Result<T>,
+    ) -> Result<T> {
         f(scope
             .schedule
             .write()
@@ -540,7 +555,12 @@ impl Engine {
     }
 
     /// The media playlist `rendition` at instant `now`.
-    pub async fn media_playlist_at(&self, target: &Target, rendition: &str, now: Millis) -> Result<Rendered> {
+    pub async fn media_playlist_at(
+        &self,
+        target: &Target,
+        rendition: &str,
+        now: Millis,
+    ) -> Result<Rendered> {
         let scope = self.scope(target).await?;
         if let Target::Session(sid) = target {
             self.touch(sid).await?;

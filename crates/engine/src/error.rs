@@ -37,16 +37,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<Error> for web::ApiError {
     fn from(e: Error) -> Self {
         match &e {
-            Error::NoSuchChannel(_) => web::ApiError::not_found(e.to_string()).with_field("channel"),
-            Error::NoSuchSession(_) => web::ApiError::not_found(e.to_string()).with_field("session"),
+            Error::NoSuchChannel(_) => {
+                web::ApiError::not_found(e.to_string()).with_field("channel")
+            }
+            Error::NoSuchSession(_) => {
+                web::ApiError::not_found(e.to_string()).with_field("session")
+            }
             Error::NoSuchRendition(_) => {
                 web::ApiError::not_found(e.to_string()).with_field("rendition")
             }
             Error::Config(_) => web::ApiError::bad_request(e.to_string()),
-            _ => web::ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                e.to_string(),
-            ),
+            _ => web::ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         }
     }
 }

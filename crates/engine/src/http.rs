@@ -78,9 +78,29 @@ impl Service {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "lineup engine", description = "VOD2Live channel engine: linear HLS channels from HLS VODs by manifest manipulation."),
-    paths(list_channels, get_channel, list_sessions, create_session, get_session, delete_session, channel_file, session_file),
-    components(schemas(ChannelInfo, SessionRecord, NewSession, SessionCreated, crate::profile::Profile, crate::profile::VariantProfile, crate::profile::TrackProfile))
+    info(
+        title = "lineup engine",
+        description = "VOD2Live channel engine: linear HLS channels from HLS VODs by manifest manipulation."
+    ),
+    paths(
+        list_channels,
+        get_channel,
+        list_sessions,
+        create_session,
+        get_session,
+        delete_session,
+        channel_file,
+        session_file
+    ),
+    components(schemas(
+        ChannelInfo,
+        SessionRecord,
+        NewSession,
+        SessionCreated,
+        crate::profile::Profile,
+        crate::profile::VariantProfile,
+        crate::profile::TrackProfile
+    ))
 )]
 struct ApiDoc;
 
@@ -129,12 +149,17 @@ async fn channel_file(
                 header::LOCATION,
                 HeaderValue::from_str(&location).map_err(|e| ApiError::internal(e.to_string()))?,
             );
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache::NO_STORE));
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(cache::NO_STORE),
+            );
             return Ok(r);
         }
         if let Some(other) = q.session.as_deref() {
-            return Err(ApiError::bad_field("session", format!("session={other:?}: only `new` is accepted here")));
+            return Err(ApiError::bad_field(
+                "session",
+                format!("session={other:?}: only `new` is accepted here"),
+            ));
         }
         let body = s.engine.master(&Target::Channel(id)).await?;
         return Ok(playlist_response(body, "public, max-age=60"));
@@ -144,11 +169,16 @@ async fn channel_file(
 
 async fn media(s: &Service, target: Target, file: &str) -> Result<Response, ApiError> {
     let rendition = file.strip_suffix(".m3u8").ok_or_else(|| {
-        ApiError::not_found(format!("{file:?}: expected master.m3u8 or <rendition>.m3u8"))
-            .with_field("file")
+        ApiError::not_found(format!(
+            "{file:?}: expected master.m3u8 or <rendition>.m3u8"
+        ))
+        .with_field("file")
     })?;
     let r = s.engine.media_playlist(&target, rendition).await?;
-    Ok(playlist_response(r.body, &cache::live_playlist(r.target_duration)))
+    Ok(playlist_response(
+        r.body,
+        &cache::live_playlist(r.target_duration),
+    ))
 }
 
 /// A session's master or media playlist.
@@ -165,8 +195,10 @@ async fn session_file(
         return Ok(playlist_response(body, cache::NO_STORE));
     }
     let mut r = media(&s, Target::Session(id), &file).await?;
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache::NO_STORE));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache::NO_STORE),
+    );
     Ok(r)
 }
 
@@ -192,7 +224,10 @@ async fn list_channels(State(s): State<Service>) -> Json<Vec<ChannelInfo>> {
 #[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "channels",
     params(("id" = String, Path, description = "channel id")),
     responses((status = 200, body = ChannelInfo), (status = 404, description = "unknown channel")))]
-async fn get_channel(State(s): State<Service>, Path(id): Path<String>) -> Result<Json<ChannelInfo>, ApiError> {
+async fn get_channel(
+    State(s): State<Service>,
+    Path(id): Path<String>,
+) -> Result<Json<ChannelInfo>, ApiError> {
     Ok(Json(s.engine.channel_info(&id)?))
 }
 
@@ -250,7 +285,10 @@ async fn list_sessions(State(s): State<Service>) -> Result<Json<Vec<SessionRecor
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "session id")),
     responses((status = 200, body = SessionRecord), (status = 404, description = "unknown or expired session")))]
-async fn get_session(State(s): State<Service>, Path(id): Path<String>) -> Result<Json<SessionRecord>, ApiError> {
+async fn get_session(
+    State(s): State<Service>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionRecord>, ApiError> {
     Ok(Json(s.engine.session(&id).await?))
 }
 
@@ -258,7 +296,10 @@ async fn get_session(State(s): State<Service>, Path(id): Path<String>) -> Result
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions",
     params(("id" = String, Path, description = "session id")),
     responses((status = 204, description = "deleted"), (status = 404, description = "unknown session")))]
-async fn delete_session(State(s): State<Service>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_session(
+    State(s): State<Service>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if s.engine.delete_session(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -19,7 +19,9 @@
 
 use std::sync::Arc;
 
-use hls::{AttributeList, Key, Map, MasterPlaylist, MediaPlaylist, MediaType, Rendition, VariantStream};
+use hls::{
+    AttributeList, Key, Map, MasterPlaylist, MediaPlaylist, MediaType, Rendition, VariantStream,
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -230,7 +232,10 @@ fn codec_family(codecs: Option<&str>) -> Option<String> {
         .map(str::trim)
         .find(|c| {
             let f = c.get(..4).unwrap_or("");
-            matches!(f, "avc1" | "avc3" | "hvc1" | "hev1" | "av01" | "vp09" | "dvh1" | "dvhe")
+            matches!(
+                f,
+                "avc1" | "avc3" | "hvc1" | "hev1" | "av01" | "vp09" | "dvh1" | "dvhe"
+            )
         })
         .map(|c| {
             match &c[..4] {
@@ -348,12 +353,18 @@ fn find_track<'a>(
     kind: MediaType,
     language: &str,
 ) -> Option<&'a (Rendition, Url, Arc<MediaPlaylist>)> {
-    let of_kind = || vod.media.iter().filter(move |(r, _, _)| r.media_type() == Some(kind));
+    let of_kind = || {
+        vod.media
+            .iter()
+            .filter(move |(r, _, _)| r.media_type() == Some(kind))
+    };
     of_kind()
         .find(|(r, _, _)| r.language() == Some(language))
         .or_else(|| {
             if kind == MediaType::Audio {
-                of_kind().find(|(r, _, _)| r.is_default()).or_else(|| of_kind().next())
+                of_kind()
+                    .find(|(r, _, _)| r.is_default())
+                    .or_else(|| of_kind().next())
             } else {
                 None
             }
@@ -379,14 +390,12 @@ pub fn build_media(
             Some((_, url, pl)) => renditions.push(to_rendition(url, pl)?),
             None => {
                 let slot = profile.variants.len() + slot_i;
-                let filler = slate
-                    .and_then(|s| s.renditions.get(slot))
-                    .ok_or_else(|| {
-                        Error::Unusable(format!(
-                            "{}: no audio track for {:?} and no slate audio to fill it",
-                            vod.url, a.language
-                        ))
-                    })?;
+                let filler = slate.and_then(|s| s.renditions.get(slot)).ok_or_else(|| {
+                    Error::Unusable(format!(
+                        "{}: no audio track for {:?} and no slate audio to fill it",
+                        vod.url, a.language
+                    ))
+                })?;
                 let looped = EntryMedia {
                     renditions: vec![filler.clone()],
                 }

@@ -67,7 +67,10 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn init_log(&self, scope: &str, header: LogHeader) -> BoxFuture<'_, Result<LogHeader>> {
         let mut logs = self.logs.lock().expect("store lock");
-        let h = logs.entry(scope.to_string()).or_insert((header, Vec::new())).0;
+        let h = logs
+            .entry(scope.to_string())
+            .or_insert((header, Vec::new()))
+            .0;
         Box::pin(async move { Ok(h) })
     }
     fn entries_from(&self, scope: &str, from: u64) -> BoxFuture<'_, Result<Vec<Entry>>> {
@@ -108,7 +111,12 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(s) })
     }
     fn delete_session(&self, id: &str) -> BoxFuture<'_, Result<bool>> {
-        let had = self.sessions.lock().expect("store lock").remove(id).is_some();
+        let had = self
+            .sessions
+            .lock()
+            .expect("store lock")
+            .remove(id)
+            .is_some();
         Box::pin(async move { Ok(had) })
     }
     fn list_sessions(&self) -> BoxFuture<'_, Result<Vec<SessionRecord>>> {
@@ -150,7 +158,9 @@ return 0
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(rerr)?;
-        let conn = redis::aio::ConnectionManager::new(client).await.map_err(rerr)?;
+        let conn = redis::aio::ConnectionManager::new(client)
+            .await
+            .map_err(rerr)?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
@@ -175,7 +185,11 @@ impl Store for RedisStore {
                 .await
                 .map(|r| r.is_some())
                 .map_err(rerr)?;
-            let v: String = redis::cmd("GET").arg(&key).query_async(&mut c).await.map_err(rerr)?;
+            let v: String = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
             serde_json::from_str(&v).map_err(|e| Error::Store(e.to_string()))
         })
     }
@@ -213,10 +227,18 @@ impl Store for RedisStore {
         })
     }
     fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>> {
-        let (h, e) = (self.k(&format!("log:{scope}:h")), self.k(&format!("log:{scope}:e")));
+        let (h, e) = (
+            self.k(&format!("log:{scope}:h")),
+            self.k(&format!("log:{scope}:e")),
+        );
         Box::pin(async move {
             let mut c = self.conn.clone();
-            let _: i64 = redis::cmd("DEL").arg(h).arg(e).query_async(&mut c).await.map_err(rerr)?;
+            let _: i64 = redis::cmd("DEL")
+                .arg(h)
+                .arg(e)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
             Ok(())
         })
     }
@@ -246,7 +268,11 @@ impl Store for RedisStore {
         let key = self.k(&format!("session:{id}"));
         Box::pin(async move {
             let mut c = self.conn.clone();
-            let v: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut c).await.map_err(rerr)?;
+            let v: Option<String> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
             v.map(|s| serde_json::from_str(&s).map_err(|e| Error::Store(e.to_string())))
                 .transpose()
         })
@@ -273,7 +299,11 @@ impl Store for RedisStore {
         let set = self.k("sessions");
         Box::pin(async move {
             let mut c = self.conn.clone();
-            let mut ids: Vec<String> = redis::cmd("SMEMBERS").arg(&set).query_async(&mut c).await.map_err(rerr)?;
+            let mut ids: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(&set)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
             ids.sort();
             let mut out = Vec::new();
             for id in ids {

@@ -548,11 +548,7 @@ impl Schedule {
             let media = e.media.as_ref().expect("checked");
             let s = &media.renditions[r].segments[i];
             let head = n == 0;
-            let disc = if i == 0 {
-                e.index > 0
-            } else {
-                s.discontinuity
-            };
+            let disc = if i == 0 { e.index > 0 } else { s.discontinuity };
             let mut seg = Segment {
                 uri: s.uri.to_string(),
                 duration: s.duration,
@@ -625,11 +621,8 @@ fn secs(ms: u64) -> String {
 const TICKS_PER_MS: u64 = 90;
 
 fn cue_out_daterange(e: &Entry) -> DateRange {
-    let scte = media::scte35::SpliceInsert::out(
-        e.event_id(),
-        None,
-        Some(e.duration_ms * TICKS_PER_MS),
-    );
+    let scte =
+        media::scte35::SpliceInsert::out(e.event_id(), None, Some(e.duration_ms * TICKS_PER_MS));
     DateRange {
         attrs: AttributeList::new()
             .quoted("ID", format!("break-{}", e.event_id()))

@@ -68,12 +68,20 @@ impl VodCache {
                     let fut = async move {
                         match tokio::time::timeout(timeout, load(&client, &u)).await {
                             Ok(r) => r.map(Arc::new).map_err(|e| Arc::new(e.to_string())),
-                            Err(_) => Err(Arc::new(format!("fetch {u}: timed out after {timeout:?}"))),
+                            Err(_) => {
+                                Err(Arc::new(format!("fetch {u}: timed out after {timeout:?}")))
+                            }
                         }
                     }
                     .boxed()
                     .shared();
-                    slots.insert(url.to_string(), Slot { at: now, fut: fut.clone() });
+                    slots.insert(
+                        url.to_string(),
+                        Slot {
+                            at: now,
+                            fut: fut.clone(),
+                        },
+                    );
                     metrics::counter!("engine_vod_loads_total").increment(1);
                     fut
                 }
@@ -136,7 +144,9 @@ pub async fn load(client: &reqwest::Client, url: &str) -> Result<LoadedVod> {
         Playlist::Media(m) => {
             // A bare media playlist: one variant, itself.
             if !m.end_list {
-                return Err(Error::Unusable(format!("{url}: not a VOD (no EXT-X-ENDLIST)")));
+                return Err(Error::Unusable(format!(
+                    "{url}: not a VOD (no EXT-X-ENDLIST)"
+                )));
             }
             let master = MasterPlaylist {
                 variants: vec![VariantStream {
@@ -154,10 +164,13 @@ pub async fn load(client: &reqwest::Client, url: &str) -> Result<LoadedVod> {
         }
     };
     if master.variants.is_empty() {
-        return Err(Error::Unusable(format!("{url}: master playlist has no variants")));
+        return Err(Error::Unusable(format!(
+            "{url}: master playlist has no variants"
+        )));
     }
     let resolve = |u: &str| {
-        hls::uri::resolve(&base, u).map_err(|e| Error::Unusable(format!("{url}: bad URI {u:?}: {e}")))
+        hls::uri::resolve(&base, u)
+            .map_err(|e| Error::Unusable(format!("{url}: bad URI {u:?}: {e}")))
     };
     let variant_urls = master
         .variants

@@ -66,7 +66,10 @@ fn build(epoch: i64, entries: &[GenEntry]) -> Schedule {
                 },
                 base,
             ),
-            2 => (Item::Slate { reason: None }, base.looped(g.ad_ms as u64).unwrap()),
+            2 => (
+                Item::Slate { reason: None },
+                base.looped(g.ad_ms as u64).unwrap(),
+            ),
             _ => (
                 Item::AdBreak {
                     duration_ms: g.ad_ms as u64,
@@ -238,7 +241,10 @@ fn ad_break_markers_and_scte35() {
     let text = p.to_string();
     assert_eq!(p.segments.len(), 7);
     assert!(matches!(p.segments[3].markers[0], Marker::CueOut { .. }));
-    assert!(matches!(p.segments[4].markers[0], Marker::CueOutCont { .. }));
+    assert!(matches!(
+        p.segments[4].markers[0],
+        Marker::CueOutCont { .. }
+    ));
     assert!(matches!(p.segments[6].markers[0], Marker::CueIn));
     let out = p.segments[3].dateranges[0].scte35("SCTE35-OUT").unwrap();
     let ins = media::scte35::SpliceInsert::parse(&out).unwrap();

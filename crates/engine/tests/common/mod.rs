@@ -1,0 +1,132 @@
+//! Test helpers: a static fixture server, engines over file adapters, a scaled clock, ffmpeg.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::{
+    ChannelsFile, Clock, Engine, EngineOptions, FileAdapter, FileChannel, MemoryStore, Service,
+    Store,
+};
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// Skip (return false) when `tool` is missing, unless LINEUP_REQUIRE_PEERS=1.
+pub fn have(tool: &str) -> bool {
+    let ok = std::process::Command::new("which")
+        .arg(tool)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("LINEUP_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{tool} is required (LINEUP_REQUIRE_PEERS=1) but missing");
+        }
+        eprintln!("skipping: {tool} not found");
+    }
+    ok
+}
+
+/// Serve `router` on 127.0.0.1:0; returns its base URL (with a trailing slash).
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    format!("http://{addr}/")
+}
+
+/// The fixtures over HTTP.
+pub async fn fixture_server() -> String {
+    serve(axum::Router::new().fallback_service(tower_http::services::ServeDir::new(fixtures())))
+        .await
+}
+
+/// Real time sped up by `factor`, starting at the real now.
+pub struct ScaledClock {
+    start: Instant,
+    base: i64,
+    factor: f64,
+}
+
+impl ScaledClock {
+    pub fn new(factor: f64) -> Self {
+        Self {
+            start: Instant::now(),
+            base: chrono::Utc::now().timestamp_millis(),
+            factor,
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now_ms(&self) -> i64 {
+        self.base + (self.start.elapsed().as_millis() as f64 * self.factor) as i64
+    }
+}
+
+pub fn channels(json: serde_json::Value) -> FileAdapter {
+    let file: ChannelsFile = serde_json::from_value(json).unwrap();
+    FileAdapter::new(file).unwrap()
+}
+
+pub async fn engine_with(
+    adapter: FileAdapter,
+    opts: EngineOptions,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+) -> Engine {
+    let adapter = Arc::new(adapter);
+    let e = Engine::new(opts, clock, store, adapter.clone(), adapter);
+    e.reload_channels().await.unwrap();
+    e
+}
+
+/// An engine service over `adapter`, served on 127.0.0.1; returns (engine, base URL).
+pub async fn serve_engine(
+    adapter: FileAdapter,
+    opts: EngineOptions,
+    clock: Arc<dyn Clock>,
+) -> (Engine, String) {
+    let e = engine_with(adapter, opts, clock, Arc::new(MemoryStore::new())).await;
+    let svc = Service::new(e.clone(), None, None);
+    let base = serve(svc.router()).await;
+    (e, base)
+}
+
+/// `ffmpeg -v error -i url -t secs -f null -`: Ok(stderr) on exit 0.
+pub async fn ffmpeg_decode(url: &str, secs: u32) -> Result<String, String> {
+    let out = tokio::time::timeout(
+        Duration::from_secs(90),
+        tokio::process::Command::new("ffmpeg")
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-i",
+                url,
+                "-t",
+                &secs.to_string(),
+                "-f",
+                "null",
+                "-",
+            ])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| "ffmpeg timed out".to_string())?
+    .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if out.status.success() {
+        Ok(stderr)
+    } else {
+        Err(format!("ffmpeg failed ({}): {stderr}", out.status))
+    }
+}
+
+pub fn _unused(_: FileChannel) {}
