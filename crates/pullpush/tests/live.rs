@@ -137,7 +137,7 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     assert_eq!(report.tracks.len(), 2);
     let matched = assert_no_source_gap(&report);
     assert!(
-        matched >= 2 * 20,
+        matched >= 2 * 12,
         "only {matched} segments matched over the run"
     );
     for (path, p, _) in &report.tracks {
@@ -152,9 +152,17 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
             "{path}: unexpected discontinuity"
         );
     }
+    // Digest challenges are cached: far fewer 401s than PUTs.
+    let log = apache.access_log();
+    let puts = log.lines().filter(|l| l.contains("\"PUT ")).count();
+    let unauthorized = log.lines().filter(|l| l.contains("\" 401 ")).count();
+    assert!(
+        puts > 24 && unauthorized * 10 < puts,
+        "{unauthorized} 401s for {puts} PUTs"
+    );
     let f = pp.get(&info.id).unwrap();
     assert_eq!(f.state, FetcherState::Running);
-    assert!(f.segments_pushed >= 40 && f.bytes_pushed > 0, "{f:?}");
+    assert!(f.segments_pushed >= 24 && f.bytes_pushed > 0, "{f:?}");
     ffmpeg_decode(&master_url, 6).await;
 }
 

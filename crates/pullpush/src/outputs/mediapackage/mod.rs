@@ -484,3 +484,82 @@ impl DigestClient {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn ingest_url_rule() {
+        let (f, s) = split_ingest_url("https://h/in/v2/a/b/channel").unwrap();
+        assert_eq!(
+            (f.as_str(), s.as_str()),
+            ("https://h/in/v2/a/b/", "channel")
+        );
+        let (f, s) = split_ingest_url("https://h/in/v2/a/b/channel.m3u8").unwrap();
+        assert_eq!(
+            (f.as_str(), s.as_str()),
+            ("https://h/in/v2/a/b/", "channel")
+        );
+        let (f, s) = split_ingest_url("http://h/live/").unwrap();
+        assert_eq!((f.as_str(), s.as_str()), ("http://h/live/", "channel"));
+        assert!(split_ingest_url("ftp://h/x").is_err());
+    }
+
+    /// A SHA-256 challenge is answered with SHA-256, and the cached challenge is reused with
+    /// an incremented nonce count (one 401 for several requests).
+    #[tokio::test]
+    async fn digest_sha256_challenge_is_cached_with_nc_increment() {
+        use axum::http::{HeaderMap, StatusCode as S};
+        let seen: Arc<Mutex<Vec<Option<String>>>> = Default::default();
+        let s2 = seen.clone();
+        let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+            let seen = s2.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                seen.lock().unwrap().push(auth.clone());
+                match auth {
+                    Some(a) if a.contains("algorithm=SHA-256") => S::CREATED.into_response(),
+                    _ => (
+                        S::UNAUTHORIZED,
+                        [(
+                            "www-authenticate",
+                            "Digest realm=\"r\", qop=\"auth\", algorithm=SHA-256, nonce=\"abc\", opaque=\"o\"",
+                        )],
+                    )
+                        .into_response(),
+                }
+            }
+        });
+        use axum::response::IntoResponse;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let c = DigestClient::new(reqwest::Client::new(), Some("u".into()), Some("p".into()));
+        let url = url::Url::parse(&format!("http://{addr}/in/channel.m3u8")).unwrap();
+        for _ in 0..3 {
+            let st = c
+                .send(
+                    Method::PUT,
+                    &url,
+                    Some((Bytes::from_static(b"x"), "text/plain")),
+                )
+                .await
+                .unwrap();
+            assert_eq!(st, StatusCode::CREATED);
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.len(),
+            4,
+            "one challenge, then three authorized requests"
+        );
+        assert!(seen[0].is_none());
+        assert!(seen[1].as_deref().unwrap().contains("nc=00000001"));
+        assert!(seen[3].as_deref().unwrap().contains("nc=00000003"));
+    }
+}
