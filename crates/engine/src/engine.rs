@@ -103,7 +103,7 @@ struct Scope {
     session: Option<SessionRecord>,
     schedule: RwLock<Option<Schedule>>,
     sched_lock: tokio::sync::Mutex<()>,
-    cache: Mutex<HashMap<usize, (WindowPos, Bytes)>>,
+    cache: Mutex<HashMap<usize, (WindowPos, Bytes, u64)>>,
 }
 
 /// Which playlist family: a channel's shared one, or one viewer's session.
@@ -248,8 +248,8 @@ impl Engine {
                 }
                 // No profile configured: copy the slate's, else the first item's.
                 let mut url = self.slate_url(ch);
-                if url.is_none() {
-                    if let Ok(Item::Vod { url: u, .. }) = self
+                if url.is_none()
+                    && let Ok(Item::Vod { url: u, .. }) = self
                         .inner
                         .assets
                         .next_item(NextItemRequest {
@@ -260,9 +260,8 @@ impl Engine {
                             position: 0,
                         })
                         .await
-                    {
-                        url = Some(u);
-                    }
+                {
+                    url = Some(u);
                 }
                 let url = url.ok_or_else(|| {
                     Error::Config(format!(
@@ -287,7 +286,7 @@ impl Engine {
                 .scope(target)
                 .await
                 .map(|s| s.channel.clone())
-                .or_else(|_| Err(Error::NoSuchSession(sid.clone())))?,
+                .map_err(|_| Error::NoSuchSession(sid.clone()))?,
         };
         if let Target::Session(sid) = target {
             self.touch(sid).await?;
@@ -575,30 +574,27 @@ impl Engine {
         let guard = scope.schedule.read().expect("schedule lock");
         let sched = guard.as_ref().expect("initialised");
         let pos = sched.window_pos(slot, now, &opts)?;
-        if let Some((p, body)) = scope.cache.lock().expect("cache lock").get(&slot) {
-            if *p == pos {
-                metrics::counter!("engine_render_cache_hits_total").increment(1);
-                let td = hls::parse_media(std::str::from_utf8(body).unwrap_or(""))
-                    .ok()
-                    .and_then(|p| p.target_duration)
-                    .unwrap_or(1);
-                return Ok(Rendered {
-                    body: body.clone(),
-                    target_duration: td,
-                });
-            }
+        if let Some((p, body, td)) = scope.cache.lock().expect("cache lock").get(&slot)
+            && *p == pos
+        {
+            metrics::counter!("engine_render_cache_hits_total").increment(1);
+            return Ok(Rendered {
+                body: body.clone(),
+                target_duration: *td,
+            });
         }
         let pl = sched.render(slot, now, &opts)?;
         let body = Bytes::from(pl.to_bytes());
+        let td = pl.target_duration.unwrap_or(1);
         scope
             .cache
             .lock()
             .expect("cache lock")
-            .insert(slot, (pos, body.clone()));
+            .insert(slot, (pos, body.clone(), td));
         metrics::counter!("engine_renders_total").increment(1);
         Ok(Rendered {
             body,
-            target_duration: pl.target_duration.unwrap_or(1),
+            target_duration: td,
         })
     }
 
@@ -761,10 +757,10 @@ impl Engine {
                 let Some(inner) = weak.upgrade() else { break };
                 let engine = Engine { inner };
                 engine.warm_up().await;
-                if n % 10 == 0 {
-                    if let Err(e) = engine.sweep_sessions().await {
-                        tracing::warn!(error = %e, "session sweep failed");
-                    }
+                if n.is_multiple_of(10)
+                    && let Err(e) = engine.sweep_sessions().await
+                {
+                    tracing::warn!(error = %e, "session sweep failed");
                 }
                 n += 1;
             }

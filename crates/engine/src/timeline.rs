@@ -566,20 +566,20 @@ impl Schedule {
                 }
             }
             prev_keys = Some(&s.keys);
-            if let Some(m) = &s.map {
-                if head || disc || prev_map.map(|p| **p != **m).unwrap_or(true) {
-                    seg.map = Some((**m).clone());
-                }
+            if let Some(m) = &s.map
+                && (head || disc || prev_map.map(|p| **p != **m).unwrap_or(true))
+            {
+                seg.map = Some((**m).clone());
             }
             prev_map = s.map.as_ref();
             if head || i == 0 {
                 seg.program_date_time = Some(pdt(start));
             }
-            if i == 0 {
-                if let Some(ci) = e.cue_in {
-                    seg.markers.insert(0, Marker::CueIn);
-                    seg.dateranges.insert(0, cue_in_daterange(&ci));
-                }
+            if i == 0
+                && let Some(ci) = e.cue_in
+            {
+                seg.markers.insert(0, Marker::CueIn);
+                seg.dateranges.insert(0, cue_in_daterange(&ci));
             }
             if let Item::AdBreak { .. } = e.item {
                 let offset_ms = (start - e.start_ms).max(0) as u64;

@@ -107,99 +107,103 @@ fn check_playlist(p: &MediaPlaylist) {
     assert_eq!(back.segments.len(), p.segments.len());
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+#[allow(clippy::needless_range_loop)]
+mod props {
+    use super::*;
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
 
-    #[test]
-    fn consecutive_renders_are_consistent(
-        entries in prop::collection::vec(gen_entry(), 1..10),
-        steps in prop::collection::vec(0i64..12_000, 1..40),
-        window_s in 6u64..90,
-        epoch in 1_600_000_000_000i64..1_700_000_000_000,
-    ) {
-        let sched = build(epoch, &entries);
-        let opts = RenderOptions { window_ms: window_s * 1000 };
-        let mut now = epoch - 5_000;
-        let mut prev: Vec<Option<MediaPlaylist>> = vec![None; RENDITIONS];
-        for step in steps {
-            now += step;
-            if now > sched.end_ms() { break; }
-            let mut renders = Vec::new();
-            for r in 0..RENDITIONS {
-                let p = sched.render(r, now, &opts).unwrap();
-                check_playlist(&p);
-                let pos = sched.window_pos(r, now, &opts).unwrap();
-                if !p.segments.is_empty() {
-                    prop_assert_eq!(pos.first_seq, p.media_sequence);
-                }
-                prop_assert_eq!(pos.count, p.segments.len() as u64);
-                if let Some(q) = &prev[r] {
-                    // Never backwards.
-                    prop_assert!(p.media_sequence >= q.media_sequence || q.segments.is_empty());
-                    prop_assert!(p.discontinuity_sequence >= q.discontinuity_sequence);
-                    prop_assert!(p.target_duration >= q.target_duration);
-                    let (a, b) = (seqs(q), seqs(&p));
-                    if !q.segments.is_empty() && !p.segments.is_empty() {
-                        // No gap: the new window starts at or before the old end, unless a
-                        // whole window elapsed between the renders.
-                        if (step as u64) < opts.window_ms / 2 {
-                            prop_assert!(b.start <= a.end, "gap: {:?} then {:?}", a, b);
-                        }
-                        // Overlapping segments are identical (no repeats, no rewrites).
-                        for seq in b.start.max(a.start)..b.end.min(a.end) {
-                            let x = &q.segments[(seq - a.start) as usize];
-                            let y = &p.segments[(seq - b.start) as usize];
-                            prop_assert_eq!(&x.uri, &y.uri);
-                            prop_assert_eq!(x.duration, y.duration);
-                            prop_assert_eq!(x.discontinuity, y.discontinuity);
-                        }
-                        if b.start <= a.end {
-                            // Media sequence advanced by exactly the segments dropped; the
-                            // discontinuity sequence by the tags on them.
-                            let dropped = &q.segments[..(b.start - a.start) as usize];
-                            let tags = dropped.iter().filter(|s| s.discontinuity).count() as u64;
-                            prop_assert_eq!(p.discontinuity_sequence, q.discontinuity_sequence + tags);
+        #[test]
+        fn consecutive_renders_are_consistent(
+            entries in prop::collection::vec(gen_entry(), 1..10),
+            steps in prop::collection::vec(0i64..12_000, 1..40),
+            window_s in 6u64..90,
+            epoch in 1_600_000_000_000i64..1_700_000_000_000,
+        ) {
+            let sched = build(epoch, &entries);
+            let opts = RenderOptions { window_ms: window_s * 1000 };
+            let mut now = epoch - 5_000;
+            let mut prev: Vec<Option<MediaPlaylist>> = vec![None; RENDITIONS];
+            for step in steps {
+                now += step;
+                if now > sched.end_ms() { break; }
+                let mut renders = Vec::new();
+                for r in 0..RENDITIONS {
+                    let p = sched.render(r, now, &opts).unwrap();
+                    check_playlist(&p);
+                    let pos = sched.window_pos(r, now, &opts).unwrap();
+                    if !p.segments.is_empty() {
+                        prop_assert_eq!(pos.first_seq, p.media_sequence);
+                    }
+                    prop_assert_eq!(pos.count, p.segments.len() as u64);
+                    if let Some(q) = &prev[r] {
+                        // Never backwards.
+                        prop_assert!(p.media_sequence >= q.media_sequence || q.segments.is_empty());
+                        prop_assert!(p.discontinuity_sequence >= q.discontinuity_sequence);
+                        prop_assert!(p.target_duration >= q.target_duration);
+                        let (a, b) = (seqs(q), seqs(&p));
+                        if !q.segments.is_empty() && !p.segments.is_empty() {
+                            // No gap: the new window starts at or before the old end, unless a
+                            // whole window elapsed between the renders.
+                            if (step as u64) < opts.window_ms / 2 {
+                                prop_assert!(b.start <= a.end, "gap: {:?} then {:?}", a, b);
+                            }
+                            // Overlapping segments are identical (no repeats, no rewrites).
+                            for seq in b.start.max(a.start)..b.end.min(a.end) {
+                                let x = &q.segments[(seq - a.start) as usize];
+                                let y = &p.segments[(seq - b.start) as usize];
+                                prop_assert_eq!(&x.uri, &y.uri);
+                                prop_assert_eq!(x.duration, y.duration);
+                                prop_assert_eq!(x.discontinuity, y.discontinuity);
+                            }
+                            if b.start <= a.end {
+                                // Media sequence advanced by exactly the segments dropped; the
+                                // discontinuity sequence by the tags on them.
+                                let dropped = &q.segments[..(b.start - a.start) as usize];
+                                let tags = dropped.iter().filter(|s| s.discontinuity).count() as u64;
+                                prop_assert_eq!(p.discontinuity_sequence, q.discontinuity_sequence + tags);
+                            }
                         }
                     }
+                    renders.push(p);
                 }
-                renders.push(p);
+                // Renditions segmented alike show the same timeline.
+                prop_assert_eq!(renders[0].media_sequence, renders[1].media_sequence);
+                prop_assert_eq!(renders[0].discontinuity_sequence, renders[1].discontinuity_sequence);
+                let d0: Vec<_> = renders[0].segments.iter().map(|s| (s.duration, s.discontinuity, s.program_date_time)).collect();
+                let d1: Vec<_> = renders[1].segments.iter().map(|s| (s.duration, s.discontinuity, s.program_date_time)).collect();
+                prop_assert_eq!(d0, d1);
+                for (r, p) in renders.into_iter().enumerate() { prev[r] = Some(p); }
             }
-            // Renditions segmented alike show the same timeline.
-            prop_assert_eq!(renders[0].media_sequence, renders[1].media_sequence);
-            prop_assert_eq!(renders[0].discontinuity_sequence, renders[1].discontinuity_sequence);
-            let d0: Vec<_> = renders[0].segments.iter().map(|s| (s.duration, s.discontinuity, s.program_date_time)).collect();
-            let d1: Vec<_> = renders[1].segments.iter().map(|s| (s.duration, s.discontinuity, s.program_date_time)).collect();
-            prop_assert_eq!(d0, d1);
-            for (r, p) in renders.into_iter().enumerate() { prev[r] = Some(p); }
         }
-    }
 
-    #[test]
-    fn pruning_does_not_change_renders(
-        entries in prop::collection::vec(gen_entry(), 2..10),
-        at in 0u64..1000,
-        window_s in 6u64..60,
-    ) {
-        let epoch = 1_650_000_000_000i64;
-        let full = build(epoch, &entries);
-        let opts = RenderOptions { window_ms: window_s * 1000 };
-        let now = epoch + ((full.end_ms() - epoch) as u64 * at / 1000) as i64;
-        let mut pruned = full.clone();
-        pruned.prune_before(now - opts.window_ms as i64);
-        for r in 0..RENDITIONS {
-            prop_assert_eq!(full.render(r, now, &opts).unwrap(), pruned.render(r, now, &opts).unwrap());
-        }
-        // Serialized and restored (as a store would), with media re-attached, renders agree.
-        let json = serde_json::to_string(&pruned).unwrap();
-        let mut back: Schedule = serde_json::from_str(&json).unwrap();
-        for (e, orig) in back.entries.iter_mut().zip(pruned.entries.iter()) {
-            e.media = orig.media.clone();
-        }
-        for r in 0..RENDITIONS {
-            prop_assert_eq!(
-                back.render(r, now, &opts).unwrap().to_string(),
-                pruned.render(r, now, &opts).unwrap().to_string()
-            );
+        #[test]
+        fn pruning_does_not_change_renders(
+            entries in prop::collection::vec(gen_entry(), 2..10),
+            at in 0u64..1000,
+            window_s in 6u64..60,
+        ) {
+            let epoch = 1_650_000_000_000i64;
+            let full = build(epoch, &entries);
+            let opts = RenderOptions { window_ms: window_s * 1000 };
+            let now = epoch + ((full.end_ms() - epoch) as u64 * at / 1000) as i64;
+            let mut pruned = full.clone();
+            pruned.prune_before(now - opts.window_ms as i64);
+            for r in 0..RENDITIONS {
+                prop_assert_eq!(full.render(r, now, &opts).unwrap(), pruned.render(r, now, &opts).unwrap());
+            }
+            // Serialized and restored (as a store would), with media re-attached, renders agree.
+            let json = serde_json::to_string(&pruned).unwrap();
+            let mut back: Schedule = serde_json::from_str(&json).unwrap();
+            for (e, orig) in back.entries.iter_mut().zip(pruned.entries.iter()) {
+                e.media = orig.media.clone();
+            }
+            for r in 0..RENDITIONS {
+                prop_assert_eq!(
+                    back.render(r, now, &opts).unwrap().to_string(),
+                    pruned.render(r, now, &opts).unwrap().to_string()
+                );
+            }
         }
     }
 }
