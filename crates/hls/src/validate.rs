@@ -171,10 +171,11 @@ pub fn required_version(p: &MediaPlaylist) -> (u64, &'static str) {
             }
         }
         if s.map.is_some() {
-            bump(
-                if p.i_frames_only { 5 } else { 6 },
-                "EXT-X-MAP in a playlist that is not I-frames only",
-            );
+            if p.i_frames_only {
+                bump(5, "EXT-X-MAP in an I-frames-only playlist");
+            } else {
+                bump(6, "EXT-X-MAP in a playlist that is not I-frames only");
+            }
         }
     }
     if p.i_frames_only {

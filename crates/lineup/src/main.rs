@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod validate;
+use lineup::{demo, validate};
 
 #[derive(Parser)]
 #[command(
@@ -20,8 +20,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service in one process on embedded defaults.
-    Demo,
+    /// Run every service in one process on embedded defaults (engine -> pullpush -> origin).
+    Demo(demo::Args),
+    /// Run the channel engine (VOD2Live).
+    Engine(engine::EngineArgs),
+    /// Run the pull/push service (fetch live HLS, push to origins).
+    Pullpush(pullpush::PullPushArgs),
+    /// Run the origin (ingest, DVR, time-shift, I-frames, ad markers, AES-128).
+    Origin(origin::OriginArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }
@@ -43,8 +49,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Demo => {
-                println!("lineup demo: not wired yet");
+            Command::Demo(args) => demo::run(args).await,
+            Command::Engine(args) => run_engine(args).await,
+            Command::Pullpush(args) => run_pullpush(args).await,
+            Command::Origin(args) => {
+                let origin = origin::build(args).await?;
+                origin.serve().await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Validate(args) => validate::run(args).await,
@@ -57,4 +67,22 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn run_engine(args: engine::EngineArgs) -> anyhow::Result<ExitCode> {
+    let listen = args.listen.clone();
+    let service = engine::build(args).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(addr = %listen, "engine listening");
+    web::serve(listener, service.router()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_pullpush(args: pullpush::PullPushArgs) -> anyhow::Result<ExitCode> {
+    let service = pullpush::PullPush::open(pullpush::Config::from(&args)).await?;
+    tracing::info!(addr = %args.listen, "pullpush listening");
+    service.serve(args.listen).await?;
+    Ok(ExitCode::SUCCESS)
 }

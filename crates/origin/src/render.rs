@@ -147,7 +147,8 @@ pub fn media_playlist(
 /// segment and `EXT-X-MAP` with the segment's PAT/PMT range so each range decodes alone.
 pub fn iframe_playlist(v: &Variant, segs: &[&SegMeta], span: Span, closed: bool) -> String {
     let mut pl = MediaPlaylist {
-        version: Some(4),
+        // EXT-X-MAP in an I-frames-only playlist needs version 5 (RFC 8216 section 7).
+        version: Some(5),
         target_duration: Some(v.target_duration.max(1)),
         media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
         discontinuity_sequence: segs.first().map(|s| s.disc_seq).unwrap_or(0),

@@ -1,0 +1,8 @@
+//! The `lineup` binary's commands, as a library so that tests can drive them in-process.
+//!
+//! For: the CLI surface (`validate`, `demo`, and each service as a subcommand). Not for:
+//! service logic, which lives in the service crates (`engine`, `pullpush`, `origin`); this
+//! crate only parses arguments, wires services together and prints.
+
+pub mod demo;
+pub mod validate;
