@@ -243,3 +243,44 @@ async fn serve_for_debugging() {
     println!("ENGINE {base}");
     tokio::time::sleep(Duration::from_secs(400)).await;
 }
+
+/// A subtitled channel: a VOD without subtitles gets empty WebVTT segments, so the subtitle
+/// group stays continuous; an AES-128 VOD keeps its EXT-X-KEY (absolute URI) after the
+/// discontinuity and a clear VOD after it gets METHOD=NONE.
+#[tokio::test]
+async fn subtitles_filled_and_keys_carried() {
+    let fx = fixture_server().await;
+    let adapter = channels(json!({"channels": [{
+        "id": "subs",
+        "slate": format!("{fx}subs/vod1/master.m3u8"),
+        "vods": [format!("{fx}subs/vod1/master.m3u8"), format!("{fx}ts/vod1/master.m3u8"),
+                 format!("{fx}aes/vod1/master.m3u8"), format!("{fx}ts/vod2/master.m3u8")]
+    }]}));
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let (_e, base) = serve_engine(adapter, opts(&fx, 60), clock).await;
+    let master = get_text(&format!("{base}channels/subs/master.m3u8")).await;
+    assert!(
+        master.contains("TYPE=SUBTITLES") && master.contains("SUBTITLES=\"subs\""),
+        "{master}"
+    );
+    let sv = get_text(&format!("{base}channels/subs/subs-sv.m3u8")).await;
+    assert!(sv.contains("subs/vod1/subs_sv/"), "{sv}");
+    assert!(sv.contains("../../vtt/empty.vtt"), "{sv}");
+    let v0 = hls::parse_media(&get_text(&format!("{base}channels/subs/v0.m3u8")).await).unwrap();
+    let sv = hls::parse_media(&sv).unwrap();
+    assert_eq!(v0.discontinuity_sequence, sv.discontinuity_sequence);
+    assert_eq!(
+        v0.segments.iter().filter(|s| s.discontinuity).count(),
+        sv.segments.iter().filter(|s| s.discontinuity).count()
+    );
+    let vtt = reqwest::get(format!("{base}vtt/empty.vtt")).await.unwrap();
+    assert_eq!(vtt.headers()["content-type"], "text/vtt");
+    assert!(vtt.text().await.unwrap().starts_with("WEBVTT"));
+    let text = v0.to_string();
+    assert!(text.contains("aes/vod1"), "{text}");
+    assert!(
+        text.contains("#EXT-X-KEY:METHOD=AES-128,URI=\"http"),
+        "{text}"
+    );
+    assert!(text.contains("#EXT-X-KEY:METHOD=NONE"), "{text}");
+}
