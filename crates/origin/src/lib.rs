@@ -5,8 +5,9 @@
 //! on two redundant ingest URLs, keeping a DVR window of segments, and serving output
 //! endpoints: live playlists (manifest window, time delay), start-over (`?start=`) and
 //! time-shift / catch-up (`?start=&end=`) playlists, ad markers per endpoint mode
-//! (none / passthrough / SCTE-35 enhanced / DATERANGE) and AES-128 encryption with key
-//! rotation.
+//! (none / passthrough / SCTE-35 enhanced / DATERANGE), AES-128 encryption with key
+//! rotation (TS endpoints), and CMAF packaging (fMP4 remuxed from the ingested TS,
+//! see [`cmaf`]).
 //! **Not for**: producing the channel (that is `engine`), pulling from a source (that is
 //! `pullpush`), transcoding, DRM beyond HLS AES-128, or ad insertion (that is `ads`).
 //!
@@ -28,7 +29,8 @@
 //!   (bearer token when configured); OpenAPI at `/api/docs`.
 //! - `PUT/DELETE /in/{ch}/{1|2}/{path}`: ingest, Digest auth.
 //! - `GET/HEAD /out/{ch}/{ep}/index.m3u8`, `/out/{ch}/{ep}/{variant}.m3u8[?start=&end=]`,
-//!   `/out/{ch}/{ep}/{variant}/{seq}.ts`: playback, CORS.
+//!   `/out/{ch}/{ep}/{variant}/{seq}.ts` (TS endpoints) or `.../{variant}/{seq}.m4s` and
+//!   `.../{variant}/init_{hash}.mp4` (CMAF endpoints): playback, CORS.
 //! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys.
 //! - `/healthz`, `/metrics`.
 //!
@@ -40,18 +42,20 @@
 //!                                   Store::put(bytes) -> ChannelData::commit(meta) -> evict
 //! GET /out/.. -> ChannelData (select by wall time) -> render (hls writer) -> Bytes
 //!             -> Store::get -> (AES-128) -> Bytes
+//! GET .m4s / CMAF playlist -> Variant::cmaf cache, else Store::get -> remux_ts -> cache
 //! ```
 //! Invariants: one timeline per variant fed by both ingests (dedupe by media sequence,
 //! gaps filled by either); a segment is listed only once its bytes are stored; the store
 //! is written only under origin-built keys (`<channel>/<variant>/<seq>`), so nothing a
 //! client sends chooses where bytes land; memory is bounded by the longest endpoint
 //! startover window (eviction on every commit and by a background sweep when ingest
-//! stops); live playlists are rendered once per timeline change and served as shared
+//! stops; the CMAF cache is trimmed with it); live playlists are rendered once per timeline change and served as shared
 //! `Bytes`; segments are served as `Bytes` from the store without copying (except
 //! AES-128 output, which encrypts per request).
 
 mod api;
 pub mod clock;
+pub mod cmaf;
 pub mod digest;
 pub mod error;
 mod ingest;
@@ -320,6 +324,41 @@ impl Shared {
         };
         for k in gone {
             self.store.delete(k).await?;
+        }
+        Ok(())
+    }
+
+    /// Remux the listed segments of `variant` (sequence, store key) that are not in its
+    /// CMAF cache yet. Store reads and remuxing run without the channel lock.
+    pub(crate) async fn ensure_cmaf(
+        &self,
+        ch: &Channel,
+        variant: &str,
+        wanted: Vec<(u64, String)>,
+    ) -> Result<(), OriginError> {
+        let missing: Vec<(u64, String)> = {
+            let data = ch.lock();
+            let Some(v) = data.variants.get(variant) else {
+                return Ok(());
+            };
+            wanted
+                .into_iter()
+                .filter(|(seq, _)| !v.cmaf.segs.contains_key(seq))
+                .collect()
+        };
+        for (seq, key) in missing {
+            let Some(ts) = self.store.get(&key).await? else {
+                continue;
+            };
+            let result = tokio::task::spawn_blocking(move || cmaf::remux(&ts, seq))
+                .await
+                .unwrap_or(None);
+            let mut data = ch.lock();
+            if let Some(v) = data.variants.get_mut(variant)
+                && v.segments.contains_key(&seq)
+            {
+                v.cmaf.insert(seq, result);
+            }
         }
         Ok(())
     }

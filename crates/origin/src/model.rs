@@ -29,7 +29,8 @@ pub enum Packaging {
     /// MPEG-TS, as ingested.
     #[default]
     Ts,
-    /// fMP4 (CMAF) remuxed from TS. Not available yet: rejected with 400 at creation.
+    /// fMP4 (CMAF) remuxed from the ingested TS (H.264 / AAC): `EXT-X-VERSION:7`,
+    /// `EXT-X-MAP` init segments, `.m4s` fragments. Not combinable with AES-128 (400).
     Cmaf,
 }
 
@@ -120,10 +121,11 @@ impl EndpointSpec {
                 "must be at most 86400",
             ));
         }
-        if self.packaging == Packaging::Cmaf {
+        if self.packaging == Packaging::Cmaf && self.encryption != Encryption::None {
             return Err(OriginError::bad(
-                field("packaging"),
-                "cmaf packaging is not available yet in this build (TS->fMP4 remux pending); use ts",
+                field("encryption"),
+                "AES-128 is not offered on cmaf endpoints (the init segment would be encrypted \
+                 too); use packaging \"ts\" for AES-128 or encryption \"none\" for cmaf",
             ));
         }
         if let Encryption::Aes128 {

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use web::{ApiError, cache};
 
 use crate::Shared;
-use crate::model::{Encryption, EndpointSpec};
+use crate::model::{Encryption, EndpointSpec, Packaging};
 use crate::render::{self, Ctx, Span};
 
 /// Parse `start` / `end`: epoch seconds (integer or decimal) or ISO 8601 / RFC 3339.
@@ -62,6 +62,25 @@ pub async fn out(
 ) -> Result<Response, ApiError> {
     let ch = s.channel(&channel)?;
     if path == "index.m3u8" {
+        // CMAF: remux each variant's newest segment so CODECS names what fMP4 carries.
+        let newest: Vec<(String, u64, String)> = {
+            let data = ch.lock();
+            let ep = find_ep(&data.endpoints, &endpoint)?;
+            if ep.packaging == Packaging::Cmaf {
+                data.variants
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let m = v.segments.values().next_back()?;
+                        Some((k.clone(), m.seq, m.key.clone()))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        for (variant, seq, key) in newest {
+            s.ensure_cmaf(&ch, &variant, vec![(seq, key)]).await?;
+        }
         let data = ch.lock();
         let ep = find_ep(&data.endpoints, &endpoint)?;
         let td = data
@@ -85,17 +104,34 @@ pub async fn out(
             Some(slug) => (slug, true),
             None => (name, false),
         };
-        return media(&s, &ch, &channel, &endpoint, slug, iframes, &q);
+        return media(&s, &ch, &channel, &endpoint, slug, iframes, &q).await;
     }
     // <slug>/<seq>.<ext>
     let (slug, file) = path
         .rsplit_once('/')
         .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
-    let seq: u64 = file
+    if let Some(id) = file
+        .strip_prefix("init_")
+        .and_then(|f| f.strip_suffix(".mp4"))
+    {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, &endpoint)?;
+        let init = data
+            .variants
+            .values()
+            .find(|v| v.slug == slug)
+            .filter(|_| ep.packaging == Packaging::Cmaf)
+            .and_then(|v| v.cmaf.inits.get(id))
+            .ok_or_else(|| ApiError::not_found(format!("init segment {file:?} not found")))?;
+        let bytes = init.bytes.clone();
+        drop(data);
+        return Ok(with_range(bytes, cache::MP4, &headers));
+    }
+    let (seq, ext) = file
         .split_once('.')
-        .and_then(|(n, _)| n.parse().ok())
+        .and_then(|(n, e)| Some((n.parse::<u64>().ok()?, e)))
         .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
-    let (meta, ep) = {
+    let (meta, ep, variant) = {
         let data = ch.lock();
         let ep = find_ep(&data.endpoints, &endpoint)?.clone();
         let v = data
@@ -107,8 +143,28 @@ pub async fn out(
             v.segments.get(&seq).cloned().ok_or_else(|| {
                 ApiError::not_found(format!("segment {seq} is not in the window"))
             })?;
-        (meta, ep)
+        (meta, ep, v.key.clone())
     };
+    if ep.packaging == Packaging::Cmaf {
+        if ext != "m4s" {
+            return Err(ApiError::not_found(format!(
+                "{file:?}: this endpoint serves CMAF fragments (.m4s)"
+            )));
+        }
+        s.ensure_cmaf(&ch, &variant, vec![(seq, meta.key.clone())])
+            .await?;
+        let bytes = ch
+            .lock()
+            .variants
+            .get(&variant)
+            .and_then(|v| v.cmaf.segs.get(&seq).cloned().flatten())
+            .map(|m| m.bytes.clone())
+            .ok_or_else(|| {
+                ApiError::not_found(format!("segment {seq} is not available as CMAF"))
+            })?;
+        metrics::counter!("origin_segments_served_total").increment(1);
+        return Ok(with_range(bytes, cache::M4S, &headers));
+    }
     let mut bytes = s
         .store
         .get(&meta.key)
@@ -180,7 +236,7 @@ fn find_ep<'a>(eps: &'a [EndpointSpec], id: &str) -> Result<&'a EndpointSpec, Ap
         .ok_or_else(|| ApiError::not_found(format!("endpoint {id:?} not found")))
 }
 
-fn media(
+async fn media(
     s: &Shared,
     ch: &crate::Channel,
     channel: &str,
@@ -191,6 +247,38 @@ fn media(
 ) -> Result<Response, ApiError> {
     let start = q.get("start").map(|v| parse_time("start", v)).transpose()?;
     let end = q.get("end").map(|v| parse_time("end", v)).transpose()?;
+    // CMAF: first remux (outside the lock) what the playlist will list.
+    let prep = {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, endpoint)?;
+        let v = data
+            .variants
+            .values()
+            .find(|v| v.slug == slug)
+            .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
+        if ep.packaging == Packaging::Cmaf {
+            let span = span_of(v, ep, start, end)?;
+            let cached = span == Span::Live
+                && !iframes
+                && v.live_cache
+                    .get(&ep.id)
+                    .is_some_and(|(ver, _)| *ver == v.version);
+            let (segs, _) = render::select(v, ep, span);
+            let wanted: Vec<(u64, String)> = if cached {
+                Vec::new()
+            } else {
+                segs.iter().map(|m| (m.seq, m.key.clone())).collect()
+            };
+            Some((v.key.clone(), wanted))
+        } else {
+            None
+        }
+    };
+    if let Some((variant, wanted)) = prep
+        && !wanted.is_empty()
+    {
+        s.ensure_cmaf(ch, &variant, wanted).await?;
+    }
     let mut data = ch.lock();
     let ep = find_ep(&data.endpoints, endpoint)?.clone();
     let v = data
@@ -203,9 +291,82 @@ fn media(
             "this endpoint has no I-frame-only playlists (i_frames off or encrypted)",
         ));
     }
+    let span = span_of(v, &ep, start, end)?;
+    let cmaf = (ep.packaging == Packaging::Cmaf).then_some(());
+    let ctx = Ctx {
+        channel,
+        endpoint: &ep,
+        keys: &s.keys,
+    };
+    let td = v.target_duration.max(1);
+    if iframes {
+        let (segs, closed) = render::select(v, &ep, span);
+        let text = render::iframe_playlist(v, &segs, span, closed, cmaf.map(|_| &v.cmaf));
+        let cc = if closed {
+            cache::CLOSED_PLAYLIST.to_string()
+        } else {
+            cache::live_playlist(td)
+        };
+        return Ok(respond(Bytes::from(text), cache::M3U8, cc));
+    }
+    if span == Span::Live {
+        if let Some((ver, bytes)) = v.live_cache.get(&ep.id)
+            && *ver == v.version
+        {
+            return Ok(respond(
+                bytes.clone(),
+                cache::M3U8,
+                cache::live_playlist(td),
+            ));
+        }
+        let (mut segs, _) = render::select(v, &ep, span);
+        let mut complete = true;
+        if cmaf.is_some() {
+            // A segment that arrived after the remux pass waits for the next request
+            // rather than showing up as a GAP at the live edge.
+            while segs
+                .last()
+                .is_some_and(|m| !v.cmaf.segs.contains_key(&m.seq))
+            {
+                segs.pop();
+                complete = false;
+            }
+        }
+        let text = Bytes::from(render::media_playlist(
+            &ctx,
+            v,
+            &segs,
+            span,
+            false,
+            cmaf.map(|_| &v.cmaf),
+        ));
+        if complete {
+            let version = v.version;
+            v.live_cache.insert(ep.id.clone(), (version, text.clone()));
+        }
+        metrics::counter!("origin_live_playlists_rendered_total").increment(1);
+        return Ok(respond(text, cache::M3U8, cache::live_playlist(td)));
+    }
+    let (segs, closed) = render::select(v, &ep, span);
+    let text = render::media_playlist(&ctx, v, &segs, span, closed, cmaf.map(|_| &v.cmaf));
+    let cc = if closed {
+        cache::CLOSED_PLAYLIST.to_string()
+    } else {
+        cache::live_playlist(td)
+    };
+    Ok(respond(Bytes::from(text), cache::M3U8, cc))
+}
+
+/// What `start` / `end` ask for, checked against the endpoint's windows.
+fn span_of(
+    v: &crate::timeline::Variant,
+    ep: &EndpointSpec,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> Result<Span, ApiError> {
     let edge =
-        render::live_edge(v, &ep).ok_or_else(|| ApiError::not_found("no segments ingested yet"))?;
-    let span = match (start, end) {
+        render::live_edge(v, ep).ok_or_else(|| ApiError::not_found("no segments ingested yet"))?;
+    Ok(match (start, end) {
         (None, None) => Span::Live,
         (None, Some(_)) => return Err(ApiError::bad_field("start", "end needs start")),
         (Some(a), b) => {
@@ -251,48 +412,7 @@ fn media(
                 Some(b) => Span::Between(a, b),
             }
         }
-    };
-    let ctx = Ctx {
-        channel,
-        endpoint: &ep,
-        keys: &s.keys,
-    };
-    let td = v.target_duration.max(1);
-    if iframes {
-        let (segs, closed) = render::select(v, &ep, span);
-        let text = render::iframe_playlist(v, &segs, span, closed);
-        let cc = if closed {
-            cache::CLOSED_PLAYLIST.to_string()
-        } else {
-            cache::live_playlist(td)
-        };
-        return Ok(respond(Bytes::from(text), cache::M3U8, cc));
-    }
-    if span == Span::Live {
-        if let Some((ver, bytes)) = v.live_cache.get(&ep.id)
-            && *ver == v.version
-        {
-            return Ok(respond(
-                bytes.clone(),
-                cache::M3U8,
-                cache::live_playlist(td),
-            ));
-        }
-        let (segs, _) = render::select(v, &ep, span);
-        let text = Bytes::from(render::media_playlist(&ctx, v, &segs, span, false));
-        let version = v.version;
-        v.live_cache.insert(ep.id.clone(), (version, text.clone()));
-        metrics::counter!("origin_live_playlists_rendered_total").increment(1);
-        return Ok(respond(text, cache::M3U8, cache::live_playlist(td)));
-    }
-    let (segs, closed) = render::select(v, &ep, span);
-    let text = render::media_playlist(&ctx, v, &segs, span, closed);
-    let cc = if closed {
-        cache::CLOSED_PLAYLIST.to_string()
-    } else {
-        cache::live_playlist(td)
-    };
-    Ok(respond(Bytes::from(text), cache::M3U8, cc))
+    })
 }
 
 /// `GET /keys/{channel}/{endpoint}/{kid}?token=...`: the 16-byte AES-128 key.

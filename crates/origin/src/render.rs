@@ -6,8 +6,9 @@ use hls::{
     AttributeList, DateRange, Key, Marker, MasterPlaylist, MediaPlaylist, PlaylistType, Segment,
 };
 
+use crate::cmaf::CmafCache;
 use crate::keys::Keys;
-use crate::model::{AdMarkers, Encryption, EndpointSpec};
+use crate::model::{AdMarkers, Encryption, EndpointSpec, Packaging};
 use crate::timeline::{AdMark, SegMeta, Variant, secs};
 
 /// What a media playlist request asks for.
@@ -74,16 +75,22 @@ fn iso(t: DateTime<Utc>) -> String {
 }
 
 /// Render a media playlist of `segs` (in sequence order).
+///
+/// With `cmaf` (a CMAF endpoint) segments point at `.m4s` fragments, `EXT-X-MAP` names the
+/// init at the start, after each discontinuity and wherever the init changes, and a segment
+/// that did not remux (or is not remuxed yet) is listed as `EXT-X-GAP`.
 pub fn media_playlist(
     ctx: &Ctx<'_>,
     v: &Variant,
     segs: &[&SegMeta],
     span: Span,
     closed: bool,
+    cmaf: Option<&CmafCache>,
 ) -> String {
     let ep = ctx.endpoint;
     let mut pl = MediaPlaylist {
-        version: Some(3),
+        version: Some(if cmaf.is_some() { 7 } else { 3 }),
+        independent_segments: cmaf.is_some(),
         target_duration: Some(
             v.target_duration
                 .max(
@@ -105,18 +112,38 @@ pub fn media_playlist(
         ..Default::default()
     };
     let mut last_key: Option<u64> = None;
+    let mut last_init: Option<&str> = None;
     let mut expected = segs.first().map(|s| s.seq);
     for s in segs {
+        let ext = if cmaf.is_some() {
+            "m4s"
+        } else {
+            s.ext.as_str()
+        };
         // A hole (neither ingest delivered the sequence): keep numbering with GAP entries.
         while let Some(e) = expected.filter(|e| *e < s.seq) {
-            let mut gap = Segment::new(format!("{}/{e}.{}", v.slug, s.ext), s.duration);
+            let mut gap = Segment::new(format!("{}/{e}.{ext}", v.slug), s.duration);
             gap.gap = true;
             pl.segments.push(gap);
             expected = Some(e + 1);
         }
         expected = Some(s.seq + 1);
-        let mut seg = Segment::new(format!("{}/{}.{}", v.slug, s.seq, s.ext), s.duration);
+        let mut seg = Segment::new(format!("{}/{}.{ext}", v.slug, s.seq), s.duration);
         seg.discontinuity = s.discontinuity && !pl.segments.is_empty();
+        if let Some(c) = cmaf {
+            match c.segs.get(&s.seq).and_then(Option::as_ref) {
+                Some(m) => {
+                    if seg.discontinuity || last_init != Some(m.init_id.as_str()) {
+                        seg.map = Some(hls::Map::new(
+                            format!("{}/{}", v.slug, crate::cmaf::init_file(&m.init_id)),
+                            None,
+                        ));
+                        last_init = Some(m.init_id.as_str());
+                    }
+                }
+                None => seg.gap = true,
+            }
+        }
         seg.program_date_time = Some(pdt(s.start));
         if let Encryption::Aes128 {
             key_rotation_seconds,
@@ -145,10 +172,20 @@ pub fn media_playlist(
 
 /// Render an I-frame-only playlist: one entry per keyframe, `EXT-X-BYTERANGE` into the
 /// segment and `EXT-X-MAP` with the segment's PAT/PMT range so each range decodes alone.
-pub fn iframe_playlist(v: &Variant, segs: &[&SegMeta], span: Span, closed: bool) -> String {
+///
+/// With `cmaf`, ranges come from the remuxed fragment (`moof` through the keyframe's
+/// sample) and `EXT-X-MAP` is the init segment.
+pub fn iframe_playlist(
+    v: &Variant,
+    segs: &[&SegMeta],
+    span: Span,
+    closed: bool,
+    cmaf: Option<&CmafCache>,
+) -> String {
     let mut pl = MediaPlaylist {
         // EXT-X-MAP in an I-frames-only playlist needs version 5 (RFC 8216 section 7).
-        version: Some(5),
+        version: Some(if cmaf.is_some() { 7 } else { 5 }),
+        independent_segments: cmaf.is_some(),
         target_duration: Some(v.target_duration.max(1)),
         media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
         discontinuity_sequence: segs.first().map(|s| s.disc_seq).unwrap_or(0),
@@ -161,13 +198,40 @@ pub fn iframe_playlist(v: &Variant, segs: &[&SegMeta], span: Span, closed: bool)
         end_list: closed,
         ..Default::default()
     };
+    let mut last_init: Option<String> = None;
     for s in segs {
-        let uri = format!("{}/{}.{}", v.slug, s.seq, s.ext);
-        let Some((map_off, map_len)) = s.pat_pmt else {
-            continue;
+        let (uri, keyframes, map) = match cmaf {
+            Some(c) => {
+                let Some(m) = c.segs.get(&s.seq).and_then(Option::as_ref) else {
+                    continue;
+                };
+                let map_uri = format!("{}/{}", v.slug, crate::cmaf::init_file(&m.init_id));
+                let map = (last_init.as_deref() != Some(map_uri.as_str()) || s.discontinuity)
+                    .then(|| hls::Map::new(map_uri.clone(), None));
+                last_init = Some(map_uri);
+                (
+                    format!("{}/{}.m4s", v.slug, s.seq),
+                    m.keyframes.as_slice(),
+                    map,
+                )
+            }
+            None => {
+                let Some((map_off, map_len)) = s.pat_pmt else {
+                    continue;
+                };
+                let uri = format!("{}/{}.{}", v.slug, s.seq, s.ext);
+                let map = hls::Map::new(
+                    uri.clone(),
+                    Some(hls::ByteRange {
+                        length: map_len,
+                        offset: Some(map_off),
+                    }),
+                );
+                (uri, s.keyframes.as_slice(), Some(map))
+            }
         };
-        for (i, (off, len, at)) in s.keyframes.iter().enumerate() {
-            let next = s.keyframes.get(i + 1).map(|k| k.2).unwrap_or(s.duration);
+        for (i, (off, len, at)) in keyframes.iter().enumerate() {
+            let next = keyframes.get(i + 1).map(|k| k.2).unwrap_or(s.duration);
             let mut seg = Segment::new(uri.clone(), (next - at).max(0.001));
             seg.byte_range = Some(hls::ByteRange {
                 length: *len,
@@ -176,13 +240,7 @@ pub fn iframe_playlist(v: &Variant, segs: &[&SegMeta], span: Span, closed: bool)
             if i == 0 {
                 seg.discontinuity = s.discontinuity && !pl.segments.is_empty();
                 seg.program_date_time = Some(pdt(s.start));
-                seg.map = Some(hls::Map::new(
-                    uri.clone(),
-                    Some(hls::ByteRange {
-                        length: map_len,
-                        offset: Some(map_off),
-                    }),
-                ));
+                seg.map = map.clone();
             }
             pl.segments.push(seg);
         }
@@ -264,14 +322,38 @@ pub fn master_playlist(
     variants: &std::collections::BTreeMap<String, Variant>,
     ep: &EndpointSpec,
 ) -> String {
-    let slug_of = |master_path: &str, uri: &str| -> Option<String> {
+    let cmaf = ep.packaging == Packaging::Cmaf;
+    let variant_of = |master_path: &str, uri: &str| -> Option<&Variant> {
         let p = crate::timeline::join_relative(master_path, uri)?;
         let key = p.strip_suffix(".m3u8").unwrap_or(&p);
-        variants.get(key).map(|v| format!("{}.m3u8", v.slug))
+        variants.get(key)
+    };
+    let slug_of = |master_path: &str, uri: &str| -> Option<String> {
+        variant_of(master_path, uri).map(|v| format!("{}.m3u8", v.slug))
+    };
+    // CMAF: CODECS from the remuxed init (what the fMP4 really carries), keeping ingested
+    // entries of other kinds (e.g. the audio of a separate rendition).
+    let fix_codecs = |vs: &mut hls::VariantStream, v: &Variant| {
+        let Some(remuxed) = v.cmaf.newest_codecs().filter(|c| !c.is_empty()) else {
+            return;
+        };
+        let kind = |c: &str| c.split('.').next().unwrap_or("").to_string();
+        let kinds: Vec<String> = remuxed.iter().map(|c| kind(c)).collect();
+        let mut all: Vec<String> = remuxed.to_vec();
+        if let Some(ingested) = vs.codecs() {
+            all.extend(
+                ingested
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty() && !kinds.contains(&kind(c)))
+                    .map(str::to_string),
+            );
+        }
+        vs.attrs.set_quoted("CODECS", all.join(","));
     };
     let mut out = MasterPlaylist {
-        version: Some(3),
-        independent_segments: false,
+        version: Some(if cmaf { 7 } else { 3 }),
+        independent_segments: cmaf,
         ..Default::default()
     };
     match ingested {
@@ -289,19 +371,26 @@ pub fn master_playlist(
                 out.media.push(r);
             }
             for vs in &m.variants {
-                if let Some(s) = slug_of(path, &vs.uri) {
+                if let Some(v) = variant_of(path, &vs.uri) {
                     let mut vs = vs.clone();
-                    vs.uri = s;
+                    vs.uri = format!("{}.m3u8", v.slug);
+                    if cmaf {
+                        fix_codecs(&mut vs, v);
+                    }
                     out.variants.push(vs);
                 }
             }
         }
         None => {
             for v in variants.values() {
-                out.variants.push(hls::VariantStream {
+                let mut vs = hls::VariantStream {
                     uri: format!("{}.m3u8", v.slug),
                     attrs: AttributeList::new().unquoted("BANDWIDTH", v.bandwidth().max(1)),
-                });
+                };
+                if cmaf {
+                    fix_codecs(&mut vs, v);
+                }
+                out.variants.push(vs);
             }
         }
     }
@@ -339,4 +428,101 @@ pub fn master_playlist(
     let mut s = String::new();
     out.write_to(&mut s);
     s
+}
+
+#[cfg(test)]
+mod cmaf_tests {
+    use super::*;
+    use crate::cmaf::{CmafCache, CmafInit, CmafSeg};
+    use crate::timeline::Variant;
+
+    #[test]
+    fn map_at_start_after_discontinuity_and_on_init_change() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut v = Variant {
+            slug: "v".into(),
+            target_duration: 2,
+            ..Default::default()
+        };
+        let mut cache = CmafCache::default();
+        // seq 0,1: init a; 2: discontinuity, init a; 3: init b; 4: not remuxable.
+        for (seq, disc, init) in [
+            (0, false, "a"),
+            (1, false, "a"),
+            (2, true, "a"),
+            (3, false, "b"),
+        ] {
+            cache.insert(
+                seq,
+                Some((
+                    CmafSeg {
+                        bytes: bytes::Bytes::new(),
+                        init_id: init.into(),
+                        keyframes: vec![(0, 10, 0.0)],
+                    },
+                    CmafInit {
+                        bytes: bytes::Bytes::new(),
+                        codecs: vec![],
+                    },
+                )),
+            );
+            v.segments.insert(seq, meta(seq, disc, t0));
+        }
+        cache.insert(4, None);
+        v.segments.insert(4, meta(4, false, t0));
+        let ep = EndpointSpec {
+            packaging: Packaging::Cmaf,
+            ..EndpointSpec::new("e")
+        };
+        let keys = Keys::new([0; 32]);
+        let ctx = Ctx {
+            channel: "c",
+            endpoint: &ep,
+            keys: &keys,
+        };
+        let segs: Vec<&SegMeta> = v.segments.values().collect();
+        let text = media_playlist(&ctx, &v, &segs, Span::Live, false, Some(&cache));
+        let pl = hls::parse_media(&text).unwrap();
+        let maps: Vec<Option<&str>> = pl
+            .segments
+            .iter()
+            .map(|s| s.map.as_ref().and_then(|m| m.uri()))
+            .collect();
+        assert_eq!(
+            maps,
+            [
+                Some("v/init_a.mp4"),
+                None,
+                Some("v/init_a.mp4"),
+                Some("v/init_b.mp4"),
+                None
+            ],
+            "{text}"
+        );
+        assert!(pl.segments[4].gap && pl.independent_segments && pl.version == Some(7));
+        assert!(pl.segments.iter().all(|s| s.uri.ends_with(".m4s")));
+        // Retain drops entries and unused inits with the window.
+        cache.retain(|seq| seq >= 3);
+        assert_eq!(cache.inits.len(), 1);
+        assert!(cache.inits.contains_key("b"));
+    }
+
+    fn meta(seq: u64, discontinuity: bool, t0: DateTime<Utc>) -> SegMeta {
+        SegMeta {
+            seq,
+            start: t0 + chrono::Duration::seconds(2 * seq as i64),
+            duration: 2.0,
+            discontinuity,
+            disc_seq: 0,
+            pdt: true,
+            markers: vec![],
+            dateranges: vec![],
+            size: 1,
+            ext: "ts".into(),
+            ad: None,
+            key: format!("c/v/{seq}"),
+            keyframes: vec![],
+            pat_pmt: None,
+        }
+    }
 }

@@ -98,6 +98,8 @@ pub struct Variant {
     pub version: u64,
     /// Rendered live playlists: endpoint id -> (version, bytes).
     pub live_cache: HashMap<String, (u64, Bytes)>,
+    /// Remuxed fMP4 of the segments CMAF endpoints asked for (bounded by `segments`).
+    pub cmaf: crate::cmaf::CmafCache,
 }
 
 impl Variant {
@@ -398,6 +400,8 @@ impl ChannelData {
             });
             if v.segments.len() != before {
                 v.version += 1;
+                let segments = &v.segments;
+                v.cmaf.retain(|seq| segments.contains_key(&seq));
             }
         }
         gone

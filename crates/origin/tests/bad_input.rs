@@ -309,6 +309,20 @@ async fn refusals() {
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["field"], "endpoints[0].ad_markers");
+    // CMAF + AES-128 is refused at creation, naming the field.
+    let resp = r
+        .http
+        .post(format!("{}/api/v1/channels", r.base))
+        .json(
+            &serde_json::json!({"id": "x", "endpoints": [{"id": "a", "packaging": "cmaf",
+            "encryption": {"aes128": {"key_rotation_seconds": 10}}}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["field"], "endpoints[0].encryption");
     let resp = r
         .http
         .post(format!("{}/api/v1/channels", r.base))

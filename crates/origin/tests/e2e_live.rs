@@ -77,7 +77,8 @@ async fn live_startover_timeshift_aes() {
             {"id": "hls", "manifest_window_seconds": 6, "startover_window_seconds": 300},
             {"id": "ifr", "manifest_window_seconds": 6, "i_frames": true},
             {"id": "delayed", "manifest_window_seconds": 4, "time_delay_seconds": 3},
-            {"id": "enc", "manifest_window_seconds": 6, "encryption": {"aes128": {"key_rotation_seconds": 4}}}
+            {"id": "enc", "manifest_window_seconds": 6, "encryption": {"aes128": {"key_rotation_seconds": 4}}},
+            {"id": "cmaf", "manifest_window_seconds": 6, "startover_window_seconds": 300, "packaging": "cmaf", "i_frames": true}
         ]}),
     )
     .await;
@@ -396,6 +397,179 @@ async fn live_startover_timeshift_aes() {
         assert_eq!(j["streams"][0]["nb_read_frames"], "1", "keyframe {i}: {j}");
     }
 
+    cmaf_checks(&r, &first, tmp.path()).await;
+
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = push_task.await;
+}
+
+/// The CMAF endpoint of the same channel: fMP4 remuxed from the ingested TS.
+async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::Path) {
+    let get = |u: String| {
+        let http = r.http.clone();
+        async move {
+            let resp = http.get(&u).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{u}");
+            resp
+        }
+    };
+    let base = format!("{}/out/live/cmaf", r.base);
+    // Master: version 7, CODECS of what the fMP4 carries, I-frame stream.
+    let master = get(format!("{base}/index.m3u8"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        master.contains("#EXT-X-VERSION:7") && master.contains("#EXT-X-INDEPENDENT-SEGMENTS"),
+        "{master}"
+    );
+    let mpl = hls::parse_master(&master).unwrap();
+    let codecs = mpl.variants[0].codecs().unwrap().to_string();
+    assert!(
+        codecs.contains("avc1.") && codecs.contains("mp4a.40.2"),
+        "{codecs}"
+    );
+    assert!(
+        master.contains("URI=\"channel_1_iframes.m3u8\""),
+        "{master}"
+    );
+
+    // Live media playlist: version 7, EXT-X-MAP, .m4s, no gaps.
+    let url = format!("{base}/channel_1.m3u8");
+    let text = get(url.clone()).await.text().await.unwrap();
+    assert!(
+        text.contains("#EXT-X-VERSION:7") && text.contains("#EXT-X-INDEPENDENT-SEGMENTS"),
+        "{text}"
+    );
+    let pl = hls::parse_media(&text).unwrap();
+    assert!(pl.segments.len() >= 3, "{text}");
+    assert!(
+        pl.segments
+            .iter()
+            .all(|s| !s.gap && s.uri.ends_with(".m4s")),
+        "{text}"
+    );
+    let map = pl.effective_map(0).expect("EXT-X-MAP").clone();
+    let init_url = hls::uri::resolve_str(&url, map.uri().unwrap()).unwrap();
+    let init = get(init_url.to_string()).await;
+    assert_eq!(init.headers()["content-type"], "video/mp4");
+    let init = init.bytes().await.unwrap();
+    let mut whole = init.to_vec();
+    let mut frags = Vec::new();
+    for seg in &pl.segments[..2] {
+        let u = hls::uri::resolve_str(&url, &seg.uri).unwrap();
+        let resp = get(u.to_string()).await;
+        assert_eq!(resp.headers()["content-type"], "video/iso.segment");
+        assert_eq!(
+            resp.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let b = resp.bytes().await.unwrap();
+        // Served from the cache: the same bytes again.
+        assert_eq!(get(u.to_string()).await.bytes().await.unwrap(), b);
+        whole.extend_from_slice(&b);
+        frags.push(b);
+    }
+    // Structure, independent of ffmpeg: moov has both tracks, each moof a tfdt, and
+    // fragment n+1 starts where fragment n ends.
+    let info = media::fmp4::inspect(&whole).unwrap();
+    let handlers: Vec<&str> = info.tracks.iter().map(|t| t.handler.as_str()).collect();
+    assert!(
+        handlers.contains(&"vide") && handlers.contains(&"soun"),
+        "{handlers:?}"
+    );
+    assert_eq!(info.fragments.len(), 2);
+    assert!(
+        info.fragments
+            .iter()
+            .all(|f| f.trafs.iter().all(|t| t.base_media_decode_time.is_some()))
+    );
+    info.check_continuity().expect("tfdt continuity");
+    let p = tmp.join("cmaf.mp4");
+    std::fs::write(&p, &whole).unwrap();
+    let probe = ffprobe_json(&["-show_entries", "stream=codec_name", p.to_str().unwrap()]);
+    let names: Vec<&str> = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str())
+        .collect();
+    assert!(names.contains(&"h264") && names.contains(&"aac"), "{probe}");
+    let (ok, err) = ffmpeg_decode(&["-i", p.to_str().unwrap()]);
+    assert!(ok, "init + 2 fragments decode: {err}");
+
+    // The player decodes the live CMAF endpoint.
+    let (ok, err) = ffmpeg_decode(&["-i", &format!("{base}/index.m3u8"), "-t", "6"]);
+    assert!(ok, "cmaf live decode: {err}");
+    let (ok, err) = ffmpeg_decode(&["-i", &url, "-t", "4"]);
+    assert!(ok, "cmaf live media playlist decode: {err}");
+
+    // Start-over and a start/end clip.
+    let start = first.segments[1].program_date_time.unwrap().timestamp();
+    let ev_url = format!("{url}?start={start}");
+    let ev = hls::parse_media(&get(ev_url.clone()).await.text().await.unwrap()).unwrap();
+    assert_eq!(ev.playlist_type, Some(hls::PlaylistType::Event));
+    assert!(ev.segments.iter().all(|s| !s.gap));
+    let (ok, err) = ffmpeg_decode(&["-live_start_index", "0", "-i", &ev_url, "-t", "3"]);
+    assert!(ok, "cmaf start-over decode: {err}");
+    let s = first.segments[2].program_date_time.unwrap();
+    let clip_url = format!("{url}?start={}&end={}", s.timestamp(), s.timestamp() + 4);
+    let clip = hls::parse_media(&get(clip_url.clone()).await.text().await.unwrap()).unwrap();
+    assert!(clip.end_list && clip.effective_map(0).is_some());
+    let (ok, err) = ffmpeg_decode(&["-i", &clip_url]);
+    assert!(ok, "cmaf clip decode: {err}");
+    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]);
+    let d: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3.0..=7.0).contains(&d), "probed cmaf clip duration {d}");
+
+    // I-frames: init + each byte range decodes as one frame.
+    let if_url = format!("{base}/channel_1_iframes.m3u8");
+    let ifr = hls::parse_media(&get(if_url.clone()).await.text().await.unwrap()).unwrap();
+    assert!(ifr.i_frames_only && ifr.segments.len() >= 3);
+    for (i, seg) in ifr.segments.iter().take(3).enumerate() {
+        let map = ifr.effective_map(i).expect("EXT-X-MAP");
+        assert!(map.byte_range().is_none());
+        let mut bytes = get(hls::uri::resolve_str(&if_url, map.uri().unwrap())
+            .unwrap()
+            .to_string())
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+        let br = seg.byte_range.unwrap();
+        let off = br.offset.unwrap();
+        let resp = r
+            .http
+            .get(hls::uri::resolve_str(&if_url, &seg.uri).unwrap())
+            .header("range", format!("bytes={}-{}", off, off + br.length - 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 206);
+        bytes.extend_from_slice(&resp.bytes().await.unwrap());
+        let p = tmp.join(format!("cmaf_kf{i}.mp4"));
+        std::fs::write(&p, &bytes).unwrap();
+        let j = ffprobe_json(&[
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            j["streams"][0]["nb_read_frames"], "1",
+            "cmaf keyframe {i}: {j}"
+        );
+    }
+
+    // A TS name on a CMAF endpoint is not served.
+    let ts = hls::uri::resolve_str(&url, &pl.segments[0].uri.replace(".m4s", ".ts")).unwrap();
+    assert_eq!(r.http.get(ts).send().await.unwrap().status(), 404);
 }
