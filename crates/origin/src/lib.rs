@@ -27,7 +27,10 @@
 //! - `POST/GET /api/v1/channels`, `GET/DELETE /api/v1/channels/{ch}`,
 //!   `POST /api/v1/channels/{ch}/endpoints`, `GET/PUT/DELETE .../endpoints/{ep}`
 //!   (bearer token when configured); OpenAPI at `/api/docs`.
-//! - `PUT/DELETE /in/{ch}/{1|2}/{path}`: ingest, Digest auth.
+//! - `PUT/DELETE /in/{ch}/{1|2}/{path}`: ingest, Digest auth. The API returns each ingest
+//!   URL as MediaPackage does, naming the file stem (`<public>/in/{ch}/1/channel`); clients
+//!   PUT `<url>.m3u8`, `<url>_<n>.m3u8`, `<url>_<n>_<seq>.ts` (any file under the folder is
+//!   accepted, so clients that append `/channel.m3u8` to the folder work too).
 //! - `GET/HEAD /out/{ch}/{ep}/index.m3u8`, `/out/{ch}/{ep}/{variant}.m3u8[?start=&end=]`,
 //!   `/out/{ch}/{ep}/{variant}/{seq}.ts` (TS endpoints) or `.../{variant}/{seq}.m4s` and
 //!   `.../{variant}/init_{hash}.mp4` (CMAF endpoints): playback, CORS.
@@ -241,7 +244,7 @@ impl Shared {
                 .iter()
                 .enumerate()
                 .map(|(i, (u, _))| IngestEndpoint {
-                    url: format!("{}/in/{}/{}", self.public_url, ch.id, i + 1),
+                    url: format!("{}/in/{}/{}/channel", self.public_url, ch.id, i + 1),
                     username: u.clone(),
                     password: None,
                 })

@@ -209,7 +209,8 @@ impl ChannelSpec {
 /// returned by the create call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IngestEndpoint {
-    /// Base URL: PUT `<url>/channel.m3u8`, `<url>/channel_1.m3u8`, `<url>/channel_1_42.ts`.
+    /// MediaPackage-style ingest URL naming the file stem (`.../in/<channel>/1/channel`):
+    /// PUT `<url>.m3u8`, `<url>_1.m3u8`, `<url>_1_42.ts`.
     pub url: String,
     pub username: String,
     /// Present only in the create response.

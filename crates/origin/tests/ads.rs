@@ -37,7 +37,7 @@ async fn ad_marker_modes() {
     )
     .await;
     let c = DigestPut::from_view(&view, 0);
-    let base = &view.ingest[0].url;
+    let base = view.ingest[0].url.strip_suffix("/channel").unwrap();
     let text = std::fs::read_to_string(dir.join("index.m3u8")).unwrap();
     let mut pl = hls::parse_media(&text).unwrap();
     for (i, s) in pl.segments.iter_mut().enumerate() {

@@ -25,8 +25,14 @@ async fn refusals() {
     let view = create(&r, serde_json::json!({"id": "news"})).await;
     assert_eq!(view.ingest.len(), 2);
     assert_ne!(view.ingest[0].username, view.ingest[1].username);
-    let base = view.ingest[0].url.clone();
-    assert_eq!(base, format!("{}/in/news/1", r.base));
+    // MediaPackage-style: the URL names the file stem; files go into its folder.
+    assert_eq!(view.ingest[0].url, format!("{}/in/news/1/channel", r.base));
+    assert_eq!(view.ingest[1].url, format!("{}/in/news/2/channel", r.base));
+    let base = view.ingest[0]
+        .url
+        .strip_suffix("/channel")
+        .unwrap()
+        .to_string();
 
     // No credentials: 401 with SHA-256 and MD5 challenges.
     let resp = r

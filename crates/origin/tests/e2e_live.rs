@@ -40,7 +40,7 @@ impl Pusher {
                 };
                 for &t in targets {
                     let resp = self.ingest[t]
-                        .put(&format!("{}/{name}", self.urls[t]), bytes.clone())
+                        .put(&format!("{}_1_{seq}.ts", self.urls[t]), bytes.clone())
                         .await;
                     assert_eq!(resp.status(), 201, "segment put");
                 }
@@ -51,7 +51,7 @@ impl Pusher {
         let body = pl.to_bytes();
         for t in 0..2 {
             let resp = self.ingest[t]
-                .put(&format!("{}/channel_1.m3u8", self.urls[t]), body.clone())
+                .put(&format!("{}_1.m3u8", self.urls[t]), body.clone())
                 .await;
             assert_eq!(resp.status(), 201, "playlist put");
         }
@@ -86,11 +86,13 @@ async fn live_startover_timeshift_aes() {
         DigestPut::from_view(&view, 0),
         DigestPut::from_view(&view, 1),
     ];
+    // MediaPackage-style ingest URLs name the file stem: PUT <url>.m3u8, <url>_1_<seq>.ts.
     let urls = [view.ingest[0].url.clone(), view.ingest[1].url.clone()];
+    assert!(urls[0].ends_with("/in/live/1/channel"), "{}", urls[0]);
     let master = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=600000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION=640x360\nchannel_1.m3u8\n";
     assert_eq!(
         ingest[0]
-            .put(&format!("{}/channel.m3u8", urls[0]), master.into())
+            .put(&format!("{}.m3u8", urls[0]), master.into())
             .await
             .status(),
         201
