@@ -65,6 +65,19 @@ async fn refusals() {
             201
         );
     }
+    // testkit's MD5-only Digest client picks the MD5 challenge among the two offered.
+    let i = &view.ingest[0];
+    let resp = testkit::digest::send(
+        &r.http,
+        reqwest::Method::PUT,
+        &format!("{base}/t.ts"),
+        &i.username,
+        i.password.as_deref().unwrap(),
+        Some(TS_PACKET.to_vec()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 201);
     // The other ingest's credentials do not open ingest 1.
     let other = DigestPut::from_view(&view, 1);
     let resp = r

@@ -1,5 +1,10 @@
 //! Minimal HTTP Digest (RFC 7616, MD5, qop=auth) client side, so tests can talk to
-//! [`Apache`](crate::Apache) directly. Production code has its own implementation.
+//! [`Apache`](crate::Apache) and the lineup origin directly. Production code has its own
+//! implementation.
+//!
+//! Only MD5 is spoken. A server may offer several challenges (RFC 7616 lists the preferred
+//! first; the origin sends `SHA-256` then `MD5`): [`send`] answers the first one this module
+//! can answer, via [`pick_challenge`].
 
 use md5::{Digest, Md5};
 
@@ -76,13 +81,14 @@ pub async fn send(
     if first.status() != reqwest::StatusCode::UNAUTHORIZED {
         return Ok(first);
     }
-    let challenge = first
-        .headers()
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.trim_start().starts_with("Digest"))
-        .map(str::to_string);
+    let challenge = pick_challenge(
+        first
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+    .map(str::to_string);
     let Some(challenge) = challenge else {
         return Ok(first);
     };
@@ -95,6 +101,25 @@ pub async fn send(
         Some(auth) => build(Some(auth)).send().await,
         None => Ok(first),
     }
+}
+
+/// Among `WWW-Authenticate` values, the first Digest challenge this module can answer
+/// (algorithm `MD5` or none given); if no challenge is answerable, the first Digest one.
+pub fn pick_challenge<'a>(challenges: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let digest: Vec<&str> = challenges
+        .into_iter()
+        .filter(|v| v.trim_start().starts_with("Digest"))
+        .collect();
+    digest
+        .iter()
+        .copied()
+        .find(|c| {
+            c.trim()
+                .strip_prefix("Digest")
+                .and_then(|p| param(p, "algorithm"))
+                .is_none_or(|a| a.eq_ignore_ascii_case("MD5"))
+        })
+        .or(digest.first().copied())
 }
 
 fn param(params: &str, key: &str) -> Option<String> {
@@ -146,6 +171,26 @@ mod tests {
         assert!(h.contains("qop=auth,"), "{h}");
         assert_eq!(param(ch, "qop").as_deref(), Some("auth,auth-int"));
         assert_eq!(param(ch, "realm").as_deref(), Some("testrealm@host.com"));
+    }
+
+    #[test]
+    fn picks_the_md5_challenge_when_several_are_offered() {
+        let sha = r#"Digest realm="r", qop="auth", algorithm=SHA-256, nonce="n1", opaque="o""#;
+        let md5 = r#"Digest realm="r", qop="auth", algorithm=MD5, nonce="n1", opaque="o""#;
+        let plain = r#"Digest realm="r", qop="auth", nonce="n2""#;
+        assert_eq!(pick_challenge([sha, md5]), Some(md5));
+        assert_eq!(
+            pick_challenge(["Basic realm=\"x\"", sha, plain]),
+            Some(plain)
+        );
+        assert_eq!(pick_challenge([sha]), Some(sha));
+        assert_eq!(pick_challenge(["Basic realm=\"x\""]), None);
+        assert!(authorization(sha, "PUT", "/a", "u", "p").is_none());
+        let h = authorization(md5, "PUT", "/a", "u", "p").unwrap();
+        assert!(
+            h.contains("algorithm=MD5") && h.contains("nonce=\"n1\""),
+            "{h}"
+        );
     }
 
     #[test]
