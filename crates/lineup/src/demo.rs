@@ -209,7 +209,7 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         .find(|e| e.spec.id == "aes")
         .map(|e| e.url.clone())
         .unwrap_or_default();
-    let ten_min_ago = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+    let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     println!(
         "lineup demo is running on {b}
 
@@ -217,8 +217,8 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     {engine}
   origin DVR endpoint (pushed there by pullpush with Digest auth; give it a few seconds):
     {dvr}
-  start-over from 10 minutes ago (clamped errors are JSON; the window fills as it runs):
-    {dvr}?start={ten_min_ago}
+  start-over from the moment the demo started (the DVR window grows as it runs):
+    {dvr}?start={started}
   I-frame playlists are listed in the DVR master (EXT-X-I-FRAME-STREAM-INF)
   AES-128 endpoint:
     {aes}
