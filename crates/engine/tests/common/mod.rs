@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod follow;
+
 use engine::{
     ChannelsFile, Clock, Engine, EngineOptions, FileAdapter, FileChannel, MemoryStore, Service,
     Store,
