@@ -1,6 +1,9 @@
 //! `lineup demo` end to end, in-process on an ephemeral port: the engine's channel goes
 //! through pullpush (Digest PUT over loopback) into the origin, and real players read both.
 
+mod common;
+use common::lineup;
+
 use std::time::Duration;
 
 use lineup::demo::{Args, start};
@@ -9,21 +12,6 @@ async fn get(url: &str) -> Option<String> {
     let r = reqwest::get(url).await.ok()?;
     r.status().is_success().then_some(())?;
     r.text().await.ok()
-}
-
-async fn lineup(args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_lineup"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("run lineup");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,27 +1,15 @@
 //! `lineup validate --follow` against a live stream that a real `ffmpeg -re` writes during
 //! the test: clean as written, and an error once the test tampers with the sequence.
 
+mod common;
+use common::lineup;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::{Router, extract::State, routing::get};
 use testkit::{FfmpegLive, LiveOptions};
-
-async fn lineup(args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_lineup"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("run lineup");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_is_clean_on_ffmpeg_live() {
