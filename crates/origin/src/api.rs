@@ -66,11 +66,16 @@ pub async fn create_endpoint(
 ) -> ApiResult<impl IntoResponse> {
     spec.validate("")?;
     let ch = s.channel(&channel)?;
-    let mut data = ch.lock();
-    if data.endpoints.iter().any(|e| e.id == spec.id) {
-        return Err(ApiError::conflict(format!("endpoint {:?} exists", spec.id)).with_field("id"));
+    {
+        let mut data = ch.lock();
+        if data.endpoints.iter().any(|e| e.id == spec.id) {
+            return Err(
+                ApiError::conflict(format!("endpoint {:?} exists", spec.id)).with_field("id")
+            );
+        }
+        data.endpoints.push(spec.clone());
     }
-    data.endpoints.push(spec.clone());
+    s.persist(&ch);
     Ok((StatusCode::CREATED, Json(s.endpoint_view(&channel, spec))))
 }
 
@@ -111,16 +116,19 @@ pub async fn put_endpoint(
         ));
     }
     let ch = s.channel(&channel)?;
-    let mut data = ch.lock();
-    let slot = data
-        .endpoints
-        .iter_mut()
-        .find(|e| e.id == endpoint)
-        .ok_or_else(|| ApiError::not_found(format!("endpoint {endpoint:?} not found")))?;
-    *slot = spec.clone();
-    for v in data.variants.values_mut() {
-        v.live_cache.remove(&endpoint);
+    {
+        let mut data = ch.lock();
+        let slot = data
+            .endpoints
+            .iter_mut()
+            .find(|e| e.id == endpoint)
+            .ok_or_else(|| ApiError::not_found(format!("endpoint {endpoint:?} not found")))?;
+        *slot = spec.clone();
+        for v in data.variants.values_mut() {
+            v.live_cache.remove(&endpoint);
+        }
     }
+    s.persist(&ch);
     Ok(Json(s.endpoint_view(&channel, spec)))
 }
 
@@ -133,13 +141,16 @@ pub async fn delete_endpoint(
     Path((channel, endpoint)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let ch = s.channel(&channel)?;
-    let mut data = ch.lock();
-    let before = data.endpoints.len();
-    data.endpoints.retain(|e| e.id != endpoint);
-    if data.endpoints.len() == before {
-        return Err(ApiError::not_found(format!(
-            "endpoint {endpoint:?} not found"
-        )));
+    {
+        let mut data = ch.lock();
+        let before = data.endpoints.len();
+        data.endpoints.retain(|e| e.id != endpoint);
+        if data.endpoints.len() == before {
+            return Err(ApiError::not_found(format!(
+                "endpoint {endpoint:?} not found"
+            )));
+        }
     }
+    s.persist(&ch);
     Ok(StatusCode::NO_CONTENT)
 }

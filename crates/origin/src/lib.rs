@@ -18,7 +18,8 @@
 //! - [`model`]: [`ChannelSpec`], [`EndpointSpec`], [`AdMarkers`], [`Packaging`],
 //!   [`Encryption`], the API views.
 //! - [`store::Store`]: where segment bytes live ([`store::MemoryStore`] by default,
-//!   [`store::DiskStore`]).
+//!   [`store::DiskStore`]); [`persist`]: with `--store disk`, channels and timeline indexes
+//!   are written to `<store>/<channel>.channel.json` and restored at start.
 //! - [`timeline::ChannelData`]: a channel's ingest state and per-variant timelines (pure).
 //! - [`digest::DigestAuth`]: server-side Digest (RFC 7616) with stateless expiring nonces.
 //! - [`clock::Clock`]: time is an input ([`clock::FakeClock`] in tests).
@@ -64,6 +65,7 @@ pub mod error;
 mod ingest;
 pub mod keys;
 pub mod model;
+pub mod persist;
 mod playback;
 pub mod render;
 pub mod store;
@@ -95,7 +97,9 @@ use keys::Keys;
 use store::Store;
 use timeline::{ChannelData, Ready};
 
-/// Where segment bytes are kept.
+/// Where segment bytes are kept. `Disk` also persists channel definitions and timeline
+/// indexes in the same folder, so a restarted origin keeps serving what it had
+/// ([`persist`]); `Memory` forgets everything on restart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum StoreKind {
@@ -160,6 +164,8 @@ pub struct Channel {
     /// (username, HA1) for ingest 1 and 2.
     pub(crate) users: [(String, Ha1); 2],
     data: Mutex<ChannelData>,
+    /// Orders writes of this channel's persisted index.
+    persist_lock: Mutex<()>,
 }
 
 impl Channel {
@@ -176,6 +182,8 @@ pub(crate) struct Shared {
     channels: RwLock<HashMap<String, Arc<Channel>>>,
     pub(crate) digest: DigestAuth,
     pub(crate) keys: Keys,
+    /// `--store disk`: where channel indexes are persisted (see [`persist`]).
+    persist_root: Option<PathBuf>,
 }
 
 fn random_token(bytes: usize) -> String {
@@ -222,9 +230,11 @@ impl Shared {
             id: spec.id.clone(),
             users,
             data: Mutex::new(data),
+            persist_lock: Mutex::new(()),
         });
         channels.insert(spec.id.clone(), ch.clone());
         drop(channels);
+        self.persist(&ch);
         metrics::gauge!("origin_channels").increment(1.0);
         tracing::info!(channel = %spec.id, "channel created");
         let mut view = self.view(&ch);
@@ -291,6 +301,10 @@ impl Shared {
             .remove(id)
             .ok_or_else(|| OriginError::not_found(format!("channel {id:?}")))?;
         metrics::gauge!("origin_channels").decrement(1.0);
+        if let Some(root) = &self.persist_root {
+            let _g = ch.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = std::fs::remove_file(persist::path_of(root, id));
+        }
         let keys: Vec<String> = ch
             .lock()
             .variants
@@ -325,10 +339,33 @@ impl Shared {
             }
             data.evict(self.clock.now())
         };
+        self.persist(ch);
         for k in gone {
             self.store.delete(k).await?;
         }
         Ok(())
+    }
+
+    /// Write a channel's definition and index (only with `--store disk`).
+    pub(crate) fn persist(&self, ch: &Channel) {
+        let Some(root) = &self.persist_root else {
+            return;
+        };
+        let _g = ch.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ch.id)
+            .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), ch));
+        if !current {
+            return; // deleted meanwhile: do not resurrect it
+        }
+        let bytes = persist::snapshot(&ch.id, &ch.users, &ch.lock());
+        if let Err(e) = persist::write(&persist::path_of(root, &ch.id), &bytes) {
+            tracing::warn!(channel = %ch.id, error = %e, "persisting the channel index failed");
+            metrics::counter!("origin_persist_failed_total").increment(1);
+        }
     }
 
     /// Remux the listed segments of `variant` (sequence, store key) that are not in its
@@ -377,6 +414,9 @@ impl Shared {
             .collect();
         for ch in chans {
             let gone = ch.lock().evict(self.clock.now());
+            if !gone.is_empty() {
+                self.persist(&ch);
+            }
             for k in gone {
                 if let Err(e) = self.store.delete(k).await {
                     tracing::warn!(error = %e, "evict");
@@ -448,7 +488,9 @@ pub async fn build(config: Config) -> Result<Origin, OriginError> {
 }
 
 impl Origin {
-    /// An origin with an explicit clock and store (tests use a [`FakeClock`]).
+    /// An origin with an explicit clock and store (tests use a [`FakeClock`]). With
+    /// `config.store == Disk` and a `store_path`, channels persisted there are restored
+    /// (see [`persist`]) and changes are written back.
     pub fn with_parts(config: Config, clock: Arc<dyn Clock>, store: Arc<dyn Store>) -> Self {
         let secret: [u8; 32] = match &config.secret {
             Some(s) => {
@@ -463,15 +505,36 @@ impl Origin {
             .unwrap_or_else(|| format!("http://{}", config.listen))
             .trim_end_matches('/')
             .to_string();
+        let persist_root = match (config.store, &config.store_path) {
+            (StoreKind::Disk, Some(p)) => Some(p.clone()),
+            _ => None,
+        };
+        let mut channels = HashMap::new();
+        if let Some(root) = &persist_root {
+            for r in persist::load_all(root) {
+                tracing::info!(channel = %r.id, "channel restored from disk");
+                metrics::gauge!("origin_channels").increment(1.0);
+                channels.insert(
+                    r.id.clone(),
+                    Arc::new(Channel {
+                        id: r.id,
+                        users: r.users,
+                        data: Mutex::new(r.data),
+                        persist_lock: Mutex::new(()),
+                    }),
+                );
+            }
+        }
         Self {
             shared: Arc::new(Shared {
                 config,
                 public_url,
                 clock,
                 store,
-                channels: RwLock::new(HashMap::new()),
+                channels: RwLock::new(channels),
                 digest: DigestAuth::new(secret),
                 keys: Keys::new(secret),
+                persist_root,
             }),
         }
     }

@@ -1,5 +1,6 @@
 //! Segment bytes storage behind a small trait. The timeline index (which segments exist,
-//! their times and tags) stays in memory in [`crate::timeline`]; a [`Store`] only holds
+//! their times and tags) lives in memory in [`crate::timeline`] (and, with `--store disk`,
+//! is also persisted next to the segments by [`crate::persist`]); a [`Store`] only holds
 //! bytes under keys the origin builds itself (`<channel>/<variant>/<seq>`; never from
 //! client input), so a backend never sees a client path.
 

@@ -380,6 +380,21 @@ impl ChannelData {
         true
     }
 
+    /// Put a segment read back from the persisted index on its timeline (ad-break state
+    /// re-derived from its predecessor, as [`ChannelData::commit`] does).
+    pub fn restore_segment(&mut self, variant: &str, mut meta: SegMeta) {
+        let Some(v) = self.variants.get_mut(variant) else {
+            return;
+        };
+        let prev = v
+            .segments
+            .get(&meta.seq.wrapping_sub(1))
+            .and_then(|p| p.ad.clone().map(|a| (a, p.duration)));
+        meta.ad = ad_mark(&meta, prev);
+        v.segments.insert(meta.seq, meta);
+        v.version += 1;
+    }
+
     /// Drop segments older than the retention behind each variant's newest one, and
     /// everything when nothing arrived for the retention time. Returns store keys to delete.
     pub fn evict(&mut self, now: DateTime<Utc>) -> Vec<String> {

@@ -1,0 +1,187 @@
+//! `--store disk` survives a restart: an origin built again on the same folder has the same
+//! channels (ingest users, endpoints) and the same timelines, so it serves the same
+//! playlists and segments, and ingest continues with the old credentials.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use origin::{FakeClock, Origin, StoreKind};
+
+const TS_PACKET: [u8; 188] = {
+    let mut p = [0xffu8; 188];
+    p[0] = 0x47;
+    p
+};
+
+async fn start_on(dir: &std::path::Path, clock: &FakeClock) -> Running {
+    let dir = dir.to_path_buf();
+    let clock = clock.clone();
+    start(move |mut c| {
+        c.store = StoreKind::Disk;
+        c.store_path = Some(dir.clone());
+        let store = origin::store::DiskStore::new(&dir).unwrap();
+        Origin::with_parts(c, Arc::new(clock), Arc::new(store))
+    })
+    .await
+}
+
+async fn text(r: &Running, path: &str) -> String {
+    let resp = r
+        .http
+        .get(format!("{}{path}", r.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{path}");
+    resp.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn disk_store_restores_channels_and_timelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = FakeClock::new(t0 + chrono::Duration::seconds(12));
+    let r = start_on(dir.path(), &clock).await;
+    let view = create(&r, serde_json::json!({"id": "news", "description": "d"})).await;
+    let resp = r
+        .http
+        .post(format!("{}/api/v1/channels/news/endpoints", r.base))
+        .json(&serde_json::json!({"id": "ads", "ad_markers": "scte35_enhanced", "i_frames": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let c = DigestPut::from_view(&view, 0);
+    let url = &view.ingest[0].url;
+    for i in 0..6 {
+        assert_eq!(
+            c.put(&format!("{url}_1_{i}.ts"), TS_PACKET.to_vec())
+                .await
+                .status(),
+            201
+        );
+    }
+    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,CODECS=\"avc1.64001e,mp4a.40.2\"\nchannel_1.m3u8\n";
+    assert_eq!(
+        c.put(&format!("{url}.m3u8"), master.into()).await.status(),
+        201
+    );
+    let mut pl = String::from(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:00Z\n",
+    );
+    for i in 0..6 {
+        match i {
+            2 => pl += "#EXT-X-CUE-OUT:4\n",
+            3 => pl += "#EXT-X-CUE-OUT-CONT:ElapsedTime=2,Duration=4\n",
+            4 => pl += "#EXT-X-CUE-IN\n",
+            _ => {}
+        }
+        pl += &format!("#EXTINF:2,\nchannel_1_{i}.ts\n");
+    }
+    assert_eq!(
+        c.put(&format!("{url}_1.m3u8"), pl.into()).await.status(),
+        201
+    );
+
+    let paths = [
+        "/out/news/default/index.m3u8".to_string(),
+        "/out/news/default/channel_1.m3u8".to_string(),
+        "/out/news/ads/channel_1.m3u8".to_string(),
+        "/out/news/ads/channel_1_iframes.m3u8".to_string(),
+        format!(
+            "/out/news/default/channel_1.m3u8?start={}",
+            t0.timestamp() + 2
+        ),
+        format!(
+            "/out/news/default/channel_1.m3u8?start={}&end={}",
+            t0.timestamp(),
+            t0.timestamp() + 6
+        ),
+    ];
+    let mut before = Vec::new();
+    for p in &paths {
+        before.push(text(&r, p).await);
+    }
+    assert!(before[2].contains("#EXT-X-CUE-OUT:4"), "{}", before[2]);
+    let seg_before = r
+        .http
+        .get(format!("{}/out/news/default/channel_1/3.ts", r.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let view_before = r.origin.channel("news").unwrap();
+    drop(r);
+
+    // "Restart": a new origin on the same folder, nothing shared in memory.
+    let r2 = start_on(dir.path(), &clock).await;
+    for (p, want) in paths.iter().zip(&before) {
+        assert_eq!(&text(&r2, p).await, want, "{p} differs after restart");
+    }
+    let seg_after = r2
+        .http
+        .get(format!("{}/out/news/default/channel_1/3.ts", r2.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(seg_after, seg_before);
+    let view_after = r2.origin.channel("news").unwrap();
+    assert_eq!(view_after.description.as_deref(), Some("d"));
+    assert_eq!(view_after.variants, view_before.variants);
+    let specs = |v: &origin::ChannelView| {
+        v.endpoints
+            .iter()
+            .map(|e| e.spec.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(specs(&view_after), specs(&view_before));
+    let users = |v: &origin::ChannelView| {
+        v.ingest
+            .iter()
+            .map(|i| i.username.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(users(&view_after), users(&view_before));
+
+    // Ingest continues with the old password (HA1 restored) on the new origin.
+    let url2 = view_after.ingest[0].url.clone();
+    assert_eq!(
+        c.put(&format!("{url2}_1_6.ts"), TS_PACKET.to_vec())
+            .await
+            .status(),
+        201
+    );
+    let pl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n#EXTINF:2,\nchannel_1_5.ts\n#EXTINF:2,\nchannel_1_6.ts\n";
+    assert_eq!(
+        c.put(&format!("{url2}_1.m3u8"), pl.into()).await.status(),
+        201
+    );
+    let live = hls::parse_media(&text(&r2, "/out/news/default/channel_1.m3u8").await).unwrap();
+    let last = live.segments.last().unwrap();
+    assert!(last.uri.ends_with("/6.ts"));
+    assert_eq!(
+        last.program_date_time.unwrap().to_utc(),
+        t0 + chrono::Duration::seconds(12),
+        "seq 6 follows the restored seq 5 on the timeline"
+    );
+
+    // Deleting the channel removes its index: a third start has no channel.
+    let resp = r2
+        .http
+        .delete(format!("{}/api/v1/channels/news", r2.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let r3 = start_on(dir.path(), &clock).await;
+    assert!(r3.origin.channel("news").is_err());
+}
