@@ -7,7 +7,8 @@
 //! /vod      the bundled VODs (embedded in the binary)
 //!   -> /engine    channel "demo": the VODs in rotation, slate on failure, ad breaks
 //!   -> /pullpush  one fetcher pulling the engine's channel, pushing with Digest auth into
-//!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers, AES-128
+//!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
+//!                 CMAF, AES-128
 //! ```
 
 use std::net::SocketAddr;
@@ -111,9 +112,12 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     aes.encryption = origin::Encryption::Aes128 {
         key_rotation_seconds: 60,
     };
+    let mut cmaf = origin::EndpointSpec::new("cmaf");
+    cmaf.packaging = origin::Packaging::Cmaf;
+    cmaf.i_frames = true;
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
-    spec.endpoints = vec![dvr, aes];
+    spec.endpoints = vec![dvr, cmaf, aes];
     let channel = origin.create_channel(spec)?;
 
     // Pull/push: one fetcher, engine -> origin ingest (both ingest URLs, Digest auth).
@@ -195,20 +199,17 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         })?;
     let demo = start(&args, listener).await?;
     let b = &demo.base;
-    let dvr = demo
-        .origin
-        .endpoints
-        .iter()
-        .find(|e| e.spec.id == "dvr")
-        .map(|e| e.url.clone())
-        .unwrap_or_default();
-    let aes = demo
-        .origin
-        .endpoints
-        .iter()
-        .find(|e| e.spec.id == "aes")
-        .map(|e| e.url.clone())
-        .unwrap_or_default();
+    let endpoint = |id: &str| {
+        demo.origin
+            .endpoints
+            .iter()
+            .find(|e| e.spec.id == id)
+            .map(|e| e.url.clone())
+            .unwrap_or_default()
+    };
+    let dvr = endpoint("dvr");
+    let cmaf = endpoint("cmaf");
+    let aes = endpoint("aes");
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     println!(
         "lineup demo is running on {b}
@@ -220,7 +221,9 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
   start-over from the moment the demo started (the DVR window grows as it runs):
     {dvr}?start={started}
   I-frame playlists are listed in the DVR master (EXT-X-I-FRAME-STREAM-INF)
-  AES-128 endpoint:
+  CMAF (fMP4 remuxed from the TS the origin ingests):
+    {cmaf}
+  AES-128 endpoint (key URI carries its token):
     {aes}
 
   play:      ffplay {dvr}

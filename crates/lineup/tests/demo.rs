@@ -80,6 +80,42 @@ async fn demo_chain_plays_end_to_end() {
         .collect();
     assert!(errors.is_empty(), "ffmpeg reported errors:\n{stderr}");
 
+    // The CMAF endpoint (remuxed from the same ingest) validates and decodes too.
+    let cmaf = demo
+        .origin
+        .endpoints
+        .iter()
+        .find(|e| e.spec.id == "cmaf")
+        .expect("cmaf endpoint")
+        .url
+        .clone();
+    let (code, out) = lineup(&["validate", "--check-segments", &cmaf]).await;
+    assert_eq!(code, 0, "cmaf endpoint:\n{out}");
+    let cmaf_variant = cmaf.replace(
+        "index.m3u8",
+        variant.rsplit('/').next().expect("variant playlist name"),
+    );
+    let out = tokio::process::Command::new(testkit::peer("ffmpeg").unwrap())
+        .args([
+            "-v",
+            "error",
+            "-i",
+            &cmaf_variant,
+            "-t",
+            "4",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg on CMAF: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The fetcher is healthy and has pushed segments.
     let fetchers = get(&format!("{}/pullpush/api/v1/fetchers", demo.base))
         .await
