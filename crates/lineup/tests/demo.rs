@@ -54,8 +54,10 @@ async fn demo_chain_plays_end_to_end() {
     .await
     .unwrap();
 
-    // The origin's playlists pass the validator, segments included.
-    let (code, out) = lineup(&["validate", "--check-segments", &dvr]).await;
+    // The origin's playlists pass the validator, segments included, and keep passing the
+    // live rules while the chain runs (engine VOD and ad-break transitions, pushed by
+    // pullpush, re-served by the origin).
+    let (code, out) = lineup(&["validate", "--follow", "20", "--check-segments", &dvr]).await;
     assert_eq!(code, 0, "origin endpoint:\n{out}");
 
     // ffmpeg decodes the origin's live endpoint (which crosses VOD/ad discontinuities).
