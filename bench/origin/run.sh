@@ -14,7 +14,8 @@
 # Everything it starts is stopped on exit. It never asserts timings.
 #
 # Knobs (environment): LINEUP_BIN (skip the build), BENCH_DURATION (default 10s),
-# BENCH_CONNECTIONS (100), BENCH_THREADS (2), BENCH_SOURCE_SECONDS (60).
+# BENCH_CONNECTIONS (100), BENCH_THREADS (2), BENCH_SOURCE_SECONDS (60), BENCH_PERF=1
+# (perf-record the origin during its runs; top symbols to bench/out/origin-perf-*.txt).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,6 +41,7 @@ if [[ -z "$NGINX" ]]; then
     NGINX=/usr/sbin/nginx
 fi
 
+mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lineup-bench-origin.XXXXXX")
 PIDS=()
 cleanup() {
@@ -126,6 +128,12 @@ RUST_LOG=warn "$BIN" origin --listen "127.0.0.1:$OPORT" --public-url "$OBASE" \
 OPID=$!
 PIDS+=("$OPID")
 wait_http "$OBASE/healthz" 30 || die "origin did not start: $(cat "$WORK/origin.log")"
+# The Prometheus recorder is installed on the first scrape: scrape once so the counters
+# read after the runs cover them.
+curl -fsS -o /dev/null "$OBASE/metrics" || true
+metric() { # metric NAME -> value (0 when absent)
+    curl -fsS "$OBASE/metrics" 2>/dev/null | awk -v m="$1" '$1 == m {v = $2} END {print v + 0}'
+}
 
 VIEW=$(curl -fsS -X POST -H 'content-type: application/json' \
     -d '{"id":"bench","endpoints":[{"id":"live","manifest_window_seconds":60}]}' \
@@ -235,7 +243,8 @@ EOF
 say "nginx on $NBASE"
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
     >"$WORK/nginx/logs/stdout.log" 2>&1 &
-PIDS+=("$!")
+NPID=$!
+PIDS+=("$NPID")
 wait_http "$NBASE$URL_PATH/$VARIANT" 10 ||
     die "nginx did not start: $(cat "$WORK/nginx/logs/error.log" 2>/dev/null)"
 cmp -s <(curl -fsS "$NBASE$URL_PATH/$SEGMENT") "$WWW$URL_PATH/$SEGMENT" ||
@@ -244,6 +253,20 @@ cmp -s <(curl -fsS "$NBASE$URL_PATH/$SEGMENT") "$WWW$URL_PATH/$SEGMENT" ||
 # ---------------------------------------------------------------- 5. wrk
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 RSS_BEFORE=$(rss_kb "$OPID")
+NGINX_WORKERS=$(pgrep -P "$NPID" | tr '\n' ' ')
+[[ -n $NGINX_WORKERS ]] || die "no nginx workers under $NPID"
+RENDERS_BEFORE=$(metric origin_live_playlists_rendered_total)
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_ticks PID... -> user+system clock ticks of those processes (all their threads)
+cpu_ticks() {
+    local t=0 p f
+    for p in "$@"; do
+        read -ra f <"/proc/$p/stat"
+        # fields 14 and 15 (utime, stime); the comm field has no spaces here
+        t=$((t + f[13] + f[14]))
+    done
+    echo "$t"
+}
 
 # to_ms "1.23ms" / "456.78us" / "1.02s" / "2.00m" -> milliseconds
 to_ms() {
@@ -253,13 +276,31 @@ to_ms() {
         printf "%.2f", n }'
 }
 
-declare -A RPS P99 NOTE
+declare -A RPS P99 NOTE CPU LOAD
 bench() { # bench KEY URL
-    local key=$1 url=$2 log="$WORK/wrk-$1.txt"
-    say "wrk -t$THREADS -c$CONNS -d$DURATION --latency $url   (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    local key=$1 url=$2 log="$WORK/wrk-$1.txt" pids t0 t1 n
+    if [[ $key == *_origin ]]; then pids=("$OPID"); else read -ra pids <<<"$NGINX_WORKERS"; fi
+    LOAD[$key]=$(cut -d' ' -f1 /proc/loadavg)
+    say "wrk -t$THREADS -c$CONNS -d$DURATION --latency $url   (load ${LOAD[$key]})"
+    t0=$(cpu_ticks "${pids[@]}")
+    local perf_pid=""
+    if [[ -n "${BENCH_PERF:-}" && $key == *_origin ]]; then
+        perf record -q -F 999 -p "$OPID" -o "$WORK/perf-$key.data" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$url" >"$log" 2>&1 ||
         die "wrk failed: $(cat "$log")"
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" && wait "$perf_pid" || true
+        perf report -i "$WORK/perf-$key.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -40 >"$OUT_DIR/origin-perf-$key.txt" || true
+        say "perf profile: $OUT_DIR/origin-perf-$key.txt"
+    fi
+    t1=$(cpu_ticks "${pids[@]}")
     cat "$log" >&2
+    n=$(awk '/ requests in / {print $1}' "$log")
+    CPU[$key]=$(awk -v d=$((t1 - t0)) -v n="$n" -v hz="$CLK_TCK" \
+        'BEGIN { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "n/a" }')
     RPS[$key]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$log")
     P99[$key]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$log")")
     NOTE[$key]=$(grep -E 'Non-2xx|Socket errors' "$log" | tr -s ' ' | paste -sd';' - || true)
@@ -269,6 +310,7 @@ bench pl_nginx "$NBASE$URL_PATH/$VARIANT"
 bench seg_origin "$SEGMENT_URL"
 bench seg_nginx "$NBASE$URL_PATH/$SEGMENT"
 RSS_AFTER=$(rss_kb "$OPID")
+RENDERS=$(($(metric origin_live_playlists_rendered_total) - RENDERS_BEFORE))
 
 # ---------------------------------------------------------------- 6. report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -289,7 +331,19 @@ mkdir -p "$OUT_DIR"
     row "live media playlist (\`$URL_PATH/$VARIANT\`)" pl_origin pl_nginx
     row "segment (\`$URL_PATH/$SEGMENT\`)" seg_origin seg_nginx
     echo
+    echo "Server CPU per request (user+system time of the server's processes during the run /"
+    echo "requests; less sensitive than req/s to whatever else runs on the machine):"
+    echo
+    echo "| what | lineup origin µs/req | nginx µs/req | load avg at start (origin, nginx) |"
+    echo "|---|---:|---:|---|"
+    printf '| live media playlist | %s | %s | %s, %s |\n' "${CPU[pl_origin]}" "${CPU[pl_nginx]}" \
+        "${LOAD[pl_origin]}" "${LOAD[pl_nginx]}"
+    printf '| segment | %s | %s | %s, %s |\n' "${CPU[seg_origin]}" "${CPU[seg_nginx]}" \
+        "${LOAD[seg_origin]}" "${LOAD[seg_nginx]}"
+    echo
     echo "- ratio = lineup / nginx req/s (>= 1 meets the target)."
+    echo "- live playlist renders by the origin during the runs: $RENDERS (0 = every request was"
+    echo "  served from the rendered-once cache; from the origin's /metrics)."
     echo "- lineup origin RSS: $((RSS_BEFORE / 1024)) MiB after ingest, $((RSS_AFTER / 1024)) MiB after the runs (VmRSS)."
     echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')."
     echo "  wrk and the server under test share these cores (nginx: worker_processes auto ="
