@@ -11,9 +11,84 @@ use serde::Serialize;
 
 use crate::adapters::{AssetManager, ChannelConfig, ChannelManager, NextItemRequest};
 use crate::error::{Error, Result};
-use crate::profile::{Profile, build_media};
+use crate::profile::{LiveSlot, Profile, build_media, live_snapshot};
 use crate::store::{LogHeader, SessionRecord, Store};
-use crate::timeline::{EntryMedia, Item, Millis, RenderOptions, Schedule, WindowPos};
+use crate::timeline::{
+    EntryMedia, Item, MediaSeg, Millis, RenderOptions, RenditionMedia, Schedule, WindowPos,
+};
+
+/// Segments a live entry starts behind the source's newest one, so the next source segment
+/// is normally fetched before the timeline needs to publish it.
+const LIVE_HOLD_BACK: u64 = 1;
+/// Least time between two looks at a live source (engine clock).
+const LIVE_POLL_MS: Millis = 500;
+/// A live item whose start is further than this after the schedule's end gets the slate
+/// until it starts; a closer (or past) start joins the source at the schedule's end.
+const LIVE_EARLY_MS: Millis = 1_000;
+/// A live entry that has run dry for this many target durations is closed (source failed).
+const LIVE_STALL_TARGETS: i64 = 3;
+
+/// The process-local state of a scope's open live entry: where the source is, which source
+/// sequence number comes next, and the segments appended so far (per rendition slot).
+struct LiveFeed {
+    url: String,
+    end_ms: Millis,
+    next_seq: u64,
+    segments: Vec<Vec<MediaSeg>>,
+    last_poll_ms: Millis,
+}
+
+impl LiveFeed {
+    /// Append the segments of `snap` from `next_seq` on, the same count in every slot (the
+    /// fewest any slot has), while the entry stays within `budget_ms`. A source that moved
+    /// past `next_seq` (we fell behind its window) resumes at its oldest segment with a
+    /// discontinuity. Returns how many were appended per slot.
+    fn take(&mut self, snap: &[LiveSlot], budget_ms: u64) -> usize {
+        if snap.len() != self.segments.len() || snap.iter().any(|s| s.segments.is_empty()) {
+            return 0;
+        }
+        let max_first = snap.iter().map(|s| s.first_seq).max().unwrap_or(0);
+        let mut gap = false;
+        if self.next_seq < max_first {
+            gap = !self.segments[0].is_empty();
+            self.next_seq = max_first;
+        }
+        let avail = snap
+            .iter()
+            .map(|s| (s.first_seq + s.segments.len() as u64).saturating_sub(self.next_seq))
+            .min()
+            .unwrap_or(0) as usize;
+        let mut dur: u64 = self.segments[0].iter().map(|s| s.dur_ms).sum();
+        let mut n = 0;
+        while n < avail {
+            let d = snap[0].segments[(self.next_seq - snap[0].first_seq) as usize + n].dur_ms;
+            if dur + d > budget_ms {
+                break;
+            }
+            dur += d;
+            n += 1;
+        }
+        for (slot, out) in snap.iter().zip(self.segments.iter_mut()) {
+            let from = (self.next_seq - slot.first_seq) as usize;
+            for (k, seg) in slot.segments[from..from + n].iter().enumerate() {
+                let mut seg = seg.clone();
+                seg.discontinuity |= k == 0 && gap;
+                out.push(seg);
+            }
+        }
+        self.next_seq += n as u64;
+        n
+    }
+
+    fn media(&self) -> Result<EntryMedia> {
+        EntryMedia::new(
+            self.segments
+                .iter()
+                .map(|s| RenditionMedia::new(s.clone()))
+                .collect(),
+        )
+    }
+}
 use crate::vod::VodCache;
 
 /// Where "now" comes from. Tests use [`ManualClock`].
@@ -104,6 +179,7 @@ struct Scope {
     schedule: RwLock<Option<Schedule>>,
     sched_lock: tokio::sync::Mutex<()>,
     cache: Mutex<HashMap<usize, (WindowPos, Bytes, u64)>>,
+    live: Mutex<Option<LiveFeed>>,
 }
 
 /// Which playlist family: a channel's shared one, or one viewer's session.
@@ -321,8 +397,10 @@ impl Engine {
                 let media = build_media(profile, &vod, slate.as_ref())?;
                 Ok((item, media))
             }
-            Item::Slate { .. } => {
-                let ms = self.inner.opts.slate_duration.as_millis() as u64;
+            Item::Slate { duration_ms, .. } => {
+                let ms = duration_ms
+                    .unwrap_or(self.inner.opts.slate_duration.as_millis() as u64)
+                    .max(1);
                 let media = self.slate_media(ch, profile).await?.looped(ms)?;
                 Ok((item, media))
             }
@@ -354,7 +432,10 @@ impl Engine {
                     }
                 }
             }
-            Item::Live { .. } => Err(Error::Unusable("live items are not supported yet".into())),
+            Item::Live { .. } => Err(Error::Unusable(
+                "a live entry is resolved where it is scheduled (its segments are not re-fetchable)"
+                    .into(),
+            )),
         }
     }
 
@@ -383,6 +464,7 @@ impl Engine {
             schedule: RwLock::new(None),
             sched_lock: tokio::sync::Mutex::new(()),
             cache: Mutex::new(HashMap::new()),
+            live: Mutex::new(None),
         });
         Ok(self
             .inner
@@ -437,6 +519,7 @@ impl Engine {
                 header.min_target,
             ));
         }
+        let mut pending: Option<Item> = None;
         loop {
             // Catch up with what other replicas appended.
             let from = self.with_schedule(scope, |s| s.len_total());
@@ -454,53 +537,63 @@ impl Engine {
                 e.media = Some(media);
                 self.with_schedule_mut(scope, |s| s.push(e))?;
             }
+            if self.with_schedule(scope, |s| s.open_entry().is_some()) {
+                self.poll_live(scope, &profile).await?;
+                if self.with_schedule(scope, |s| s.open_entry().is_some()) {
+                    // Nothing is scheduled past a live entry until it closes.
+                    break;
+                }
+                continue;
+            }
             if Self::covered(scope, until) {
                 break;
             }
-            let position = self.with_schedule(scope, |s| s.len_total());
-            let req = NextItemRequest {
-                channel: ch.config.id.clone(),
-                session: scope.session.as_ref().map(|s| s.id.clone()),
-                category: scope.session.as_ref().and_then(|s| s.category.clone()),
-                playlist: scope.session.as_ref().and_then(|s| s.playlist.clone()),
-                position,
+            let item = match pending.take() {
+                Some(i) => i,
+                None => self.next_item(scope).await,
             };
-            let asked =
-                tokio::time::timeout(opts.load_timeout, self.inner.assets.next_item(req)).await;
-            let item = match asked {
-                Ok(Ok(i)) => i,
-                Ok(Err(e)) => {
-                    metrics::counter!("engine_adapter_errors_total").increment(1);
-                    tracing::warn!(scope = %scope.key, error = %e, "asset manager failed, playing slate");
-                    Item::Slate {
-                        reason: Some(format!("asset manager: {e}")),
-                    }
-                }
-                Err(_) => {
-                    metrics::counter!("engine_adapter_errors_total").increment(1);
-                    Item::Slate {
-                        reason: Some("asset manager timed out".into()),
-                    }
-                }
+            let at = self.with_schedule(scope, |s| s.end_ms());
+            if let Item::Live { start_ms, .. } = &item
+                && *start_ms > at + LIVE_EARLY_MS
+            {
+                // The slate until the live event starts, then the event.
+                let slate = Item::Slate {
+                    reason: Some("waiting for a live event".into()),
+                    duration_ms: Some((start_ms - at) as u64),
+                };
+                let (slate, media) = self.resolve(ch, &profile, slate).await?;
+                self.append_entry(scope, slate, media, false).await?;
+                pending = Some(item);
+                continue;
+            }
+            let resolved = match &item {
+                Item::Live { .. } => self.start_live(&profile, &item, at).await.map(|(m, f)| {
+                    *scope.live.lock().expect("live lock") = Some(f);
+                    (item.clone(), m)
+                }),
+                _ => self.resolve(ch, &profile, item.clone()).await,
             };
-            let (item, media) = match self.resolve(ch, &profile, item.clone()).await {
+            let (item, media) = match resolved {
                 Ok(x) => x,
                 Err(e) => {
                     metrics::counter!("engine_asset_failures_total", "kind" => item.kind())
                         .increment(1);
                     tracing::warn!(scope = %scope.key, item = ?item, error = %e, "item unusable, playing slate");
+                    // A failed live event is replaced by the slate until its end.
+                    let duration_ms = match &item {
+                        Item::Live { end_ms, .. } if *end_ms > at => Some((end_ms - at) as u64),
+                        _ => None,
+                    };
                     let slate = Item::Slate {
                         reason: Some(e.to_string()),
+                        duration_ms,
                     };
                     self.resolve(ch, &profile, slate).await?
                 }
             };
-            let entry = self.with_schedule(scope, |s| s.next_entry(item, Arc::new(media)))?;
-            if self.inner.store.append(&scope.key, &entry).await? {
-                metrics::counter!("engine_items_scheduled_total", "kind" => entry.item.kind())
-                    .increment(1);
-                tracing::debug!(scope = %scope.key, index = entry.index, item = ?entry.item, "scheduled");
-                self.with_schedule_mut(scope, |s| s.push(entry))?;
+            let open = matches!(item, Item::Live { .. });
+            if !self.append_entry(scope, item, media, open).await? && open {
+                scope.live.lock().expect("live lock").take();
             }
         }
         let horizon = now - opts.window.as_millis() as Millis - 60_000;
@@ -508,6 +601,175 @@ impl Engine {
             s.prune_before(horizon);
             Ok(())
         })?;
+        Ok(())
+    }
+
+    /// Ask the asset manager for the scope's next item (the slate when it fails).
+    async fn next_item(&self, scope: &Scope) -> Item {
+        let ch = &scope.channel;
+        let position = self.with_schedule(scope, |s| s.len_total());
+        let req = NextItemRequest {
+            channel: ch.config.id.clone(),
+            session: scope.session.as_ref().map(|s| s.id.clone()),
+            category: scope.session.as_ref().and_then(|s| s.category.clone()),
+            playlist: scope.session.as_ref().and_then(|s| s.playlist.clone()),
+            position,
+        };
+        let asked = tokio::time::timeout(
+            self.inner.opts.load_timeout,
+            self.inner.assets.next_item(req),
+        )
+        .await;
+        match asked {
+            Ok(Ok(i)) => i,
+            Ok(Err(e)) => {
+                metrics::counter!("engine_adapter_errors_total").increment(1);
+                tracing::warn!(scope = %scope.key, error = %e, "asset manager failed, playing slate");
+                Item::Slate {
+                    reason: Some(format!("asset manager: {e}")),
+                    duration_ms: None,
+                }
+            }
+            Err(_) => {
+                metrics::counter!("engine_adapter_errors_total").increment(1);
+                Item::Slate {
+                    reason: Some("asset manager timed out".into()),
+                    duration_ms: None,
+                }
+            }
+        }
+    }
+
+    /// Compare-and-append the next entry to the store log and, when it won, to the local
+    /// schedule. `false`: another replica appended first (the caller catches up).
+    async fn append_entry(
+        &self,
+        scope: &Scope,
+        item: Item,
+        media: EntryMedia,
+        open: bool,
+    ) -> Result<bool> {
+        let mut entry = self.with_schedule(scope, |s| s.next_entry(item, Arc::new(media)))?;
+        entry.open = open;
+        if !self.inner.store.append(&scope.key, &entry).await? {
+            return Ok(false);
+        }
+        metrics::counter!("engine_items_scheduled_total", "kind" => entry.item.kind()).increment(1);
+        tracing::debug!(scope = %scope.key, index = entry.index, item = ?entry.item, "scheduled");
+        self.with_schedule_mut(scope, |s| s.push(entry))?;
+        Ok(true)
+    }
+
+    /// Join a live source at `at`: its newest segments but [`LIVE_HOLD_BACK`], matched to
+    /// the profile's slots.
+    async fn start_live(
+        &self,
+        profile: &Profile,
+        item: &Item,
+        at: Millis,
+    ) -> Result<(EntryMedia, LiveFeed)> {
+        let Item::Live { url, end_ms, .. } = item else {
+            return Err(Error::Unusable("not a live item".into()));
+        };
+        if *end_ms <= at {
+            return Err(Error::Unusable(format!("live event {url} is already over")));
+        }
+        let snap = live_snapshot(profile, &self.inner.vods.live(url).await?)?;
+        let newest = snap
+            .first()
+            .filter(|s| !s.segments.is_empty())
+            .map(|s| s.first_seq + s.segments.len() as u64 - 1)
+            .ok_or_else(|| Error::Unusable(format!("live source {url} has no segments")))?;
+        let mut feed = LiveFeed {
+            url: url.clone(),
+            end_ms: *end_ms,
+            next_seq: newest.saturating_sub(LIVE_HOLD_BACK),
+            segments: vec![Vec::new(); snap.len()],
+            last_poll_ms: self.now_ms(),
+        };
+        if feed.take(&snap, (end_ms - at) as u64) == 0 {
+            return Err(Error::Unusable(format!(
+                "live source {url}: no segment fits before the event ends"
+            )));
+        }
+        metrics::counter!("engine_live_switches_total").increment(1);
+        tracing::info!(url = %url, from_seq = feed.next_seq, "switching to live");
+        Ok((feed.media()?, feed))
+    }
+
+    /// Grow the open live entry with what the source published since the last look (at
+    /// most every [`LIVE_POLL_MS`]); close it when the next segment would end after the
+    /// event's end, when the event is over, or when the source has run dry for
+    /// [`LIVE_STALL_TARGETS`] target durations (then the slate fills until the event's end).
+    async fn poll_live(&self, scope: &Scope, profile: &Profile) -> Result<()> {
+        let now = self.now_ms();
+        let feed = scope.live.lock().expect("live lock").take();
+        let Some(mut feed) = feed else {
+            // An open entry this process has no feed for (another replica's, or from before
+            // a restart): close it where it is.
+            self.with_schedule_mut(scope, |s| {
+                s.close_open();
+                Ok(())
+            })?;
+            return Ok(());
+        };
+        let Some(start) = self.with_schedule(scope, |s| s.open_entry().map(|e| e.start_ms)) else {
+            return Ok(());
+        };
+        let budget = (feed.end_ms - start).max(0) as u64;
+        let mut ended = false;
+        if now - feed.last_poll_ms >= LIVE_POLL_MS {
+            feed.last_poll_ms = now;
+            match self
+                .inner
+                .vods
+                .live(&feed.url)
+                .await
+                .and_then(|l| live_snapshot(profile, &l))
+            {
+                Ok(snap) => {
+                    if feed.take(&snap, budget) > 0 {
+                        let media = Arc::new(feed.media()?);
+                        self.with_schedule_mut(scope, |s| s.extend_open(media))?;
+                    }
+                    let newest = snap
+                        .iter()
+                        .map(|s| s.first_seq + s.segments.len() as u64)
+                        .min()
+                        .unwrap_or(0);
+                    ended = snap.iter().any(|s| s.ended) && feed.next_seq >= newest;
+                }
+                Err(e) => {
+                    metrics::counter!("engine_live_poll_errors_total").increment(1);
+                    tracing::warn!(scope = %scope.key, url = %feed.url, error = %e, "live source poll failed");
+                }
+            }
+        }
+        let (end, target) = self.with_schedule(scope, |s| {
+            s.open_entry()
+                .map(|e| (e.end_ms(), e.target_duration))
+                .unwrap_or((start, 1))
+        });
+        let last = feed.segments[0].last().map(|s| s.dur_ms).unwrap_or(1) as Millis;
+        let full = end + last > feed.end_ms || now >= feed.end_ms;
+        let stalled = now > end + LIVE_STALL_TARGETS * 1000 * target as Millis;
+        if !(full || stalled || ended) {
+            *scope.live.lock().expect("live lock") = Some(feed);
+            return Ok(());
+        }
+        tracing::info!(scope = %scope.key, url = %feed.url, stalled, ended, "live entry closed");
+        self.with_schedule_mut(scope, |s| {
+            s.close_open();
+            Ok(())
+        })?;
+        if (stalled || ended) && feed.end_ms > end + LIVE_EARLY_MS {
+            let slate = Item::Slate {
+                reason: Some(format!("live source {} stopped", feed.url)),
+                duration_ms: Some((feed.end_ms - end) as u64),
+            };
+            let (slate, media) = self.resolve(&scope.channel, profile, slate).await?;
+            self.append_entry(scope, slate, media, false).await?;
+        }
         Ok(())
     }
 

@@ -37,8 +37,40 @@
 //!   `window` after its end (see [`timeline`]). TARGETDURATION never shrinks.
 //! - A bad asset (HTTP error, timeout, not a playlist, no matching variant) never produces a
 //!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate.
+//! - A live item ([`timeline::Item::Live`]) is the one exception to "entries are fixed when
+//!   appended": see *Live switch* below.
 //! - Ad breaks carry `EXT-X-CUE-OUT`/`-CONT`/`-IN` and `EXT-X-DATERANGE` with SCTE-35
 //!   `splice_insert` (out/in) from [`media::scte35`]; markers inside VODs pass through.
+//!
+//! # Live switch
+//! A live source's segments are not known in advance, so its entry is *open*
+//! ([`timeline::Entry::open`]): it is appended at the schedule's end (after the slate if the
+//! event starts later than that; joining late if it started earlier) with the source's
+//! newest segments but one (hold-back, so the next one is normally fetched before it is due),
+//! and nothing is scheduled after it while it is open. While it is open, `ensure` (driven by
+//! requests and the background tick) looks at the source at most every 500 ms (uncached,
+//! [`vod::VodCache::live`]), matches its renditions to the profile
+//! ([`profile::live_snapshot`]: variants as for VODs, audio by language, subtitles or empty
+//! WebVTT) and appends the segments after the last one taken, the same count in every
+//! rendition, mapped by the source's media sequence (so the channel's sequence is the
+//! entry's `seq_before` + the count taken; a source window that moved past us resumes at its
+//! oldest segment with a discontinuity) via [`timeline::Schedule::extend_open`]. The entry is
+//! closed ([`timeline::Schedule::close_open`]) at the last segment boundary before the event's
+//! end, when the source ends (ENDLIST), or when it has run dry for three target durations;
+//! in the last two cases the slate fills until the event's end. A source that is down when
+//! the event starts is replaced by the slate until its end. Already-published segments never
+//! change (the timeline only grows the open entry at its end), so players see a plain live
+//! playlist with `EXT-X-DISCONTINUITY` at both switches.
+//!
+//! Limits: the live feed (source URL, next source sequence, appended segments) is
+//! process-local and the store keeps only the entry as first appended. With one engine (any
+//! store) this is complete; with several replicas on Redis, only the replica that appended
+//! the live entry can extend it — another replica cannot re-resolve a live entry (its
+//! segments left the source's window) and fails to catch up. Making replicas agree needs the
+//! store to persist the appended live segments (an `extend`/`close` log operation next to
+//! `append`), not done yet. Live sources must be segment-aligned across renditions, carry
+//! every audio language of the channel profile, and a long event re-copies its segment list
+//! on each poll (O(segments)).
 
 pub mod adapters;
 pub mod config;

@@ -251,8 +251,10 @@ fn codec_family(codecs: Option<&str>) -> Option<String> {
 fn score(p: &VariantProfile, v: &VariantStream) -> f64 {
     let bw = v.bandwidth().unwrap_or(p.bandwidth).max(1) as f64;
     let mut s = (bw / p.bandwidth.max(1) as f64).ln().abs();
+    // Resolution names a ladder rung; bitrates vary with content (a still slate vs. a
+    // moving live source), so a resolution mismatch weighs three times a bitrate one.
     if let (Some([_, ph]), Some((_, vh))) = (p.resolution, v.resolution()) {
-        s += (vh.max(1) as f64 / ph.max(1) as f64).ln().abs();
+        s += 3.0 * (vh.max(1) as f64 / ph.max(1) as f64).ln().abs();
     }
     s
 }
@@ -415,3 +417,56 @@ pub fn build_media(
 
 /// The body of [`EMPTY_VTT_URI`].
 pub const EMPTY_VTT: &str = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n";
+
+/// One rendition slot of a live source at one look: the source media sequence number of its
+/// first segment and its segments (absolute URIs).
+#[derive(Debug, Clone)]
+pub struct LiveSlot {
+    pub first_seq: u64,
+    pub segments: Vec<crate::timeline::MediaSeg>,
+    /// The source ended (`EXT-X-ENDLIST`).
+    pub ended: bool,
+}
+
+/// Match a live source's renditions to `profile`'s slots (video variants as for VODs; audio
+/// tracks by language, required; subtitles by language or empty WebVTT with the timing of
+/// the first video slot). Pure. Live sources must be segment-aligned across renditions (the
+/// same media sequence numbers cover the same time), as HLS authoring requires for ABR.
+pub fn live_snapshot(profile: &Profile, live: &LoadedVod) -> Result<Vec<LiveSlot>> {
+    let slot = |url: &Url, pl: &MediaPlaylist| -> Result<LiveSlot> {
+        Ok(LiveSlot {
+            first_seq: pl.media_sequence,
+            segments: to_rendition(url, pl)?.segments,
+            ended: pl.end_list,
+        })
+    };
+    let picks = match_variants(profile, live)?;
+    let mut out = Vec::with_capacity(profile.slots());
+    for i in picks {
+        let (url, pl) = &live.variants[i];
+        out.push(slot(url, pl)?);
+    }
+    for a in &profile.audio {
+        let (_, url, pl) = find_track(live, MediaType::Audio, &a.language).ok_or_else(|| {
+            Error::Unusable(format!(
+                "{}: live source has no audio track for {:?}",
+                live.url, a.language
+            ))
+        })?;
+        out.push(slot(url, pl)?);
+    }
+    for s in &profile.subtitles {
+        match find_track(live, MediaType::Subtitles, &s.language) {
+            Some((_, url, pl)) => out.push(slot(url, pl)?),
+            None => {
+                let v = &out[0];
+                out.push(LiveSlot {
+                    first_seq: v.first_seq,
+                    segments: empty_subtitles(&RenditionMedia::new(v.segments.clone())).segments,
+                    ended: v.ended,
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -56,8 +56,15 @@ pub enum Item {
     Slate {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// How long it plays (default: the engine's `slate_duration`); set when the slate
+        /// stands in for a live event or fills the gap before one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
     },
-    /// A true live HLS source between `start_ms` and `end_ms`.
+    /// A true live HLS source (URL of its master or media playlist) between `start_ms` and
+    /// `end_ms`. Its entry is *open* while it plays: the engine appends the segments the
+    /// source publishes ([`Schedule::extend_open`]) and closes it at the last segment
+    /// boundary before `end_ms` ([`Schedule::close_open`]).
     Live {
         url: String,
         start_ms: Millis,
@@ -260,6 +267,10 @@ pub struct Entry {
     pub target_duration: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cue_in: Option<CueIn>,
+    /// A live entry still growing: it is the last entry and nothing is scheduled after it
+    /// until it is closed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
     #[serde(skip)]
     pub media: Option<Arc<EntryMedia>>,
 }
@@ -394,14 +405,75 @@ impl Schedule {
             counts,
             target_duration: target,
             cue_in: self.next.cue_in,
+            open: false,
             media: Some(media),
         })
+    }
+
+    /// The last entry if it is open (a live entry still growing).
+    pub fn open_entry(&self) -> Option<&Entry> {
+        self.entries.back().filter(|e| e.open)
+    }
+
+    /// Replace the open entry's media with a longer one (the same segments plus new ones at
+    /// the end, in every rendition): its duration, counters and the schedule's end grow.
+    /// Segments already published keep their sequence numbers and start times (rendition
+    /// 0's; other renditions are scaled, see the module doc, so keep live sources
+    /// segment-aligned across renditions).
+    pub fn extend_open(&mut self, media: Arc<EntryMedia>) -> Result<()> {
+        let renditions = self.renditions;
+        let e = self
+            .entries
+            .back_mut()
+            .filter(|e| e.open)
+            .ok_or_else(|| Error::Unusable("no open entry to extend".into()))?;
+        let old = e.media.as_ref().ok_or(Error::MissingMedia(e.index))?;
+        if media.renditions.len() != renditions
+            || media
+                .renditions
+                .iter()
+                .zip(&old.renditions)
+                .any(|(n, o)| n.segments.len() < o.segments.len())
+        {
+            return Err(Error::Unusable(
+                "a live entry can only grow at its end".into(),
+            ));
+        }
+        let boundary = u32::from(e.index > 0);
+        for (c, m) in e.counts.iter_mut().zip(&media.renditions) {
+            c.segments = m.segments.len() as u32;
+            c.discontinuities = boundary + m.internal_discontinuities();
+        }
+        e.duration_ms = media.duration_ms();
+        e.target_duration = media
+            .renditions
+            .iter()
+            .map(RenditionMedia::max_rounded)
+            .max()
+            .unwrap_or(1)
+            .max(e.target_duration);
+        e.media = Some(media);
+        self.next.start_ms = e.end_ms();
+        for (r, c) in e.counts.iter().enumerate() {
+            self.next.seq[r] = c.seq_before + u64::from(c.segments);
+            self.next.disc[r] = c.disc_before + u64::from(c.discontinuities);
+        }
+        self.next.target = e.target_duration;
+        Ok(())
+    }
+
+    /// Close the open entry (if any): the next entry starts at its end.
+    pub fn close_open(&mut self) {
+        if let Some(e) = self.entries.back_mut() {
+            e.open = false;
+        }
     }
 
     /// Append an entry made by [`Schedule::next_entry`] (or read from a store); it must be
     /// the next one.
     pub fn push(&mut self, entry: Entry) -> Result<()> {
         if entry.index != self.next.index
+            || self.open_entry().is_some()
             || entry.start_ms != self.next.start_ms
             || entry.counts.len() != self.renditions
             || entry.duration_ms == 0
@@ -432,6 +504,9 @@ impl Schedule {
 
     /// Append `item` played as `media`.
     pub fn append(&mut self, item: Item, media: Arc<EntryMedia>) -> Result<&Entry> {
+        if self.open_entry().is_some() {
+            return Err(Error::Unusable("the last entry is still open".into()));
+        }
         let e = self.next_entry(item, media)?;
         self.push(e)?;
         Ok(self.entries.back().expect("just pushed"))

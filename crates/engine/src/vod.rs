@@ -90,6 +90,17 @@ impl VodCache {
         fut.await.map_err(|e| Error::Unusable((*e).clone()))
     }
 
+    /// A fresh (uncached) look at a live source, bounded by the load timeout.
+    pub async fn live(&self, url: &str) -> Result<LoadedVod> {
+        match tokio::time::timeout(self.timeout, load_live(&self.client, url)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Fetch {
+                url: url.to_string(),
+                reason: format!("timed out after {:?}", self.timeout),
+            }),
+        }
+    }
+
     /// Number of cached VODs.
     pub fn len(&self) -> usize {
         self.slots.lock().map(|s| s.len()).unwrap_or(0)
@@ -133,6 +144,16 @@ async fn fetch_media(client: &reqwest::Client, url: &Url) -> Result<Arc<MediaPla
 
 /// Fetch and parse a VOD: its master and every media playlist it references.
 pub async fn load(client: &reqwest::Client, url: &str) -> Result<LoadedVod> {
+    load_with(client, url, false).await
+}
+
+/// Fetch and parse a live source's master (or bare media playlist) and its media playlists,
+/// uncached: each call is a fresh look at the live window.
+pub async fn load_live(client: &reqwest::Client, url: &str) -> Result<LoadedVod> {
+    load_with(client, url, true).await
+}
+
+async fn load_with(client: &reqwest::Client, url: &str, live: bool) -> Result<LoadedVod> {
     let base = Url::parse(url).map_err(|e| Error::Unusable(format!("bad VOD URL {url:?}: {e}")))?;
     let text = fetch_text(client, &base).await?;
     let parsed = hls::parse(&text).map_err(|e| Error::Parse {
@@ -143,7 +164,7 @@ pub async fn load(client: &reqwest::Client, url: &str) -> Result<LoadedVod> {
         Playlist::Master(m) => m,
         Playlist::Media(m) => {
             // A bare media playlist: one variant, itself.
-            if !m.end_list {
+            if !m.end_list && !live {
                 return Err(Error::Unusable(format!(
                     "{url}: not a VOD (no EXT-X-ENDLIST)"
                 )));

@@ -67,7 +67,10 @@ fn build(epoch: i64, entries: &[GenEntry]) -> Schedule {
                 base,
             ),
             2 => (
-                Item::Slate { reason: None },
+                Item::Slate {
+                    reason: None,
+                    duration_ms: None,
+                },
                 base.looped(g.ad_ms as u64).unwrap(),
             ),
             _ => (
