@@ -293,7 +293,8 @@ bench() { # bench KEY URL
     if [[ -n $perf_pid ]]; then
         kill -INT "$perf_pid" && wait "$perf_pid" || true
         perf report -i "$WORK/perf-$key.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-            grep -v '^#' | grep -v '^$' | head -40 >"$OUT_DIR/origin-perf-$key.txt" || true
+            grep -v -e '^#' -e '^$' | sed -e 's/  *- *- *$//' -e 's/ *$//' | head -40 \
+                >"$OUT_DIR/origin-perf-$key.txt" || true
         say "perf profile: $OUT_DIR/origin-perf-$key.txt"
     fi
     t1=$(cpu_ticks "${pids[@]}")
