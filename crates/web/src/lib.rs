@@ -160,8 +160,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// `GET /healthz` and `GET /metrics` (the process-wide Prometheus recorder).
+/// `GET /healthz` and `GET /metrics` (the process-wide Prometheus recorder). Installs the
+/// recorder now, so that counts made before the first scrape are kept.
 pub fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    metrics_handle();
     Router::new()
         .route(
             "/healthz",
