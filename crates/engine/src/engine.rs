@@ -494,7 +494,9 @@ impl Engine {
         let _guard = scope.sched_lock.lock().await;
         let ch = &scope.channel;
         let profile = self.profile(ch).await?;
-        let now = self.now_ms();
+        // Not after `until`: a request renders at the instant it read before calling us, and
+        // an epoch after it would leave that render (a new session's first) empty.
+        let now = self.now_ms().min(until);
         let opts = &self.inner.opts;
         if scope.schedule.read().expect("schedule lock").is_none() {
             let prefill = match &scope.session {
