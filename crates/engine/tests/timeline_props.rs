@@ -262,3 +262,78 @@ fn ad_break_markers_and_scte35() {
     assert!(text.contains("#EXT-X-CUE-IN"), "{text}");
     assert_eq!(p.segments.iter().filter(|s| s.discontinuity).count(), 2);
 }
+
+/// An open (live) entry grows at its end: every render for an instant before its end is still what
+/// the grown schedule renders for that instant; nothing is appended while it is open; after
+/// closing, the next entry starts at its end with the counters continuing.
+#[test]
+fn open_entry_grows_without_changing_the_past() {
+    let media = |n: usize, p: &str| {
+        let durs = vec![2000u32; n];
+        Arc::new(
+            EntryMedia::new(vec![
+                segs(p, &durs, None),
+                segs(&format!("{p}b"), &durs, None),
+            ])
+            .unwrap(),
+        )
+    };
+    let opts = RenderOptions { window_ms: 6_000 };
+    let mut s = Schedule::new(0, 2, 2);
+    s.append(
+        Item::Slate {
+            reason: None,
+            duration_ms: None,
+        },
+        media(2, "v"),
+    )
+    .unwrap();
+    let live = Item::Live {
+        url: "http://l/".into(),
+        start_ms: 4_000,
+        end_ms: 20_000,
+    };
+    let mut e = s.next_entry(live.clone(), media(1, "l")).unwrap();
+    e.open = true;
+    s.push(e).unwrap();
+    assert!(
+        s.append(
+            Item::Slate {
+                reason: None,
+                duration_ms: None
+            },
+            media(1, "x")
+        )
+        .is_err()
+    );
+    let mut before = Vec::new();
+    for n in 2..=6 {
+        for t in (0..s.end_ms()).step_by(500) {
+            before.push((t, s.render(1, t, &opts).unwrap().to_string()));
+        }
+        s.extend_open(media(n, "l")).unwrap();
+        assert_eq!(s.end_ms(), 4_000 + 2_000 * n as i64);
+        for (t, text) in &before {
+            assert_eq!(&s.render(1, *t, &opts).unwrap().to_string(), text, "t={t}");
+        }
+    }
+    assert!(s.extend_open(media(3, "l")).is_err(), "cannot shrink");
+    s.close_open();
+    let next = s
+        .append(
+            Item::Slate {
+                reason: None,
+                duration_ms: None,
+            },
+            media(1, "y"),
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            next.start_ms,
+            next.counts[1].seq_before,
+            next.counts[1].disc_before
+        ),
+        (16_000, 8, 1)
+    );
+}
