@@ -9,8 +9,10 @@ Phases, all against the same ffmpeg live source (served by nginx) and the same A
    the segments they list (sha1 of the file bytes: both implementations copy segments
    unchanged and rename them, so the hash is the identity). For each segment first listed at
    the source after the warm-up: delay = t(listed at destination) - t(listed at source).
-   The CPU and RSS of both processes are sampled over the same window (the like-with-like
-   1-fetcher comparison).
+   A fetcher's polling locks onto one phase of the segment cadence, so one run of one
+   fetcher measures one phase: we do several rounds with fresh fetchers started at random
+   phases (--prop-rounds). The CPU and RSS of both processes are taken over all rounds (the
+   like-with-like 1-fetcher comparison).
 2. scale: for N in 1, 100, 1000 (alternating lineup / reference so load drift hits both),
    start a fresh process, create N `void` fetchers through its REST API, wait WARMUP s,
    then take CPU (utime+stime from /proc/<pid>/stat over SAMPLE s, % of one core) and
@@ -25,6 +27,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -139,6 +142,12 @@ class Impl:
             ok = st == 200
         if not ok:
             raise RuntimeError(f"{self.kind}: create fetcher -> {st} {out[:300]!r}")
+        j = json.loads(out)
+        return j["id"] if self.kind == "lineup" else j["fetcherId"]
+
+    def delete(self, fid):
+        path = "/api/v1/fetchers/" if self.kind == "lineup" else "/api/v1/fetcher/"
+        http("DELETE", self.base + path + fid)
 
     def status(self):
         """(fetchers listed, running/healthy, a sample error)"""
@@ -207,42 +216,45 @@ def sha1(path):
 
 
 def propagation(args, tmp, results):
-    log("propagation: lineup and reference, mediapackage -> Apache (Digest), 1 fetcher each")
-    for d in ("lineup", "ref"):
-        os.makedirs(os.path.join(args.dav_root, d), exist_ok=True)
-        os.chmod(os.path.join(args.dav_root, d), 0o777)
+    log(f"propagation: lineup and reference, mediapackage -> Apache (Digest), 1 fetcher each, "
+        f"{args.prop_rounds} rounds")
     impls = {
         "lineup": Impl("lineup", args, "mediapackage", tmp, "prop-lineup"),
         "ref": Impl("ref", args, "mediapackage", tmp, "prop-ref"),
     }
+    src_lists = [os.path.join(args.src_dir, f"stream_{i}", "index.m3u8") for i in range(2)]
+    src_seen = {}  # segment hash -> t first listed at the source
+    src_uri_seen = set()
+    all_delays = {k: [] for k in impls}
+    per_round = {k: [] for k in impls}
+    missing = {k: 0 for k in impls}
+    pids = [impls["lineup"].pid, impls["ref"].pid]
+    c0 = t0 = None
     try:
-        for name, impl in impls.items():
-            ingest = {"url": f"{args.dav_url}{name}/channel", "username": args.dav_user,
-                      "password": args.dav_password}
-            impl.create(f"prop-{name}", args.src_url, {"ingestUrls": [ingest]})
-        t_created = time.monotonic()
-        src_lists = [os.path.join(args.src_dir, f"stream_{i}", "index.m3u8") for i in range(2)]
-        src_seen = {}  # hash -> t listed at source
-        src_uri_seen = set()
-        dest_seen = {k: {} for k in impls}  # impl -> hash -> t listed at destination
-        dest_uri_done = {k: set() for k in impls}
-        tries = {}
-        # Source segments already listed before the fetchers started (and during warm-up)
-        # don't count: only segments that appear at the source while both run.
-        counted_from = t_created + args.prop_warmup
-        end = counted_from + args.prop_secs
-
-        def sampler():
-            time.sleep(args.prop_warmup)
-            return sample([impls["lineup"].pid, impls["ref"].pid], args.prop_secs)
-
-        with cf.ThreadPoolExecutor(1) as ex:
-            fut = ex.submit(sampler)
+        for r in range(args.prop_rounds):
+            ids = {}
+            for name, impl in impls.items():
+                folder = os.path.join(args.dav_root, f"{name}{r}")
+                os.makedirs(folder, exist_ok=True)
+                os.chmod(folder, 0o777)
+                ingest = {"url": f"{args.dav_url}{name}{r}/channel", "username": args.dav_user,
+                          "password": args.dav_password}
+                ids[name] = impl.create(f"prop-{name}-{r}", args.src_url,
+                                        {"ingestUrls": [ingest]})
+            t_created = time.monotonic()
+            # Only segments that first appear at the source after the warm-up count (not
+            # the backlog a new fetcher pushes at start).
+            counted_from = t_created + args.prop_warmup
+            end = counted_from + args.prop_secs
+            dest_seen = {k: {} for k in impls}
+            dest_uri_done = {k: set() for k in impls}
+            tries = {}
             while time.monotonic() < end + args.prop_tail:
                 now = time.monotonic()
+                if c0 is None and now >= counted_from:
+                    c0, t0 = {p: cpu_ticks(p) for p in pids}, now
                 for pl in src_lists:
-                    uris = listed(pl) or []
-                    for u in uris:
+                    for u in listed(pl) or []:
                         p = os.path.join(os.path.dirname(pl), u)
                         if p in src_uri_seen:
                             continue
@@ -250,10 +262,9 @@ def propagation(args, tmp, results):
                         if h is None:
                             continue
                         src_uri_seen.add(p)
-                        if now < end:
-                            src_seen.setdefault(h, now)
+                        src_seen.setdefault(h, now)
                 for name in impls:
-                    folder = os.path.join(args.dav_root, name)
+                    folder = os.path.join(args.dav_root, f"{name}{r}")
                     for fn in os.listdir(folder):
                         if not fn.endswith(".m3u8"):
                             continue
@@ -272,25 +283,33 @@ def propagation(args, tmp, results):
                             dest_uri_done[name].add(p)
                             dest_seen[name].setdefault(h, now)
                 time.sleep(max(0.0, 0.05 - (time.monotonic() - now)))
-            usage, busy = fut.result()
+            counted = {h: t for h, t in src_seen.items() if counted_from <= t < end}
+            for name, impl in impls.items():
+                d = sorted(dest_seen[name][h] - t for h, t in counted.items()
+                           if h in dest_seen[name])
+                missing[name] += sum(1 for h in counted if h not in dest_seen[name])
+                all_delays[name] += d
+                per_round[name].append(pct(d, 50))
+                impl.delete(ids[name])
+            log("  round %d: median lineup %s, reference %s" % (
+                r + 1, fmt_s(per_round["lineup"][-1]), fmt_s(per_round["ref"][-1])))
+            # Start the next round at another phase of the segment cadence.
+            if r + 1 < args.prop_rounds:
+                time.sleep(random.uniform(0, args.hls_time))
+        dt = time.monotonic() - t0
         for name, impl in impls.items():
-            counted = {h: t for h, t in src_seen.items() if t >= counted_from}
-            delays = sorted(dest_seen[name][h] - t for h, t in counted.items()
-                            if h in dest_seen[name])
-            missing = sum(1 for h in counted if h not in dest_seen[name])
-            u = usage[impl.pid]
+            delays = sorted(all_delays[name])
+            m = mem_kb(impl.pid)
+            cpu = 100.0 * (cpu_ticks(impl.pid) - c0[impl.pid]) / CLK_TCK / dt
             results.setdefault("prop", {})[name] = {
-                "n": len(delays), "missing": missing, "delays": delays,
+                "n": len(delays), "missing": missing[name], "delays": delays,
                 "p50": pct(delays, 50), "p95": pct(delays, 95), "max": max(delays, default=None),
-                "cpu": u["cpu"], "rss": u["VmRSS"], "hwm": u["VmHWM"],
+                "rounds": per_round[name], "cpu": cpu, "rss": m["VmRSS"], "hwm": m["VmHWM"],
                 "alive": impl.alive(),
             }
-            log(f"  {name}: {len(delays)} segments, {missing} not at destination, "
+            log(f"  {name}: {len(delays)} segments, {missing[name]} not at destination, "
                 f"p50 {fmt_s(pct(delays, 50))} p95 {fmt_s(pct(delays, 95))}, "
-                f"cpu {u['cpu']:.1f}%, rss {u['VmRSS'] / 1024:.1f} MiB")
-        results["prop_busy"] = busy
-        results["prop_dest_files"] = {k: sorted(os.listdir(os.path.join(args.dav_root, k)))[:8]
-                                      for k in impls}
+                f"cpu {cpu:.1f}%, rss {m['VmRSS'] / 1024:.1f} MiB")
     finally:
         for impl in impls.values():
             impl.stop()
@@ -343,9 +362,10 @@ def scale(args, tmp, results):
                 if not impl.alive():
                     row["error"] = f"process exited while sampled; see {impl.logpath}"
                     continue
+                fds = len(os.listdir(f"/proc/{impl.pid}/fd"))
                 listed_n, running, err, pushed = impl.status()
                 row.update(cpu=u["cpu"], rss=u["VmRSS"], hwm=u["VmHWM"], rss0=rss0,
-                           threads=u["Threads"], busy=busy, listed=listed_n, running=running,
+                           threads=u["Threads"], fds=fds, busy=busy, listed=listed_n, running=running,
                            sample_error=err, pushed=pushed, load=load1())
                 log(f"  cpu {u['cpu']:.1f}% of a core, rss {u['VmRSS'] / 1024:.1f} MiB "
                     f"(peak {u['VmHWM'] / 1024:.1f}), {running}/{listed_n} running, "
@@ -374,10 +394,13 @@ def report(args, results):
     p = results.get("prop", {})
     L.append("## Propagation (segment listed at source -> listed at destination)\n")
     L.append(f"One fetcher each, both at the same time, `mediapackage` output: HTTP PUT with "
-             f"Digest auth to Apache mod_dav (crates/testkit/apache/httpd.conf.in). Segments "
-             f"first listed at the source during {args.prop_secs} s after a "
-             f"{args.prop_warmup} s warm-up; both sides read from disk every 50 ms and "
-             "matched by content hash.\n")
+             f"Digest auth to Apache mod_dav (crates/testkit/apache/httpd.conf.in). "
+             f"{args.prop_rounds} rounds, each with fresh fetchers started at a random phase "
+             f"of the segment cadence (a fetcher's polling locks onto one phase, so one "
+             f"round measures one phase): segments first listed at the source during "
+             f"{args.prop_secs:g} s after a {args.prop_warmup:g} s warm-up. Source and "
+             "destination playlists are read from disk every 50 ms; segments are matched by "
+             "content hash. CPU/RSS: over all rounds.\n")
     L.append("| | lineup | hls-pull-push 0.6.0 |")
     L.append("|---|---|---|")
     if p:
@@ -390,6 +413,7 @@ def report(args, results):
             ("propagation p50", "p50", fmt_s),
             ("propagation p95", "p95", fmt_s),
             ("propagation max", "max", fmt_s),
+            ("median per round", "rounds", lambda v: ", ".join(fmt_s(x) for x in v)),
             ("CPU (% of one core), 1 fetcher, mediapackage", "cpu", lambda v: f"{v:.1f}%"),
             ("RSS, 1 fetcher, mediapackage", "rss", mib),
         ]:
@@ -445,7 +469,7 @@ def report(args, results):
             r = rows.get((kind, n), {})
             if "create_s" in r:
                 notes.append(f"{kind} N={n}: created in {r['create_s']:.1f} s, "
-                             f"{r.get('threads', '?')} threads, load avg {r.get('load', 0):.2f}"
+                             f"{r.get('threads', '?')} threads, {r.get('fds', '?')} open fds, load avg {r.get('load', 0):.2f}"
                              + (f", {r['pushed']} segments pushed" if r.get('pushed') is not None
                                 else ""))
     if notes:
@@ -481,9 +505,10 @@ def main():
     ap.add_argument("--load-start", default="?")
     ap.add_argument("--counts", type=lambda s: [int(x) for x in s.split(",")],
                     default=[1, 100, 1000])
-    ap.add_argument("--prop-warmup", type=float, default=10)
-    ap.add_argument("--prop-secs", type=float, default=60)
-    ap.add_argument("--prop-tail", type=float, default=8)
+    ap.add_argument("--prop-rounds", type=int, default=5)
+    ap.add_argument("--prop-warmup", type=float, default=6)
+    ap.add_argument("--prop-secs", type=float, default=14, help="counted seconds per round")
+    ap.add_argument("--prop-tail", type=float, default=5)
     ap.add_argument("--warmup", type=float, default=30)
     ap.add_argument("--sample", type=float, default=20)
     ap.add_argument("--skip", default="", help="comma list: prop,scale")

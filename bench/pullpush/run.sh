@@ -4,7 +4,7 @@
 #
 #   bench/pullpush/run.sh            # ~10 minutes; writes bench/out/pullpush.md (+ .json)
 #
-# Env: COUNTS=1,100,1000  WARMUP=30  SAMPLE=20  PROP_SECS=60  HLS_TIME=2  SKIP=prop|scale
+# Env: COUNTS=1,100,1000  WARMUP=30  SAMPLE=20  PROP_SECS=14 PROP_ROUNDS=5  HLS_TIME=2  SKIP=prop|scale
 #      LINEUP_BIN=<path> (skip the cargo build)  KEEP_TMP=1 (keep logs and docroots)
 # Needs: cargo, node 20 + npm (registry reachable for the first install), ffmpeg, nginx,
 # apache2 with mod_dav/mod_auth_digest, python3. Binds 127.0.0.1 only.
@@ -161,5 +161,5 @@ python3 "$HERE/measure.py" \
     --dav-user "$DAV_USER" --dav-password "$DAV_PASSWORD" \
     --tmp "$TMP" --out "$OUT" --hls-time "$HLS_TIME" --load-start "$LOAD_START" \
     --counts "${COUNTS:-1,100,1000}" --warmup "${WARMUP:-30}" --sample "${SAMPLE:-20}" \
-    --prop-secs "${PROP_SECS:-60}" --skip "${SKIP:-}"
+    --prop-secs "${PROP_SECS:-14}" --prop-rounds "${PROP_ROUNDS:-5}" --skip "${SKIP:-}"
 say "wrote $OUT"
