@@ -32,6 +32,8 @@ log() { printf '[bench/engine %s] %s\n' "$(date +%T)" "$*" >&2; }
 need() { command -v "$1" >/dev/null || { echo "missing tool: $1" >&2; exit 2; }; }
 for t in cargo node npm wrk curl python3; do need "$t"; done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # poll URL until it answers 200 with a body holding a line starting with $3 (default: a
 # media playlist with segments); deadline $2 seconds
@@ -126,24 +128,30 @@ else
 fi
 
 # --- throughput ----------------------------------------------------------------------------
-wrk_run() { # name url -> file
+declare -A CPU_S
+wrk_run() { # name url server-pid -> $WORK/wrk-<name>.txt, CPU_S[name] (server CPU seconds)
   wrk -t2 -c"$CONNS" -d3s "$2" >/dev/null 2>&1 || true # warm-up (JIT, caches), not reported
   log "wrk -t2 -c$CONNS -d${DUR}s --latency $2"
+  local c0; c0=$(cpu_ticks "$3")
   wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$2" >"$WORK/wrk-$1.txt" 2>&1
+  CPU_S[$1]=$(python3 -c "print(f'{($(cpu_ticks "$3") - $c0) / $TCK:.1f}')")
   cat "$WORK/wrk-$1.txt" >&2
 }
 LOAD_WRK=$(uptime)
-wrk_run lineup "$LIN_MEDIA"
-wrk_run ref "$REF_MEDIA"
+wrk_run lineup "$LIN_MEDIA" "$LIN_PID"
+wrk_run ref "$REF_MEDIA" "$REF_PID"
 rps() { awk '/^Requests\/sec/ {print $2}' "$WORK/wrk-$1.txt"; }
 p99() { awk '$1=="99%" {print $2}' "$WORK/wrk-$1.txt"; }
 non2xx() { awk -F': *' '/Non-2xx or 3xx/ {print $2}' "$WORK/wrk-$1.txt" | grep . || echo 0; }
 sockerr() { grep -m1 'Socket errors' "$WORK/wrk-$1.txt" | sed 's/^ *Socket errors: *//' || echo none; }
 total() { awk '/requests in/ {print $1}' "$WORK/wrk-$1.txt"; }
 # Ceiling of the HTTP stack + wrk on this machine: lineup's /healthz (no engine work).
-wrk_run healthz "$LIN/healthz"
+wrk_run healthz "$LIN/healthz" "$LIN_PID"
 LIN_RPS=$(rps lineup); REF_RPS=$(rps ref)
 RATIO=$(python3 -c "print(f'{$LIN_RPS/$REF_RPS:.1f}')")
+per_cpu() { python3 -c "print(f'{$(total "$1") / max($2, 0.1):.0f}')"; }
+LIN_PER_CPU=$(per_cpu lineup "${CPU_S[lineup]}"); REF_PER_CPU=$(per_cpu ref "${CPU_S[ref]}")
+CPU_RATIO=$(python3 -c "print(f'{$LIN_PER_CPU/$REF_PER_CPU:.1f}')")
 
 # --- lineup memory per session (fresh process) ---------------------------------------------
 kill "$LIN_PID"; wait "$LIN_PID" 2>/dev/null || true
@@ -204,6 +212,7 @@ mb() { python3 -c "print(f'{$1/1024:.1f}')"; }
   echo "| measure | lineup | reference (Node) | note |"
   echo "|---|---|---|---|"
   echo "| media playlist req/s (wrk -t2 -c$CONNS -d${DUR}s) | $LIN_RPS | $REF_RPS | lineup = ${RATIO}x reference (target >= 20x) |"
+  echo "| requests per server CPU-second (utime+stime during the run) | $LIN_PER_CPU ($(total lineup) req / ${CPU_S[lineup]} s) | $REF_PER_CPU ($(total ref) req / ${CPU_S[ref]} s) | lineup = ${CPU_RATIO}x reference; less sensitive to the shared cores than req/s |"
   echo "| ceiling: lineup \`/healthz\` req/s (same wrk) | $(rps healthz) (p99 $(p99 healthz)) | | HTTP stack + wrk on this machine, no engine work |"
   echo "| p99 latency | $(p99 lineup) | $(p99 ref) | |"
   echo "| requests / non-2xx / socket errors | $(total lineup) / $(non2xx lineup) / $(sockerr lineup) | $(total ref) / $(non2xx ref) / $(sockerr ref) | |"
