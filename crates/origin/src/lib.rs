@@ -76,6 +76,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use arc_swap::ArcSwap;
+
 use axum::{
     Router,
     routing::{get, put},
@@ -164,13 +166,105 @@ pub struct Channel {
     /// (username, HA1) for ingest 1 and 2.
     pub(crate) users: [(String, Ha1); 2],
     data: Mutex<ChannelData>,
+    /// Ready live-playlist responses, read without the `data` lock (see [`LiveMap`]).
+    live: ArcSwap<LiveMap>,
     /// Orders writes of this channel's persisted index.
     persist_lock: Mutex<()>,
 }
 
+/// A live media playlist response ready to send: body and `Cache-Control`, rendered when
+/// the timeline changed.
+#[derive(Debug)]
+pub(crate) struct LivePlaylist {
+    pub(crate) body: bytes::Bytes,
+    pub(crate) cache_control: axum::http::HeaderValue,
+}
+
+/// Endpoint id -> variant slug -> ready live playlist. An immutable snapshot: it holds only
+/// entries rendered from the current `ChannelData` (every mutable access to the data through
+/// [`ChannelGuard`] replaces it with an empty map before the lock is released).
+pub(crate) type LiveMap = HashMap<String, HashMap<String, Arc<LivePlaylist>>>;
+
 impl Channel {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ChannelData> {
-        self.data.lock().unwrap_or_else(|e| e.into_inner())
+    fn new(id: String, users: [(String, Ha1); 2], data: ChannelData) -> Self {
+        Self {
+            id,
+            users,
+            data: Mutex::new(data),
+            live: ArcSwap::from_pointee(LiveMap::new()),
+            persist_lock: Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> ChannelGuard<'_> {
+        ChannelGuard {
+            data: self.data.lock().unwrap_or_else(|e| e.into_inner()),
+            live: &self.live,
+            dirty: false,
+            publish: None,
+        }
+    }
+
+    /// The ready live playlist of (endpoint, variant slug), without taking the data lock.
+    pub(crate) fn live_playlist(&self, endpoint: &str, slug: &str) -> Option<Arc<LivePlaylist>> {
+        self.live.load().get(endpoint)?.get(slug).cloned()
+    }
+}
+
+/// The channel's data lock. Mutable access (`DerefMut`) marks the data changed: on release
+/// the ready live playlists are dropped (under the lock, so a reader of the snapshot never
+/// sees one older than the data it was rendered from). [`ChannelGuard::cache_mut`] is for
+/// output caches that do not change what is served.
+pub(crate) struct ChannelGuard<'a> {
+    data: MutexGuard<'a, ChannelData>,
+    live: &'a ArcSwap<LiveMap>,
+    dirty: bool,
+    publish: Option<(String, String, Arc<LivePlaylist>)>,
+}
+
+impl ChannelGuard<'_> {
+    /// Mutable access that does not invalidate the ready live playlists: only for caches
+    /// of output derived from the data (`Variant::live_cache`).
+    pub(crate) fn cache_mut(&mut self) -> &mut ChannelData {
+        &mut self.data
+    }
+
+    /// Publish a live playlist rendered from the data as it is under this lock (applied
+    /// when the lock is released).
+    pub(crate) fn publish(&mut self, endpoint: &str, slug: &str, pl: Arc<LivePlaylist>) {
+        self.publish = Some((endpoint.to_string(), slug.to_string(), pl));
+    }
+}
+
+impl std::ops::Deref for ChannelGuard<'_> {
+    type Target = ChannelData;
+    fn deref(&self) -> &ChannelData {
+        &self.data
+    }
+}
+
+impl std::ops::DerefMut for ChannelGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ChannelData {
+        self.dirty = true;
+        &mut self.data
+    }
+}
+
+impl Drop for ChannelGuard<'_> {
+    fn drop(&mut self) {
+        // Runs before `data` (the MutexGuard) is dropped: still under the lock.
+        if self.dirty {
+            self.live.store(Arc::new(LiveMap::new()));
+        }
+        if let Some((ep, slug, pl)) = self.publish.take() {
+            let cur = self.live.load();
+            if cur.get(&ep).is_some_and(|m| m.contains_key(&slug)) {
+                return; // published by an earlier request since the last change
+            }
+            let mut next = LiveMap::clone(&cur);
+            next.entry(ep).or_default().insert(slug, pl);
+            self.live.store(Arc::new(next));
+        }
     }
 }
 
@@ -202,6 +296,20 @@ impl Shared {
             .ok_or_else(|| OriginError::not_found(format!("channel {id:?}")))
     }
 
+    /// A channel's ready live playlist, without taking any channel's data lock.
+    pub(crate) fn live_playlist(
+        &self,
+        channel: &str,
+        endpoint: &str,
+        slug: &str,
+    ) -> Option<Arc<LivePlaylist>> {
+        self.channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(channel)?
+            .live_playlist(endpoint, slug)
+    }
+
     pub(crate) fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
         spec.validate()?;
         let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
@@ -226,12 +334,7 @@ impl Shared {
         let mut data = ChannelData::default();
         data.description = spec.description.clone();
         data.endpoints = spec.endpoints.clone();
-        let ch = Arc::new(Channel {
-            id: spec.id.clone(),
-            users,
-            data: Mutex::new(data),
-            persist_lock: Mutex::new(()),
-        });
+        let ch = Arc::new(Channel::new(spec.id.clone(), users, data));
         channels.insert(spec.id.clone(), ch.clone());
         drop(channels);
         self.persist(&ch);
@@ -516,12 +619,7 @@ impl Origin {
                 metrics::gauge!("origin_channels").increment(1.0);
                 channels.insert(
                     r.id.clone(),
-                    Arc::new(Channel {
-                        id: r.id,
-                        users: r.users,
-                        data: Mutex::new(r.data),
-                        persist_lock: Mutex::new(()),
-                    }),
+                    Arc::new(Channel::new(r.id, r.users, r.data)),
                 );
             }
         }

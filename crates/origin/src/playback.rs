@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query, State},
+    body::Body,
+    extract::{FromRequestParts, Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use web::{ApiError, cache};
 
-use crate::Shared;
+use crate::{LivePlaylist, Shared};
 use crate::model::{Encryption, EndpointSpec, Packaging};
 use crate::render::{self, Ctx, Span};
 
@@ -43,6 +44,12 @@ pub fn parse_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
     ))
 }
 
+/// `Cache-Control` of a live playlist as a ready header value.
+fn live_cache_control(td: u64) -> HeaderValue {
+    HeaderValue::from_str(&cache::live_playlist(td))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=1"))
+}
+
 fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
@@ -54,18 +61,80 @@ fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Re
 }
 
 /// Everything under an endpoint.
-pub async fn out(
-    State(s): State<Arc<Shared>>,
-    Path((channel, endpoint, path)): Path<(String, String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+///
+/// Hot path: the request is taken whole (no header copy, no `String`s for the path
+/// parameters); a live media playlist without a query is answered from the channel's ready
+/// snapshot ([`crate::Channel::live_playlist`]) without taking the channel lock. Anything
+/// else, or a snapshot miss, goes through [`out_inner`].
+pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let (mut parts, _body) = req.into_parts();
+    // The route is `/out/{channel}/{endpoint}/{*path}` (relative to any nesting prefix,
+    // which axum strips). Percent-encoded paths take the decoding extractor.
+    let raw = parts
+        .uri
+        .path()
+        .strip_prefix("/out/")
+        .filter(|p| !p.contains('%'))
+        .and_then(|p| {
+            let (channel, rest) = p.split_once('/')?;
+            let (endpoint, path) = rest.split_once('/')?;
+            Some((channel, endpoint, path))
+        });
+    let owned;
+    let (channel, endpoint, path) = match raw {
+        Some(r) => r,
+        None => match Path::<(String, String, String)>::from_request_parts(&mut parts, &s).await
+        {
+            Ok(Path(p)) => {
+                owned = p;
+                (owned.0.as_str(), owned.1.as_str(), owned.2.as_str())
+            }
+            Err(rejection) => return rejection.into_response(),
+        },
+    };
+    let q: HashMap<String, String> = match parts.uri.query() {
+        None => HashMap::new(),
+        Some(_) => match Query::try_from_uri(&parts.uri) {
+            Ok(Query(q)) => q,
+            Err(rejection) => return rejection.into_response(),
+        },
+    };
+    if q.is_empty()
+        && let Some(slug) = path.strip_suffix(".m3u8")
+        && !slug.ends_with("_iframes")
+        && slug != "index"
+        && let Some(pl) = s.live_playlist(channel, endpoint, slug)
+    {
+        return live_response(&pl);
+    }
+    match out_inner(&s, channel, endpoint, path, &q, &parts.headers).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn live_response(pl: &LivePlaylist) -> Response {
+    let mut r = Response::new(Body::from(pl.body.clone()));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(cache::M3U8));
+    h.insert(header::CACHE_CONTROL, pl.cache_control.clone());
+    r
+}
+
+async fn out_inner(
+    s: &Shared,
+    channel: &str,
+    endpoint: &str,
+    path: &str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ch = s.channel(&channel)?;
+    let ch = s.channel(channel)?;
     if path == "index.m3u8" {
         // CMAF: remux each variant's newest segment so CODECS names what fMP4 carries.
         let newest: Vec<(String, u64, String)> = {
             let data = ch.lock();
-            let ep = find_ep(&data.endpoints, &endpoint)?;
+            let ep = find_ep(&data.endpoints, endpoint)?;
             if ep.packaging == Packaging::Cmaf {
                 data.variants
                     .iter()
@@ -82,7 +151,7 @@ pub async fn out(
             s.ensure_cmaf(&ch, &variant, vec![(seq, key)]).await?;
         }
         let data = ch.lock();
-        let ep = find_ep(&data.endpoints, &endpoint)?;
+        let ep = find_ep(&data.endpoints, endpoint)?;
         let td = data
             .variants
             .values()
@@ -104,7 +173,7 @@ pub async fn out(
             Some(slug) => (slug, true),
             None => (name, false),
         };
-        return media(&s, &ch, &channel, &endpoint, slug, iframes, &q).await;
+        return media(s, &ch, channel, endpoint, slug, iframes, q).await;
     }
     // <slug>/<seq>.<ext>
     let (slug, file) = path
@@ -115,7 +184,7 @@ pub async fn out(
         .and_then(|f| f.strip_suffix(".mp4"))
     {
         let data = ch.lock();
-        let ep = find_ep(&data.endpoints, &endpoint)?;
+        let ep = find_ep(&data.endpoints, endpoint)?;
         let init = data
             .variants
             .values()
@@ -125,7 +194,7 @@ pub async fn out(
             .ok_or_else(|| ApiError::not_found(format!("init segment {file:?} not found")))?;
         let bytes = init.bytes.clone();
         drop(data);
-        return Ok(with_range(bytes, cache::MP4, &headers));
+        return Ok(with_range(bytes, cache::MP4, headers));
     }
     let (seq, ext) = file
         .split_once('.')
@@ -133,7 +202,7 @@ pub async fn out(
         .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
     let (meta, ep, variant) = {
         let data = ch.lock();
-        let ep = find_ep(&data.endpoints, &endpoint)?.clone();
+        let ep = find_ep(&data.endpoints, endpoint)?.clone();
         let v = data
             .variants
             .values()
@@ -163,7 +232,7 @@ pub async fn out(
                 ApiError::not_found(format!("segment {seq} is not available as CMAF"))
             })?;
         metrics::counter!("origin_segments_served_total").increment(1);
-        return Ok(with_range(bytes, cache::M4S, &headers));
+        return Ok(with_range(bytes, cache::M4S, headers));
     }
     let mut bytes = s
         .store
@@ -176,13 +245,13 @@ pub async fn out(
     } = ep.encryption
     {
         let kid = crate::keys::Keys::key_id(meta.start, key_rotation_seconds);
-        let key = s.keys.key(&channel, &ep.id, kid);
+        let key = s.keys.key(channel, &ep.id, kid);
         let iv = media::aes::iv_from_sequence(meta.seq);
         bytes = Bytes::from(media::aes::encrypt_segment(&bytes, &key, &iv));
     }
     metrics::counter!("origin_segments_served_total").increment(1);
     let ct = cache::content_type_for(file);
-    Ok(with_range(bytes, ct, &headers))
+    Ok(with_range(bytes, ct, headers))
 }
 
 /// Serve `bytes`, honouring a single `Range: bytes=a-b` (I-frame playlists use ranges).
@@ -279,7 +348,9 @@ async fn media(
     {
         s.ensure_cmaf(ch, &variant, wanted).await?;
     }
-    let mut data = ch.lock();
+    let mut guard = ch.lock();
+    // Only `live_cache` is written below: that does not change what is served.
+    let data = guard.cache_mut();
     let ep = find_ep(&data.endpoints, endpoint)?.clone();
     let v = data
         .variants
@@ -313,11 +384,13 @@ async fn media(
         if let Some((ver, bytes)) = v.live_cache.get(&ep.id)
             && *ver == v.version
         {
-            return Ok(respond(
-                bytes.clone(),
-                cache::M3U8,
-                cache::live_playlist(td),
-            ));
+            let pl = Arc::new(LivePlaylist {
+                body: bytes.clone(),
+                cache_control: live_cache_control(td),
+            });
+            let resp = live_response(&pl);
+            guard.publish(endpoint, slug, pl);
+            return Ok(resp);
         }
         let (mut segs, _) = render::select(v, &ep, span);
         let mut complete = true;
@@ -340,12 +413,19 @@ async fn media(
             false,
             cmaf.map(|_| &v.cmaf),
         ));
+        metrics::counter!("origin_live_playlists_rendered_total").increment(1);
+        let pl = Arc::new(LivePlaylist {
+            body: text,
+            cache_control: live_cache_control(td),
+        });
+        let resp = live_response(&pl);
         if complete {
             let version = v.version;
-            v.live_cache.insert(ep.id.clone(), (version, text.clone()));
+            v.live_cache
+                .insert(ep.id.clone(), (version, pl.body.clone()));
+            guard.publish(endpoint, slug, pl);
         }
-        metrics::counter!("origin_live_playlists_rendered_total").increment(1);
-        return Ok(respond(text, cache::M3U8, cache::live_playlist(td)));
+        return Ok(resp);
     }
     let (segs, closed) = render::select(v, &ep, span);
     let text = render::media_playlist(&ctx, v, &segs, span, closed, cmaf.map(|_| &v.cmaf));
