@@ -278,6 +278,9 @@ pub(crate) struct Shared {
     pub(crate) keys: Keys,
     /// `--store disk`: where channel indexes are persisted (see [`persist`]).
     persist_root: Option<PathBuf>,
+    /// `origin_segments_served_total`, resolved once (after the router installed the
+    /// recorder) rather than looked up per request.
+    segments_served: std::sync::OnceLock<metrics::Counter>,
 }
 
 fn random_token(bytes: usize) -> String {
@@ -294,6 +297,11 @@ impl Shared {
             .get(id)
             .cloned()
             .ok_or_else(|| OriginError::not_found(format!("channel {id:?}")))
+    }
+
+    pub(crate) fn segments_served(&self) -> &metrics::Counter {
+        self.segments_served
+            .get_or_init(|| metrics::counter!("origin_segments_served_total"))
     }
 
     /// A channel's ready live playlist, without taking any channel's data lock.
@@ -617,10 +625,7 @@ impl Origin {
             for r in persist::load_all(root) {
                 tracing::info!(channel = %r.id, "channel restored from disk");
                 metrics::gauge!("origin_channels").increment(1.0);
-                channels.insert(
-                    r.id.clone(),
-                    Arc::new(Channel::new(r.id, r.users, r.data)),
-                );
+                channels.insert(r.id.clone(), Arc::new(Channel::new(r.id, r.users, r.data)));
             }
         }
         Self {
@@ -633,6 +638,7 @@ impl Origin {
                 digest: DigestAuth::new(secret),
                 keys: Keys::new(secret),
                 persist_root,
+                segments_served: std::sync::OnceLock::new(),
             }),
         }
     }

@@ -14,9 +14,9 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use web::{ApiError, cache};
 
-use crate::{LivePlaylist, Shared};
 use crate::model::{Encryption, EndpointSpec, Packaging};
 use crate::render::{self, Ctx, Span};
+use crate::{LivePlaylist, Shared};
 
 /// Parse `start` / `end`: epoch seconds (integer or decimal) or ISO 8601 / RFC 3339.
 pub fn parse_time(field: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -83,8 +83,7 @@ pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let owned;
     let (channel, endpoint, path) = match raw {
         Some(r) => r,
-        None => match Path::<(String, String, String)>::from_request_parts(&mut parts, &s).await
-        {
+        None => match Path::<(String, String, String)>::from_request_parts(&mut parts, &s).await {
             Ok(Path(p)) => {
                 owned = p;
                 (owned.0.as_str(), owned.1.as_str(), owned.2.as_str())
@@ -200,28 +199,37 @@ async fn out_inner(
         .split_once('.')
         .and_then(|(n, e)| Some((n.parse::<u64>().ok()?, e)))
         .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
-    let (meta, ep, variant) = {
+    // Under the lock: the endpoint's settings (Copy), the segment's place, and, when the
+    // store can answer at once (memory), its bytes; no record is cloned.
+    let (encryption, start, bytes, found) = {
         let data = ch.lock();
-        let ep = find_ep(&data.endpoints, endpoint)?.clone();
+        let ep = find_ep(&data.endpoints, endpoint)?;
         let v = data
             .variants
             .values()
             .find(|v| v.slug == slug)
             .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
-        let meta =
-            v.segments.get(&seq).cloned().ok_or_else(|| {
-                ApiError::not_found(format!("segment {seq} is not in the window"))
-            })?;
-        (meta, ep, v.key.clone())
+        let meta = v
+            .segments
+            .get(&seq)
+            .ok_or_else(|| ApiError::not_found(format!("segment {seq} is not in the window")))?;
+        let (bytes, found) = if ep.packaging == Packaging::Cmaf {
+            (None, Found::Cmaf(v.key.clone(), meta.key.clone()))
+        } else {
+            match s.store.get_now(&meta.key) {
+                Some(b) => (b, Found::Ready),
+                None => (None, Found::Fetch(meta.key.clone())),
+            }
+        };
+        (ep.encryption, meta.start, bytes, found)
     };
-    if ep.packaging == Packaging::Cmaf {
+    if let Found::Cmaf(variant, key) = found {
         if ext != "m4s" {
             return Err(ApiError::not_found(format!(
                 "{file:?}: this endpoint serves CMAF fragments (.m4s)"
             )));
         }
-        s.ensure_cmaf(&ch, &variant, vec![(seq, meta.key.clone())])
-            .await?;
+        s.ensure_cmaf(&ch, &variant, vec![(seq, key)]).await?;
         let bytes = ch
             .lock()
             .variants
@@ -231,27 +239,41 @@ async fn out_inner(
             .ok_or_else(|| {
                 ApiError::not_found(format!("segment {seq} is not available as CMAF"))
             })?;
-        metrics::counter!("origin_segments_served_total").increment(1);
+        s.segments_served().increment(1);
         return Ok(with_range(bytes, cache::M4S, headers));
     }
-    let mut bytes = s
-        .store
-        .get(&meta.key)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::not_found(format!("segment {seq} was evicted")))?;
+    let bytes = match found {
+        Found::Fetch(key) => s.store.get(&key).await.map_err(ApiError::from)?,
+        _ => bytes,
+    };
+    let mut bytes =
+        bytes.ok_or_else(|| ApiError::not_found(format!("segment {seq} was evicted")))?;
     if let Encryption::Aes128 {
         key_rotation_seconds,
-    } = ep.encryption
+    } = encryption
     {
-        let kid = crate::keys::Keys::key_id(meta.start, key_rotation_seconds);
-        let key = s.keys.key(channel, &ep.id, kid);
-        let iv = media::aes::iv_from_sequence(meta.seq);
+        let kid = crate::keys::Keys::key_id(start, key_rotation_seconds);
+        let key = s.keys.key(channel, endpoint, kid);
+        let iv = media::aes::iv_from_sequence(seq);
         bytes = Bytes::from(media::aes::encrypt_segment(&bytes, &key, &iv));
     }
-    metrics::counter!("origin_segments_served_total").increment(1);
-    let ct = cache::content_type_for(file);
+    s.segments_served().increment(1);
+    let ct = if file.ends_with(".ts") {
+        cache::TS
+    } else {
+        cache::content_type_for(file)
+    };
     Ok(with_range(bytes, ct, headers))
+}
+
+/// Where a TS/CMAF segment's bytes come from, decided under the channel lock.
+enum Found {
+    /// Read from the store already (`Store::get_now`).
+    Ready,
+    /// Fetch from the store under this key.
+    Fetch(String),
+    /// CMAF endpoint: (variant key, store key of the TS).
+    Cmaf(String, String),
 }
 
 /// Serve `bytes`, honouring a single `Range: bytes=a-b` (I-frame playlists use ranges).

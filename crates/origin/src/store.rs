@@ -5,8 +5,9 @@
 //! client input), so a backend never sees a client path.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -18,30 +19,66 @@ pub trait Store: Send + Sync + 'static {
     fn put(&self, key: String, data: Bytes) -> BoxFuture<'_, Result<()>>;
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>>;
     fn delete(&self, key: String) -> BoxFuture<'_, Result<()>>;
+    /// The bytes under `key` when the store can answer without waiting (`Some(None)`: not
+    /// there); `None` when it cannot, so the caller awaits [`Store::get`]. Called with the
+    /// channel lock held: implementations must not block.
+    fn get_now(&self, _key: &str) -> Option<Option<Bytes>> {
+        None
+    }
 }
 
 /// The default: `Bytes` in a map. Memory is bounded by the startover window because the
-/// timeline deletes what leaves the window.
-#[derive(Default)]
+/// timeline deletes what leaves the window. The map is split into [`SHARDS`] read-write
+/// locked shards by key hash, so concurrent reads (every segment request) never wait on
+/// each other and rarely on a write.
 pub struct MemoryStore {
-    map: Mutex<HashMap<String, Bytes>>,
+    shards: Box<[RwLock<HashMap<String, Bytes>>]>,
+    hasher: RandomState,
+}
+
+/// Shards of a [`MemoryStore`].
+pub const SHARDS: usize = 16;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            hasher: RandomState::new(),
+        }
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+    fn shard(&self, key: &str) -> &RwLock<HashMap<String, Bytes>> {
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    }
+    fn read(&self, key: &str) -> std::sync::RwLockReadGuard<'_, HashMap<String, Bytes>> {
+        self.shard(key).read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self, key: &str) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Bytes>> {
+        self.shard(key).write().unwrap_or_else(|e| e.into_inner())
+    }
     /// Total bytes held.
     pub fn bytes(&self) -> usize {
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(Bytes::len)
+        self.shards
+            .iter()
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .map(Bytes::len)
+                    .sum::<usize>()
+            })
             .sum()
     }
     pub fn len(&self) -> usize {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -51,32 +88,22 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn put(&self, key: String, data: Bytes) -> BoxFuture<'_, Result<()>> {
         metrics::gauge!("origin_store_bytes").increment(data.len() as f64);
-        if let Some(old) = self
-            .map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, data)
-        {
+        let old = self.write(&key).insert(key, data);
+        if let Some(old) = old {
             metrics::gauge!("origin_store_bytes").decrement(old.len() as f64);
         }
         Box::pin(async { Ok(()) })
     }
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
-        let v = self
-            .map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned();
+        let v = self.read(key).get(key).cloned();
         Box::pin(async { Ok(v) })
     }
+    fn get_now(&self, key: &str) -> Option<Option<Bytes>> {
+        Some(self.read(key).get(key).cloned())
+    }
     fn delete(&self, key: String) -> BoxFuture<'_, Result<()>> {
-        if let Some(old) = self
-            .map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key)
-        {
+        let old = self.write(&key).remove(&key);
+        if let Some(old) = old {
             metrics::gauge!("origin_store_bytes").decrement(old.len() as f64);
         }
         Box::pin(async { Ok(()) })
@@ -161,8 +188,12 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(s.get("c/v/1").await.unwrap().unwrap(), "abc");
+            if let Some(now) = s.get_now("c/v/1") {
+                assert_eq!(now.unwrap(), "abc");
+            }
             s.delete("c/v/1".into()).await.unwrap();
             assert!(s.get("c/v/1").await.unwrap().is_none());
+            assert!(s.get_now("c/v/1").is_none_or(|b| b.is_none()));
         }
     }
 }
