@@ -196,4 +196,20 @@ mod tests {
             assert!(s.get_now("c/v/1").is_none_or(|b| b.is_none()));
         }
     }
+
+    #[tokio::test]
+    async fn memory_store_counts_across_shards() {
+        let s = MemoryStore::new();
+        for i in 0..100 {
+            s.put(format!("c/v/{i}"), Bytes::from_static(b"ab"))
+                .await
+                .unwrap();
+        }
+        assert_eq!((s.len(), s.bytes()), (100, 200));
+        for i in 0..100 {
+            assert_eq!(s.get_now(&format!("c/v/{i}")).unwrap().unwrap(), "ab");
+            s.delete(format!("c/v/{i}")).await.unwrap();
+        }
+        assert!(s.is_empty());
+    }
 }
