@@ -178,11 +178,10 @@ async fn demuxed_audio_channel_decodes() {
     assert!(sv.contains("audio_sv/seg000.ts"), "{sv}");
     // ffmpeg's HLS demuxer interleaves demuxed playlists by DTS and cannot follow
     // EXT-X-DISCONTINUITY across them (after a timestamp reset it reads only the video
-    // playlist and the audio never reaches -t), so the master is decoded within one VOD and
-    // each rendition across transitions on its own.
-    let master_url = format!("{base}channels/demux/master.m3u8");
-    let e = ffmpeg_decode(&master_url, 4).await.unwrap();
-    assert!(e.trim().is_empty(), "{e}");
+    // playlist and the audio never reaches -t; it then hangs). Whether the first seconds it
+    // reads cross a VOD boundary depends on the wall-clock phase of the test, so decoding
+    // the master was flaky: each rendition is decoded across transitions on its own here,
+    // and tests/validated.rs follows all four renditions of this channel with the validator.
     for r in ["v0", "v1", "audio-en", "audio-sv"] {
         let e = ffmpeg_decode(&format!("{base}channels/demux/{r}.m3u8"), 20)
             .await
