@@ -2,8 +2,8 @@
 //!
 //! Flow: fetch the source master once (retrying while the source is down) and derive the
 //! destination tracks (variants, audio/subtitle/video renditions) with their destination
-//! names; then loop: poll each media playlist when due (RFC 8216 6.3.4: after a change wait
-//! one target duration, after an unchanged reload half of it), feed it to its
+//! names; then loop: poll each media playlist when due (on the expected arrival of its next
+//! segment, see [`crate::poll`]), feed it to its
 //! [`TrackModel`], spawn the transfers it returns (bounded by a semaphore of `concurrency`),
 //! and whenever a track's ready prefix grows, trim the window, render and put its playlist,
 //! then persist its [`TrackState`]. The master goes out once every media playlist exists.
@@ -112,6 +112,13 @@ struct TrackRt {
     model: TrackModel,
     url: Url,
     next_poll: Instant,
+    /// When a reload last changed the source playlist (for [`crate::poll::next_poll`]).
+    last_change: Option<Instant>,
+    /// The last reload's (media sequence after its last segment, end list): a change of it
+    /// is a playlist change.
+    head: Option<(u64, bool)>,
+    /// When the last successful reload completed, and whether it changed the playlist.
+    last_poll: Option<(Instant, bool)>,
     written: bool,
     /// Highest observed bits per second (for a master we synthesise).
     peak_bps: f64,
@@ -321,6 +328,9 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
             },
             url: url.clone(),
             next_poll: now,
+            last_change: None,
+            head: None,
+            last_poll: None,
             written: false,
             peak_bps: 0.0,
         })
@@ -357,13 +367,22 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                     Ok(pl) => {
                         poll_errors.remove(&i);
                         let transfers = t.model.ingest(&pl, &t.url);
-                        let target = Duration::from_secs(t.model.target_duration.max(1));
-                        t.next_poll = now
-                            + if transfers.is_empty() {
-                                target / 2
-                            } else {
-                                target
-                            };
+                        let head = (pl.media_sequence + pl.segments.len() as u64, pl.end_list);
+                        let changed = t.head != Some(head) || !transfers.is_empty();
+                        t.head = Some(head);
+                        if changed {
+                            t.last_change = Some(now);
+                        }
+                        let prev = t.last_poll.replace((now, changed));
+                        t.next_poll = crate::poll::next_poll(crate::poll::PollInput {
+                            now,
+                            changed,
+                            last_change: t.last_change,
+                            prev_poll: prev.map(|p| p.0),
+                            prev_changed: prev.is_some_and(|p| p.1),
+                            newest_duration: pl.segments.last().map_or(0.0, |s| s.duration),
+                            target: Duration::from_secs(t.model.target_duration.max(1)),
+                        });
                         if let Some(seq) = t.model.last_source_seq {
                             shared
                                 .stats

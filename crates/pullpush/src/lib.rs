@@ -14,7 +14,7 @@
 //! # Architecture
 //! ```text
 //! source master ──> layout (destination names: <stem>.m3u8, <stem>_<bw>.m3u8, ...)
-//! source media playlists ──poll (RFC 8216 6.3.4)──> TrackModel::ingest ──> Transfers
+//! source media playlists ──poll (expected arrival, poll.rs)──> TrackModel::ingest ──> Transfers
 //!   Transfers ──(semaphore: concurrency)── GET source ──bytes_stream──> Output::put
 //!   completions ──> TrackModel::complete ──> trim window, render ──> Output::put playlist
 //!                                                        └──> Store::save_track (SQLite)
@@ -45,6 +45,7 @@ pub mod config;
 pub mod error;
 pub mod fetcher;
 pub mod outputs;
+pub mod poll;
 pub mod service;
 pub mod store;
 pub mod track;
