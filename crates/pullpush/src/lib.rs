@@ -9,7 +9,7 @@
 //!
 //! Main types: [`PullPush`] (the service: start/list/stop fetchers, `router()`, `serve`),
 //! [`Config`] / [`PullPushArgs`], [`Output`] and [`OutputRegistry`] (plugins, one folder each
-//! under `outputs/`), [`TrackModel`] (the pure per-playlist model), [`Store`] (SQLite).
+//! under `outputs/`), [`TrackModel`] (the pure per-playlist model), [`Store`] (SQLite, one coalescing writer thread; see its doc for the restart invariant).
 //!
 //! # Architecture
 //! ```text
@@ -17,7 +17,7 @@
 //! source media playlists ──poll (expected arrival, poll.rs)──> TrackModel::ingest ──> Transfers
 //!   Transfers ──(semaphore: concurrency)── GET source ──bytes_stream──> Output::put
 //!   completions ──> TrackModel::complete ──> trim window, render ──> Output::put playlist
-//!                                                        └──> Store::save_track (SQLite)
+//!                                                        └──> Store::save_track (queued; one writer thread commits the latest state per track every 300 ms)
 //! all media playlists written ──> Output::put master
 //! ```
 //! Invariants:

@@ -283,11 +283,21 @@ impl PullPush {
     }
 
     /// Stop every fetcher task but keep them in the store (they resume on the next start).
+    /// Asks the store to commit the queued track states without waiting; prefer
+    /// [`PullPush::close`] where an `.await` is possible.
     pub fn shutdown(&self) {
         let entries = std::mem::take(&mut *self.inner.fetchers.lock().unwrap());
         for (_, e) in entries {
             let _ = e.stop.send(true);
         }
+        self.inner.store.flush_soon();
+    }
+
+    /// [`PullPush::shutdown`], then wait until the store has committed every queued track
+    /// state (graceful exit: the restart continues exactly where this run stopped).
+    pub async fn close(&self) -> Result<()> {
+        self.shutdown();
+        self.inner.store.flush().await
     }
 
     fn info(e: &Entry) -> FetcherInfo {
