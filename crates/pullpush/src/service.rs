@@ -92,14 +92,24 @@ pub struct PullPush {
     inner: Arc<Inner>,
 }
 
+/// Idle keep-alive connections kept per source/destination host (shared by all fetchers).
+pub const POOL_MAX_IDLE_PER_HOST: usize = 16;
+/// How long an idle keep-alive connection is kept.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl PullPush {
     /// Open the state store and register the built-in outputs. Call [`PullPush::resume`]
     /// to restart the fetchers the store remembers.
     pub fn new(config: Config) -> Result<Self> {
         let store = Store::open(&config.db_path)?;
+        // One client for every fetcher. Its idle pool is bounded per host: 1,000 fetchers on
+        // one source otherwise keep one idle keep-alive connection per concurrent request
+        // ever made (3,065 open fds at N=1000 in bench/pullpush).
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| Error::Source(e.to_string()))?;
         Ok(Self {

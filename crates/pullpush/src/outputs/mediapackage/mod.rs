@@ -104,6 +104,8 @@ impl MediaPackageOutput {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(crate::service::POOL_MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(crate::service::POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| Error::Output(e.to_string()))?;
         let handle = tokio::runtime::Handle::try_current()
