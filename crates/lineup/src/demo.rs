@@ -47,6 +47,7 @@ pub struct Args {
 /// What `run` started, for tests and for printing.
 pub struct Demo {
     pub base: String,
+    pub pullpush: pullpush::PullPush,
     pub engine_master: String,
     pub origin: origin::ChannelView,
     pub fetcher: pullpush::FetcherInfo,
@@ -181,6 +182,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     };
     Ok(Demo {
         base,
+        pullpush,
         engine_master,
         origin: channel,
         fetcher,
@@ -237,6 +239,7 @@ Ctrl-C stops.",
         engine = demo.engine_master,
     );
     demo.server.await??;
+    demo.pullpush.close().await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -84,5 +84,7 @@ async fn run_pullpush(args: pullpush::PullPushArgs) -> anyhow::Result<ExitCode> 
     let service = pullpush::PullPush::open(pullpush::Config::from(&args)).await?;
     tracing::info!(addr = %args.listen, "pullpush listening");
     service.serve(args.listen).await?;
+    // Stop the fetchers and wait until their state is on disk, so a restart continues.
+    service.close().await?;
     Ok(ExitCode::SUCCESS)
 }
