@@ -18,13 +18,20 @@ impl Playlist {
     }
 }
 
-impl std::fmt::Display for Playlist {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        f.write_str(&s)
-    }
+/// `Display` writes the playlist text through `write_to`.
+macro_rules! display_via_write_to {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut s = String::new();
+                self.write_to(&mut s);
+                f.write_str(&s)
+            }
+        }
+    )*};
 }
+
+display_via_write_to!(Playlist, MasterPlaylist, MediaPlaylist);
 
 fn tag(out: &mut String, name: &str) {
     out.push('#');
@@ -106,14 +113,6 @@ impl MasterPlaylist {
     }
 }
 
-impl std::fmt::Display for MasterPlaylist {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        f.write_str(&s)
-    }
-}
-
 impl MediaPlaylist {
     /// Append this playlist's text to `out`.
     pub fn write_to(&self, out: &mut String) {
@@ -163,14 +162,6 @@ impl MediaPlaylist {
         let mut s = String::with_capacity(256 + 96 * self.segments.len());
         self.write_to(&mut s);
         s.into_bytes()
-    }
-}
-
-impl std::fmt::Display for MediaPlaylist {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = String::new();
-        self.write_to(&mut s);
-        f.write_str(&s)
     }
 }
 
