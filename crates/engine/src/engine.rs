@@ -183,7 +183,7 @@ struct Scope {
 }
 
 /// Which playlist family: a channel's shared one, or one viewer's session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
     Channel(String),
     Session(String),
@@ -220,7 +220,9 @@ pub(crate) struct Inner {
     channel_manager: Arc<dyn ChannelManager>,
     vods: VodCache,
     channels: RwLock<BTreeMap<String, Arc<Channel>>>,
-    scopes: Mutex<HashMap<String, Arc<Scope>>>,
+    /// Keyed by the request's own [`Target`] (no key string built per request); read-locked
+    /// on the hot path, written only when a scope is created or removed.
+    scopes: RwLock<HashMap<Target, Arc<Scope>>>,
 }
 
 /// The channel engine. Cheap to clone.
@@ -255,7 +257,7 @@ impl Engine {
                 channel_manager,
                 vods,
                 channels: RwLock::new(BTreeMap::new()),
-                scopes: Mutex::new(HashMap::new()),
+                scopes: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -440,13 +442,13 @@ impl Engine {
     }
 
     async fn scope(&self, target: &Target) -> Result<Arc<Scope>> {
+        if let Some(s) = self.inner.scopes.read().expect("scopes lock").get(target) {
+            return Ok(s.clone());
+        }
         let key = match target {
             Target::Channel(id) => format!("channel:{id}"),
             Target::Session(id) => format!("session:{id}"),
         };
-        if let Some(s) = self.inner.scopes.lock().expect("scopes lock").get(&key) {
-            return Ok(s.clone());
-        }
         let (channel, session) = match target {
             Target::Channel(id) => (self.channel(id)?, None),
             Target::Session(id) => {
@@ -469,21 +471,25 @@ impl Engine {
         Ok(self
             .inner
             .scopes
-            .lock()
+            .write()
             .expect("scopes lock")
-            .entry(key)
+            .entry(target.clone())
             .or_insert(scope)
             .clone())
     }
 
-    fn covered(scope: &Scope, until: Millis) -> bool {
+    /// Where the scope's schedule ends (`None` before it is initialised).
+    fn schedule_end(scope: &Scope) -> Option<Millis> {
         scope
             .schedule
             .read()
             .expect("schedule lock")
             .as_ref()
-            .map(|s| s.end_ms() > until)
-            .unwrap_or(false)
+            .map(|s| s.end_ms())
+    }
+
+    fn covered(scope: &Scope, until: Millis) -> bool {
+        Self::schedule_end(scope).is_some_and(|end| end > until)
     }
 
     /// Make sure the schedule covers `until` (fetching and appending items as needed).
@@ -797,10 +803,10 @@ impl Engine {
             .expect("initialised"))
     }
 
-    /// Prefetch in the background when the schedule runs out within the lookahead.
-    fn prefetch(&self, scope: &Arc<Scope>, now: Millis) {
-        let until = now + self.inner.opts.lookahead.as_millis() as Millis;
-        if Self::covered(scope, until) || scope.sched_lock.try_lock().is_err() {
+    /// Prefetch in the background when the schedule runs out within the lookahead (the
+    /// caller checked that it does: `until` = now + lookahead is not covered).
+    fn prefetch(&self, scope: &Arc<Scope>, until: Millis) {
+        if scope.sched_lock.try_lock().is_err() {
             return;
         }
         let (engine, scope) = (self.clone(), scope.clone());
@@ -832,8 +838,19 @@ impl Engine {
         let slot = profile
             .slot_by_name(rendition)
             .ok_or_else(|| Error::NoSuchRendition(rendition.to_string()))?;
-        self.ensure(&scope, now).await?;
-        self.prefetch(&scope, now);
+        // One look at the schedule's end decides both: catch up now (ensure) and/or
+        // schedule ahead in the background (prefetch). The hot path (covered past the
+        // lookahead) takes no other lock than the render's read lock below.
+        let until = now + self.inner.opts.lookahead.as_millis() as Millis;
+        let end = Self::schedule_end(&scope);
+        if end.is_none_or(|e| e <= until) {
+            if end.is_none_or(|e| e <= now) {
+                self.ensure(&scope, now).await?;
+            }
+            if !Self::covered(&scope, until) {
+                self.prefetch(&scope, until);
+            }
+        }
         let opts = render_opts(&self.inner.opts);
         let guard = scope.schedule.read().expect("schedule lock");
         let sched = guard.as_ref().expect("initialised");
@@ -901,9 +918,9 @@ impl Engine {
         let now_playing = self
             .inner
             .scopes
-            .lock()
+            .read()
             .expect("scopes lock")
-            .get(&format!("channel:{}", c.config.id))
+            .get(&Target::Channel(c.config.id.clone()))
             .and_then(|s| {
                 s.schedule
                     .read()
@@ -988,7 +1005,11 @@ impl Engine {
 
     pub async fn delete_session(&self, id: &str) -> Result<bool> {
         let key = format!("session:{id}");
-        self.inner.scopes.lock().expect("scopes lock").remove(&key);
+        self.inner
+            .scopes
+            .write()
+            .expect("scopes lock")
+            .remove(&Target::Session(id.to_string()));
         self.inner.store.delete_log(&key).await?;
         self.inner.store.delete_session(id).await
     }

@@ -2,11 +2,12 @@
 //! under `/api/v1` (optional bearer token), with OpenAPI at `/api/docs`. Paths are relative
 //! to the service root so the router can be nested (e.g. under `/engine`).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::{
     Json, Router,
     extract::{OriginalUri, Path, Query, State},
+    http::Uri,
     http::{HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
@@ -104,14 +105,37 @@ impl Service {
 )]
 struct ApiDoc;
 
-fn playlist_response(body: bytes::Bytes, cache_control: &str) -> Response {
+fn playlist_response(body: bytes::Bytes, cache_control: HeaderValue) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(cache::M3U8));
-    if let Ok(v) = HeaderValue::from_str(cache_control) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::CACHE_CONTROL, cache_control);
     r
+}
+
+/// Target durations whose live `Cache-Control` value is built once (a `HeaderValue` clone is
+/// a reference-count bump); longer ones are formatted per request.
+const CACHED_TARGETS: u64 = 64;
+
+/// `Cache-Control` of a live media playlist ([`cache::live_playlist`]), precomputed.
+fn live_cache_control(target_duration: u64) -> HeaderValue {
+    static VALUES: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    let build = |td: u64| {
+        HeaderValue::from_str(&cache::live_playlist(td))
+            .unwrap_or_else(|_| HeaderValue::from_static(cache::NO_STORE))
+    };
+    VALUES
+        .get_or_init(|| (0..CACHED_TARGETS).map(build).collect())
+        .get(target_duration as usize)
+        .cloned()
+        .unwrap_or_else(|| build(target_duration))
+}
+
+/// The master playlist's query (bad input: 400 naming `query`).
+fn query(uri: &Uri) -> Result<MasterQuery, ApiError> {
+    Query::<MasterQuery>::try_from_uri(uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_field("query", e.body_text()))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -133,10 +157,11 @@ struct MasterQuery {
 async fn channel_file(
     State(s): State<Service>,
     Path((id, file)): Path<(String, String)>,
-    Query(q): Query<MasterQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, ApiError> {
     if file == "master.m3u8" {
+        // The query matters only here: media playlists do not parse it.
+        let q = query(&uri)?;
         if q.session.as_deref() == Some("new") {
             let rec = s.engine.create_session(&id, q.category, q.playlist).await?;
             let path = uri.path();
@@ -162,7 +187,10 @@ async fn channel_file(
             ));
         }
         let body = s.engine.master(&Target::Channel(id)).await?;
-        return Ok(playlist_response(body, "public, max-age=60"));
+        return Ok(playlist_response(
+            body,
+            HeaderValue::from_static("public, max-age=60"),
+        ));
     }
     media(&s, Target::Channel(id), &file).await
 }
@@ -177,7 +205,7 @@ async fn media(s: &Service, target: Target, file: &str) -> Result<Response, ApiE
     let r = s.engine.media_playlist(&target, rendition).await?;
     Ok(playlist_response(
         r.body,
-        &cache::live_playlist(r.target_duration),
+        live_cache_control(r.target_duration),
     ))
 }
 
@@ -192,7 +220,10 @@ async fn session_file(
 ) -> Result<Response, ApiError> {
     if file == "master.m3u8" {
         let body = s.engine.master(&Target::Session(id)).await?;
-        return Ok(playlist_response(body, cache::NO_STORE));
+        return Ok(playlist_response(
+            body,
+            HeaderValue::from_static(cache::NO_STORE),
+        ));
     }
     let mut r = media(&s, Target::Session(id), &file).await?;
     r.headers_mut().insert(

@@ -151,8 +151,32 @@ impl Profile {
     }
 
     /// The slot with URL name `name`.
+    /// Parsed, not formatted per slot: this runs on every media playlist request.
     pub fn slot_by_name(&self, name: &str) -> Option<usize> {
-        (0..self.slots()).find(|&s| self.slot_name(s).as_deref() == Some(name))
+        let (v, a) = (self.variants.len(), self.audio.len());
+        if let Some(lang) = name.strip_prefix("audio-") {
+            return self
+                .audio
+                .iter()
+                .position(|t| t.language == lang)
+                .map(|i| v + i);
+        }
+        if let Some(lang) = name.strip_prefix("subs-") {
+            return self
+                .subtitles
+                .iter()
+                .position(|t| t.language == lang)
+                .map(|i| v + a + i);
+        }
+        let digits = name.strip_prefix('v')?;
+        // `v0`, `v12`: exactly what `slot_name` writes (no sign, no leading zeros).
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || (digits.len() > 1 && digits.starts_with('0'))
+        {
+            return None;
+        }
+        digits.parse::<usize>().ok().filter(|&i| i < v)
     }
 
     /// The channel's master playlist; media playlist URIs are `<slot name>.m3u8`, relative.

@@ -525,17 +525,18 @@ impl Schedule {
         self.entries.get(i).filter(|e| e.start_ms <= t)
     }
 
-    /// Iterate the window's segments of rendition `r` at `now`: (entry, index in entry,
-    /// effective start ms, effective end ms).
-    fn window_segments(
-        &self,
+    /// Visit the window's segments of rendition `r` at `now`, in order: (entry, index in
+    /// entry, effective start ms). No allocation: [`Schedule::window_pos`] runs on every
+    /// request, render-cache hit or not.
+    fn visit_window<'a>(
+        &'a self,
         r: usize,
         now: Millis,
         opts: &RenderOptions,
-    ) -> Result<Vec<(&Entry, usize, Millis)>> {
+        mut f: impl FnMut(&'a Entry, usize, Millis),
+    ) -> Result<()> {
         let lo = now - opts.window_ms as Millis;
         let first = self.entries.partition_point(|e| e.end_ms() <= lo);
-        let mut out = Vec::new();
         for e in self.entries.range(first..) {
             if e.start_ms > now {
                 break;
@@ -548,7 +549,16 @@ impl Schedule {
             let total = rm.total_ms.max(1) as u128;
             let dur = e.duration_ms as u128;
             let n = rm.segments.len();
-            for i in 0..n {
+            // Segments that ended before the window's start are skipped by binary search
+            // (offsets are monotonic, and so are their scaled start times).
+            let skip = if e.start_ms < lo {
+                let rel = (lo - e.start_ms) as u128;
+                // First segment whose (scaled) end is after `lo`: end of i = start of i+1.
+                rm.offsets[1..].partition_point(|&o| o as u128 * dur / total <= rel)
+            } else {
+                0
+            };
+            for i in skip..n {
                 let start = e.start_ms + (rm.offsets[i] as u128 * dur / total) as Millis;
                 if start > now {
                     break;
@@ -559,26 +569,39 @@ impl Schedule {
                     e.end_ms()
                 };
                 if end > lo {
-                    out.push((e, i, start));
+                    f(e, i, start);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The window's segments of rendition `r` at `now`: (entry, index in entry, start ms).
+    fn window_segments(
+        &self,
+        r: usize,
+        now: Millis,
+        opts: &RenderOptions,
+    ) -> Result<Vec<(&Entry, usize, Millis)>> {
+        let mut out = Vec::new();
+        self.visit_window(r, now, opts, |e, i, start| out.push((e, i, start)))?;
         Ok(out)
     }
 
-    /// Where the window of rendition `r` is at `now` (cheap: no playlist built).
+    /// Where the window of rendition `r` is at `now` (cheap: no playlist built, no
+    /// allocation).
     pub fn window_pos(&self, r: usize, now: Millis, opts: &RenderOptions) -> Result<WindowPos> {
-        let segs = self.window_segments(r, now, opts)?;
-        Ok(match segs.first() {
-            Some((e, i, _)) => WindowPos {
-                first_seq: e.counts[r].seq_before + *i as u64,
-                count: segs.len() as u64,
-            },
-            None => WindowPos {
-                first_seq: 0,
-                count: 0,
-            },
-        })
+        let mut pos = WindowPos {
+            first_seq: 0,
+            count: 0,
+        };
+        self.visit_window(r, now, opts, |e, i, _| {
+            if pos.count == 0 {
+                pos.first_seq = e.counts[r].seq_before + i as u64;
+            }
+            pos.count += 1;
+        })?;
+        Ok(pos)
     }
 
     /// Render the live media playlist of rendition `r` at `now`.
