@@ -4,6 +4,18 @@
 //! ("first writer wins") plus an append-only list of entries; appending is a compare-and-set
 //! on the log length, so two engines racing to schedule the next item agree on one.
 //! [`MemoryStore`] is the default; [`RedisStore`] lets several engine processes share state.
+//!
+//! # Open (live) entries
+//! A live entry grows after it is appended. Its growth is a second append-only list per
+//! open entry, keyed by (scope, entry index): [`LiveChunk`]s, each what one poll of the
+//! source added (the segments of every rendition slot, and the source sequence to resume
+//! at). [`Store::extend_open`] appends chunk number `n` only if the list holds exactly `n`
+//! chunks and the entry is not closed; [`Store::close_open`] closes it only at a given chunk
+//! count. So replicas polling the same source race on the same compare-and-set, one chunk
+//! wins, the losers read it back ([`Store::open_state`]) and resume from its
+//! `next_source_seq`: every replica converges on the same segments and the same end.
+//! Chunk 0 is the entry's initial segments (written right after the entry, by the replica
+//! whose `append` won).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,6 +32,29 @@ pub struct LogHeader {
     pub epoch_ms: Millis,
     pub renditions: usize,
     pub min_target: u64,
+}
+
+/// One growth step of an open live entry (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveChunk {
+    /// The source media sequence number of the chunk's first segment (the previous chunk's
+    /// `next_source_seq`, unless the source moved past it).
+    pub first_source_seq: u64,
+    /// The source media sequence number to resume at after this chunk.
+    pub next_source_seq: u64,
+    /// Per rendition slot, in profile order: the appended segments, serialized (the engine
+    /// writes them as an HLS media playlist fragment with absolute URIs; the store does not
+    /// look inside). Every slot holds the same number of segments.
+    pub renditions: Vec<String>,
+}
+
+/// What the store holds about an open entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpenState {
+    /// Chunks with number >= the `from` asked for.
+    pub chunks: Vec<LiveChunk>,
+    /// `Some(n)`: closed after `n` chunks (nothing more will be appended).
+    pub closed_at: Option<u64>,
 }
 
 /// A viewer session.
@@ -44,6 +79,29 @@ pub trait Store: Send + Sync {
     /// Append `entry` if the log holds exactly `entry.index` entries. `false`: someone else
     /// appended first.
     fn append(&self, scope: &str, entry: &Entry) -> BoxFuture<'_, Result<bool>>;
+    /// Append chunk number `chunk_no` to the open entry `entry_index` of `scope` if it has
+    /// exactly `chunk_no` chunks and is not closed. `false`: another replica extended (or
+    /// closed) it first: read [`Store::open_state`] and resume from there.
+    fn extend_open(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        chunk_no: u64,
+        chunk: &LiveChunk,
+    ) -> BoxFuture<'_, Result<bool>>;
+    /// Close the open entry after exactly `chunks` chunks. `true` if it is now closed at
+    /// `chunks` (also when it already was); `false` if it has a different chunk count or was
+    /// closed elsewhere at another count.
+    fn close_open(&self, scope: &str, entry_index: u64, chunks: u64)
+    -> BoxFuture<'_, Result<bool>>;
+    /// The open entry's chunks from number `from` on, and whether it is closed.
+    fn open_state(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        from: u64,
+    ) -> BoxFuture<'_, Result<OpenState>>;
+    /// Delete the log, its header and every open-entry chunk list of `scope`.
     fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>>;
     fn put_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<()>>;
     fn get_session(&self, id: &str) -> BoxFuture<'_, Result<Option<SessionRecord>>>;
@@ -55,6 +113,8 @@ pub trait Store: Send + Sync {
 #[derive(Default)]
 pub struct MemoryStore {
     logs: Mutex<HashMap<String, (LogHeader, Vec<Entry>)>>,
+    /// (scope, entry index) -> (chunks, closed after n chunks).
+    open: Mutex<HashMap<(String, u64), (Vec<LiveChunk>, Option<u64>)>>,
     sessions: Mutex<HashMap<String, SessionRecord>>,
 }
 
@@ -95,8 +155,56 @@ impl Store for MemoryStore {
         };
         Box::pin(async move { Ok(ok) })
     }
+    fn extend_open(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        chunk_no: u64,
+        chunk: &LiveChunk,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let mut open = self.open.lock().expect("store lock");
+        let (chunks, closed) = open.entry((scope.to_string(), entry_index)).or_default();
+        let ok = closed.is_none() && chunks.len() as u64 == chunk_no;
+        if ok {
+            chunks.push(chunk.clone());
+        }
+        Box::pin(async move { Ok(ok) })
+    }
+    fn close_open(&self, scope: &str, entry_index: u64, n: u64) -> BoxFuture<'_, Result<bool>> {
+        let mut open = self.open.lock().expect("store lock");
+        let (chunks, closed) = open.entry((scope.to_string(), entry_index)).or_default();
+        let ok = match *closed {
+            Some(at) => at == n,
+            None if chunks.len() as u64 == n => {
+                *closed = Some(n);
+                true
+            }
+            None => false,
+        };
+        Box::pin(async move { Ok(ok) })
+    }
+    fn open_state(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        from: u64,
+    ) -> BoxFuture<'_, Result<OpenState>> {
+        let open = self.open.lock().expect("store lock");
+        let st = open
+            .get(&(scope.to_string(), entry_index))
+            .map(|(c, closed)| OpenState {
+                chunks: c.iter().skip(from as usize).cloned().collect(),
+                closed_at: *closed,
+            })
+            .unwrap_or_default();
+        Box::pin(async move { Ok(st) })
+    }
     fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>> {
         self.logs.lock().expect("store lock").remove(scope);
+        self.open
+            .lock()
+            .expect("store lock")
+            .retain(|(s, _), _| s != scope);
         Box::pin(async { Ok(()) })
     }
     fn put_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<()>> {
@@ -135,8 +243,12 @@ impl Store for MemoryStore {
 /// Redis (or Valkey) state shared by several engine processes.
 ///
 /// Keys (under `prefix`): `log:<scope>:h` (header JSON, `SET NX`), `log:<scope>:e` (list of
-/// entry JSON; appended by a Lua compare-and-set on `LLEN`), `session:<id>` (JSON) and the
-/// set `sessions`. Logs are not trimmed (one small entry per item played).
+/// entry JSON; appended by a Lua compare-and-set on `LLEN`), per open entry `log:<scope>:o:<i>`
+/// (list of [`LiveChunk`] JSON; Lua compare-and-set on `LLEN` and the closed marker) and
+/// `log:<scope>:o:<i>:closed` (chunk count at close, `SET NX` under the same script), the set
+/// `log:<scope>:o` of open-entry indexes (for `delete_log`), `session:<id>` (JSON) and the
+/// set `sessions`. Logs are not trimmed (one small entry per item played; a live entry's
+/// chunks hold its segment URIs).
 #[derive(Clone)]
 pub struct RedisStore {
     conn: redis::aio::ConnectionManager,
@@ -155,6 +267,31 @@ end
 return 0
 "#;
 
+/// KEYS: chunk list, closed marker, index set. ARGV: chunk number, chunk JSON, entry index.
+const EXTEND_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('LLEN', KEYS[1]) == tonumber(ARGV[1]) then
+  redis.call('RPUSH', KEYS[1], ARGV[2])
+  redis.call('SADD', KEYS[3], ARGV[3])
+  return 1
+end
+return 0
+"#;
+
+/// KEYS: chunk list, closed marker, index set. ARGV: chunk count, entry index.
+const CLOSE_LUA: &str = r#"
+local at = redis.call('GET', KEYS[2])
+if at then
+  if tonumber(at) == tonumber(ARGV[1]) then return 1 end
+  return 0
+end
+if redis.call('LLEN', KEYS[1]) == tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('SADD', KEYS[3], ARGV[2])
+  return 1
+end
+return 0
+"#;
+
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(rerr)?;
@@ -168,6 +305,14 @@ impl RedisStore {
     }
     fn k(&self, s: &str) -> String {
         format!("{}{}", self.prefix, s)
+    }
+    /// (chunk list, closed marker, open-index set) of an open entry.
+    fn open_keys(&self, scope: &str, entry_index: u64) -> (String, String, String) {
+        (
+            self.k(&format!("log:{scope}:o:{entry_index}")),
+            self.k(&format!("log:{scope}:o:{entry_index}:closed")),
+            self.k(&format!("log:{scope}:o")),
+        )
     }
 }
 
@@ -226,19 +371,104 @@ impl Store for RedisStore {
             Ok(r == 1)
         })
     }
-    fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>> {
-        let (h, e) = (
-            self.k(&format!("log:{scope}:h")),
-            self.k(&format!("log:{scope}:e")),
-        );
+    fn extend_open(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        chunk_no: u64,
+        chunk: &LiveChunk,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let (list, closed, set) = self.open_keys(scope, entry_index);
+        let json = serde_json::to_string(chunk).map_err(|e| Error::Store(e.to_string()));
+        Box::pin(async move {
+            let json = json?;
+            let mut c = self.conn.clone();
+            let r: i64 = redis::Script::new(EXTEND_LUA)
+                .key(&list)
+                .key(&closed)
+                .key(&set)
+                .arg(chunk_no)
+                .arg(json)
+                .arg(entry_index)
+                .invoke_async(&mut c)
+                .await
+                .map_err(rerr)?;
+            Ok(r == 1)
+        })
+    }
+    fn close_open(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        chunks: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let (list, closed, set) = self.open_keys(scope, entry_index);
         Box::pin(async move {
             let mut c = self.conn.clone();
-            let _: i64 = redis::cmd("DEL")
-                .arg(h)
-                .arg(e)
+            let r: i64 = redis::Script::new(CLOSE_LUA)
+                .key(&list)
+                .key(&closed)
+                .key(&set)
+                .arg(chunks)
+                .arg(entry_index)
+                .invoke_async(&mut c)
+                .await
+                .map_err(rerr)?;
+            Ok(r == 1)
+        })
+    }
+    fn open_state(
+        &self,
+        scope: &str,
+        entry_index: u64,
+        from: u64,
+    ) -> BoxFuture<'_, Result<OpenState>> {
+        let (list, closed, _) = self.open_keys(scope, entry_index);
+        Box::pin(async move {
+            let mut c = self.conn.clone();
+            // One MULTI/EXEC: the chunks and the closed marker of the same instant.
+            let (v, at): (Vec<String>, Option<u64>) = redis::pipe()
+                .atomic()
+                .cmd("LRANGE")
+                .arg(&list)
+                .arg(from as i64)
+                .arg(-1)
+                .cmd("GET")
+                .arg(&closed)
                 .query_async(&mut c)
                 .await
                 .map_err(rerr)?;
+            let chunks = v
+                .iter()
+                .map(|s| serde_json::from_str(s).map_err(|e| Error::Store(e.to_string())))
+                .collect::<Result<_>>()?;
+            Ok(OpenState {
+                chunks,
+                closed_at: at,
+            })
+        })
+    }
+    fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>> {
+        let (h, e, o) = (
+            self.k(&format!("log:{scope}:h")),
+            self.k(&format!("log:{scope}:e")),
+            self.k(&format!("log:{scope}:o")),
+        );
+        let scope = scope.to_string();
+        Box::pin(async move {
+            let mut c = self.conn.clone();
+            let open: Vec<u64> = redis::cmd("SMEMBERS")
+                .arg(&o)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
+            let mut del = redis::cmd("DEL");
+            del.arg(h).arg(e).arg(&o);
+            for i in open {
+                let (list, closed, _) = self.open_keys(&scope, i);
+                del.arg(list).arg(closed);
+            }
+            let _: i64 = del.query_async(&mut c).await.map_err(rerr)?;
             Ok(())
         })
     }

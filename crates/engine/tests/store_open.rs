@@ -1,0 +1,167 @@
+//! The store's open-entry (live) log: compare-and-set growth and close, identical on
+//! [`MemoryStore`] and a real Redis, and replicas racing to extend converge on one list.
+
+use std::sync::Arc;
+
+use engine::store::LogHeader;
+use engine::{LiveChunk, MemoryStore, OpenState, RedisStore, Store};
+
+fn chunk(from: u64, n: u64, tag: &str) -> LiveChunk {
+    LiveChunk {
+        first_source_seq: from,
+        next_source_seq: from + n,
+        renditions: vec![
+            format!("{tag}:v0:{from}+{n}"),
+            format!("{tag}:a:{from}+{n}"),
+        ],
+    }
+}
+
+async fn semantics(store: Arc<dyn Store>) {
+    let scope = "channel:live";
+    store
+        .init_log(
+            scope,
+            LogHeader {
+                epoch_ms: 0,
+                renditions: 2,
+                min_target: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.open_state(scope, 3, 0).await.unwrap(),
+        OpenState::default()
+    );
+    // Chunk 0 (the initial segments), then a race on chunk 1: one wins.
+    assert!(
+        store
+            .extend_open(scope, 3, 0, &chunk(10, 2, "a"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .extend_open(scope, 3, 0, &chunk(10, 2, "b"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .extend_open(scope, 3, 1, &chunk(12, 1, "a"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .extend_open(scope, 3, 1, &chunk(12, 1, "b"))
+            .await
+            .unwrap()
+    );
+    // A gap in chunk numbers is refused.
+    assert!(
+        !store
+            .extend_open(scope, 3, 5, &chunk(13, 1, "a"))
+            .await
+            .unwrap()
+    );
+    let st = store.open_state(scope, 3, 1).await.unwrap();
+    assert_eq!(st.chunks, vec![chunk(12, 1, "a")]);
+    assert_eq!(st.closed_at, None);
+    // Close only at the current count; idempotent; nothing grows after.
+    assert!(!store.close_open(scope, 3, 1).await.unwrap());
+    assert!(store.close_open(scope, 3, 2).await.unwrap());
+    assert!(store.close_open(scope, 3, 2).await.unwrap());
+    assert!(!store.close_open(scope, 3, 3).await.unwrap());
+    assert!(
+        !store
+            .extend_open(scope, 3, 2, &chunk(13, 1, "a"))
+            .await
+            .unwrap()
+    );
+    let st = store.open_state(scope, 3, 0).await.unwrap();
+    assert_eq!(st.chunks, vec![chunk(10, 2, "a"), chunk(12, 1, "a")]);
+    assert_eq!(st.closed_at, Some(2));
+    // Another entry and another scope are independent.
+    assert_eq!(
+        store.open_state(scope, 4, 0).await.unwrap(),
+        OpenState::default()
+    );
+    assert!(
+        store
+            .extend_open("session:x", 3, 0, &chunk(1, 1, "x"))
+            .await
+            .unwrap()
+    );
+
+    // Two replicas polling the same source: each extends from what it knows, a loser reads
+    // the winner's chunks back and resumes from its next_source_seq.
+    let replica = |tag: &'static str, store: Arc<dyn Store>| async move {
+        let mut known: Vec<LiveChunk> = Vec::new();
+        let mut next_seq = 100;
+        while next_seq < 140 {
+            let c = chunk(next_seq, 1 + (next_seq % 3), tag);
+            if store
+                .extend_open(scope, 7, known.len() as u64, &c)
+                .await
+                .unwrap()
+            {
+                known.push(c);
+            } else {
+                let st = store
+                    .open_state(scope, 7, known.len() as u64)
+                    .await
+                    .unwrap();
+                known.extend(st.chunks);
+            }
+            next_seq = known.last().map(|c| c.next_source_seq).unwrap_or(100);
+            tokio::task::yield_now().await;
+        }
+        known
+    };
+    let (x, y) = tokio::join!(
+        tokio::spawn(replica("a", store.clone())),
+        tokio::spawn(replica("b", store.clone()))
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let all = store.open_state(scope, 7, 0).await.unwrap().chunks;
+    assert_eq!(&x[..], &all[..x.len()]);
+    assert_eq!(&y[..], &all[..y.len()]);
+    for w in all.windows(2) {
+        assert_eq!(w[0].next_source_seq, w[1].first_source_seq, "{all:?}");
+    }
+
+    // delete_log removes the open entries' chunks too.
+    store.delete_log(scope).await.unwrap();
+    assert_eq!(
+        store.open_state(scope, 3, 0).await.unwrap(),
+        OpenState::default()
+    );
+    assert_eq!(
+        store.open_state(scope, 7, 0).await.unwrap(),
+        OpenState::default()
+    );
+    assert_eq!(
+        store
+            .open_state("session:x", 3, 0)
+            .await
+            .unwrap()
+            .chunks
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_open_entries() {
+    semantics(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_open_entries() {
+    testkit::require_peer!("redis-server");
+    let redis = testkit::Redis::start().await.expect("redis");
+    let store = RedisStore::connect(&redis.url(), "t:").await.unwrap();
+    semantics(Arc::new(store)).await;
+}
