@@ -109,12 +109,15 @@ pub trait Store: Send + Sync {
     fn list_sessions(&self) -> BoxFuture<'_, Result<Vec<SessionRecord>>>;
 }
 
+/// An open entry's chunks and the chunk count it was closed at.
+type OpenLog = (Vec<LiveChunk>, Option<u64>);
+
 /// In-process state (the default).
 #[derive(Default)]
 pub struct MemoryStore {
     logs: Mutex<HashMap<String, (LogHeader, Vec<Entry>)>>,
     /// (scope, entry index) -> (chunks, closed after n chunks).
-    open: Mutex<HashMap<(String, u64), (Vec<LiveChunk>, Option<u64>)>>,
+    open: Mutex<HashMap<(String, u64), OpenLog>>,
     sessions: Mutex<HashMap<String, SessionRecord>>,
 }
 
