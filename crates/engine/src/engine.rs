@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::adapters::{AssetManager, ChannelConfig, ChannelManager, NextItemRequest};
 use crate::error::{Error, Result};
 use crate::profile::{LiveSlot, Profile, build_media, live_snapshot};
-use crate::store::{LogHeader, SessionRecord, Store};
+use crate::store::{LiveChunk, LogHeader, SessionRecord, Store};
 use crate::timeline::{
     EntryMedia, Item, MediaSeg, Millis, RenderOptions, RenditionMedia, Schedule, WindowPos,
 };
@@ -36,6 +36,67 @@ struct LiveFeed {
     next_seq: u64,
     segments: Vec<Vec<MediaSeg>>,
     last_poll_ms: Millis,
+    /// Chunks of this entry in the store (what `segments` holds).
+    chunks: u64,
+}
+
+/// An open entry's segments as stored: an HLS media playlist fragment, every segment with
+/// its map and keys spelled out (URIs are already absolute, so nothing is resolved back).
+fn chunk_text(segs: &[MediaSeg]) -> String {
+    let pl = hls::MediaPlaylist {
+        version: Some(6),
+        target_duration: Some(
+            segs.iter()
+                .map(|s| s.duration.round() as u64)
+                .max()
+                .unwrap_or(1),
+        ),
+        segments: segs
+            .iter()
+            .map(|s| hls::Segment {
+                uri: s.uri.to_string(),
+                duration: s.duration,
+                byte_range: s.byte_range,
+                discontinuity: s.discontinuity,
+                map: s.map.as_deref().cloned(),
+                keys: if s.keys.is_empty() {
+                    vec![hls::Key::none()]
+                } else {
+                    s.keys.to_vec()
+                },
+                markers: s.markers.clone(),
+                dateranges: s.dateranges.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut out = String::new();
+    pl.write_to(&mut out);
+    out
+}
+
+fn chunk_segments(text: &str) -> Result<Vec<MediaSeg>> {
+    let pl = hls::parse_media(text).map_err(|e| Error::Store(format!("live chunk: {e}")))?;
+    Ok(pl
+        .segments
+        .into_iter()
+        .map(|s| {
+            let mut m = MediaSeg::new(s.uri, s.duration);
+            m.discontinuity = s.discontinuity;
+            m.map = s.map.map(Arc::new);
+            m.keys = Arc::from(
+                s.keys
+                    .into_iter()
+                    .filter(|k| k.method() != Some("NONE"))
+                    .collect::<Vec<_>>(),
+            );
+            m.byte_range = s.byte_range;
+            m.markers = s.markers;
+            m.dateranges = s.dateranges;
+            m
+        })
+        .collect())
 }
 
 impl LiveFeed {
@@ -78,6 +139,32 @@ impl LiveFeed {
         }
         self.next_seq += n as u64;
         n
+    }
+
+    /// The chunk of the segments from `from` (per slot) on.
+    fn chunk(&self, from: usize, first_source_seq: u64) -> LiveChunk {
+        LiveChunk {
+            first_source_seq,
+            next_source_seq: self.next_seq,
+            renditions: self
+                .segments
+                .iter()
+                .map(|s| chunk_text(&s[from..]))
+                .collect(),
+        }
+    }
+
+    /// Append a chunk read from the store.
+    fn apply(&mut self, c: &LiveChunk) -> Result<()> {
+        if c.renditions.len() != self.segments.len() {
+            return Err(Error::Store("live chunk: wrong rendition count".into()));
+        }
+        for (out, text) in self.segments.iter_mut().zip(&c.renditions) {
+            out.extend(chunk_segments(text)?);
+        }
+        self.next_seq = c.next_source_seq;
+        self.chunks += 1;
+        Ok(())
     }
 
     fn media(&self) -> Result<EntryMedia> {
@@ -531,11 +618,28 @@ impl Engine {
         loop {
             // Catch up with what other replicas appended.
             let from = self.with_schedule(scope, |s| s.len_total());
+            self.sync_open(scope).await?;
             for mut e in self.inner.store.entries_from(&scope.key, from).await? {
-                let (_, media) = self.resolve(ch, &profile, e.item.clone()).await?;
+                let media = if e.open {
+                    // Another replica's live entry: its first segments are its chunk 0 (written
+                    // right after the entry; not there yet => render what we have).
+                    let st = self.inner.store.open_state(&scope.key, e.index, 0).await?;
+                    let Some(c0) = st.chunks.first() else {
+                        return Ok(());
+                    };
+                    EntryMedia::new(
+                        c0.renditions
+                            .iter()
+                            .map(|t| chunk_segments(t).map(RenditionMedia::new))
+                            .collect::<Result<_>>()?,
+                    )?
+                } else {
+                    self.resolve(ch, &profile, e.item.clone()).await?.1
+                };
                 let media = Arc::new(media);
-                let expected =
+                let mut expected =
                     self.with_schedule(scope, |s| s.next_entry(e.item.clone(), media.clone()))?;
+                expected.open = e.open;
                 if expected != e {
                     return Err(Error::Unusable(format!(
                         "{}: entry {} resolves differently here than where it was scheduled",
@@ -543,7 +647,12 @@ impl Engine {
                     )));
                 }
                 e.media = Some(media);
+                let open = e.open;
                 self.with_schedule_mut(scope, |s| s.push(e))?;
+                if open {
+                    scope.live.lock().expect("live lock").take();
+                    self.sync_open(scope).await?;
+                }
             }
             if self.with_schedule(scope, |s| s.open_entry().is_some()) {
                 self.poll_live(scope, &profile).await?;
@@ -600,8 +709,28 @@ impl Engine {
                 }
             };
             let open = matches!(item, Item::Live { .. });
-            if !self.append_entry(scope, item, media, open).await? && open {
-                scope.live.lock().expect("live lock").take();
+            let won = self.append_entry(scope, item, media, open).await?;
+            let feed = scope.live.lock().expect("live lock").take();
+            if let (true, true, Some(mut feed)) = (won, open, feed) {
+                // Chunk 0: the entry's first segments, for the replicas that don't poll.
+                let index = self.with_schedule(scope, |s| s.len_total()) - 1;
+                let first = feed.next_seq - feed.segments[0].len() as u64;
+                let c = feed.chunk(0, first);
+                if self
+                    .inner
+                    .store
+                    .extend_open(&scope.key, index, 0, &c)
+                    .await?
+                {
+                    // From here on, the stored form (what other replicas render).
+                    feed.segments.iter_mut().for_each(Vec::clear);
+                    feed.apply(&c)?;
+                    let media = Arc::new(feed.media()?);
+                    self.with_schedule_mut(scope, |s| s.extend_open(media))?;
+                    *scope.live.lock().expect("live lock") = Some(feed);
+                } else {
+                    tracing::warn!(scope = %scope.key, index, "live entry's first chunk was taken");
+                }
             }
         }
         let horizon = now - opts.window.as_millis() as Millis - 60_000;
@@ -694,6 +823,7 @@ impl Engine {
             next_seq: newest.saturating_sub(LIVE_HOLD_BACK),
             segments: vec![Vec::new(); snap.len()],
             last_poll_ms: self.now_ms(),
+            chunks: 0,
         };
         if feed.take(&snap, (end_ms - at) as u64) == 0 {
             return Err(Error::Unusable(format!(
@@ -713,15 +843,12 @@ impl Engine {
         let now = self.now_ms();
         let feed = scope.live.lock().expect("live lock").take();
         let Some(mut feed) = feed else {
-            // An open entry this process has no feed for (another replica's, or from before
-            // a restart): close it where it is.
-            self.with_schedule_mut(scope, |s| {
-                s.close_open();
-                Ok(())
-            })?;
+            // An open entry whose chunks are not in the store yet: wait for them (sync_open).
             return Ok(());
         };
-        let Some(start) = self.with_schedule(scope, |s| s.open_entry().map(|e| e.start_ms)) else {
+        let Some((index, start)) =
+            self.with_schedule(scope, |s| s.open_entry().map(|e| (e.index, e.start_ms)))
+        else {
             return Ok(());
         };
         let budget = (feed.end_ms - start).max(0) as u64;
@@ -736,7 +863,33 @@ impl Engine {
                 .and_then(|l| live_snapshot(profile, &l))
             {
                 Ok(snap) => {
+                    let (lens, seq) = (
+                        feed.segments.iter().map(Vec::len).collect::<Vec<_>>(),
+                        feed.next_seq,
+                    );
                     if feed.take(&snap, budget) > 0 {
+                        let first = feed.next_seq - (feed.segments[0].len() - lens[0]) as u64;
+                        let c = feed.chunk(lens[0], first);
+                        if !self
+                            .inner
+                            .store
+                            .extend_open(&scope.key, index, feed.chunks, &c)
+                            .await?
+                        {
+                            // Another replica extended first: take its chunk instead.
+                            for (s, n) in feed.segments.iter_mut().zip(lens) {
+                                s.truncate(n);
+                            }
+                            feed.next_seq = seq;
+                            *scope.live.lock().expect("live lock") = Some(feed);
+                            return self.sync_open(scope).await;
+                        }
+                        // Keep what the store holds (what other replicas render), not the
+                        // source's parse: the same bytes everywhere.
+                        for (s, n) in feed.segments.iter_mut().zip(&lens) {
+                            s.truncate(*n);
+                        }
+                        feed.apply(&c)?;
                         let media = Arc::new(feed.media()?);
                         self.with_schedule_mut(scope, |s| s.extend_open(media))?;
                     }
@@ -765,6 +918,16 @@ impl Engine {
             *scope.live.lock().expect("live lock") = Some(feed);
             return Ok(());
         }
+        if !self
+            .inner
+            .store
+            .close_open(&scope.key, index, feed.chunks)
+            .await?
+        {
+            // Extended or closed elsewhere meanwhile: follow the store.
+            *scope.live.lock().expect("live lock") = Some(feed);
+            return self.sync_open(scope).await;
+        }
         tracing::info!(scope = %scope.key, url = %feed.url, stalled, ended, "live entry closed");
         self.with_schedule_mut(scope, |s| {
             s.close_open();
@@ -778,6 +941,57 @@ impl Engine {
             let (slate, media) = self.resolve(&scope.channel, profile, slate).await?;
             self.append_entry(scope, slate, media, false).await?;
         }
+        Ok(())
+    }
+
+    /// Bring the local open entry (if any) up to the store: chunks other replicas appended
+    /// and its close. Without a local feed (another replica appended the entry, or a
+    /// restart), the feed is rebuilt from all the entry's chunks; this process then polls the
+    /// source too, and the store's compare-and-set keeps the replicas on one list.
+    async fn sync_open(&self, scope: &Scope) -> Result<()> {
+        let Some((index, item, slots)) = self.with_schedule(scope, |s| {
+            s.open_entry()
+                .map(|e| (e.index, e.item.clone(), s.renditions))
+        }) else {
+            return Ok(());
+        };
+        let Item::Live { url, end_ms, .. } = item else {
+            return Ok(());
+        };
+        let feed = scope.live.lock().expect("live lock").take();
+        let rebuilt = feed.is_none();
+        let mut feed = feed.unwrap_or_else(|| LiveFeed {
+            url,
+            end_ms,
+            next_seq: 0,
+            segments: vec![Vec::new(); slots],
+            last_poll_ms: Millis::MIN / 2,
+            chunks: 0,
+        });
+        let st = self
+            .inner
+            .store
+            .open_state(&scope.key, index, feed.chunks)
+            .await?;
+        for c in &st.chunks {
+            feed.apply(c)?;
+        }
+        if feed.chunks == 0 {
+            // Chunk 0 not written yet: nothing to rebuild from.
+            return Ok(());
+        }
+        if rebuilt || !st.chunks.is_empty() {
+            let media = Arc::new(feed.media()?);
+            self.with_schedule_mut(scope, |s| s.extend_open(media))?;
+        }
+        if st.closed_at == Some(feed.chunks) {
+            self.with_schedule_mut(scope, |s| {
+                s.close_open();
+                Ok(())
+            })?;
+            return Ok(());
+        }
+        *scope.live.lock().expect("live lock") = Some(feed);
         Ok(())
     }
 

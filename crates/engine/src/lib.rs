@@ -62,15 +62,26 @@
 //! change (the timeline only grows the open entry at its end), so players see a plain live
 //! playlist with `EXT-X-DISCONTINUITY` at both switches.
 //!
-//! Limits: the live feed (source URL, next source sequence, appended segments) is
-//! process-local and the store keeps only the entry as first appended. With one engine (any
-//! store) this is complete; with several replicas on Redis, only the replica that appended
-//! the live entry can extend it — another replica cannot re-resolve a live entry (its
-//! segments left the source's window) and fails to catch up. Making replicas agree needs the
-//! store to persist the appended live segments (an `extend`/`close` log operation next to
-//! `append`), not done yet. Live sources must be segment-aligned across renditions, carry
-//! every audio language of the channel profile, and a long event re-copies its segment list
-//! on each poll (O(segments)).
+//! Replicas: the open entry's growth is persisted in the [`Store`] as a list of
+//! [`store::LiveChunk`]s per (scope, entry) ([`Store::extend_open`], [`Store::close_open`],
+//! [`Store::open_state`]; compare-and-set on the chunk count, Lua on Redis). The replica
+//! whose `append` won writes chunk 0 (the entry's first segments) right after the entry;
+//! every later poll's segments are one chunk. Before catching up or polling, `ensure`
+//! syncs the local open entry from the store (`sync_open`): chunks others appended, and the
+//! close. A replica without a local feed (it did not append the entry, or it restarted)
+//! rebuilds the feed from the chunks and then polls the source too; when two replicas poll
+//! the same source the loser of a chunk's compare-and-set drops what it took, reads the
+//! winner's chunk and resumes at its `next_source_seq`, and a close is refused unless the
+//! closer has seen every chunk. Segments are stored as HLS fragments (absolute URIs, map and
+//! keys spelled out) and the poller itself renders the stored form, so all replicas render
+//! the same bytes (tests/live_redis.rs).
+//!
+//! Limits: a replica that appended a live entry and died before writing chunk 0 leaves the
+//! entry unreadable (others render up to it and wait). TARGETDURATION of a live entry grows
+//! with its longest segment, so a replica a chunk behind may briefly announce a smaller one
+//! if a source segment is longer than the earlier ones. Live sources must be segment-aligned
+//! across renditions, carry every audio language of the channel profile, and a long event
+//! re-copies its segment list on each poll (O(segments)).
 
 pub mod adapters;
 pub mod config;
