@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use pullpush::{FetcherState, NewFetcher};
 use serde_json::json;
-use testkit::{Apache, FfmpegLive, LiveOptions, Moto, wait_for, wait_until};
+use testkit::{Apache, FfmpegLive, LiveOptions, Moto, PlaylistFollower, wait_for, wait_until};
 
 fn fetcher(url: String, output: &str, payload: serde_json::Value, window: i64) -> NewFetcher {
     NewFetcher {
@@ -68,6 +68,7 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
         .unwrap();
     let client = reqwest::Client::new();
     let master_url = format!("{}live/channel.m3u8", apache.url());
+    let follower = follow_http(&client, format!("{}live/", apache.url()), "channel.m3u8");
     wait_until(Duration::from_secs(20), "master at the ingest", || {
         let (c, u) = (client.clone(), master_url.clone());
         async move { http_get(&c, u).await.is_some() }
@@ -89,7 +90,22 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
         "{master}"
     );
 
-    // Outage: the ingest is down for 12 s (this is the fault, not a wait for a condition).
+    // The oracle has read both media playlists before the outage, so its LiveTrackers check
+    // continuity across it.
+    wait_until(
+        Duration::from_secs(10),
+        "the follower to read the output",
+        || {
+            let r = follower.report();
+            async move { r.reloads.len() == 2 && r.reloads.values().all(|n| *n >= 2) }
+        },
+    )
+    .await
+    .unwrap();
+    // Outage: the ingest is down for 20 s (this is the fault, not a wait for a condition).
+    // The follower reads nothing while Apache is down; see PlaylistFollower::set_down for
+    // the one validator report (`playlist-stale`) this tolerates and when.
+    follower.set_down(true);
     apache.stop();
     wait_until(
         Duration::from_secs(10),
@@ -101,9 +117,10 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
     let source_seq_at_resume = live.media_sequence(0).unwrap() + 4;
     apache.resume().await.unwrap();
+    follower.set_down(false);
 
     let variant0 = {
         let m = hls::parse_master(&master).unwrap();
@@ -164,6 +181,9 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     assert_eq!(f.state, FetcherState::Running);
     assert!(f.segments_pushed >= 24 && f.bytes_pushed > 0, "{f:?}");
     ffmpeg_decode(&master_url, 6).await;
+    let followed = follower.finish();
+    assert_eq!(followed.reloads.len(), 2, "{followed:?}");
+    followed.assert_clean(10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,6 +238,16 @@ async fn fmp4_to_moto_s3() {
             r.bytes().await.ok()
         }
     };
+    let follower = {
+        let store = store.clone();
+        PlaylistFollower::start("channel.m3u8", move |p: String| {
+            let store = store.clone();
+            async move {
+                let path = object_store::path::Path::from(format!("live/one/{p}"));
+                store.get(&path).await.ok()?.bytes().await.ok()
+            }
+        })
+    };
     let variant = wait_for(Duration::from_secs(20), "master in S3", || async {
         let m = hls::parse_master(std::str::from_utf8(&get("channel.m3u8".into()).await?).ok()?)
             .ok()?;
@@ -253,6 +283,9 @@ async fn fmp4_to_moto_s3() {
         std::fs::write(copy.path().join(name), bytes).unwrap();
     }
     ffmpeg_decode(&copy.path().join("channel.m3u8").display().to_string(), 6).await;
+    let followed = follower.finish();
+    assert_eq!(followed.reloads.len(), 1, "{followed:?}");
+    followed.assert_clean(10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,6 +311,7 @@ async fn two_ingests_one_down_the_other_stays_current() {
         .unwrap();
     let client = reqwest::Client::new();
     let master_url = format!("{}channel.m3u8", apache.url());
+    let follower = follow_http(&client, apache.url().to_string(), "channel.m3u8");
     let variant = wait_for(Duration::from_secs(20), "master at the live ingest", || {
         let (c, u) = (client.clone(), master_url.clone());
         async move {
@@ -323,6 +357,7 @@ async fn two_ingests_one_down_the_other_stays_current() {
     )
     .await;
     assert_no_source_gap(&report);
+    follower.finish().assert_clean(10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,6 +387,13 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
             hls::parse_media(&p).ok()
         }
     };
+    let follower = {
+        let out = out.clone();
+        PlaylistFollower::start("channel.m3u8", move |p: String| {
+            let path = out.join(p);
+            async move { tokio::fs::read(path).await.ok() }
+        })
+    };
     let pp = service(&db);
     let info = pp
         .start_fetcher(fetcher(
@@ -369,6 +411,8 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
     )
     .await
     .unwrap();
+    // The publisher is down from here until resume(): see PlaylistFollower::set_down.
+    follower.set_down(true);
     pp.shutdown();
     drop(pp);
     let last_before = wait_for(Duration::from_secs(5), "the playlist to settle", || async {
@@ -382,6 +426,7 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
 
     let pp = service(&db);
     assert_eq!(pp.resume().await.unwrap(), 1);
+    follower.set_down(false);
     let listed = pp.list();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, info.id);
@@ -406,4 +451,9 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
     );
     let report = check_destination(read, "channel.m3u8", &[&rec]).await;
     assert!(assert_no_source_gap(&report) >= 6);
+    // Across the restart the media sequence never jumps or goes back and no segment
+    // changes its URI under a number (LiveTracker), and every reload is valid.
+    let followed = follower.finish();
+    assert_eq!(followed.reloads.len(), 1, "{followed:?}");
+    followed.assert_clean(10);
 }

@@ -5,7 +5,8 @@
 //! ephemeral `127.0.0.1` ports: Apache httpd with WebDAV + HTTP Digest ([`Apache`]),
 //! Redis ([`Redis`]), moto's S3 server ([`Moto`]) and a live ffmpeg HLS encoder
 //! ([`FfmpegLive`]). Plus polling helpers ([`wait_until`], [`wait_for`]) so tests wait for
-//! conditions, not for time.
+//! conditions, not for time, and [`PlaylistFollower`], which follows a live output like a
+//! player and runs every reload through the RFC 8216 oracle of `hls::validate`.
 //!
 //! What it is not for: production code (it is a dev-dependency only) or mocking: the peers
 //! are the real programs.
@@ -29,6 +30,7 @@
 mod apache;
 pub mod digest;
 mod ffmpeg;
+mod follow;
 mod moto;
 mod peer;
 mod process;
@@ -38,6 +40,7 @@ mod wait;
 
 pub use apache::Apache;
 pub use ffmpeg::{FfmpegLive, LiveOptions};
+pub use follow::{FollowReport, PlaylistFollower};
 pub use moto::Moto;
 pub use peer::{install_hint, peer, peers_required, require};
 pub use redis::Redis;

@@ -204,6 +204,19 @@ pub async fn ffmpeg_decode(url: &str, secs: u32) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Follow an HTTP output (`base` ends with `/`) with the RFC 8216 oracle.
+pub fn follow_http(
+    client: &reqwest::Client,
+    base: String,
+    master: &str,
+) -> testkit::PlaylistFollower {
+    let client = client.clone();
+    testkit::PlaylistFollower::start(master, move |p: String| {
+        let (c, u) = (client.clone(), format!("{base}{p}"));
+        async move { http_get(&c, u).await }
+    })
+}
+
 pub async fn http_get(client: &reqwest::Client, url: String) -> Option<bytes::Bytes> {
     let r = client.get(url).send().await.ok()?;
     if !r.status().is_success() {
