@@ -877,6 +877,7 @@ impl Engine {
                             .await?
                         {
                             // Another replica extended first: take its chunk instead.
+                            metrics::counter!("engine_live_chunk_conflicts_total").increment(1);
                             for (s, n) in feed.segments.iter_mut().zip(lens) {
                                 s.truncate(n);
                             }
