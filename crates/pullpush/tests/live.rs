@@ -457,3 +457,125 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
     assert_eq!(followed.reloads.len(), 1, "{followed:?}");
     followed.assert_clean(10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demuxed_audio_and_subtitles_to_a_folder() {
+    testkit::require_peer!("ffmpeg");
+    let live = FfmpegLive::start(LiveOptions {
+        two_renditions: true,
+        demuxed_audio: true,
+        subtitles: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Source tracks in the order check_destination lists the destination's: variants
+    // (video 0, video 1, ffmpeg's audio-only variant), then the renditions not yet listed
+    // (the subtitles; the audio rendition is the audio-only variant's playlist).
+    let recs = [
+        Recorder::start(live.media_playlist_url(0)),
+        Recorder::start(live.media_playlist_url(1)),
+        Recorder::start(live.audio_playlist_url().unwrap()),
+        Recorder::start(live.subtitle_playlist_url().unwrap()),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let read = |p: String| {
+        let path = out.join(p);
+        async move { tokio::fs::read(path).await.ok().map(bytes::Bytes::from) }
+    };
+    let follower = {
+        let out = out.clone();
+        PlaylistFollower::start("channel.m3u8", move |p: String| {
+            let path = out.join(p);
+            async move { tokio::fs::read(path).await.ok() }
+        })
+    };
+    let pp = service(":memory:");
+    pp.start_fetcher(fetcher(
+        live.playlist_url(),
+        "dir",
+        json!({"path": out}),
+        60,
+    ))
+    .await
+    .unwrap();
+    // Every rendition the master names gets 8 segments.
+    let master = wait_for(
+        Duration::from_secs(30),
+        "8 segments in every destination playlist",
+        || async {
+            let m =
+                hls::parse_master(std::str::from_utf8(&read("channel.m3u8".into()).await?).ok()?)
+                    .ok()?;
+            let uris: Vec<&str> = m
+                .variants
+                .iter()
+                .map(|v| v.uri.as_str())
+                .chain(m.media.iter().filter_map(|r| r.uri()))
+                .collect();
+            for u in &uris {
+                let p = hls::parse_media(std::str::from_utf8(&read(u.to_string()).await?).ok()?)
+                    .ok()?;
+                if p.segments.len() < 8 {
+                    return None;
+                }
+            }
+            Some(m)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {:?}", pp.list()));
+    let audio: Vec<_> = master
+        .media
+        .iter()
+        .filter(|r| r.media_type() == Some(hls::MediaType::Audio))
+        .collect();
+    let subs: Vec<_> = master
+        .media
+        .iter()
+        .filter(|r| r.media_type() == Some(hls::MediaType::Subtitles))
+        .collect();
+    assert_eq!(audio.len(), 1, "one AUDIO rendition: {master:?}");
+    assert_eq!(subs.len(), 1, "one SUBTITLES rendition: {master:?}");
+    let (audio_uri, subs_uri) = (audio[0].uri().unwrap(), subs[0].uri().unwrap());
+    let video: Vec<_> = master
+        .variants
+        .iter()
+        .filter(|v| v.resolution().is_some())
+        .collect();
+    assert_eq!(video.len(), 2, "{master:?}");
+    for v in &video {
+        assert_eq!(v.audio(), audio[0].group_id(), "{v:?}");
+        assert_eq!(v.subtitles(), subs[0].group_id(), "{v:?}");
+    }
+    let report = check_destination(
+        read,
+        "channel.m3u8",
+        &[&recs[0], &recs[1], &recs[2], &recs[3]],
+    )
+    .await;
+    let paths: Vec<&str> = report.tracks.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
+    assert_eq!(paths[2], audio_uri, "{paths:?}");
+    assert_eq!(paths[3], subs_uri, "{paths:?}");
+    // 8+ segments per track; the recorders (polling every 300 ms) may not have the newest.
+    assert!(assert_no_source_gap(&report) >= 4 * 7);
+    let subs_playlist = &report.tracks[3].1;
+    assert!(
+        subs_playlist
+            .segments
+            .iter()
+            .all(|s| s.uri.ends_with(".vtt"))
+    );
+    let cue = read(subs_playlist.segments[0].uri.clone()).await.unwrap();
+    let cue = String::from_utf8_lossy(&cue);
+    assert!(cue.starts_with("WEBVTT") && cue.contains("cue "), "{cue}");
+
+    let path = |u: &str| out.join(u).display().to_string();
+    ffmpeg_decode(&path(&video[0].uri), 4).await;
+    ffmpeg_decode(&path(audio_uri), 4).await;
+    let followed = follower.finish();
+    assert_eq!(followed.reloads.len(), 4, "{followed:?}");
+    followed.assert_clean(10);
+}

@@ -22,6 +22,18 @@ pub struct LiveOptions {
     pub list_size: u32,
     /// Add `EXT-X-PROGRAM-DATE-TIME` (`-hls_flags program_date_time`).
     pub program_date_time: bool,
+    /// Demuxed audio: the video renditions carry no audio; the AAC audio is its own media
+    /// playlist (`stream_<renditions>/index.m3u8`, see [`FfmpegLive::audio_playlist_url`]),
+    /// listed in the master as `EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aud"` that every
+    /// video variant names. ffmpeg 5.1 also lists the audio playlist as an audio-only
+    /// variant.
+    pub demuxed_audio: bool,
+    /// A WebVTT subtitle rendition (`EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs"`, playlist
+    /// `stream_0/index_vtt.m3u8`, segments `stream_0/index<n>.vtt`), segmented live from an
+    /// `.srt` the kit writes (one cue per second, "cue <n>", for an hour), read with `-re`.
+    /// ffmpeg attaches a subtitle stream to a variant that has video, so it rides with
+    /// rendition 0.
+    pub subtitles: bool,
 }
 
 impl Default for LiveOptions {
@@ -32,6 +44,8 @@ impl Default for LiveOptions {
             segment_secs: 1,
             list_size: 5,
             program_date_time: false,
+            demuxed_audio: false,
+            subtitles: false,
         }
     }
 }
@@ -61,7 +75,49 @@ impl FfmpegLive {
         cmd.args(["-nostdin", "-hide_banner", "-loglevel", "warning", "-re"])
             .args(["-f", "lavfi", "-i", "testsrc2=s=640x360:r=25"])
             .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
-        if opts.two_renditions {
+        if opts.subtitles {
+            let srt = dir.path().join("subs.srt");
+            std::fs::write(&srt, srt_cues(3600))?;
+            cmd.arg("-re").arg("-i").arg(&srt);
+        }
+        if opts.demuxed_audio || opts.subtitles {
+            // Video renditions (+ the subtitle riding with rendition 0), then the audio.
+            let n_video = if opts.two_renditions { 2 } else { 1 };
+            if opts.two_renditions {
+                cmd.args([
+                    "-filter_complex",
+                    "[0:v]split=2[v0][v1s];[v1s]scale=320:180[v1]",
+                ])
+                .args(["-map", "[v0]", "-map", "[v1]"])
+                .args(["-b:v:0", "400k", "-b:v:1", "150k"]);
+            } else {
+                cmd.args(["-map", "0:v", "-b:v", "400k"]);
+            }
+            cmd.args(["-map", "1:a"]);
+            let mut map = Vec::new();
+            for v in 0..n_video {
+                let mut entry = format!("v:{v}");
+                if opts.demuxed_audio {
+                    entry.push_str(",agroup:aud");
+                } else {
+                    entry.push_str(&format!(",a:{v}"));
+                }
+                if opts.subtitles && v == 0 {
+                    entry.push_str(",s:0,sgroup:subs");
+                }
+                map.push(entry);
+            }
+            if opts.demuxed_audio {
+                map.push("a:0,agroup:aud".into());
+            } else if opts.two_renditions {
+                // Muxed audio in both renditions: a second copy of the audio.
+                cmd.args(["-map", "1:a"]);
+            }
+            if opts.subtitles {
+                cmd.args(["-map", "2:s", "-c:s", "webvtt"]);
+            }
+            cmd.args(["-var_stream_map", &map.join(" ")]);
+        } else if opts.two_renditions {
             cmd.args([
                 "-filter_complex",
                 "[0:v]split=2[v0][v1s];[v1s]scale=320:180[v1]",
@@ -132,8 +188,7 @@ impl FfmpegLive {
             dir,
             opts,
         };
-        let n = live.renditions();
-        let paths: Vec<PathBuf> = (0..n).map(|i| live.media_playlist_path(i)).collect();
+        let paths = live.all_playlist_paths();
         let up = wait_until(Duration::from_secs(20), "ffmpeg live playlists", || {
             let ok = proc.exited().is_some() || paths.iter().all(|p| segment_count(p) >= 1);
             async move { ok }
@@ -166,8 +221,37 @@ impl FfmpegLive {
         self.dir.path().join("hls")
     }
 
+    /// Number of video renditions (`stream_0` .. `stream_<n-1>`).
     pub fn renditions(&self) -> usize {
         if self.opts.two_renditions { 2 } else { 1 }
+    }
+
+    /// URL of the demuxed audio playlist ([`LiveOptions::demuxed_audio`]).
+    pub fn audio_playlist_url(&self) -> Option<String> {
+        self.opts.demuxed_audio.then(|| {
+            self.server
+                .url(&format!("stream_{}/index.m3u8", self.renditions()))
+        })
+    }
+
+    /// URL of the WebVTT subtitle playlist ([`LiveOptions::subtitles`]).
+    pub fn subtitle_playlist_url(&self) -> Option<String> {
+        self.opts
+            .subtitles
+            .then(|| self.server.url("stream_0/index_vtt.m3u8"))
+    }
+
+    /// Every media playlist ffmpeg writes, on disk.
+    fn all_playlist_paths(&self) -> Vec<PathBuf> {
+        let mut n = self.renditions();
+        if self.opts.demuxed_audio {
+            n += 1;
+        }
+        let mut paths: Vec<PathBuf> = (0..n).map(|i| self.media_playlist_path(i)).collect();
+        if self.opts.subtitles {
+            paths.push(self.hls_dir().join("stream_0/index_vtt.m3u8"));
+        }
+        paths
     }
 
     /// The HTTP server (to inject faults or count hits).
@@ -188,6 +272,14 @@ impl FfmpegLive {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// An `.srt` with one cue per second ("cue <n>") for `secs` seconds.
+fn srt_cues(secs: u32) -> String {
+    let t = |s: u32| format!("{:02}:{:02}:{:02},000", s / 3600, s / 60 % 60, s % 60);
+    (0..secs)
+        .map(|i| format!("{}\n{} --> {}\ncue {i}\n\n", i + 1, t(i), t(i + 1)))
+        .collect()
 }
 
 fn segment_count(p: &Path) -> usize {

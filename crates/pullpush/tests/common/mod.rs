@@ -93,6 +93,8 @@ pub struct DestReport {
 
 /// Read the destination master and every media playlist it names through `get`, assert every
 /// listed object exists, no ENDLIST, and map each segment back to a source sequence by hash.
+/// Tracks are the variants in order, then the `EXT-X-MEDIA` renditions with a URI (each
+/// destination path once); `recorders[i]` is the source of track `i`.
 pub async fn check_destination<F, Fut>(
     get: F,
     master_path: &str,
@@ -113,9 +115,20 @@ where
         .rsplit_once('/')
         .map(|(f, _)| format!("{f}/"))
         .unwrap_or_default();
+    let mut paths: Vec<String> = Vec::new();
+    for uri in master
+        .variants
+        .iter()
+        .map(|v| v.uri.as_str())
+        .chain(master.media.iter().filter_map(|r| r.uri()))
+    {
+        let path = format!("{folder}{uri}");
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
     let mut tracks = Vec::new();
-    for (i, v) in master.variants.iter().enumerate() {
-        let path = format!("{folder}{}", v.uri);
+    for (i, path) in paths.into_iter().enumerate() {
         let text = get(path.clone())
             .await
             .unwrap_or_else(|| panic!("no {path}"));
