@@ -248,3 +248,105 @@ impl FollowState {
 fn utf8<B: AsRef<[u8]>>(b: B) -> Option<String> {
     String::from_utf8(b.as_ref().to_vec()).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wait_until;
+    use std::collections::HashMap;
+
+    const MASTER: &str =
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000,CODECS=\"avc1.42c01e\"\nv/index.m3u8\n";
+
+    fn media(seq: u64, uris: &[&str]) -> String {
+        let mut s = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{seq}\n"
+        );
+        for u in uris {
+            s.push_str(&format!("#EXTINF:1.0,\n{u}\n"));
+        }
+        s
+    }
+
+    type Store = Arc<Mutex<HashMap<String, String>>>;
+
+    fn follow(store: &Store) -> PlaylistFollower {
+        let store = store.clone();
+        PlaylistFollower::start("out/master.m3u8", move |p: String| {
+            let text = store.lock().unwrap().get(&p).cloned();
+            async move { text }
+        })
+    }
+
+    async fn reloads_reach(f: &PlaylistFollower, n: usize) {
+        wait_until(Duration::from_secs(5), "reloads", || {
+            let r = f.report();
+            async move { r.reloads.get("out/v/index.m3u8").is_some_and(|k| *k >= n) }
+        })
+        .await
+        .unwrap();
+    }
+
+    fn set(store: &Store, text: String) {
+        let mut s = store.lock().unwrap();
+        s.insert("out/master.m3u8".into(), MASTER.into());
+        s.insert("out/v/index.m3u8".into(), text);
+    }
+
+    #[tokio::test]
+    async fn catches_a_changed_uri_a_sequence_going_back_and_a_stale_playlist() {
+        let store = Store::default();
+        set(&store, media(0, &["a0.ts", "a1.ts", "a2.ts", "a3.ts"]));
+        let f = follow(&store);
+        reloads_reach(&f, 1).await;
+        set(&store, media(1, &["x1.ts", "a2.ts", "a3.ts", "a4.ts"]));
+        reloads_reach(&f, 3).await;
+        set(
+            &store,
+            media(0, &["a0.ts", "x1.ts", "a2.ts", "a3.ts", "a4.ts"]),
+        );
+        // Unchanged from here: stale after 1.5 target durations.
+        wait_until(Duration::from_secs(5), "a stale report", || {
+            let r = f.report();
+            async move { r.errors.iter().any(|e| e.contains("playlist-stale")) }
+        })
+        .await
+        .unwrap();
+        let r = f.finish();
+        let all = r.errors.join("\n");
+        assert!(all.contains("segment-uri-changed"), "{all}");
+        assert!(all.contains("media-sequence-decreased"), "{all}");
+        assert!(r.tolerated.is_empty(), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_declared_outage_tolerates_only_its_own_staleness() {
+        let store = Store::default();
+        set(&store, media(0, &["a0.ts", "a1.ts", "a2.ts"]));
+        let f = follow(&store);
+        reloads_reach(&f, 1).await;
+        f.set_down(true);
+        // The outage itself (the fault, not a wait for a condition).
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        f.set_down(false);
+        // Still the old playlist after the outage: stale, tolerated.
+        wait_until(Duration::from_secs(5), "a tolerated stale report", || {
+            let r = f.report();
+            async move { !r.tolerated.is_empty() }
+        })
+        .await
+        .unwrap();
+        let n = f.report().reloads["out/v/index.m3u8"];
+        set(&store, media(0, &["a0.ts", "a1.ts", "a2.ts", "a3.ts"]));
+        reloads_reach(&f, n + 1).await;
+        let r = f.report();
+        assert!(r.errors.is_empty(), "{r:?}");
+        // Moved again: from now on staleness is an error.
+        wait_until(Duration::from_secs(5), "a stale error", || {
+            let r = f.report();
+            async move { r.errors.iter().any(|e| e.contains("playlist-stale")) }
+        })
+        .await
+        .unwrap();
+    }
+}

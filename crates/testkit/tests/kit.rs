@@ -289,3 +289,59 @@ async fn ffmpeg_live_fmp4_two_renditions() {
     })
     .await;
 }
+
+/// The master names `kind` with a URI, and that playlist is served and lists segments.
+async fn rendition_served(live: &FfmpegLive, kind: &str, url: &str) -> String {
+    let c = client();
+    let master = c.get(live.playlist_url()).send().await.unwrap();
+    let master = master.text().await.unwrap();
+    let rel = url.rsplit_once("/stream_").unwrap().1;
+    assert!(
+        master.lines().any(|l| l.starts_with("#EXT-X-MEDIA:")
+            && l.contains(&format!("TYPE={kind}"))
+            && l.contains(&format!("URI=\"stream_{rel}\""))),
+        "{master}"
+    );
+    let text = c.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("#EXTINF"), "{text}");
+    text
+}
+
+#[tokio::test]
+async fn ffmpeg_live_demuxed_audio() {
+    require_peer!("ffmpeg");
+    let live = FfmpegLive::start(LiveOptions {
+        demuxed_audio: true,
+        ..Default::default()
+    })
+    .await
+    .expect("start ffmpeg");
+    let audio = live.audio_playlist_url().unwrap();
+    assert!(audio.ends_with("stream_1/index.m3u8"), "{audio}");
+    rendition_served(&live, "AUDIO", &audio).await;
+    assert!(live.subtitle_playlist_url().is_none());
+}
+
+#[tokio::test]
+async fn ffmpeg_live_subtitles_with_muxed_audio() {
+    require_peer!("ffmpeg");
+    let live = FfmpegLive::start(LiveOptions {
+        subtitles: true,
+        ..Default::default()
+    })
+    .await
+    .expect("start ffmpeg");
+    let url = live.subtitle_playlist_url().unwrap();
+    let text = rendition_served(&live, "SUBTITLES", &url).await;
+    let seg = text.lines().rev().find(|l| l.ends_with(".vtt")).unwrap();
+    let vtt = client()
+        .get(url.replace("index_vtt.m3u8", seg))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(vtt.starts_with("WEBVTT") && vtt.contains("cue "), "{vtt}");
+    assert!(live.audio_playlist_url().is_none());
+}
