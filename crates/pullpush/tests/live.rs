@@ -181,7 +181,7 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     assert_eq!(f.state, FetcherState::Running);
     assert!(f.segments_pushed >= 24 && f.bytes_pushed > 0, "{f:?}");
     ffmpeg_decode(&master_url, 6).await;
-    let followed = follower.finish();
+    let followed = follower.finish_after(10, Duration::from_secs(30)).await;
     assert_eq!(followed.reloads.len(), 2, "{followed:?}");
     followed.assert_clean(10);
 }
@@ -283,7 +283,7 @@ async fn fmp4_to_moto_s3() {
         std::fs::write(copy.path().join(name), bytes).unwrap();
     }
     ffmpeg_decode(&copy.path().join("channel.m3u8").display().to_string(), 6).await;
-    let followed = follower.finish();
+    let followed = follower.finish_after(10, Duration::from_secs(30)).await;
     assert_eq!(followed.reloads.len(), 1, "{followed:?}");
     followed.assert_clean(10);
 }
@@ -357,7 +357,10 @@ async fn two_ingests_one_down_the_other_stays_current() {
     )
     .await;
     assert_no_source_gap(&report);
-    follower.finish().assert_clean(10);
+    follower
+        .finish_after(10, Duration::from_secs(30))
+        .await
+        .assert_clean(10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,7 +456,7 @@ async fn restart_on_the_same_sqlite_file_continues_the_sequence() {
     assert!(assert_no_source_gap(&report) >= 6);
     // Across the restart the media sequence never jumps or goes back and no segment
     // changes its URI under a number (LiveTracker), and every reload is valid.
-    let followed = follower.finish();
+    let followed = follower.finish_after(10, Duration::from_secs(30)).await;
     assert_eq!(followed.reloads.len(), 1, "{followed:?}");
     followed.assert_clean(10);
 }
@@ -575,7 +578,7 @@ async fn demuxed_audio_and_subtitles_to_a_folder() {
     let path = |u: &str| out.join(u).display().to_string();
     ffmpeg_decode(&path(&video[0].uri), 4).await;
     ffmpeg_decode(&path(audio_uri), 4).await;
-    let followed = follower.finish();
+    let followed = follower.finish_after(10, Duration::from_secs(30)).await;
     assert_eq!(followed.reloads.len(), 4, "{followed:?}");
     followed.assert_clean(10);
 }

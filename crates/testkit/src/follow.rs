@@ -216,6 +216,23 @@ impl PlaylistFollower {
         self.state.lock().unwrap().report.clone()
     }
 
+    /// Keeps following until every media playlist seen so far has had `min_reloads`
+    /// reloads (or `timeout` passes), then stops and returns what was seen. Tests use this
+    /// so that "enough reloads were checked" is a condition waited for, not a guess about
+    /// how long the rest of the test takes.
+    pub async fn finish_after(
+        self,
+        min_reloads: usize,
+        timeout: std::time::Duration,
+    ) -> FollowReport {
+        let _ = crate::wait_until(timeout, "the follower's reloads", || {
+            let r = self.report();
+            async move { !r.reloads.is_empty() && r.reloads.values().all(|n| *n >= min_reloads) }
+        })
+        .await;
+        self.finish()
+    }
+
     /// Stops following and returns what was seen.
     pub fn finish(self) -> FollowReport {
         self.task.abort();

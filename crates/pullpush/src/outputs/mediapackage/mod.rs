@@ -329,7 +329,10 @@ impl Ingest {
                         if self.closed.load(Ordering::SeqCst) {
                             return;
                         }
-                        tokio::time::sleep(crate::backoff(attempt, 500, 10_000)).await;
+                        // Capped at 2 s: a live ingest that comes back should be current
+                        // again within a segment or so, not after a 10 s back-off (a 20 s
+                        // outage test saw the destination stay stale ~8 s after recovery).
+                        tokio::time::sleep(crate::backoff(attempt, 250, 2_000)).await;
                         attempt = attempt.saturating_add(1);
                     }
                 }
