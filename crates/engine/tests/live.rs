@@ -9,38 +9,8 @@ use std::time::Duration;
 
 use common::follow::follow_master;
 use common::*;
-use engine::timeline::Item;
-use engine::{AssetManager, Clock, Engine, EngineOptions, MemoryStore, NextItemRequest, Service};
-use futures::future::BoxFuture;
+use engine::{Clock, Engine, EngineOptions, MemoryStore, Service};
 use serde_json::json;
-
-/// Position 0: vod1 (8 s); 1: live from `start` for `len_ms`; then vod2, vod3, ...
-struct LiveSchedule {
-    fx: String,
-    live_url: String,
-    start: i64,
-    len_ms: i64,
-}
-
-impl AssetManager for LiveSchedule {
-    fn next_item(&self, req: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
-        let vod = |n: u64| Item::Vod {
-            id: format!("vod{n}"),
-            title: None,
-            url: format!("{}ts/vod{n}/master.m3u8", self.fx),
-        };
-        let item = match req.position {
-            0 => vod(1),
-            1 => Item::Live {
-                url: self.live_url.clone(),
-                start_ms: self.start,
-                end_ms: self.start + self.len_ms,
-            },
-            p => vod(2 + (p - 2) % 2),
-        };
-        Box::pin(async move { Ok(item) })
-    }
-}
 
 async fn live_channel(fx: &str, live_url: String, clock: Arc<dyn Clock>, len_ms: i64) -> String {
     let start = clock.now_ms() + 8_000;

@@ -10,40 +10,8 @@ use std::time::Duration;
 
 use common::follow::follow_master;
 use common::*;
-use engine::timeline::Item;
-use engine::{
-    AssetManager, Clock, Engine, EngineOptions, NextItemRequest, RedisStore, Service, Store, Target,
-};
-use futures::future::BoxFuture;
+use engine::{Clock, Engine, EngineOptions, RedisStore, Service, Store, Target};
 use serde_json::json;
-
-/// Position 0: vod1 (8 s); 1: live from `start` for `len_ms`; then vod2, vod3, ...
-struct LiveSchedule {
-    fx: String,
-    live_url: String,
-    start: i64,
-    len_ms: i64,
-}
-
-impl AssetManager for LiveSchedule {
-    fn next_item(&self, req: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
-        let vod = |n: u64| Item::Vod {
-            id: format!("vod{n}"),
-            title: None,
-            url: format!("{}ts/vod{n}/master.m3u8", self.fx),
-        };
-        let item = match req.position {
-            0 => vod(1),
-            1 => Item::Live {
-                url: self.live_url.clone(),
-                start_ms: self.start,
-                end_ms: self.start + self.len_ms,
-            },
-            p => vod(2 + (p - 2) % 2),
-        };
-        Box::pin(async move { Ok(item) })
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_agree_on_a_live_entry() {

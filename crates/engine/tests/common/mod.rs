@@ -132,3 +132,34 @@ pub async fn ffmpeg_decode(url: &str, secs: u32) -> Result<String, String> {
 }
 
 pub fn _unused(_: FileChannel) {}
+
+/// Position 0: vod1 (8 s); 1: live from `start` for `len_ms`; then vod2, vod3, ...
+pub struct LiveSchedule {
+    pub fx: String,
+    pub live_url: String,
+    pub start: i64,
+    pub len_ms: i64,
+}
+
+impl engine::AssetManager for LiveSchedule {
+    fn next_item(
+        &self,
+        req: engine::NextItemRequest,
+    ) -> futures::future::BoxFuture<'_, engine::Result<engine::timeline::Item>> {
+        let vod = |n: u64| engine::timeline::Item::Vod {
+            id: format!("vod{n}"),
+            title: None,
+            url: format!("{}ts/vod{n}/master.m3u8", self.fx),
+        };
+        let item = match req.position {
+            0 => vod(1),
+            1 => engine::timeline::Item::Live {
+                url: self.live_url.clone(),
+                start_ms: self.start,
+                end_ms: self.start + self.len_ms,
+            },
+            p => vod(2 + (p - 2) % 2),
+        };
+        Box::pin(async move { Ok(item) })
+    }
+}
