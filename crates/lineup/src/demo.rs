@@ -119,7 +119,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
     spec.endpoints = vec![dvr, cmaf, aes];
-    let channel = origin.create_channel(spec)?;
+    let channel = origin.create_channel(spec).await?;
 
     // Pull/push: one fetcher, engine -> origin ingest (both ingest URLs, Digest auth).
     let pullpush = pullpush::PullPush::open(pullpush::Config {

@@ -24,7 +24,7 @@ pub async fn create_channel(
     State(s): State<Arc<Shared>>,
     JsonBody(spec): JsonBody<ChannelSpec>,
 ) -> ApiResult<impl IntoResponse> {
-    let view = s.create_channel(spec)?;
+    let view = s.create_channel(spec).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -75,7 +75,7 @@ pub async fn create_endpoint(
         }
         data.endpoints.push(spec.clone());
     }
-    s.persist(&ch);
+    s.save_definition(&ch).await;
     Ok((StatusCode::CREATED, Json(s.endpoint_view(&channel, spec))))
 }
 
@@ -128,7 +128,7 @@ pub async fn put_endpoint(
             v.live_cache.remove(&endpoint);
         }
     }
-    s.persist(&ch);
+    s.save_definition(&ch).await;
     Ok(Json(s.endpoint_view(&channel, spec)))
 }
 
@@ -151,6 +151,6 @@ pub async fn delete_endpoint(
             )));
         }
     }
-    s.persist(&ch);
+    s.save_definition(&ch).await;
     Ok(StatusCode::NO_CONTENT)
 }

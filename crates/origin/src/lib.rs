@@ -18,8 +18,11 @@
 //! - [`model`]: [`ChannelSpec`], [`EndpointSpec`], [`AdMarkers`], [`Packaging`],
 //!   [`Encryption`], the API views.
 //! - [`store::Store`]: where segment bytes live ([`store::MemoryStore`] by default,
-//!   [`store::DiskStore`]); [`persist`]: with `--store disk`, channels and timeline indexes
-//!   are written to `<store>/<channel>.channel.json` and restored at start.
+//!   [`store::DiskStore`] for `--store disk`, [`store::ObjectStoreBackend`] for
+//!   `--store s3`); [`persist`]: with a persistent store, each channel's definition and
+//!   timeline index are objects beside its segments (`<channel>.channel.json`,
+//!   `<channel>.index.json`), restored at start ([`Origin::open`]) and followed while
+//!   running ([`Origin::refresh`]), so replicas on one bucket serve the same channels.
 //! - [`timeline::ChannelData`]: a channel's ingest state and per-variant timelines (pure).
 //! - [`digest::DigestAuth`]: server-side Digest (RFC 7616) with stateless expiring nonces.
 //! - [`clock::Clock`]: time is an input ([`clock::FakeClock`] in tests).
@@ -47,13 +50,18 @@
 //! GET /out/.. -> ChannelData (select by wall time) -> render (hls writer) -> Bytes
 //!             -> Store::get -> (AES-128) -> Bytes
 //! GET .m4s / CMAF playlist -> Variant::cmaf cache, else Store::get -> remux_ts -> cache
+//! commit / API change -> persist::Index::put(<ch>.index.json | <ch>.channel.json)
+//! every follow interval: Index::list -> changed objects -> ChannelData (other replicas)
 //! ```
 //! Invariants: one timeline per variant fed by both ingests (dedupe by media sequence,
 //! gaps filled by either); a segment is listed only once its bytes are stored; the store
 //! is written only under origin-built keys (`<channel>/<variant>/<seq>`), so nothing a
 //! client sends chooses where bytes land; memory is bounded by the longest endpoint
 //! startover window (eviction on every commit and by a background sweep when ingest
-//! stops; the CMAF cache is trimmed with it); live playlists are rendered once per timeline change and served as shared
+//! stops; the CMAF cache is trimmed with it); with a persistent store an ingest PUT is
+//! answered after the segment and the index listing it are stored, and a replica that
+//! ingested into a channel in the last 30 s is that channel's only index writer; live
+//! playlists are rendered once per timeline change and served as shared
 //! `Bytes`; segments are served as `Bytes` from the store without copying (except
 //! AES-128 output, which encrypts per request).
 
@@ -99,15 +107,18 @@ use keys::Keys;
 use store::Store;
 use timeline::{ChannelData, Ready};
 
-/// Where segment bytes are kept. `Disk` also persists channel definitions and timeline
-/// indexes in the same folder, so a restarted origin keeps serving what it had
-/// ([`persist`]); `Memory` forgets everything on restart.
+/// Where segment bytes are kept. `Disk` and `S3` also persist channel definitions and
+/// timeline indexes next to the segments, so a restarted origin keeps serving what it had
+/// and several replicas on one store serve the same channels ([`persist`]); `Memory`
+/// forgets everything on restart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum StoreKind {
     #[default]
     Memory,
     Disk,
+    /// Any S3-compatible bucket (`--store-url s3://bucket/prefix`).
+    S3,
 }
 
 /// Origin settings; flattened into `lineup origin` as command-line flags.
@@ -134,6 +145,25 @@ pub struct OriginArgs {
     /// Folder for `--store disk`.
     #[arg(long, env = "LINEUP_ORIGIN_STORE_PATH")]
     pub store_path: Option<PathBuf>,
+    /// Bucket and optional prefix for `--store s3`, as `s3://bucket/prefix`.
+    #[arg(long, env = "LINEUP_ORIGIN_STORE_URL")]
+    pub store_url: Option<String>,
+    /// S3 endpoint for S3-compatible stores (MinIO, moto, ...); `http://` is allowed.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// S3 access key id (default: the usual AWS environment and instance credentials).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// How often a replica re-lists the store for channels and indexes other replicas
+    /// wrote (`--store disk` or `s3`), milliseconds.
+    #[arg(long, env = "LINEUP_ORIGIN_FOLLOW_INTERVAL_MS", default_value_t = 1000)]
+    pub follow_interval_ms: u64,
     /// Bearer token required on the control API when set.
     #[arg(long, env = "LINEUP_API_TOKEN")]
     pub api_token: Option<String>,
@@ -154,6 +184,12 @@ impl Default for OriginArgs {
             max_body_bytes: 64 * 1024 * 1024,
             store: StoreKind::Memory,
             store_path: None,
+            store_url: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            follow_interval_ms: 1000,
             api_token: None,
             secret: None,
         }
@@ -168,8 +204,13 @@ pub struct Channel {
     data: Mutex<ChannelData>,
     /// Ready live-playlist responses, read without the `data` lock (see [`LiveMap`]).
     live: ArcSwap<LiveMap>,
-    /// Orders writes of this channel's persisted index.
-    persist_lock: Mutex<()>,
+    /// Orders writes of this channel's persisted objects; holds the index version last
+    /// written.
+    persist_lock: tokio::sync::Mutex<u64>,
+    /// When this process last committed ingest into the channel (clock, ms since epoch;
+    /// 0: never). A replica that ingested within [`persist::INGEST_QUIET`] writes the
+    /// channel's index and does not take other replicas' indexes.
+    last_ingest_ms: std::sync::atomic::AtomicI64,
 }
 
 /// A live media playlist response ready to send: body and `Cache-Control`, rendered when
@@ -192,7 +233,8 @@ impl Channel {
             users,
             data: Mutex::new(data),
             live: ArcSwap::from_pointee(LiveMap::new()),
-            persist_lock: Mutex::new(()),
+            persist_lock: tokio::sync::Mutex::new(0),
+            last_ingest_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -276,8 +318,9 @@ pub(crate) struct Shared {
     channels: RwLock<HashMap<String, Arc<Channel>>>,
     pub(crate) digest: DigestAuth,
     pub(crate) keys: Keys,
-    /// `--store disk`: where channel indexes are persisted (see [`persist`]).
-    persist_root: Option<PathBuf>,
+    /// `--store disk`/`s3`: where channel definitions and indexes are persisted and
+    /// followed (see [`persist`]).
+    index: Option<Arc<persist::Index>>,
     /// `origin_segments_served_total`, resolved once (after the router installed the
     /// recorder) rather than looked up per request.
     segments_served: std::sync::OnceLock<metrics::Counter>,
@@ -318,14 +361,23 @@ impl Shared {
             .live_playlist(endpoint, slug)
     }
 
-    pub(crate) fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
+    pub(crate) async fn create_channel(
+        &self,
+        spec: ChannelSpec,
+    ) -> Result<ChannelView, OriginError> {
         spec.validate()?;
-        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
-        if channels.contains_key(&spec.id) {
-            return Err(OriginError::Conflict(format!(
-                "channel {:?} exists",
-                spec.id
-            )));
+        let exists = || OriginError::Conflict(format!("channel {:?} exists", spec.id));
+        if self.channel(&spec.id).is_ok() {
+            return Err(exists());
+        }
+        // Another replica may have created it since this one last listed the store.
+        if let Some(index) = &self.index
+            && index
+                .get(&spec.id, persist::Part::Definition)
+                .await?
+                .is_some()
+        {
+            return Err(exists());
         }
         let creds: Vec<(String, String)> = (1..=2)
             .map(|n| {
@@ -343,9 +395,14 @@ impl Shared {
         data.description = spec.description.clone();
         data.endpoints = spec.endpoints.clone();
         let ch = Arc::new(Channel::new(spec.id.clone(), users, data));
-        channels.insert(spec.id.clone(), ch.clone());
-        drop(channels);
-        self.persist(&ch);
+        {
+            let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+            if channels.contains_key(&spec.id) {
+                return Err(exists());
+            }
+            channels.insert(spec.id.clone(), ch.clone());
+        }
+        self.save_definition(&ch).await;
         metrics::gauge!("origin_channels").increment(1.0);
         tracing::info!(channel = %spec.id, "channel created");
         let mut view = self.view(&ch);
@@ -412,9 +469,9 @@ impl Shared {
             .remove(id)
             .ok_or_else(|| OriginError::not_found(format!("channel {id:?}")))?;
         metrics::gauge!("origin_channels").decrement(1.0);
-        if let Some(root) = &self.persist_root {
-            let _g = ch.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = std::fs::remove_file(persist::path_of(root, id));
+        if let Some(index) = &self.index {
+            let _g = ch.persist_lock.lock().await;
+            index.delete(id).await?;
         }
         let keys: Vec<String> = ch
             .lock()
@@ -434,49 +491,213 @@ impl Shared {
         ch: &Channel,
         mut ready: Vec<Ready>,
     ) -> Result<(), OriginError> {
-        if ready.is_empty() {
-            return Ok(());
-        }
+        // Also with nothing ready: a playlist PUT is ingest (and may change the master).
         for r in &mut ready {
             timeline::index_keyframes(&mut r.meta, &r.data);
         }
         for r in &ready {
             self.store.put(r.meta.key.clone(), r.data.clone()).await?;
         }
+        let now = self.clock.now();
         let gone = {
             let mut data = ch.lock();
+            // Under the data lock, so `apply_index` sees it before replacing the timeline.
+            ch.last_ingest_ms
+                .store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
             for r in ready {
                 data.commit(&r.variant, r.meta);
             }
-            data.evict(self.clock.now())
+            data.evict(now)
         };
-        self.persist(ch);
+        self.save_index(ch).await;
         for k in gone {
             self.store.delete(k).await?;
         }
         Ok(())
     }
 
-    /// Write a channel's definition and index (only with `--store disk`).
-    pub(crate) fn persist(&self, ch: &Channel) {
-        let Some(root) = &self.persist_root else {
-            return;
-        };
-        let _g = ch.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self
-            .channels
+    /// Whether `ch` is still the channel registered under its id (not deleted or
+    /// replaced meanwhile: then it must not be written back).
+    fn is_current(&self, ch: &Channel) -> bool {
+        self.channels
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&ch.id)
-            .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), ch));
-        if !current {
-            return; // deleted meanwhile: do not resurrect it
+            .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), ch))
+    }
+
+    fn persist_failed(ch: &Channel, e: &OriginError) {
+        tracing::warn!(channel = %ch.id, error = %e, "persisting the channel failed");
+        metrics::counter!("origin_persist_failed_total").increment(1);
+    }
+
+    /// Write a channel's definition (with `--store disk`/`s3`). A failure is logged and
+    /// counted; the channel keeps working in memory.
+    pub(crate) async fn save_definition(&self, ch: &Channel) {
+        let Some(index) = &self.index else {
+            return;
+        };
+        let _g = ch.persist_lock.lock().await;
+        if !self.is_current(ch) {
+            return;
         }
-        let bytes = persist::snapshot(&ch.id, &ch.users, &ch.lock());
-        if let Err(e) = persist::write(&persist::path_of(root, &ch.id), &bytes) {
-            tracing::warn!(channel = %ch.id, error = %e, "persisting the channel index failed");
-            metrics::counter!("origin_persist_failed_total").increment(1);
+        let bytes = persist::definition_bytes(&ch.id, &ch.users, &ch.lock());
+        if let Err(e) = index.put(&ch.id, persist::Part::Definition, bytes).await {
+            Self::persist_failed(ch, &e);
         }
+    }
+
+    /// Write a channel's timeline index if it changed since the last write (with
+    /// `--store disk`/`s3`). Failures are logged and counted; the next change retries.
+    pub(crate) async fn save_index(&self, ch: &Channel) {
+        let Some(index) = &self.index else {
+            return;
+        };
+        let mut written = ch.persist_lock.lock().await;
+        if !self.is_current(ch) {
+            return;
+        }
+        let (version, bytes) = {
+            let data = ch.lock();
+            let version = data.index_version();
+            if version == *written {
+                return;
+            }
+            (version, persist::index_bytes(&data))
+        };
+        match index.put(&ch.id, persist::Part::Index, bytes).await {
+            Ok(()) => *written = version,
+            Err(e) => Self::persist_failed(ch, &e),
+        }
+    }
+
+    /// Whether this process ingested into `ch` within [`persist::INGEST_QUIET`].
+    fn ingesting(&self, ch: &Channel) -> bool {
+        let last = ch.last_ingest_ms.load(std::sync::atomic::Ordering::Relaxed);
+        last != 0
+            && self.clock.now().timestamp_millis() - last < persist::INGEST_QUIET.as_millis() as i64
+    }
+
+    /// Bring channels up to date with the store: channels other replicas created appear,
+    /// changed definitions apply, changed indexes replace the timeline (unless this process
+    /// is ingesting into that channel), channels deleted elsewhere disappear. Runs at start
+    /// and every `follow_interval_ms`.
+    pub(crate) async fn refresh(&self) -> Result<(), OriginError> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        let stamp = index.now_stamp();
+        let mut listed = index.list().await?;
+        let mut defined = std::collections::HashSet::new();
+        // Definitions first, so an index always finds its channel.
+        listed.sort_by_key(|l| l.part != persist::Part::Definition);
+        for l in &listed {
+            if l.part == persist::Part::Definition {
+                defined.insert(l.id.clone());
+            }
+            if !index.changed(l) {
+                continue;
+            }
+            let existing = self.channel(&l.id).ok();
+            let result = match l.part {
+                persist::Part::Definition => self.apply_definition(index, &l.id, existing).await,
+                persist::Part::Index => match existing {
+                    Some(ch) if !self.ingesting(&ch) => self.apply_index(index, &ch).await,
+                    _ => Ok(()),
+                },
+            };
+            if let Err(e) = result {
+                tracing::warn!(channel = %l.id, error = %e, "channel not taken from the store");
+                metrics::counter!("origin_follow_failed_total").increment(1);
+            }
+        }
+        let gone: Vec<String> = self
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .filter(|id| !defined.contains(*id) && index.definition_known_before(id, stamp))
+            .cloned()
+            .collect();
+        for id in gone {
+            let removed = self
+                .channels
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            if removed.is_some() {
+                index.forget(&id);
+                metrics::gauge!("origin_channels").decrement(1.0);
+                tracing::info!(channel = %id, "channel deleted by another replica");
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_definition(
+        &self,
+        index: &persist::Index,
+        id: &str,
+        existing: Option<Arc<Channel>>,
+    ) -> Result<(), String> {
+        let Some(bytes) = index
+            .get(id, persist::Part::Definition)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        let def = persist::parse_definition(&bytes)?;
+        if def.id != id {
+            return Err(format!("object names channel {:?}", def.id));
+        }
+        if let Some(ch) = existing {
+            let mut data = ch.lock();
+            if data.description != def.description || data.endpoints != def.endpoints {
+                data.description = def.description;
+                data.endpoints = def.endpoints;
+            }
+            return Ok(());
+        }
+        let mut data = ChannelData::default();
+        data.description = def.description;
+        data.endpoints = def.endpoints;
+        let ch = Arc::new(Channel::new(def.id.clone(), def.users, data));
+        let added = {
+            let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+            if channels.contains_key(&def.id) {
+                false
+            } else {
+                channels.insert(def.id.clone(), ch.clone());
+                true
+            }
+        };
+        if added {
+            metrics::gauge!("origin_channels").increment(1.0);
+            tracing::info!(channel = %def.id, "channel taken from the store");
+            // Its index, if any, in the same pass.
+            self.apply_index(index, &ch).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_index(&self, index: &persist::Index, ch: &Channel) -> Result<(), String> {
+        let mut written = ch.persist_lock.lock().await;
+        let Some(bytes) = index
+            .get(&ch.id, persist::Part::Index)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        let mut data = ch.lock();
+        if self.ingesting(ch) {
+            return Ok(()); // ingest started here meanwhile: this process is the writer now
+        }
+        persist::apply_index(&bytes, &mut data)?;
+        // What is stored now is this content: no need to write it back.
+        *written = data.index_version();
+        Ok(())
     }
 
     /// Remux the listed segments of `variant` (sequence, store key) that are not in its
@@ -525,8 +746,10 @@ impl Shared {
             .collect();
         for ch in chans {
             let gone = ch.lock().evict(self.clock.now());
-            if !gone.is_empty() {
-                self.persist(&ch);
+            // Only the replica whose index is stored writes it back; others evict their
+            // copy (deleting a segment twice is harmless) and take the writer's next index.
+            if !gone.is_empty() && self.index.as_ref().is_some_and(|i| i.index_is_ours(&ch.id)) {
+                self.save_index(&ch).await;
             }
             for k in gone {
                 if let Err(e) = self.store.delete(k).await {
@@ -572,20 +795,72 @@ pub struct Origin {
 )]
 struct ApiDoc;
 
-/// Build an origin from its configuration (system clock, store from the config), and
-/// start its background eviction sweep.
-pub async fn build(config: Config) -> Result<Origin, OriginError> {
-    let store: Arc<dyn Store> = match config.store {
-        StoreKind::Memory => Arc::new(store::MemoryStore::new()),
+/// A segment store and, when it persists, the channel index kept beside it.
+pub type Stores = (Arc<dyn Store>, Option<Arc<persist::Index>>);
+
+/// The segment store and channel index a configuration asks for.
+pub fn stores(config: &Config) -> Result<Stores, OriginError> {
+    match config.store {
+        StoreKind::Memory => Ok((Arc::new(store::MemoryStore::new()), None)),
         StoreKind::Disk => {
             let path = config
                 .store_path
                 .clone()
                 .ok_or_else(|| OriginError::bad("store_path", "--store disk needs --store-path"))?;
-            Arc::new(store::DiskStore::new(path)?)
+            let segments = store::DiskStore::new(&path)?;
+            let local = object_store::local::LocalFileSystem::new_with_prefix(&path)
+                .map_err(|e| OriginError::bad("store_path", format!("{}: {e}", path.display())))?;
+            let index = persist::Index::new(Arc::new(local), None);
+            Ok((Arc::new(segments), Some(Arc::new(index))))
         }
-    };
-    let origin = Origin::with_parts(config, Arc::new(SystemClock), store);
+        StoreKind::S3 => {
+            let url = config.store_url.as_deref().ok_or_else(|| {
+                OriginError::bad(
+                    "store_url",
+                    "--store s3 needs --store-url s3://bucket/prefix",
+                )
+            })?;
+            let parsed = url::Url::parse(url)
+                .ok()
+                .filter(|u| u.scheme() == "s3" && u.host_str().is_some_and(|h| !h.is_empty()))
+                .ok_or_else(|| {
+                    OriginError::bad(
+                        "store_url",
+                        format!("--store-url {url:?} is not s3://bucket[/prefix]"),
+                    )
+                })?;
+            let bucket = parsed.host_str().unwrap_or_default();
+            let prefix = parsed.path().trim_matches('/');
+            let prefix = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_region(&config.s3_region);
+            if let Some(e) = &config.s3_endpoint {
+                b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+            }
+            if let Some(k) = &config.s3_access_key_id {
+                b = b.with_access_key_id(k);
+            }
+            if let Some(k) = &config.s3_secret_access_key {
+                b = b.with_secret_access_key(k);
+            }
+            let s3: Arc<dyn object_store::ObjectStore> =
+                Arc::new(b.build().map_err(|e| {
+                    OriginError::bad("store_url", format!("--store-url {url:?}: {e}"))
+                })?);
+            Ok((
+                Arc::new(store::ObjectStoreBackend::new(s3.clone(), prefix.clone())),
+                Some(Arc::new(persist::Index::new(s3, prefix))),
+            ))
+        }
+    }
+}
+
+/// Build an origin from its configuration (system clock, stores from the config): restore
+/// the channels a persistent store holds, then start the background eviction sweep and,
+/// with a persistent store, the loop that follows other replicas' changes.
+pub async fn build(config: Config) -> Result<Origin, OriginError> {
+    let origin = Origin::open(config, Arc::new(SystemClock)).await?;
     let weak = Arc::downgrade(&origin.shared);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
@@ -595,14 +870,36 @@ pub async fn build(config: Config) -> Result<Origin, OriginError> {
             shared.sweep().await;
         }
     });
+    if origin.shared.index.is_some() {
+        let every =
+            std::time::Duration::from_millis(origin.shared.config.follow_interval_ms.max(50));
+        let weak = Arc::downgrade(&origin.shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(shared) = weak.upgrade() else { break };
+                if let Err(e) = shared.refresh().await {
+                    tracing::warn!(error = %e, "following the store failed");
+                    metrics::counter!("origin_follow_failed_total").increment(1);
+                }
+            }
+        });
+    }
     Ok(origin)
 }
 
 impl Origin {
-    /// An origin with an explicit clock and store (tests use a [`FakeClock`]). With
-    /// `config.store == Disk` and a `store_path`, channels persisted there are restored
-    /// (see [`persist`]) and changes are written back.
-    pub fn with_parts(config: Config, clock: Arc<dyn Clock>, store: Arc<dyn Store>) -> Self {
+    /// An origin with an explicit clock, segment store and (for persistence and replicas)
+    /// channel index. Nothing is read from the index here: see [`Origin::open`] or call
+    /// [`Origin::refresh`].
+    pub fn with_parts(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+        index: Option<Arc<persist::Index>>,
+    ) -> Self {
         let secret: [u8; 32] = match &config.secret {
             Some(s) => {
                 use sha2::Digest;
@@ -616,37 +913,40 @@ impl Origin {
             .unwrap_or_else(|| format!("http://{}", config.listen))
             .trim_end_matches('/')
             .to_string();
-        let persist_root = match (config.store, &config.store_path) {
-            (StoreKind::Disk, Some(p)) => Some(p.clone()),
-            _ => None,
-        };
-        let mut channels = HashMap::new();
-        if let Some(root) = &persist_root {
-            for r in persist::load_all(root) {
-                tracing::info!(channel = %r.id, "channel restored from disk");
-                metrics::gauge!("origin_channels").increment(1.0);
-                channels.insert(r.id.clone(), Arc::new(Channel::new(r.id, r.users, r.data)));
-            }
-        }
         Self {
             shared: Arc::new(Shared {
                 config,
                 public_url,
                 clock,
                 store,
-                channels: RwLock::new(channels),
+                channels: RwLock::new(HashMap::new()),
                 digest: DigestAuth::new(secret),
                 keys: Keys::new(secret),
-                persist_root,
+                index,
                 segments_served: std::sync::OnceLock::new(),
             }),
         }
     }
 
+    /// An origin with the stores its configuration names and an explicit clock, with the
+    /// channels of a persistent store restored (no background tasks: [`build`] adds them).
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self, OriginError> {
+        let (store, index) = stores(&config)?;
+        let origin = Self::with_parts(config, clock, store, index);
+        origin.shared.refresh().await?;
+        Ok(origin)
+    }
+
+    /// Take what other replicas changed in the store now (also runs every
+    /// `follow_interval_ms` after [`build`]).
+    pub async fn refresh(&self) -> Result<(), OriginError> {
+        self.shared.refresh().await
+    }
+
     /// Create a channel (same as `POST /api/v1/channels`). The returned view holds the two
     /// ingest URLs with usernames and passwords (shown only here).
-    pub fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
-        self.shared.create_channel(spec)
+    pub async fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
+        self.shared.create_channel(spec).await
     }
 
     /// A channel's current view (no passwords).

@@ -1,38 +1,64 @@
-//! Restart safety for `--store disk`: each channel's definition (ingest users as HA1 only,
-//! endpoints, description) and its timeline index (segment metadata per variant, the
-//! ingested master) are written to `<store>/<channel>.channel.json` next to the segment
-//! folders, and read back when an origin starts on the same folder.
+//! Channel state that outlives a process and is shared between replicas: with
+//! `--store disk` or `--store s3`, each channel is written as two objects next to its
+//! segments, through `object_store` (a local folder or any S3-compatible bucket):
 //!
-//! - The file is rewritten whole (temp file + rename, under a per-channel lock so writes
-//!   land in order) after every commit that added or evicted segments, after every sweep
-//!   that evicted, and on every channel/endpoint change; deleted with the channel. Its size
-//!   is bounded by the startover window like the index itself (about 300 bytes a segment).
-//! - Channel ids are `[A-Za-z0-9_-]`, so `<id>.channel.json` can never be a channel folder.
+//! - `<channel>.channel.json`, the definition: ingest users (HA1 only, never a password),
+//!   description, endpoints. Written by whichever replica the control API changed it on.
+//! - `<channel>.index.json`, the timeline index: the ingested master, every variant's
+//!   segment metadata (times, tags, keyframe ranges, store keys). Written by the replica
+//!   that ingests, after each commit that changed it (awaited before the ingest PUT is
+//!   answered, so a 201 means the segment is listed durably), and after sweeps that evict.
+//!
+//! A replica starting on the store restores every channel from these objects, and
+//! [`crate::Origin`] re-lists them every `--follow-interval-ms`: a definition written by
+//! another replica is applied at once; an index is applied unless this replica ingested
+//! into the channel recently (then it is the writer, see [`INGEST_QUIET`]). So any number of
+//! replicas serve one channel, with one of them (or each in turn) receiving the ingest.
+//!
+//! - Writes per channel are ordered by an async lock held across snapshot and PUT; a write
+//!   whose content version is already stored is skipped. The index is bounded by the
+//!   startover window (about 300 bytes a segment) and rewritten whole.
+//! - Channel ids are `[A-Za-z0-9_-]`, so these names never clash with a channel's
+//!   segment folder.
 //! - Segment tags (ad markers, DATERANGE) are kept as HLS tag text and re-parsed with
-//!   `hls`; ad-break state is re-derived by replaying the segments in order; keyframe
-//!   ranges are stored. Half-arrived items (bytes without playlist entry or the reverse)
-//!   and the CMAF/playlist caches are not persisted: they rebuild on the next requests.
-//! - A file that does not parse is skipped with a warning (the channel is lost, the
-//!   origin still starts).
+//!   `hls`; ad-break state is re-derived by replaying the segments in order. Half-arrived
+//!   items and the CMAF/playlist caches are not persisted: they rebuild on demand.
+//! - An object that does not parse is skipped with a warning (that channel is not
+//!   restored; the origin still starts).
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Ha1;
+use crate::error::{OriginError, Result};
 use crate::model::EndpointSpec;
 use crate::timeline::{ChannelData, SegMeta, Variant};
 
-const SUFFIX: &str = ".channel.json";
+/// How long after its last local ingest a replica keeps treating itself as the channel's
+/// index writer (and ignores indexes other replicas write for it).
+pub const INGEST_QUIET: std::time::Duration = std::time::Duration::from_secs(30);
+
+const DEF_SUFFIX: &str = ".channel.json";
+const INDEX_SUFFIX: &str = ".index.json";
 
 #[derive(Serialize, Deserialize)]
-struct ChannelFile {
+struct DefinitionFile {
     id: String,
     /// (username, HA1 MD5, HA1 SHA-256) of ingest 1 and 2.
     users: Vec<(String, String, String)>,
     description: Option<String>,
     endpoints: Vec<EndpointSpec>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IndexFile {
     /// (ingest path, playlist text).
     master: Option<(String, String)>,
     last_arrival: Option<DateTime<Utc>>,
@@ -64,14 +90,17 @@ struct SegFile {
     pat_pmt: Option<(u64, u64)>,
 }
 
-/// Where a channel's file lives.
-pub fn path_of(root: &Path, channel: &str) -> PathBuf {
-    root.join(format!("{channel}{SUFFIX}"))
+/// A channel definition read back from the store.
+pub struct Definition {
+    pub id: String,
+    pub users: [(String, Ha1); 2],
+    pub description: Option<String>,
+    pub endpoints: Vec<EndpointSpec>,
 }
 
-/// Serialize a channel (called under its lock).
-pub fn snapshot(id: &str, users: &[(String, Ha1); 2], data: &ChannelData) -> Vec<u8> {
-    let file = ChannelFile {
+/// Serialize a channel's definition.
+pub fn definition_bytes(id: &str, users: &[(String, Ha1); 2], data: &ChannelData) -> Vec<u8> {
+    let file = DefinitionFile {
         id: id.to_string(),
         users: users
             .iter()
@@ -79,6 +108,13 @@ pub fn snapshot(id: &str, users: &[(String, Ha1); 2], data: &ChannelData) -> Vec
             .collect(),
         description: data.description.clone(),
         endpoints: data.endpoints.clone(),
+    };
+    serde_json::to_vec(&file).unwrap_or_default()
+}
+
+/// Serialize a channel's timeline index.
+pub fn index_bytes(data: &ChannelData) -> Vec<u8> {
+    let file = IndexFile {
         master: data.master.as_ref().map(|(p, m)| {
             let mut s = String::new();
             m.write_to(&mut s);
@@ -123,44 +159,9 @@ fn seg_file(s: &SegMeta) -> SegFile {
     }
 }
 
-/// Write `bytes` to `path` atomically.
-pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.part");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// A channel read back from disk.
-pub struct Restored {
-    pub id: String,
-    pub users: [(String, Ha1); 2],
-    pub data: ChannelData,
-}
-
-/// Read every `<id>.channel.json` under `root`.
-pub fn load_all(root: &Path) -> Vec<Restored> {
-    let Ok(dir) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in dir.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(SUFFIX) {
-            continue;
-        }
-        match std::fs::read(e.path())
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<ChannelFile>(&b).map_err(|e| e.to_string()))
-            .and_then(restore)
-        {
-            Ok(r) => out.push(r),
-            Err(err) => tracing::warn!(file = %name, error = %err, "channel index not restored"),
-        }
-    }
-    out
-}
-
-fn restore(f: ChannelFile) -> Result<Restored, String> {
+/// Parse a definition object.
+pub fn parse_definition(bytes: &[u8]) -> std::result::Result<Definition, String> {
+    let f: DefinitionFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     crate::model::validate_id(&f.id, "id").map_err(|e| e.to_string())?;
     let users: Vec<(String, Ha1)> = f
         .users
@@ -170,23 +171,39 @@ fn restore(f: ChannelFile) -> Result<Restored, String> {
     let users: [(String, Ha1); 2] = users
         .try_into()
         .map_err(|_| "expected two ingest users".to_string())?;
-    let mut data = ChannelData::default();
-    data.description = f.description;
-    data.endpoints = f.endpoints;
+    Ok(Definition {
+        id: f.id,
+        users,
+        description: f.description,
+        endpoints: f.endpoints,
+    })
+}
+
+/// Replace `data`'s timeline (master, variants, last arrival) with the one in an index
+/// object. Definition fields and half-arrived items are left alone; each variant's CMAF
+/// cache is kept for the segments still listed.
+pub fn apply_index(bytes: &[u8], data: &mut ChannelData) -> std::result::Result<(), String> {
+    let f: IndexFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     data.last_arrival = f.last_arrival;
-    if let Some((path, text)) = f.master
-        && let Ok(m) = hls::parse_master(&text)
-    {
-        data.master = Some((path, m));
+    let master = f
+        .master
+        .and_then(|(path, text)| hls::parse_master(&text).ok().map(|m| (path, m)));
+    if master != data.master {
+        data.master_version += 1;
+        data.master = master;
     }
+    let mut old = std::mem::take(&mut data.variants);
     for v in f.variants {
         let key = v.key.clone();
+        let prior = old.remove(&key);
         data.variants.insert(
             key.clone(),
             Variant {
                 key: key.clone(),
                 slug: v.slug,
                 target_duration: v.target_duration,
+                // Keep versions moving forward so output caches never match stale entries.
+                version: prior.as_ref().map_or(0, |p| p.version + 1),
                 ..Default::default()
             },
         );
@@ -213,12 +230,182 @@ fn restore(f: ChannelFile) -> Result<Restored, String> {
             };
             data.restore_segment(&key, meta);
         }
+        if let (Some(mut prior), Some(v)) = (prior, data.variants.get_mut(&key)) {
+            let segments = &v.segments;
+            prior.cmaf.retain(|seq| segments.contains_key(&seq));
+            v.cmaf = prior.cmaf;
+        }
     }
-    Ok(Restored {
-        id: f.id,
-        users,
-        data,
-    })
+    Ok(())
+}
+
+/// What kind of object a listed name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    Definition,
+    Index,
+}
+
+/// One listed channel object: the channel id, its part and its version tag.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    pub part: Part,
+    pub tag: String,
+}
+
+/// The channel objects of one store, and what this process last wrote or read of each.
+pub struct Index {
+    store: Arc<dyn ObjectStore>,
+    prefix: Option<Path>,
+    /// Object name -> (version tag, stamp when recorded, written by us).
+    seen: Mutex<HashMap<String, (String, u64, bool)>>,
+    stamp: AtomicU64,
+}
+
+impl Index {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: Option<Path>) -> Self {
+        Self {
+            store,
+            prefix,
+            seen: Mutex::default(),
+            stamp: AtomicU64::new(1),
+        }
+    }
+
+    fn name(id: &str, part: Part) -> String {
+        match part {
+            Part::Definition => format!("{id}{DEF_SUFFIX}"),
+            Part::Index => format!("{id}{INDEX_SUFFIX}"),
+        }
+    }
+
+    fn path(&self, name: &str) -> Path {
+        match &self.prefix {
+            Some(p) => p.child(name),
+            None => Path::from(name),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, u64, bool)>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A stamp that orders [`Index::record`] calls against the start of a listing.
+    pub fn now_stamp(&self) -> u64 {
+        self.stamp.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn record(&self, name: String, tag: String, ours: bool) {
+        let stamp = self.now_stamp();
+        self.seen().insert(name, (tag, stamp, ours));
+    }
+
+    /// Store one part of a channel.
+    pub async fn put(&self, id: &str, part: Part, bytes: Vec<u8>) -> Result<()> {
+        let name = Self::name(id, part);
+        let r = self
+            .store
+            .put(&self.path(&name), PutPayload::from(bytes))
+            .await
+            .map_err(|e| OriginError::Store(format!("write {name}: {e}")))?;
+        self.record(name, r.e_tag.unwrap_or_default(), true);
+        Ok(())
+    }
+
+    /// Remove both parts of a channel.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        for part in [Part::Definition, Part::Index] {
+            let name = Self::name(id, part);
+            self.seen().remove(&name);
+            match self.store.delete(&self.path(&name)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(OriginError::Store(format!("delete {name}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Read one part (`None`: not there).
+    pub async fn get(&self, id: &str, part: Part) -> Result<Option<Vec<u8>>> {
+        let name = Self::name(id, part);
+        let got = match self.store.get(&self.path(&name)).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(OriginError::Store(format!("read {name}: {e}"))),
+        };
+        let tag = got.meta.e_tag.clone().unwrap_or_default();
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| OriginError::Store(format!("read {name}: {e}")))?;
+        self.record(name, tag, false);
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Every channel object in the store.
+    pub async fn list(&self) -> Result<Vec<Listed>> {
+        let objects: Vec<object_store::ObjectMeta> = match &self.prefix {
+            Some(p) => self.store.list_with_delimiter(Some(p)).await,
+            None => self.store.list_with_delimiter(None).await,
+        }
+        .map(|r| r.objects)
+        .or_else(|e| match e {
+            object_store::Error::NotFound { .. } => Ok(Vec::new()),
+            e => Err(e),
+        })
+        .map_err(|e| OriginError::Store(format!("list channels: {e}")))?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|o| {
+                let name = o.location.filename()?.to_string();
+                let (id, part) = if let Some(id) = name.strip_suffix(DEF_SUFFIX) {
+                    (id, Part::Definition)
+                } else {
+                    (name.strip_suffix(INDEX_SUFFIX)?, Part::Index)
+                };
+                crate::model::validate_id(id, "id").ok()?;
+                let tag = o
+                    .e_tag
+                    .clone()
+                    .unwrap_or_else(|| format!("{}:{}", o.last_modified, o.size));
+                Some(Listed {
+                    id: id.to_string(),
+                    part,
+                    tag,
+                })
+            })
+            .collect())
+    }
+
+    /// Whether a listed object differs from what this process last wrote or read of it.
+    pub fn changed(&self, l: &Listed) -> bool {
+        self.seen()
+            .get(&Self::name(&l.id, l.part))
+            .is_none_or(|(tag, _, _)| *tag != l.tag)
+    }
+
+    /// Whether the stored index of `id` was last written by this process.
+    pub fn index_is_ours(&self, id: &str) -> bool {
+        self.seen()
+            .get(&Self::name(id, Part::Index))
+            .is_some_and(|(_, _, ours)| *ours)
+    }
+
+    /// Whether this process recorded the definition of `id` before `stamp` (so a listing
+    /// started at `stamp` that lacks it means another replica deleted the channel).
+    pub fn definition_known_before(&self, id: &str, stamp: u64) -> bool {
+        self.seen()
+            .get(&Self::name(id, Part::Definition))
+            .is_some_and(|(_, s, _)| *s < stamp)
+    }
+
+    /// Forget what was recorded of `id` (after another replica deleted it).
+    pub fn forget(&self, id: &str) {
+        let mut seen = self.seen();
+        seen.remove(&Self::name(id, Part::Definition));
+        seen.remove(&Self::name(id, Part::Index));
+    }
 }
 
 fn parse_tags(tags: &str) -> (Vec<hls::Marker>, Vec<hls::DateRange>) {

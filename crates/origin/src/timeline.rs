@@ -143,6 +143,8 @@ pub struct ChannelData {
     /// Playlist entries whose bytes have not arrived: (ingest, path) -> (variant, meta).
     awaiting: HashMap<(u8, String), (String, SegMeta, DateTime<Utc>)>,
     pub last_arrival: Option<DateTime<Utc>>,
+    /// Bumped when the master playlist changes (see [`ChannelData::index_version`]).
+    pub master_version: u64,
 }
 
 /// `a/b/c.m3u8` + `seg.ts` -> `a/b/seg.ts`; `None` for absolute URIs or ones leaving the
@@ -227,7 +229,24 @@ impl ChannelData {
     /// A master playlist arrived.
     pub fn on_master(&mut self, path: &str, master: MasterPlaylist, now: DateTime<Utc>) {
         self.last_arrival = Some(now);
+        if self
+            .master
+            .as_ref()
+            .is_none_or(|(p, m)| p != path || *m != master)
+        {
+            self.master_version += 1;
+        }
         self.master = Some((path.to_string(), master));
+    }
+
+    /// Changes whenever what the persisted index holds changes (segments committed or
+    /// evicted, variants added, master replaced); equal values mean nothing to write.
+    pub fn index_version(&self) -> u64 {
+        self.variants
+            .values()
+            .map(|v| v.version + 1)
+            .sum::<u64>()
+            .wrapping_add(self.master_version << 32)
     }
 
     /// A media playlist arrived at `path` on `ingest`: returns the segments that are now

@@ -19,7 +19,12 @@ async fn refusals() {
     let clock = FakeClock::new(chrono::Utc::now());
     let c2 = clock.clone();
     let r = start(move |c| {
-        Origin::with_parts(c, Arc::new(c2), Arc::new(origin::store::MemoryStore::new()))
+        Origin::with_parts(
+            c,
+            Arc::new(c2),
+            Arc::new(origin::store::MemoryStore::new()),
+            None,
+        )
     })
     .await;
     let view = create(&r, serde_json::json!({"id": "news"})).await;
@@ -463,6 +468,7 @@ async fn api_token_guards_control_api_only() {
             c,
             Arc::new(origin::SystemClock),
             Arc::new(origin::store::MemoryStore::new()),
+            None,
         )
     })
     .await;

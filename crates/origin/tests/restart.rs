@@ -18,11 +18,10 @@ const TS_PACKET: [u8; 188] = {
 async fn start_on(dir: &std::path::Path, clock: &FakeClock) -> Running {
     let dir = dir.to_path_buf();
     let clock = clock.clone();
-    start(move |mut c| {
+    start_async(async move |mut c| {
         c.store = StoreKind::Disk;
         c.store_path = Some(dir.clone());
-        let store = origin::store::DiskStore::new(&dir).unwrap();
-        Origin::with_parts(c, Arc::new(clock), Arc::new(store))
+        Origin::open(c, Arc::new(clock)).await.unwrap()
     })
     .await
 }

@@ -14,6 +14,11 @@ pub struct Running {
 }
 
 pub async fn start(origin_of: impl FnOnce(Config) -> Origin) -> Running {
+    start_async(async |c| origin_of(c)).await
+}
+
+/// [`start`] for origins built asynchronously (`Origin::open`).
+pub async fn start_async(origin_of: impl AsyncFnOnce(Config) -> Origin) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
@@ -23,7 +28,7 @@ pub async fn start(origin_of: impl FnOnce(Config) -> Origin) -> Running {
         max_body_bytes: 4 * 1024 * 1024,
         ..Default::default()
     };
-    let origin = origin_of(config);
+    let origin = origin_of(config).await;
     let router = origin.router();
     tokio::spawn(async move {
         axum::serve(listener, router).await.unwrap();
@@ -41,6 +46,7 @@ pub async fn start_default() -> Running {
             c,
             Arc::new(origin::SystemClock),
             Arc::new(origin::store::MemoryStore::new()),
+            None,
         )
     })
     .await
