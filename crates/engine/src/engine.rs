@@ -565,13 +565,16 @@ impl Engine {
             .clone())
     }
 
-    /// Where the scope's schedule ends (`None` before it is initialised).
+    /// Where the scope's schedule ends (`None` before it is initialised or holds its first
+    /// entry: an instant before the first entry still renders from it, so every replica
+    /// must have read or appended that entry before rendering anything).
     fn schedule_end(scope: &Scope) -> Option<Millis> {
         scope
             .schedule
             .read()
             .expect("schedule lock")
             .as_ref()
+            .filter(|s| s.len_total() > 0)
             .map(|s| s.end_ms())
     }
 
@@ -621,8 +624,9 @@ impl Engine {
             self.sync_open(scope).await?;
             for mut e in self.inner.store.entries_from(&scope.key, from).await? {
                 let media = if e.open {
-                    // Another replica's live entry: its first segments are its chunk 0 (written
-                    // right after the entry; not there yet => render what we have).
+                    // Another replica's live entry: its first segments are its chunk 0, stored
+                    // with the entry in one step (a log written without it cannot be read
+                    // further: render what we have).
                     let st = self.inner.store.open_state(&scope.key, e.index, 0).await?;
                     let Some(c0) = st.chunks.first() else {
                         return Ok(());
@@ -679,7 +683,7 @@ impl Engine {
                     duration_ms: Some((start_ms - at) as u64),
                 };
                 let (slate, media) = self.resolve(ch, &profile, slate).await?;
-                self.append_entry(scope, slate, media, false).await?;
+                self.append_entry(scope, slate, media, None).await?;
                 pending = Some(item);
                 continue;
             }
@@ -708,29 +712,25 @@ impl Engine {
                     self.resolve(ch, &profile, slate).await?
                 }
             };
-            let open = matches!(item, Item::Live { .. });
-            let won = self.append_entry(scope, item, media, open).await?;
-            let feed = scope.live.lock().expect("live lock").take();
-            if let (true, true, Some(mut feed)) = (won, open, feed) {
-                // Chunk 0: the entry's first segments, for the replicas that don't poll.
-                let index = self.with_schedule(scope, |s| s.len_total()) - 1;
-                let first = feed.next_seq - feed.segments[0].len() as u64;
-                let c = feed.chunk(0, first);
-                if self
-                    .inner
-                    .store
-                    .extend_open(&scope.key, index, 0, &c)
-                    .await?
-                {
-                    // From here on, the stored form (what other replicas render).
-                    feed.segments.iter_mut().for_each(Vec::clear);
-                    feed.apply(&c)?;
-                    let media = Arc::new(feed.media()?);
-                    self.with_schedule_mut(scope, |s| s.extend_open(media))?;
-                    *scope.live.lock().expect("live lock") = Some(feed);
-                } else {
-                    tracing::warn!(scope = %scope.key, index, "live entry's first chunk was taken");
-                }
+            // A live entry goes to the store with chunk 0 (its first segments) in one step.
+            let feed = match item {
+                Item::Live { .. } => scope.live.lock().expect("live lock").take(),
+                _ => None,
+            };
+            let chunk0 = feed.as_ref().map(|f| {
+                let first = f.next_seq - f.segments[0].len() as u64;
+                f.chunk(0, first)
+            });
+            let won = self
+                .append_entry(scope, item, media, chunk0.as_ref())
+                .await?;
+            if let (true, Some(mut feed), Some(c)) = (won, feed, chunk0) {
+                // From here on, the stored form (what other replicas render).
+                feed.segments.iter_mut().for_each(Vec::clear);
+                feed.apply(&c)?;
+                let media = Arc::new(feed.media()?);
+                self.with_schedule_mut(scope, |s| s.extend_open(media))?;
+                *scope.live.lock().expect("live lock") = Some(feed);
             }
         }
         let horizon = now - opts.window.as_millis() as Millis - 60_000;
@@ -784,11 +784,16 @@ impl Engine {
         scope: &Scope,
         item: Item,
         media: EntryMedia,
-        open: bool,
+        first_chunk: Option<&LiveChunk>,
     ) -> Result<bool> {
         let mut entry = self.with_schedule(scope, |s| s.next_entry(item, Arc::new(media)))?;
-        entry.open = open;
-        if !self.inner.store.append(&scope.key, &entry).await? {
+        entry.open = first_chunk.is_some();
+        if !self
+            .inner
+            .store
+            .append(&scope.key, &entry, first_chunk)
+            .await?
+        {
             return Ok(false);
         }
         metrics::counter!("engine_items_scheduled_total", "kind" => entry.item.kind()).increment(1);
@@ -940,7 +945,7 @@ impl Engine {
                 duration_ms: Some((feed.end_ms - end) as u64),
             };
             let (slate, media) = self.resolve(&scope.channel, profile, slate).await?;
-            self.append_entry(scope, slate, media, false).await?;
+            self.append_entry(scope, slate, media, None).await?;
         }
         Ok(())
     }

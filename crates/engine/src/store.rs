@@ -77,8 +77,15 @@ pub trait Store: Send + Sync {
     /// Entries with index >= `from`.
     fn entries_from(&self, scope: &str, from: u64) -> BoxFuture<'_, Result<Vec<Entry>>>;
     /// Append `entry` if the log holds exactly `entry.index` entries. `false`: someone else
-    /// appended first.
-    fn append(&self, scope: &str, entry: &Entry) -> BoxFuture<'_, Result<bool>>;
+    /// appended first. An open (live) entry comes with its chunk 0, stored in the same
+    /// atomic step: a replica that reads the entry always finds the segments it starts
+    /// with, even if the appender dies right after.
+    fn append(
+        &self,
+        scope: &str,
+        entry: &Entry,
+        first_chunk: Option<&LiveChunk>,
+    ) -> BoxFuture<'_, Result<bool>>;
     /// Append chunk number `chunk_no` to the open entry `entry_index` of `scope` if it has
     /// exactly `chunk_no` chunks and is not closed. `false`: another replica extended (or
     /// closed) it first: read [`Store::open_state`] and resume from there.
@@ -144,12 +151,24 @@ impl Store for MemoryStore {
             .unwrap_or_default();
         Box::pin(async move { Ok(v) })
     }
-    fn append(&self, scope: &str, entry: &Entry) -> BoxFuture<'_, Result<bool>> {
+    fn append(
+        &self,
+        scope: &str,
+        entry: &Entry,
+        first_chunk: Option<&LiveChunk>,
+    ) -> BoxFuture<'_, Result<bool>> {
         let mut logs = self.logs.lock().expect("store lock");
         let ok = match logs.get_mut(scope) {
             Some((_, e)) if e.len() as u64 == entry.index => {
                 let mut entry = entry.clone();
                 entry.media = None;
+                if let Some(c) = first_chunk {
+                    // Under the logs lock: readers of the entry find its chunk 0.
+                    self.open
+                        .lock()
+                        .expect("store lock")
+                        .insert((scope.to_string(), entry.index), (vec![c.clone()], None));
+                }
                 e.push(entry);
                 true
             }
@@ -262,9 +281,16 @@ fn rerr(e: redis::RedisError) -> Error {
     Error::Store(e.to_string())
 }
 
+/// KEYS: entry list, the entry's chunk list, open-index set. ARGV: entry index, entry
+/// JSON, chunk 0 JSON ("" for a closed entry).
 const APPEND_LUA: &str = r#"
 if redis.call('LLEN', KEYS[1]) == tonumber(ARGV[1]) then
   redis.call('RPUSH', KEYS[1], ARGV[2])
+  if ARGV[3] ~= '' then
+    redis.call('DEL', KEYS[2])
+    redis.call('RPUSH', KEYS[2], ARGV[3])
+    redis.call('SADD', KEYS[3], ARGV[1])
+  end
   return 1
 end
 return 0
@@ -357,17 +383,31 @@ impl Store for RedisStore {
                 .collect()
         })
     }
-    fn append(&self, scope: &str, entry: &Entry) -> BoxFuture<'_, Result<bool>> {
+    fn append(
+        &self,
+        scope: &str,
+        entry: &Entry,
+        first_chunk: Option<&LiveChunk>,
+    ) -> BoxFuture<'_, Result<bool>> {
         let key = self.k(&format!("log:{scope}:e"));
+        let (list, _, set) = self.open_keys(scope, entry.index);
         let json = serde_json::to_string(entry).map_err(|e| Error::Store(e.to_string()));
+        let chunk = first_chunk
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::Store(e.to_string()));
         let index = entry.index;
         Box::pin(async move {
             let json = json?;
+            let chunk = chunk?.unwrap_or_default();
             let mut c = self.conn.clone();
             let r: i64 = redis::Script::new(APPEND_LUA)
                 .key(&key)
+                .key(&list)
+                .key(&set)
                 .arg(index)
                 .arg(json)
+                .arg(chunk)
                 .invoke_async(&mut c)
                 .await
                 .map_err(rerr)?;

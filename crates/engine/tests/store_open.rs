@@ -4,7 +4,34 @@
 use std::sync::Arc;
 
 use engine::store::LogHeader;
+use engine::timeline::{Counts, Entry, Item};
 use engine::{LiveChunk, MemoryStore, OpenState, RedisStore, Store};
+
+fn live_entry(index: u64) -> Entry {
+    Entry {
+        index,
+        start_ms: 0,
+        duration_ms: 4_000,
+        item: Item::Live {
+            url: "http://127.0.0.1:1/live.m3u8".into(),
+            start_ms: 0,
+            end_ms: 60_000,
+        },
+        counts: vec![
+            Counts {
+                segments: 2,
+                discontinuities: 1,
+                seq_before: 0,
+                disc_before: 0,
+            };
+            2
+        ],
+        target_duration: 2,
+        cue_in: None,
+        open: true,
+        media: None,
+    }
+}
 
 fn chunk(from: u64, n: u64, tag: &str) -> LiveChunk {
     LiveChunk {
@@ -131,6 +158,49 @@ async fn semantics(store: Arc<dyn Store>) {
     for w in all.windows(2) {
         assert_eq!(w[0].next_source_seq, w[1].first_source_seq, "{all:?}");
     }
+
+    // An open entry is appended with its chunk 0 in one step; a losing append leaves both
+    // the log and the chunk list as the winner wrote them.
+    let log = "channel:atomic";
+    store
+        .init_log(
+            log,
+            LogHeader {
+                epoch_ms: 0,
+                renditions: 2,
+                min_target: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .append(log, &live_entry(0), Some(&chunk(50, 2, "w")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .append(log, &live_entry(0), Some(&chunk(51, 2, "l")))
+            .await
+            .unwrap()
+    );
+    let entries = store.entries_from(log, 0).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].open);
+    let st = store.open_state(log, 0, 0).await.unwrap();
+    assert_eq!(st.chunks, vec![chunk(50, 2, "w")]);
+    assert!(
+        store
+            .extend_open(log, 0, 1, &chunk(52, 1, "w"))
+            .await
+            .unwrap()
+    );
+    store.delete_log(log).await.unwrap();
+    assert_eq!(
+        store.open_state(log, 0, 0).await.unwrap(),
+        OpenState::default()
+    );
 
     // delete_log removes the open entries' chunks too.
     store.delete_log(scope).await.unwrap();
