@@ -519,6 +519,30 @@ impl Schedule {
         }
     }
 
+    /// Drop every entry and continue as if all entries before `entry` had been pushed and
+    /// pruned: the next [`Schedule::push`] must be `entry`. For a replica joining a channel
+    /// whose older entries it will never render (or that the store trimmed): their
+    /// counters live on in `entry`. Refused if `entry` is behind what this schedule holds.
+    pub fn skip_to(&mut self, entry: &Entry) -> Result<()> {
+        if entry.index < self.next.index || entry.counts.len() != self.renditions {
+            return Err(Error::Unusable(format!(
+                "cannot skip to entry {} (schedule is at {})",
+                entry.index, self.next.index
+            )));
+        }
+        self.entries.clear();
+        self.next = NextCounters {
+            index: entry.index,
+            start_ms: entry.start_ms,
+            seq: entry.counts.iter().map(|c| c.seq_before).collect(),
+            disc: entry.counts.iter().map(|c| c.disc_before).collect(),
+            // A running max: the entry's value covers everything before it.
+            target: entry.target_duration,
+            cue_in: entry.cue_in,
+        };
+        Ok(())
+    }
+
     /// The entry playing at `t`, if scheduled.
     pub fn entry_at(&self, t: Millis) -> Option<&Entry> {
         let i = self.entries.partition_point(|e| e.end_ms() <= t);
@@ -546,31 +570,41 @@ impl Schedule {
                 .renditions
                 .get(r)
                 .ok_or(Error::NoSuchRendition(r.to_string()))?;
-            let total = rm.total_ms.max(1) as u128;
-            let dur = e.duration_ms as u128;
+            let total = rm.total_ms.max(1);
+            let dur = e.duration_ms;
+            // Offset -> ms into the entry, scaled to its scheduled duration; exact (floor)
+            // like the u128 form, which is kept for products past u64.
+            let scaled = |o: u64| -> Millis {
+                match o.checked_mul(dur) {
+                    Some(p) => (p / total) as Millis,
+                    None => (o as u128 * dur as u128 / total as u128) as Millis,
+                }
+            };
             let n = rm.segments.len();
             // Segments that ended before the window's start are skipped by binary search
             // (offsets are monotonic, and so are their scaled start times).
             let skip = if e.start_ms < lo {
-                let rel = (lo - e.start_ms) as u128;
+                let rel = lo - e.start_ms;
                 // First segment whose (scaled) end is after `lo`: end of i = start of i+1.
-                rm.offsets[1..].partition_point(|&o| o as u128 * dur / total <= rel)
+                rm.offsets[1..].partition_point(|&o| scaled(o) <= rel)
             } else {
                 0
             };
+            // The end of segment i is the start of i + 1: each offset is scaled once.
+            let mut start = e.start_ms + scaled(rm.offsets.get(skip).copied().unwrap_or(0));
             for i in skip..n {
-                let start = e.start_ms + (rm.offsets[i] as u128 * dur / total) as Millis;
                 if start > now {
                     break;
                 }
                 let end = if i + 1 < n {
-                    e.start_ms + (rm.offsets[i + 1] as u128 * dur / total) as Millis
+                    e.start_ms + scaled(rm.offsets[i + 1])
                 } else {
                     e.end_ms()
                 };
                 if end > lo {
                     f(e, i, start);
                 }
+                start = end;
             }
         }
         Ok(())
