@@ -2,7 +2,7 @@
 //! slate fallback, render caching. I/O (VOD fetches, adapters, store) happens here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -27,6 +27,11 @@ const LIVE_POLL_MS: Millis = 500;
 const LIVE_EARLY_MS: Millis = 1_000;
 /// A live entry that has run dry for this many target durations is closed (source failed).
 const LIVE_STALL_TARGETS: i64 = 3;
+/// How long after leaving the window an entry is kept (pruned locally, trimmed from the
+/// store after that).
+const HORIZON_MARGIN_MS: Millis = 60_000;
+/// Entries trimmed from the store log at a time.
+const TRIM_BATCH: u64 = 32;
 
 /// The process-local state of a scope's open live entry: where the source is, which source
 /// sequence number comes next, and the segments appended so far (per rendition slot).
@@ -267,6 +272,8 @@ struct Scope {
     sched_lock: tokio::sync::Mutex<()>,
     cache: Mutex<HashMap<usize, (WindowPos, Bytes, u64)>>,
     live: Mutex<Option<LiveFeed>>,
+    /// Entries below this index were trimmed from the store (by this process).
+    trimmed: AtomicU64,
 }
 
 /// Which playlist family: a channel's shared one, or one viewer's session.
@@ -554,6 +561,7 @@ impl Engine {
             sched_lock: tokio::sync::Mutex::new(()),
             cache: Mutex::new(HashMap::new()),
             live: Mutex::new(None),
+            trimmed: AtomicU64::new(0),
         });
         Ok(self
             .inner
@@ -594,6 +602,9 @@ impl Engine {
         // an epoch after it would leave that render (a new session's first) empty.
         let now = self.now_ms().min(until);
         let opts = &self.inner.opts;
+        // Entries that ended before this are not rendered again (pruned here, skipped on
+        // catch-up, trimmed from the store).
+        let horizon = now - opts.window.as_millis() as Millis - HORIZON_MARGIN_MS;
         if scope.schedule.read().expect("schedule lock").is_none() {
             let prefill = match &scope.session {
                 Some(_) => 0,
@@ -622,7 +633,22 @@ impl Engine {
             // Catch up with what other replicas appended.
             let from = self.with_schedule(scope, |s| s.len_total());
             self.sync_open(scope).await?;
-            for mut e in self.inner.store.entries_from(&scope.key, from).await? {
+            let mut fetched = self.inner.store.entries_from(&scope.key, from).await?;
+            // Entries that ended before the horizon are never rendered again: a replica
+            // joining a long-running channel (or one the store trimmed past) resumes at the
+            // first entry it needs instead of resolving every VOD the channel ever played.
+            let keep = fetched
+                .iter()
+                .position(|e| e.open || e.end_ms() > horizon)
+                .unwrap_or(fetched.len().saturating_sub(1));
+            if let Some(first) = fetched.get(keep)
+                && (keep > 0 || first.index != from)
+            {
+                self.with_schedule_mut(scope, |s| s.skip_to(first))?;
+                metrics::counter!("engine_entries_skipped_total").increment(keep as u64);
+                fetched.drain(..keep);
+            }
+            for mut e in fetched {
                 let media = if e.open {
                     // Another replica's live entry: its first segments are its chunk 0, stored
                     // with the entry in one step (a log written without it cannot be read
@@ -733,11 +759,11 @@ impl Engine {
                 *scope.live.lock().expect("live lock") = Some(feed);
             }
         }
-        let horizon = now - opts.window.as_millis() as Millis - 60_000;
         self.with_schedule_mut(scope, |s| {
             s.prune_before(horizon);
             Ok(())
         })?;
+        self.trim_store(scope).await;
         Ok(())
     }
 
@@ -773,6 +799,27 @@ impl Engine {
                     reason: Some("asset manager timed out".into()),
                     duration_ms: None,
                 }
+            }
+        }
+    }
+
+    /// Trim the store's log below the first entry this replica still holds, in batches of
+    /// [`TRIM_BATCH`] (every replica would prune the same entries; trimming twice is
+    /// harmless). A failure is logged: the log only grows until the next success.
+    async fn trim_store(&self, scope: &Scope) {
+        let Some(first) = self.with_schedule(scope, |s| s.entries.front().map(|e| e.index)) else {
+            return;
+        };
+        if first < scope.trimmed.load(Ordering::Relaxed) + TRIM_BATCH {
+            return;
+        }
+        match self.inner.store.trim(&scope.key, first).await {
+            Ok(()) => {
+                scope.trimmed.store(first, Ordering::Relaxed);
+                metrics::counter!("engine_log_trims_total").increment(1);
+            }
+            Err(e) => {
+                tracing::warn!(scope = %scope.key, error = %e, "trimming the schedule log failed")
             }
         }
     }

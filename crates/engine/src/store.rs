@@ -74,8 +74,12 @@ pub struct SessionRecord {
 pub trait Store: Send + Sync {
     /// Write `header` for `scope` unless one exists; return the one in force.
     fn init_log(&self, scope: &str, header: LogHeader) -> BoxFuture<'_, Result<LogHeader>>;
-    /// Entries with index >= `from`.
+    /// Entries with index >= `from` (from the first one kept, if `from` was trimmed).
     fn entries_from(&self, scope: &str, from: u64) -> BoxFuture<'_, Result<Vec<Entry>>>;
+    /// Drop the entries with index < `before` (always keeping the last one) and the chunks
+    /// of open entries among them. Entries carry their counters, so readers resume at the
+    /// first one kept.
+    fn trim(&self, scope: &str, before: u64) -> BoxFuture<'_, Result<()>>;
     /// Append `entry` if the log holds exactly `entry.index` entries. `false`: someone else
     /// appended first. An open (live) entry comes with its chunk 0, stored in the same
     /// atomic step: a replica that reads the entry always finds the segments it starts
@@ -118,11 +122,14 @@ pub trait Store: Send + Sync {
 
 /// An open entry's chunks and the chunk count it was closed at.
 type OpenLog = (Vec<LiveChunk>, Option<u64>);
+/// A scope's header, the entries kept, and the index of the first one kept.
+type Log = (LogHeader, Vec<Entry>, u64);
 
 /// In-process state (the default).
 #[derive(Default)]
 pub struct MemoryStore {
-    logs: Mutex<HashMap<String, (LogHeader, Vec<Entry>)>>,
+    /// scope -> (header, entries kept, index of the first one kept).
+    logs: Mutex<HashMap<String, Log>>,
     /// (scope, entry index) -> (chunks, closed after n chunks).
     open: Mutex<HashMap<(String, u64), OpenLog>>,
     sessions: Mutex<HashMap<String, SessionRecord>>,
@@ -139,7 +146,7 @@ impl Store for MemoryStore {
         let mut logs = self.logs.lock().expect("store lock");
         let h = logs
             .entry(scope.to_string())
-            .or_insert((header, Vec::new()))
+            .or_insert((header, Vec::new(), 0))
             .0;
         Box::pin(async move { Ok(h) })
     }
@@ -147,7 +154,12 @@ impl Store for MemoryStore {
         let logs = self.logs.lock().expect("store lock");
         let v = logs
             .get(scope)
-            .map(|(_, e)| e.iter().skip(from as usize).cloned().collect())
+            .map(|(_, e, off)| {
+                e.iter()
+                    .skip(from.saturating_sub(*off) as usize)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         Box::pin(async move { Ok(v) })
     }
@@ -159,7 +171,7 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'_, Result<bool>> {
         let mut logs = self.logs.lock().expect("store lock");
         let ok = match logs.get_mut(scope) {
-            Some((_, e)) if e.len() as u64 == entry.index => {
+            Some((_, e, off)) if *off + e.len() as u64 == entry.index => {
                 let mut entry = entry.clone();
                 entry.media = None;
                 if let Some(c) = first_chunk {
@@ -176,6 +188,22 @@ impl Store for MemoryStore {
             None => return Box::pin(async { Err(Error::Store("log not initialised".into())) }),
         };
         Box::pin(async move { Ok(ok) })
+    }
+    fn trim(&self, scope: &str, before: u64) -> BoxFuture<'_, Result<()>> {
+        let mut logs = self.logs.lock().expect("store lock");
+        if let Some((_, e, off)) = logs.get_mut(scope) {
+            let n = before
+                .saturating_sub(*off)
+                .min(e.len().saturating_sub(1) as u64);
+            e.drain(..n as usize);
+            *off += n;
+            let kept_from = *off;
+            self.open
+                .lock()
+                .expect("store lock")
+                .retain(|(s, i), _| s != scope || *i >= kept_from);
+        }
+        Box::pin(async { Ok(()) })
     }
     fn extend_open(
         &self,
@@ -268,9 +296,9 @@ impl Store for MemoryStore {
 /// entry JSON; appended by a Lua compare-and-set on `LLEN`), per open entry `log:<scope>:o:<i>`
 /// (list of [`LiveChunk`] JSON; Lua compare-and-set on `LLEN` and the closed marker) and
 /// `log:<scope>:o:<i>:closed` (chunk count at close, `SET NX` under the same script), the set
-/// `log:<scope>:o` of open-entry indexes (for `delete_log`), `session:<id>` (JSON) and the
-/// set `sessions`. Logs are not trimmed (one small entry per item played; a live entry's
-/// chunks hold its segment URIs).
+/// `log:<scope>:o` of open-entry indexes (for `delete_log` and trimming), `log:<scope>:t`
+/// (index of the first entry kept: entries that left every window are trimmed in batches,
+/// with their chunks), `session:<id>` (JSON) and the set `sessions`.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: redis::aio::ConnectionManager,
@@ -281,10 +309,11 @@ fn rerr(e: redis::RedisError) -> Error {
     Error::Store(e.to_string())
 }
 
-/// KEYS: entry list, the entry's chunk list, open-index set. ARGV: entry index, entry
-/// JSON, chunk 0 JSON ("" for a closed entry).
+/// KEYS: entry list, the entry's chunk list, open-index set, trim offset. ARGV: entry
+/// index, entry JSON, chunk 0 JSON ("" for a closed entry).
 const APPEND_LUA: &str = r#"
-if redis.call('LLEN', KEYS[1]) == tonumber(ARGV[1]) then
+local off = tonumber(redis.call('GET', KEYS[4]) or '0')
+if off + redis.call('LLEN', KEYS[1]) == tonumber(ARGV[1]) then
   redis.call('RPUSH', KEYS[1], ARGV[2])
   if ARGV[3] ~= '' then
     redis.call('DEL', KEYS[2])
@@ -294,6 +323,33 @@ if redis.call('LLEN', KEYS[1]) == tonumber(ARGV[1]) then
   return 1
 end
 return 0
+"#;
+
+/// KEYS: entry list, trim offset. ARGV: first index wanted.
+const ENTRIES_LUA: &str = r#"
+local off = tonumber(redis.call('GET', KEYS[2]) or '0')
+local from = tonumber(ARGV[1]) - off
+if from < 0 then from = 0 end
+return redis.call('LRANGE', KEYS[1], from, -1)
+"#;
+
+/// KEYS: entry list, trim offset, open-index set. ARGV: first index to keep, prefix of the
+/// open entries' chunk keys (`...:o:`). Keeps the last entry. Returns how many went.
+const TRIM_LUA: &str = r#"
+local off = tonumber(redis.call('GET', KEYS[2]) or '0')
+local n = tonumber(ARGV[1]) - off
+local len = redis.call('LLEN', KEYS[1])
+if n > len - 1 then n = len - 1 end
+if n <= 0 then return 0 end
+redis.call('LTRIM', KEYS[1], n, -1)
+redis.call('SET', KEYS[2], off + n)
+for _, i in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if tonumber(i) < off + n then
+    redis.call('DEL', ARGV[2] .. i, ARGV[2] .. i .. ':closed')
+    redis.call('SREM', KEYS[3], i)
+  end
+end
+return n
 "#;
 
 /// KEYS: chunk list, closed marker, index set. ARGV: chunk number, chunk JSON, entry index.
@@ -369,13 +425,14 @@ impl Store for RedisStore {
     }
     fn entries_from(&self, scope: &str, from: u64) -> BoxFuture<'_, Result<Vec<Entry>>> {
         let key = self.k(&format!("log:{scope}:e"));
+        let off = self.k(&format!("log:{scope}:t"));
         Box::pin(async move {
             let mut c = self.conn.clone();
-            let v: Vec<String> = redis::cmd("LRANGE")
-                .arg(&key)
-                .arg(from as i64)
-                .arg(-1)
-                .query_async(&mut c)
+            let v: Vec<String> = redis::Script::new(ENTRIES_LUA)
+                .key(&key)
+                .key(&off)
+                .arg(from)
+                .invoke_async(&mut c)
                 .await
                 .map_err(rerr)?;
             v.iter()
@@ -390,6 +447,7 @@ impl Store for RedisStore {
         first_chunk: Option<&LiveChunk>,
     ) -> BoxFuture<'_, Result<bool>> {
         let key = self.k(&format!("log:{scope}:e"));
+        let off = self.k(&format!("log:{scope}:t"));
         let (list, _, set) = self.open_keys(scope, entry.index);
         let json = serde_json::to_string(entry).map_err(|e| Error::Store(e.to_string()));
         let chunk = first_chunk
@@ -405,6 +463,7 @@ impl Store for RedisStore {
                 .key(&key)
                 .key(&list)
                 .key(&set)
+                .key(&off)
                 .arg(index)
                 .arg(json)
                 .arg(chunk)
@@ -412,6 +471,25 @@ impl Store for RedisStore {
                 .await
                 .map_err(rerr)?;
             Ok(r == 1)
+        })
+    }
+    fn trim(&self, scope: &str, before: u64) -> BoxFuture<'_, Result<()>> {
+        let key = self.k(&format!("log:{scope}:e"));
+        let off = self.k(&format!("log:{scope}:t"));
+        let set = self.k(&format!("log:{scope}:o"));
+        let chunk_prefix = self.k(&format!("log:{scope}:o:"));
+        Box::pin(async move {
+            let mut c = self.conn.clone();
+            let _: i64 = redis::Script::new(TRIM_LUA)
+                .key(&key)
+                .key(&off)
+                .key(&set)
+                .arg(before)
+                .arg(chunk_prefix)
+                .invoke_async(&mut c)
+                .await
+                .map_err(rerr)?;
+            Ok(())
         })
     }
     fn extend_open(
@@ -492,10 +570,11 @@ impl Store for RedisStore {
         })
     }
     fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>> {
-        let (h, e, o) = (
+        let (h, e, o, t) = (
             self.k(&format!("log:{scope}:h")),
             self.k(&format!("log:{scope}:e")),
             self.k(&format!("log:{scope}:o")),
+            self.k(&format!("log:{scope}:t")),
         );
         let scope = scope.to_string();
         Box::pin(async move {
@@ -506,7 +585,7 @@ impl Store for RedisStore {
                 .await
                 .map_err(rerr)?;
             let mut del = redis::cmd("DEL");
-            del.arg(h).arg(e).arg(&o);
+            del.arg(h).arg(e).arg(&o).arg(t);
             for i in open {
                 let (list, closed, _) = self.open_keys(&scope, i);
                 del.arg(list).arg(closed);

@@ -202,6 +202,45 @@ async fn semantics(store: Arc<dyn Store>) {
         OpenState::default()
     );
 
+    // Trimming drops old entries (and their chunks), keeps the last one, and appends go
+    // on at the right index.
+    let log = "channel:trim";
+    store
+        .init_log(
+            log,
+            LogHeader {
+                epoch_ms: 0,
+                renditions: 2,
+                min_target: 2,
+            },
+        )
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let mut e = live_entry(i);
+        e.open = i == 1;
+        let c = chunk(i, 1, "t");
+        let first_chunk = (i == 1).then_some(&c);
+        assert!(store.append(log, &e, first_chunk).await.unwrap());
+    }
+    let indexes = |v: Vec<Entry>| v.iter().map(|e| e.index).collect::<Vec<_>>();
+    store.trim(log, 3).await.unwrap();
+    assert_eq!(indexes(store.entries_from(log, 0).await.unwrap()), [3, 4]);
+    assert_eq!(indexes(store.entries_from(log, 4).await.unwrap()), [4]);
+    assert_eq!(
+        store.open_state(log, 1, 0).await.unwrap(),
+        OpenState::default()
+    );
+    assert!(!store.append(log, &live_entry(4), None).await.unwrap());
+    let mut e5 = live_entry(5);
+    e5.open = false;
+    assert!(store.append(log, &e5, None).await.unwrap());
+    store.trim(log, 2).await.unwrap(); // behind the trim: nothing happens
+    store.trim(log, 100).await.unwrap(); // the last entry always stays
+    assert_eq!(indexes(store.entries_from(log, 0).await.unwrap()), [5]);
+    store.delete_log(log).await.unwrap();
+    assert!(store.entries_from(log, 0).await.unwrap().is_empty());
+
     // delete_log removes the open entries' chunks too.
     store.delete_log(scope).await.unwrap();
     assert_eq!(
