@@ -8,6 +8,12 @@
 //! conditions, not for time, and [`PlaylistFollower`], which follows a live output like a
 //! player and runs every reload through the RFC 8216 oracle of `hls::validate`.
 //!
+//! Shared test code: [`http`] (GET status/text/JSON/bytes in one call, and
+//! [`http::assert_api_error`] for the `{error, field}` JSON errors of every lineup API),
+//! [`player`] (ffmpeg decode / ffprobe as players, and the one rule for which ffmpeg lines
+//! are errors: [`decode_errors`]), [`Moto::create_bucket`] + [`Moto::object_store`] for S3
+//! tests, and [`digest`] (an HTTP Digest client).
+//!
 //! What it is not for: production code (it is a dev-dependency only) or mocking: the peers
 //! are the real programs.
 //!
@@ -31,8 +37,10 @@ mod apache;
 pub mod digest;
 mod ffmpeg;
 mod follow;
+pub mod http;
 mod moto;
 mod peer;
+pub mod player;
 mod process;
 mod redis;
 mod serve;
@@ -43,6 +51,7 @@ pub use ffmpeg::{FfmpegLive, LiveOptions};
 pub use follow::{FollowReport, PlaylistFollower};
 pub use moto::Moto;
 pub use peer::{install_hint, peer, peers_required, require};
+pub use player::{Decoded, decode_errors, ffmpeg_decode, ffprobe_json};
 pub use redis::Redis;
 pub use serve::{Fault, ServeHandle, serve_dir};
 pub use wait::{WaitTimeout, free_port, wait_for, wait_until};

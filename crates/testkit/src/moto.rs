@@ -1,6 +1,10 @@
 use std::io;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
+
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
 
 use tempfile::TempDir;
 
@@ -11,6 +15,7 @@ use crate::wait::{free_port, wait_until};
 /// Any access key / secret is accepted; region `us-east-1`. Buckets can be created with a plain
 /// `PUT <endpoint>/<bucket>` (names of 3+ characters); for objects use a SigV4-signing client
 /// (object_store): moto 5.2 stores an empty body for an unsigned plain-HTTP object PUT.
+/// [`Moto::create_bucket`] and [`Moto::object_store`] are the test's side of the bucket.
 /// Killed on drop.
 pub struct Moto {
     _dir: TempDir,
@@ -64,5 +69,38 @@ impl Moto {
 
     pub fn region(&self) -> &'static str {
         "us-east-1"
+    }
+
+    /// Creates bucket `name` (a plain `PUT <endpoint>/<name>`; names of 3+ characters).
+    /// Panics if moto refuses.
+    pub async fn create_bucket(&self, name: &str) {
+        let r = reqwest::Client::new()
+            .put(format!("{}/{name}", self.endpoint()))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "create bucket {name}: {}",
+            r.status()
+        );
+    }
+
+    /// A SigV4-signing `object_store` client for `bucket` on this server (moto's
+    /// credentials and region, plain HTTP allowed), to read back or list what the code under
+    /// test wrote: moto keeps objects private.
+    pub fn object_store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        let (key, secret) = self.credentials();
+        Arc::new(
+            AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(self.region())
+                .with_endpoint(self.endpoint())
+                .with_access_key_id(key)
+                .with_secret_access_key(secret)
+                .with_allow_http(true)
+                .build()
+                .unwrap(),
+        )
     }
 }
