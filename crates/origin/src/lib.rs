@@ -204,9 +204,9 @@ pub struct Channel {
     data: Mutex<ChannelData>,
     /// Ready live-playlist responses, read without the `data` lock (see [`LiveMap`]).
     live: ArcSwap<LiveMap>,
-    /// Orders writes of this channel's persisted objects; holds the index version last
-    /// written.
-    persist_lock: tokio::sync::Mutex<u64>,
+    /// Orders writes of this channel's persisted objects; holds what was last stored or
+    /// read of its index.
+    persist_lock: tokio::sync::Mutex<persist::Persisted>,
     /// When this process last committed ingest into the channel (clock, ms since epoch;
     /// 0: never). A replica that ingested within [`persist::INGEST_QUIET`] writes the
     /// channel's index and does not take other replicas' indexes.
@@ -233,7 +233,7 @@ impl Channel {
             users,
             data: Mutex::new(data),
             live: ArcSwap::from_pointee(LiveMap::new()),
-            persist_lock: tokio::sync::Mutex::new(0),
+            persist_lock: tokio::sync::Mutex::new(persist::Persisted::default()),
             last_ingest_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -553,22 +553,46 @@ impl Shared {
         let Some(index) = &self.index else {
             return;
         };
-        let mut written = ch.persist_lock.lock().await;
+        let mut st = ch.persist_lock.lock().await;
         if !self.is_current(ch) {
             return;
         }
-        let (version, bytes) = {
+        let (version, plan) = {
             let data = ch.lock();
             let version = data.index_version();
-            if version == *written {
+            if version == st.version {
                 return;
             }
-            (version, persist::index_bytes(&data))
+            (version, persist::index_write(&data, &st.pages))
         };
-        match index.put(&ch.id, persist::Part::Index, bytes).await {
-            Ok(()) => *written = version,
-            Err(e) => Self::persist_failed(ch, &e),
+        if let Err(e) = self.store_index(index, &ch.id, &mut st, plan).await {
+            Self::persist_failed(ch, &e);
+            return;
         }
+        st.version = version;
+    }
+
+    /// Pages first (the head must never name a page that is not stored), the head, then
+    /// pages that left the window.
+    async fn store_index(
+        &self,
+        index: &persist::Index,
+        id: &str,
+        st: &mut persist::Persisted,
+        plan: persist::IndexWrite,
+    ) -> Result<(), OriginError> {
+        for p in &plan.pages {
+            index
+                .put_page(id, &p.slug, p.block, p.bytes.clone())
+                .await?;
+            st.pages.wrote(p);
+        }
+        index.put(id, persist::Part::Index, plan.head).await?;
+        for (slug, block) in plan.gone {
+            index.delete_page(id, &slug, block).await?;
+            st.pages.deleted(&slug, block);
+        }
+        Ok(())
     }
 
     /// Whether this process ingested into `ch` within [`persist::INGEST_QUIET`].
@@ -682,7 +706,7 @@ impl Shared {
     }
 
     async fn apply_index(&self, index: &persist::Index, ch: &Channel) -> Result<(), String> {
-        let mut written = ch.persist_lock.lock().await;
+        let mut st = ch.persist_lock.lock().await;
         let Some(bytes) = index
             .get(&ch.id, persist::Part::Index)
             .await
@@ -690,13 +714,22 @@ impl Shared {
         else {
             return Ok(());
         };
+        let head = persist::IndexHead::parse(&bytes)?;
+        for (slug, r) in head.missing(&st.pages) {
+            let page = index
+                .get_page(&ch.id, &slug, r.block)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("page {slug}/{} is gone (the writer moved on)", r.block))?;
+            persist::read_page(&mut st.pages, &slug, r, &page)?;
+        }
         let mut data = ch.lock();
         if self.ingesting(ch) {
             return Ok(()); // ingest started here meanwhile: this process is the writer now
         }
-        persist::apply_index(&bytes, &mut data)?;
+        persist::apply_index(head, &mut st.pages, &mut data)?;
         // What is stored now is this content: no need to write it back.
-        *written = data.index_version();
+        st.version = data.index_version();
         Ok(())
     }
 

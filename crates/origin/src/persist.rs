@@ -4,9 +4,14 @@
 //!
 //! - `<channel>.channel.json`, the definition: ingest users (HA1 only, never a password),
 //!   description, endpoints. Written by whichever replica the control API changed it on.
-//! - `<channel>.index.json`, the timeline index: the ingested master, every variant's
-//!   segment metadata (times, tags, keyframe ranges, store keys). Written by the replica
-//!   that ingests, after each commit that changed it (awaited before the ingest PUT is
+//! - `<channel>.index.json`, the timeline index head: the ingested master and, per
+//!   variant, the segment metadata (times, tags, keyframe ranges, store keys) of its newest
+//!   [`PAGE`] block of sequence numbers inline, plus references to the older blocks, each
+//!   an object `<channel>.pages/<variant>/<block>.json` written once when its block is
+//!   complete (rewritten only if a late segment fills a gap in it) and deleted when the
+//!   window leaves it. So a commit writes a head of at most [`PAGE`] segments per variant,
+//!   whatever the startover window. Written by the replica that ingests, after each commit
+//!   that changed it (pages first, then the head; awaited before the ingest PUT is
 //!   answered, so a 201 means the segment is listed durably), and after sweeps that evict.
 //!
 //! A replica starting on the store restores every channel from these objects, and
@@ -16,8 +21,8 @@
 //! replicas serve one channel, with one of them (or each in turn) receiving the ingest.
 //!
 //! - Writes per channel are ordered by an async lock held across snapshot and PUT; a write
-//!   whose content version is already stored is skipped. The index is bounded by the
-//!   startover window (about 300 bytes a segment) and rewritten whole.
+//!   whose content version is already stored is skipped. All of a channel's index objects
+//!   together are bounded by the startover window (about 300 bytes a segment).
 //! - Channel ids are `[A-Za-z0-9_-]`, so these names never clash with a channel's
 //!   segment folder.
 //! - Segment tags (ad markers, DATERANGE) are kept as HLS tag text and re-parsed with
@@ -26,12 +31,13 @@
 //! - An object that does not parse is skipped with a warning (that channel is not
 //!   restored; the origin still starts).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -57,6 +63,9 @@ struct DefinitionFile {
     endpoints: Vec<EndpointSpec>,
 }
 
+/// Sequence numbers per index page (block `b` holds `b * PAGE .. (b + 1) * PAGE`).
+pub const PAGE: u64 = 64;
+
 #[derive(Serialize, Deserialize)]
 struct IndexFile {
     /// (ingest path, playlist text).
@@ -70,10 +79,26 @@ struct VariantFile {
     key: String,
     slug: String,
     target_duration: u64,
+    /// The oldest segment still on the timeline (pages may hold older, evicted ones).
+    #[serde(default)]
+    first_seq: Option<u64>,
+    /// The older blocks, oldest first.
+    #[serde(default)]
+    pages: Vec<PageRef>,
+    /// The newest block's segments.
     segments: Vec<SegFile>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// A reference from the head to a page object: its block and what it held when written
+/// (pages only gain segments, so `count` and `last` identify a version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRef {
+    pub block: u64,
+    pub count: usize,
+    pub last: u64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
 struct SegFile {
     seq: u64,
     start: DateTime<Utc>,
@@ -112,8 +137,115 @@ pub fn definition_bytes(id: &str, users: &[(String, Ha1); 2], data: &ChannelData
     serde_json::to_vec(&file).unwrap_or_default()
 }
 
-/// Serialize a channel's timeline index.
-pub fn index_bytes(data: &ChannelData) -> Vec<u8> {
+/// The pages of one channel's index this process wrote or read: per (variant slug,
+/// block) the reference, the sequence numbers in the object, and (for a reader) the parsed
+/// segments, reused while the head keeps referring to the same version.
+#[derive(Default)]
+pub struct Pages {
+    map: HashMap<(String, u64), PageState>,
+}
+
+struct PageState {
+    r: PageRef,
+    seqs: Vec<u64>,
+    segs: Option<Arc<Vec<SegFile>>>,
+}
+
+/// What this process last stored or read of a channel's index: the content version (see
+/// [`ChannelData::index_version`]) and the pages.
+#[derive(Default)]
+pub struct Persisted {
+    pub version: u64,
+    pub pages: Pages,
+}
+
+/// What to store for one save of a channel's index: new or grown pages (first), the head,
+/// then pages to delete.
+pub struct IndexWrite {
+    pub pages: Vec<PageWrite>,
+    pub head: Vec<u8>,
+    pub gone: Vec<(String, u64)>,
+}
+
+/// One page object to write.
+pub struct PageWrite {
+    pub slug: String,
+    pub block: u64,
+    pub bytes: Vec<u8>,
+    r: PageRef,
+    seqs: Vec<u64>,
+}
+
+impl Pages {
+    /// Remember a page as stored.
+    pub fn wrote(&mut self, p: &PageWrite) {
+        self.map.insert(
+            (p.slug.clone(), p.block),
+            PageState {
+                r: p.r,
+                seqs: p.seqs.clone(),
+                segs: None,
+            },
+        );
+    }
+    /// Forget a deleted page.
+    pub fn deleted(&mut self, slug: &str, block: u64) {
+        self.map.remove(&(slug.to_string(), block));
+    }
+}
+
+/// Plan a save of `data`'s timeline index given the pages already stored.
+pub fn index_write(data: &ChannelData, pages: &Pages) -> IndexWrite {
+    let mut writes = Vec::new();
+    let mut referenced = std::collections::HashSet::new();
+    let variants = data
+        .variants
+        .values()
+        .map(|v| {
+            let mut blocks: BTreeMap<u64, Vec<&SegMeta>> = BTreeMap::new();
+            for s in v.segments.values() {
+                blocks.entry(s.seq / PAGE).or_default().push(s);
+            }
+            let newest = blocks.keys().next_back().copied();
+            let mut refs = Vec::new();
+            let mut inline = Vec::new();
+            for (block, segs) in blocks {
+                if Some(block) == newest {
+                    inline = segs.iter().map(|s| seg_file(s)).collect();
+                    continue;
+                }
+                referenced.insert((v.slug.clone(), block));
+                let stored = pages.map.get(&(v.slug.clone(), block));
+                let covered = stored.is_some_and(|p| segs.iter().all(|s| p.seqs.contains(&s.seq)));
+                if let (true, Some(p)) = (covered, stored) {
+                    refs.push(p.r);
+                    continue;
+                }
+                let r = PageRef {
+                    block,
+                    count: segs.len(),
+                    last: segs.last().map_or(0, |s| s.seq),
+                };
+                let files: Vec<SegFile> = segs.iter().map(|s| seg_file(s)).collect();
+                writes.push(PageWrite {
+                    slug: v.slug.clone(),
+                    block,
+                    bytes: serde_json::to_vec(&files).unwrap_or_default(),
+                    r,
+                    seqs: segs.iter().map(|s| s.seq).collect(),
+                });
+                refs.push(r);
+            }
+            VariantFile {
+                key: v.key.clone(),
+                slug: v.slug.clone(),
+                target_duration: v.target_duration,
+                first_seq: v.segments.keys().next().copied(),
+                pages: refs,
+                segments: inline,
+            }
+        })
+        .collect();
     let file = IndexFile {
         master: data.master.as_ref().map(|(p, m)| {
             let mut s = String::new();
@@ -121,18 +253,63 @@ pub fn index_bytes(data: &ChannelData) -> Vec<u8> {
             (p.clone(), s)
         }),
         last_arrival: data.last_arrival,
-        variants: data
-            .variants
-            .values()
-            .map(|v| VariantFile {
-                key: v.key.clone(),
-                slug: v.slug.clone(),
-                target_duration: v.target_duration,
-                segments: v.segments.values().map(seg_file).collect(),
-            })
-            .collect(),
+        variants,
     };
-    serde_json::to_vec(&file).unwrap_or_default()
+    let gone = pages
+        .map
+        .keys()
+        .filter(|k| !referenced.contains(*k))
+        .cloned()
+        .collect();
+    IndexWrite {
+        pages: writes,
+        head: serde_json::to_vec(&file).unwrap_or_default(),
+        gone,
+    }
+}
+
+/// A parsed index head, waiting for its pages.
+pub struct IndexHead(IndexFile);
+
+impl IndexHead {
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Self, String> {
+        serde_json::from_slice(bytes)
+            .map(IndexHead)
+            .map_err(|e| e.to_string())
+    }
+    /// The pages it refers to that `pages` does not hold in that version: (slug, ref).
+    pub fn missing(&self, pages: &Pages) -> Vec<(String, PageRef)> {
+        self.0
+            .variants
+            .iter()
+            .flat_map(|v| v.pages.iter().map(move |r| (v.slug.clone(), *r)))
+            .filter(|(slug, r)| {
+                pages
+                    .map
+                    .get(&(slug.clone(), r.block))
+                    .is_none_or(|p| p.r != *r || p.segs.is_none())
+            })
+            .collect()
+    }
+}
+
+/// Keep a page read from the store for [`apply_index`].
+pub fn read_page(
+    pages: &mut Pages,
+    slug: &str,
+    r: PageRef,
+    bytes: &[u8],
+) -> std::result::Result<(), String> {
+    let segs: Vec<SegFile> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pages.map.insert(
+        (slug.to_string(), r.block),
+        PageState {
+            r,
+            seqs: segs.iter().map(|s| s.seq).collect(),
+            segs: Some(Arc::new(segs)),
+        },
+    );
+    Ok(())
 }
 
 fn seg_file(s: &SegMeta) -> SegFile {
@@ -180,10 +357,24 @@ pub fn parse_definition(bytes: &[u8]) -> std::result::Result<Definition, String>
 }
 
 /// Replace `data`'s timeline (master, variants, last arrival) with the one in an index
-/// object. Definition fields and half-arrived items are left alone; each variant's CMAF
-/// cache is kept for the segments still listed.
-pub fn apply_index(bytes: &[u8], data: &mut ChannelData) -> std::result::Result<(), String> {
-    let f: IndexFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+/// head and its pages (all of which must be in `pages`: see [`IndexHead::missing`]).
+/// Definition fields and half-arrived items are left alone; each variant's CMAF cache is
+/// kept for the segments still listed. Pages the head no longer refers to are forgotten.
+pub fn apply_index(
+    head: IndexHead,
+    pages: &mut Pages,
+    data: &mut ChannelData,
+) -> std::result::Result<(), String> {
+    if let Some((slug, r)) = head.missing(pages).first() {
+        return Err(format!("page {slug}/{} not read", r.block));
+    }
+    let f = head.0;
+    let referenced: std::collections::HashSet<(String, u64)> = f
+        .variants
+        .iter()
+        .flat_map(|v| v.pages.iter().map(|r| (v.slug.clone(), r.block)))
+        .collect();
+    pages.map.retain(|k, _| referenced.contains(k));
     data.last_arrival = f.last_arrival;
     let master = f
         .master
@@ -200,16 +391,27 @@ pub fn apply_index(bytes: &[u8], data: &mut ChannelData) -> std::result::Result<
             key.clone(),
             Variant {
                 key: key.clone(),
-                slug: v.slug,
+                slug: v.slug.clone(),
                 target_duration: v.target_duration,
                 // Keep versions moving forward so output caches never match stale entries.
                 version: prior.as_ref().map_or(0, |p| p.version + 1),
                 ..Default::default()
             },
         );
-        // Replay in sequence order so ad-break state is derived as on ingest.
-        let mut segs: Vec<SegFile> = v.segments;
+        // Replay in sequence order so ad-break state is derived as on ingest; pages may
+        // still hold segments older than the variant's first one (evicted since).
+        let mut segs: Vec<SegFile> = v
+            .pages
+            .iter()
+            .filter_map(|r| pages.map.get(&(v.slug.clone(), r.block)))
+            .filter_map(|p| p.segs.as_deref())
+            .flatten()
+            .cloned()
+            .chain(v.segments)
+            .filter(|s| v.first_seq.is_none_or(|f| s.seq >= f))
+            .collect();
         segs.sort_by_key(|s| s.seq);
+        segs.dedup_by_key(|s| s.seq);
         for s in segs {
             let (markers, dateranges) = parse_tags(&s.tags);
             let meta = SegMeta {
@@ -313,8 +515,61 @@ impl Index {
         Ok(())
     }
 
-    /// Remove both parts of a channel.
+    fn page_path(&self, id: &str, slug: &str, block: u64) -> Path {
+        self.path(&format!("{id}.pages"))
+            .child(slug)
+            .child(format!("{block}.json"))
+    }
+
+    /// Store one index page.
+    pub async fn put_page(&self, id: &str, slug: &str, block: u64, bytes: Vec<u8>) -> Result<()> {
+        let path = self.page_path(id, slug, block);
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| OriginError::Store(format!("write {path}: {e}")))
+    }
+
+    /// Read one index page (`None`: not there).
+    pub async fn get_page(&self, id: &str, slug: &str, block: u64) -> Result<Option<Vec<u8>>> {
+        let path = self.page_path(id, slug, block);
+        match self.store.get(&path).await {
+            Ok(g) => g
+                .bytes()
+                .await
+                .map(|b| Some(b.to_vec()))
+                .map_err(|e| OriginError::Store(format!("read {path}: {e}"))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(OriginError::Store(format!("read {path}: {e}"))),
+        }
+    }
+
+    /// Delete one index page (gone already is fine).
+    pub async fn delete_page(&self, id: &str, slug: &str, block: u64) -> Result<()> {
+        let path = self.page_path(id, slug, block);
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(OriginError::Store(format!("delete {path}: {e}"))),
+        }
+    }
+
+    /// Remove both parts of a channel and its index pages.
     pub async fn delete(&self, id: &str) -> Result<()> {
+        let pages = self.path(&format!("{id}.pages"));
+        let listed: Vec<Path> = self
+            .store
+            .list(Some(&pages))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| OriginError::Store(format!("list {pages}: {e}")))?;
+        for p in listed {
+            match self.store.delete(&p).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(OriginError::Store(format!("delete {p}: {e}"))),
+            }
+        }
         for part in [Part::Definition, Part::Index] {
             let name = Self::name(id, part);
             self.seen().remove(&name);
@@ -419,5 +674,105 @@ fn parse_tags(tags: &str) -> (Vec<hls::Marker>, Vec<hls::DateRange>) {
             (s.markers, s.dateranges)
         }
         _ => (Vec::new(), Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use chrono::Duration;
+
+    /// A channel with `n` two-second segments (seq 0..n) on variant `v`, one with an ad
+    /// marker, evicting as it goes with a 10-minute retention.
+    fn channel(n: u64) -> ChannelData {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut c = ChannelData::default();
+        c.endpoints = vec![EndpointSpec {
+            startover_window_seconds: 600,
+            ..EndpointSpec::new("e")
+        }];
+        for seq in 0..n {
+            let now = t0 + Duration::seconds(2 * seq as i64);
+            c.on_segment(1, &format!("s{seq}.ts"), Bytes::from_static(b"x"), now);
+            let cue = if seq == 70 { "#EXT-X-CUE-OUT:4\n" } else { "" };
+            let text = format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{seq}\n{cue}#EXTINF:2,\ns{seq}.ts\n"
+            );
+            for r in c.on_media("c", 1, "v.m3u8", &hls::parse_media(&text).unwrap(), now) {
+                c.commit(&r.variant, r.meta);
+            }
+            c.evict(now);
+        }
+        c
+    }
+
+    fn seqs(c: &ChannelData) -> Vec<u64> {
+        c.variants["v"].segments.keys().copied().collect()
+    }
+
+    /// Write `data` as a writer would, then read it back as a replica would.
+    fn round_trip(data: &ChannelData, writer: &mut Pages, reader: &mut Pages) -> ChannelData {
+        let plan = index_write(data, writer);
+        let mut objects: HashMap<(String, u64), Vec<u8>> = HashMap::new();
+        for p in &plan.pages {
+            writer.wrote(p);
+            objects.insert((p.slug.clone(), p.block), p.bytes.clone());
+        }
+        for (slug, block) in &plan.gone {
+            writer.deleted(slug, *block);
+        }
+        let head = IndexHead::parse(&plan.head).unwrap();
+        for (slug, r) in head.missing(reader) {
+            read_page(reader, &slug, r, &objects[&(slug.clone(), r.block)]).unwrap();
+        }
+        let mut out = ChannelData::default();
+        apply_index(head, reader, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn index_pages_round_trip_and_bound_the_head() {
+        let (mut writer, mut reader) = (Pages::default(), Pages::default());
+        let data = channel(200);
+        let plan = index_write(&data, &writer);
+        // Blocks 0..=2 become pages; block 3 (seq 192..199) stays in the head.
+        assert_eq!(plan.pages.len(), 3);
+        let inline = IndexHead::parse(&plan.head).unwrap().0.variants[0]
+            .segments
+            .len();
+        assert_eq!(inline, 8);
+        let back = round_trip(&data, &mut writer, &mut reader);
+        assert_eq!(seqs(&back), seqs(&data));
+        let v = &back.variants["v"];
+        assert!(!v.segments[&70].markers.is_empty(), "tags survive");
+        assert!(v.segments[&71].ad.is_some(), "ad-break state is re-derived");
+
+        // Nothing new: no page to write. One more segment: only the head changes.
+        assert!(index_write(&data, &writer).pages.is_empty());
+        let more = channel(201);
+        assert!(index_write(&more, &writer).pages.is_empty());
+        let back = round_trip(&more, &mut writer, &mut reader);
+        assert_eq!(seqs(&back), seqs(&more));
+    }
+
+    #[test]
+    fn evicted_pages_are_deleted_and_partly_evicted_ones_filtered() {
+        let (mut writer, mut reader) = (Pages::default(), Pages::default());
+        round_trip(&channel(200), &mut writer, &mut reader);
+        // 10-minute retention of 2 s segments: after 500, about 300 remain (seq ~200..).
+        let later = channel(500);
+        let plan = index_write(&later, &writer);
+        assert!(
+            plan.gone.iter().any(|(_, b)| *b == 0),
+            "block 0 left the window: {:?}",
+            plan.gone
+        );
+        let back = round_trip(&later, &mut writer, &mut reader);
+        assert_eq!(seqs(&back), seqs(&later));
+        assert!(
+            !seqs(&later)[0].is_multiple_of(PAGE),
+            "the test needs a partly evicted page"
+        );
     }
 }

@@ -184,3 +184,81 @@ async fn disk_store_restores_channels_and_timelines() {
     let r3 = start_on(dir.path(), &clock).await;
     assert!(r3.origin.channel("news").is_err());
 }
+
+/// A timeline longer than one index page (64 segments) is stored as a small head plus
+/// page objects, and comes back whole after a restart.
+#[tokio::test]
+async fn long_timelines_are_stored_in_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = FakeClock::new(t0 + chrono::Duration::seconds(300));
+    let r = start_on(dir.path(), &clock).await;
+    let view = create(&r, serde_json::json!({"id": "long"})).await;
+    let c = DigestPut::from_view(&view, 0);
+    let url = &view.ingest[0].url;
+    let n = 150;
+    for i in 0..n {
+        assert_eq!(
+            c.put(&format!("{url}_1_{i}.ts"), TS_PACKET.to_vec())
+                .await
+                .status(),
+            201
+        );
+    }
+    let mut pl = String::from(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:00Z\n",
+    );
+    for i in 0..n {
+        pl += &format!("#EXTINF:2,\nchannel_1_{i}.ts\n");
+    }
+    assert_eq!(
+        c.put(&format!("{url}_1.m3u8"), pl.into()).await.status(),
+        201
+    );
+    let all = format!(
+        "/out/long/default/channel_1.m3u8?start={}&end={}",
+        t0.timestamp(),
+        t0.timestamp() + 2 * n
+    );
+    let before = text(&r, &all).await;
+    assert_eq!(before.matches("#EXTINF").count(), n as usize);
+
+    // Blocks 0 and 1 are pages; the head holds block 2 (seq 128..149) only.
+    let pages = dir.path().join("long.pages/channel_1");
+    for b in 0..2 {
+        assert!(pages.join(format!("{b}.json")).is_file(), "page {b}");
+    }
+    assert!(!pages.join("2.json").exists());
+    let head = std::fs::read_to_string(dir.path().join("long.index.json")).unwrap();
+    assert_eq!(head.matches("\"seq\":").count(), 22, "{head}");
+
+    drop(r);
+    let r2 = start_on(dir.path(), &clock).await;
+    assert_eq!(text(&r2, &all).await, before);
+
+    // Deleting the channel deletes its pages too.
+    let resp = r2
+        .http
+        .delete(format!("{}/api/v1/channels/long", r2.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let files = |d: &std::path::Path| -> usize {
+        fn count(d: &std::path::Path) -> usize {
+            std::fs::read_dir(d).map_or(0, |it| {
+                it.flatten()
+                    .map(|e| {
+                        let p = e.path();
+                        if p.is_dir() { count(&p) } else { 1 }
+                    })
+                    .sum()
+            })
+        }
+        count(d)
+    };
+    assert_eq!(files(&dir.path().join("long.pages")), 0);
+    assert!(!dir.path().join("long.index.json").exists());
+}
