@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use common::*;
 use origin::{FakeClock, Origin};
+use testkit::http::{assert_api_error, get_json, get_status, get_text};
 
 const TS_PACKET: [u8; 188] = {
     let mut p = [0xffu8; 188];
@@ -83,36 +84,16 @@ async fn refusals() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 201);
-    // The other ingest's credentials do not open ingest 1.
-    let other = DigestPut::from_view(&view, 1);
-    let resp = r
-        .http
-        .put(format!("{base}/a.ts"))
-        .body(TS_PACKET.to_vec())
-        .send()
-        .await
-        .unwrap();
-    other.learn(&resp);
-    let h = {
-        let mut p =
-            digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
-        let ctx = digest_auth::AuthContext::new_with_method(
-            other.user.as_str(),
-            other.pass.as_str(),
-            "/in/news/1/a.ts",
-            Option::<&[u8]>::None,
-            digest_auth::HttpMethod::from("PUT"),
-        );
-        p.respond(&ctx).unwrap().to_string()
-    };
-    let resp = r
-        .http
-        .put(format!("{base}/a.ts"))
-        .header("authorization", &h)
-        .body(TS_PACKET.to_vec())
-        .send()
-        .await
-        .unwrap();
+    // The other ingest's credentials do not open ingest 1: 401 with a fresh challenge.
+    let other = &view.ingest[1];
+    let mut p = challenge(&r, "/in/news/1/a.ts").await;
+    let h = answer(
+        &mut p,
+        &other.username,
+        other.password.as_deref().unwrap(),
+        "/in/news/1/a.ts",
+    );
+    let resp = put_authorized(&r, "/in/news/1/a.ts", h).await;
     assert_eq!(resp.status(), 401, "wrong user");
     assert!(
         resp.headers().contains_key("www-authenticate"),
@@ -120,69 +101,31 @@ async fn refusals() {
     );
 
     // Wrong password: 401 with a fresh challenge.
-    let bad = DigestPut::new(&view.ingest[0].username, "wrong");
-    let resp = r
-        .http
-        .put(format!("{base}/a.ts"))
-        .body(TS_PACKET.to_vec())
-        .send()
-        .await
-        .unwrap();
-    bad.learn(&resp);
-    let mut p = digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
-    let ctx = digest_auth::AuthContext::new_with_method(
-        bad.user.as_str(),
-        "wrong",
-        "/in/news/1/a.ts",
-        Option::<&[u8]>::None,
-        digest_auth::HttpMethod::from("PUT"),
-    );
-    let h = p.respond(&ctx).unwrap().to_string();
-    let resp = r
-        .http
-        .put(format!("{base}/a.ts"))
-        .header("authorization", &h)
-        .body(TS_PACKET.to_vec())
-        .send()
-        .await
-        .unwrap();
+    let mut p = challenge(&r, "/in/news/1/a.ts").await;
+    let h = answer(&mut p, &view.ingest[0].username, "wrong", "/in/news/1/a.ts");
+    let resp = put_authorized(&r, "/in/news/1/a.ts", h).await;
     assert_eq!(resp.status(), 401);
     let fresh = resp.headers()["www-authenticate"].to_str().unwrap();
     assert!(fresh.contains("nonce=") && !fresh.contains("stale=true"));
 
     // Replay of a (nonce, nc) pair is refused; expired nonce gets stale=true.
     let good = &view.ingest[0];
-    let resp = r
-        .http
-        .put(format!("{base}/b.ts"))
-        .body(TS_PACKET.to_vec())
-        .send()
-        .await
-        .unwrap();
-    let mut p = digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap();
-    let ctx = digest_auth::AuthContext::new_with_method(
-        good.username.as_str(),
-        good.password.as_deref().unwrap(),
-        "/in/news/1/b.ts",
-        Option::<&[u8]>::None,
-        digest_auth::HttpMethod::from("PUT"),
+    let (user, pass) = (good.username.as_str(), good.password.as_deref().unwrap());
+    let mut p = challenge(&r, "/in/news/1/b.ts").await;
+    let h = answer(&mut p, user, pass, "/in/news/1/b.ts");
+    assert_eq!(
+        put_authorized(&r, "/in/news/1/b.ts", h.clone())
+            .await
+            .status(),
+        201
     );
-    let h = p.respond(&ctx).unwrap().to_string();
-    let send = |h: String| {
-        r.http
-            .put(format!("{base}/b.ts"))
-            .header("authorization", h)
-            .body(TS_PACKET.to_vec())
-            .send()
-    };
-    assert_eq!(send(h.clone()).await.unwrap().status(), 201);
-    let replay = send(h.clone()).await.unwrap();
+    let replay = put_authorized(&r, "/in/news/1/b.ts", h).await;
     assert_eq!(replay.status(), 401, "replayed nonce count");
-    let h2 = p.respond(&ctx).unwrap().to_string(); // nc = 2
+    let h2 = answer(&mut p, user, pass, "/in/news/1/b.ts"); // nc = 2
     clock.advance(chrono::Duration::seconds(
         origin::digest::NONCE_TTL_SECS + 1,
     ));
-    let stale = send(h2).await.unwrap();
+    let stale = put_authorized(&r, "/in/news/1/b.ts", h2).await;
     assert_eq!(stale.status(), 401);
     assert!(
         stale.headers()["www-authenticate"]
@@ -202,6 +145,7 @@ async fn refusals() {
         "a//b.ts",
         "a/./b.ts",
         "a%5c..%5cb.ts",
+        "../../../etc/passwd",
     ] {
         let raw = raw_request(
             &r.base,
@@ -210,59 +154,34 @@ async fn refusals() {
         .await;
         assert!(raw.starts_with("HTTP/1.1 400"), "{p}: {raw}");
     }
-    let raw = raw_request(
-        &r.base,
-        "PUT /in/news/1/../../../etc/passwd HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
-    )
-    .await;
-    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
     // Normalized by the client, ../ just leaves the ingest URL: not found, never written.
     let resp = c
         .put(&format!("{base}/../../x.ts"), TS_PACKET.to_vec())
         .await;
     assert!(resp.status().is_client_error());
-    // Body over the limit: 413.
-    let big = vec![0x47u8; 5 * 1024 * 1024];
-    assert_eq!(c.put(&format!("{base}/big.ts"), big).await.status(), 413);
-    // Wrong content.
+    for (url, body, status) in [
+        // Body over the limit.
+        (format!("{base}/big.ts"), vec![0x47u8; 5 * 1024 * 1024], 413),
+        // Wrong content.
+        (format!("{base}/x.ts"), b"hello".to_vec(), 400),
+        (format!("{base}/x.m3u8"), b"not a playlist".to_vec(), 400),
+        (format!("{base}/x.exe"), b"MZ".to_vec(), 415),
+        // Unknown channel / ingest.
+        (
+            format!("{}/in/nope/1/a.ts", r.base),
+            TS_PACKET.to_vec(),
+            404,
+        ),
+        (
+            format!("{}/in/news/3/a.ts", r.base),
+            TS_PACKET.to_vec(),
+            404,
+        ),
+    ] {
+        assert_eq!(c.put(&url, body).await.status(), status, "{url}");
+    }
     assert_eq!(
-        c.put(&format!("{base}/x.ts"), b"hello".to_vec())
-            .await
-            .status(),
-        400
-    );
-    assert_eq!(
-        c.put(&format!("{base}/x.m3u8"), b"not a playlist".to_vec())
-            .await
-            .status(),
-        400
-    );
-    assert_eq!(
-        c.put(&format!("{base}/x.exe"), b"MZ".to_vec())
-            .await
-            .status(),
-        415
-    );
-    // Unknown channel / ingest.
-    assert_eq!(
-        c.put(&format!("{}/in/nope/1/a.ts", r.base), TS_PACKET.to_vec())
-            .await
-            .status(),
-        404
-    );
-    assert_eq!(
-        c.put(&format!("{}/in/news/3/a.ts", r.base), TS_PACKET.to_vec())
-            .await
-            .status(),
-        404
-    );
-    assert_eq!(
-        r.http
-            .get(format!("{}/out/nope/default/index.m3u8", r.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        get_status(&r.http, format!("{}/out/nope/default/index.m3u8", r.base)).await,
         404
     );
 
@@ -283,78 +202,46 @@ async fn refusals() {
         201
     );
     let out = format!("{}/out/news/default", r.base);
-    let live = r
-        .http
-        .get(format!("{out}/channel_1.m3u8"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200);
-    let text = live.text().await.unwrap();
+    let (status, text) = get_text(&r.http, format!("{out}/channel_1.m3u8")).await;
+    assert_eq!(status, 200);
     assert!(text.contains("channel_1/2.ts"), "{text}");
-    let resp = r
-        .http
-        .get(format!("{out}/channel_1.m3u8?start=2000-01-01T00:00:00Z"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["field"], "start");
-    let resp = r
-        .http
-        .get(format!("{out}/channel_1.m3u8?start=yesterday"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let resp = r
-        .http
-        .get(format!("{out}/channel_1.m3u8?start=4102444800"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400, "start in the future");
+    for start in [
+        "2000-01-01T00:00:00Z",
+        "yesterday",
+        "4102444800", // in the future
+    ] {
+        let url = format!("{out}/channel_1.m3u8?start={start}");
+        let resp = r.http.get(&url).send().await.unwrap();
+        assert_api_error(resp, 400, "start", &url).await;
+    }
 
     // API input errors name the field.
-    let resp = r.http.post(format!("{}/api/v1/channels", r.base))
-        .json(&serde_json::json!({"id": "x", "endpoints": [{"id": "a", "manifest_window_seconds": 0}]}))
-        .send().await.unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["field"], "endpoints[0].manifest_window_seconds");
-    let resp = r
-        .http
-        .post(format!("{}/api/v1/channels", r.base))
-        .json(&serde_json::json!({"id": "x", "endpoints": [{"id": "a", "ad_markers": "loud"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["field"], "endpoints[0].ad_markers");
-    // CMAF + AES-128 is refused at creation, naming the field.
-    let resp = r
-        .http
-        .post(format!("{}/api/v1/channels", r.base))
-        .json(
-            &serde_json::json!({"id": "x", "endpoints": [{"id": "a", "packaging": "cmaf",
-            "encryption": {"aes128": {"key_rotation_seconds": 10}}}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["field"], "endpoints[0].encryption");
-    let resp = r
-        .http
-        .post(format!("{}/api/v1/channels", r.base))
-        .json(&serde_json::json!({"id": "../x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    for (spec, field) in [
+        (
+            serde_json::json!({"id": "x", "endpoints": [{"id": "a", "manifest_window_seconds": 0}]}),
+            "endpoints[0].manifest_window_seconds",
+        ),
+        (
+            serde_json::json!({"id": "x", "endpoints": [{"id": "a", "ad_markers": "loud"}]}),
+            "endpoints[0].ad_markers",
+        ),
+        // CMAF + AES-128 is refused at creation.
+        (
+            serde_json::json!({"id": "x", "endpoints": [{"id": "a", "packaging": "cmaf",
+                "encryption": {"aes128": {"key_rotation_seconds": 10}}}]}),
+            "endpoints[0].encryption",
+        ),
+        (serde_json::json!({"id": "../x"}), "id"),
+    ] {
+        let resp = r
+            .http
+            .post(format!("{}/api/v1/channels", r.base))
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        assert_api_error(resp, 400, field, &spec.to_string()).await;
+    }
     let resp = r
         .http
         .post(format!("{}/api/v1/channels", r.base))
@@ -381,65 +268,23 @@ async fn refusals() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let got: serde_json::Value = r
-        .http
-        .get(format!("{ep}/late"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = get_json(&r.http, format!("{ep}/late")).await;
     assert_eq!(got["i_frames"], true);
     assert_eq!(got["url"], format!("{}/out/news/late/index.m3u8", r.base));
-    assert_eq!(
-        r.http
-            .delete(format!("{ep}/late"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        r.http
-            .get(format!("{ep}/late"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    let resp = r.http.delete(format!("{ep}/late")).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(get_status(&r.http, format!("{ep}/late")).await, 404);
     // The view never shows passwords again.
-    let v: serde_json::Value = r
-        .http
-        .get(format!("{}/api/v1/channels/news", r.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = get_json(&r.http, format!("{}/api/v1/channels/news", r.base)).await;
     assert!(v["ingest"][0].get("password").is_none());
     // OpenAPI, health, CORS, HEAD.
-    assert_eq!(
-        r.http
-            .get(format!("{}/api/docs/openapi.json", r.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        r.http
-            .get(format!("{}/healthz", r.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    for path in ["/api/docs/openapi.json", "/healthz"] {
+        assert_eq!(
+            get_status(&r.http, format!("{}{path}", r.base)).await,
+            200,
+            "{path}"
+        );
+    }
     let head = r
         .http
         .head(format!("{out}/channel_1.m3u8"))
@@ -449,15 +294,13 @@ async fn refusals() {
         .unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["access-control-allow-origin"], "*");
-    assert_eq!(
-        r.http
-            .delete(format!("{}/api/v1/channels/news", r.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    let resp = r
+        .http
+        .delete(format!("{}/api/v1/channels/news", r.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
 }
 
 #[tokio::test]
@@ -473,26 +316,53 @@ async fn api_token_guards_control_api_only() {
     })
     .await;
     let url = format!("{}/api/v1/channels", r.base);
-    assert_eq!(r.http.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(get_status(&r.http, &url).await, 401);
+    let resp = r.http.get(&url).bearer_auth("sekret").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
     assert_eq!(
-        r.http
-            .get(&url)
-            .bearer_auth("sekret")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        get_status(&r.http, format!("{}/healthz", r.base)).await,
         200
     );
-    assert_eq!(
-        r.http
-            .get(format!("{}/healthz", r.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
+}
+
+/// The first (SHA-256) Digest challenge an unauthenticated PUT of a TS packet to `path` gets.
+async fn challenge(r: &Running, path: &str) -> digest_auth::WwwAuthenticateHeader {
+    let resp = r
+        .http
+        .put(format!("{}{path}", r.base))
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap();
+    digest_auth::parse(resp.headers()["www-authenticate"].to_str().unwrap()).unwrap()
+}
+
+/// The `Authorization` value answering `prompt` for a PUT of `path` (each call the next nc).
+fn answer(
+    prompt: &mut digest_auth::WwwAuthenticateHeader,
+    user: &str,
+    pass: &str,
+    path: &str,
+) -> String {
+    let ctx = digest_auth::AuthContext::new_with_method(
+        user,
+        pass,
+        path,
+        Option::<&[u8]>::None,
+        digest_auth::HttpMethod::from("PUT"),
     );
+    prompt.respond(&ctx).unwrap().to_string()
+}
+
+/// PUT a TS packet to `path` with the given `Authorization` value.
+async fn put_authorized(r: &Running, path: &str, authorization: String) -> reqwest::Response {
+    r.http
+        .put(format!("{}{path}", r.base))
+        .header("authorization", authorization)
+        .body(TS_PACKET.to_vec())
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn raw_request(base: &str, req: &str) -> String {

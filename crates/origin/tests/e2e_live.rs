@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
+use testkit::ffprobe_json;
+use testkit::http::get_media_playlist;
 
 struct Pusher {
     src: std::path::PathBuf,
@@ -198,7 +200,7 @@ async fn live_startover_timeshift_aes() {
     assert_eq!(head.status(), 200);
 
     // The player decodes the live endpoint.
-    let (ok, err) = ffmpeg_decode(&["-i", &format!("{out}/index.m3u8"), "-t", "6"]);
+    let (ok, err) = ffmpeg_decode(&["-i", &format!("{out}/index.m3u8"), "-t", "6"]).await;
     assert!(ok, "live decode: {err}");
 
     // Start-over: EVENT from the first segment we saw.
@@ -213,7 +215,7 @@ async fn live_startover_timeshift_aes() {
         ev.segments.len() > first.segments.len() - 1,
         "event grows from the start"
     );
-    let (ok, err) = ffmpeg_decode(&["-live_start_index", "0", "-i", &ev_url, "-t", "3"]);
+    let (ok, err) = ffmpeg_decode(&["-live_start_index", "0", "-i", &ev_url, "-t", "3"]).await;
     assert!(ok, "start-over decode: {err}");
 
     // Start/end clip: VOD of 4 seconds, decodes, about 4 s long.
@@ -234,9 +236,9 @@ async fn live_startover_timeshift_aes() {
         "clip duration {}",
         clip.duration()
     );
-    let (ok, err) = ffmpeg_decode(&["-i", &clip_url]);
+    let (ok, err) = ffmpeg_decode(&["-i", &clip_url]).await;
     assert!(ok, "clip decode: {err}");
-    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]);
+    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]).await;
     let d: f64 = probe["format"]["duration"]
         .as_str()
         .unwrap()
@@ -245,19 +247,12 @@ async fn live_startover_timeshift_aes() {
     assert!((3.0..=7.0).contains(&d), "probed clip duration {d}");
 
     // Time delay: the delayed endpoint's edge is ~3 s behind.
-    let delayed = hls::parse_media(
-        &r.http
-            .get(format!("{}/out/live/delayed/channel_1.m3u8", r.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+    let delayed = get_media_playlist(
+        &r.http,
+        format!("{}/out/live/delayed/channel_1.m3u8", r.base),
     )
-    .unwrap();
-    let now_pl =
-        hls::parse_media(&r.http.get(&url).send().await.unwrap().text().await.unwrap()).unwrap();
+    .await;
+    let now_pl = get_media_playlist(&r.http, &url).await;
     let last = |p: &hls::MediaPlaylist| p.media_sequence + p.segments.len() as u64;
     assert!(
         last(&delayed) + 2 <= last(&now_pl) + 1,
@@ -268,17 +263,7 @@ async fn live_startover_timeshift_aes() {
 
     // AES-128: decodes through the key URI; the key needs the token; bytes are ciphertext.
     let enc_url = format!("{}/out/live/enc/channel_1.m3u8", r.base);
-    let enc = hls::parse_media(
-        &r.http
-            .get(&enc_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let enc = get_media_playlist(&r.http, &enc_url).await;
     let key = enc.segments[0]
         .keys
         .first()
@@ -292,7 +277,8 @@ async fn live_startover_timeshift_aes() {
         &format!("{}/out/live/enc/index.m3u8", r.base),
         "-t",
         "3",
-    ]);
+    ])
+    .await;
     assert!(ok, "aes decode: {err}");
     let key_bytes = r
         .http
@@ -335,7 +321,7 @@ async fn live_startover_timeshift_aes() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("enc.ts");
     std::fs::write(&p, &cipher).unwrap();
-    let (ok, _) = ffmpeg_decode(&["-i", p.to_str().unwrap()]);
+    let (ok, _) = ffmpeg_decode(&["-i", p.to_str().unwrap()]).await;
     assert!(!ok, "ciphertext must not decode without the key");
 
     // I-frame-only playlist: each byte range (with the MAP's PAT/PMT) decodes as one frame.
@@ -353,17 +339,7 @@ async fn live_startover_timeshift_aes() {
         "{im}"
     );
     let if_url = format!("{}/out/live/ifr/channel_1_iframes.m3u8", r.base);
-    let ifr = hls::parse_media(
-        &r.http
-            .get(&if_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let ifr = get_media_playlist(&r.http, &if_url).await;
     assert!(ifr.i_frames_only && ifr.segments.len() >= 3);
     let range = |u: &str, br: hls::ByteRange| {
         let http = r.http.clone();
@@ -395,7 +371,8 @@ async fn live_startover_timeshift_aes() {
             "-show_entries",
             "stream=nb_read_frames",
             p.to_str().unwrap(),
-        ]);
+        ])
+        .await;
         assert_eq!(j["streams"][0]["nb_read_frames"], "1", "keyframe {i}: {j}");
     }
 
@@ -490,7 +467,7 @@ async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::P
     info.check_continuity().expect("tfdt continuity");
     let p = tmp.join("cmaf.mp4");
     std::fs::write(&p, &whole).unwrap();
-    let probe = ffprobe_json(&["-show_entries", "stream=codec_name", p.to_str().unwrap()]);
+    let probe = ffprobe_json(&["-show_entries", "stream=codec_name", p.to_str().unwrap()]).await;
     let names: Vec<&str> = probe["streams"]
         .as_array()
         .unwrap()
@@ -498,13 +475,13 @@ async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::P
         .filter_map(|s| s["codec_name"].as_str())
         .collect();
     assert!(names.contains(&"h264") && names.contains(&"aac"), "{probe}");
-    let (ok, err) = ffmpeg_decode(&["-i", p.to_str().unwrap()]);
+    let (ok, err) = ffmpeg_decode(&["-i", p.to_str().unwrap()]).await;
     assert!(ok, "init + 2 fragments decode: {err}");
 
     // The player decodes the live CMAF endpoint.
-    let (ok, err) = ffmpeg_decode(&["-i", &format!("{base}/index.m3u8"), "-t", "6"]);
+    let (ok, err) = ffmpeg_decode(&["-i", &format!("{base}/index.m3u8"), "-t", "6"]).await;
     assert!(ok, "cmaf live decode: {err}");
-    let (ok, err) = ffmpeg_decode(&["-i", &url, "-t", "4"]);
+    let (ok, err) = ffmpeg_decode(&["-i", &url, "-t", "4"]).await;
     assert!(ok, "cmaf live media playlist decode: {err}");
 
     // Start-over and a start/end clip.
@@ -513,15 +490,15 @@ async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::P
     let ev = hls::parse_media(&get(ev_url.clone()).await.text().await.unwrap()).unwrap();
     assert_eq!(ev.playlist_type, Some(hls::PlaylistType::Event));
     assert!(ev.segments.iter().all(|s| !s.gap));
-    let (ok, err) = ffmpeg_decode(&["-live_start_index", "0", "-i", &ev_url, "-t", "3"]);
+    let (ok, err) = ffmpeg_decode(&["-live_start_index", "0", "-i", &ev_url, "-t", "3"]).await;
     assert!(ok, "cmaf start-over decode: {err}");
     let s = first.segments[2].program_date_time.unwrap();
     let clip_url = format!("{url}?start={}&end={}", s.timestamp(), s.timestamp() + 4);
     let clip = hls::parse_media(&get(clip_url.clone()).await.text().await.unwrap()).unwrap();
     assert!(clip.end_list && clip.effective_map(0).is_some());
-    let (ok, err) = ffmpeg_decode(&["-i", &clip_url]);
+    let (ok, err) = ffmpeg_decode(&["-i", &clip_url]).await;
     assert!(ok, "cmaf clip decode: {err}");
-    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]);
+    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]).await;
     let d: f64 = probe["format"]["duration"]
         .as_str()
         .unwrap()
@@ -564,7 +541,8 @@ async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::P
             "-show_entries",
             "stream=nb_read_frames",
             p.to_str().unwrap(),
-        ]);
+        ])
+        .await;
         assert_eq!(
             j["streams"][0]["nb_read_frames"], "1",
             "cmaf keyframe {i}: {j}"

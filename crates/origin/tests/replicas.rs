@@ -93,21 +93,6 @@ fn media_playlist(first: u64, last: u64, pdt: chrono::DateTime<chrono::Utc>) -> 
     pl
 }
 
-fn bucket(moto: &Moto) -> Arc<dyn ObjectStore> {
-    let (key, secret) = moto.credentials();
-    Arc::new(
-        object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name("origin")
-            .with_region(moto.region())
-            .with_endpoint(moto.endpoint())
-            .with_access_key_id(key)
-            .with_secret_access_key(secret)
-            .with_allow_http(true)
-            .build()
-            .unwrap(),
-    )
-}
-
 async fn objects(store: &Arc<dyn ObjectStore>) -> Vec<String> {
     use futures::TryStreamExt;
     let prefix = object_store::path::Path::from(PREFIX);
@@ -140,13 +125,7 @@ async fn wait_body(r: &Running, path: &str, what: &str, ok: impl Fn(&str) -> boo
 async fn replicas_share_channels_through_s3() {
     testkit::require_peer!("moto_server");
     let moto = Moto::start().await.expect("moto_server");
-    let http = reqwest::Client::new();
-    let r = http
-        .put(format!("{}/origin", moto.endpoint()))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    moto.create_bucket("origin").await;
 
     let a = replica(&moto).await;
     let b = replica(&moto).await;
@@ -331,7 +310,7 @@ async fn replicas_share_channels_through_s3() {
     );
 
     // Deleting on C removes the channel from B and every object from the bucket.
-    let store = bucket(&moto);
+    let store = moto.object_store("origin");
     assert!(
         objects(&store).await.len() >= 7,
         "definition, index and segments are stored"

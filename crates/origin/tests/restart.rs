@@ -27,14 +27,9 @@ async fn start_on(dir: &std::path::Path, clock: &FakeClock) -> Running {
 }
 
 async fn text(r: &Running, path: &str) -> String {
-    let resp = r
-        .http
-        .get(format!("{}{path}", r.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{path}");
-    resp.text().await.unwrap()
+    let (status, body) = testkit::http::get_text(&r.http, format!("{}{path}", r.base)).await;
+    assert_eq!(status, 200, "{path}");
+    body
 }
 
 #[tokio::test]

@@ -1,8 +1,7 @@
 //! Test helpers: an origin on 127.0.0.1:0, a Digest client (digest_auth, like pullpush),
-//! ffmpeg/ffprobe runners.
+//! an ffmpeg decode with this crate's deadline.
 #![allow(dead_code)]
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use origin::{ChannelSpec, ChannelView, Config, Origin};
@@ -152,25 +151,8 @@ pub fn spec(id: &str) -> ChannelSpec {
     ChannelSpec::new(id)
 }
 
-/// `ffmpeg -v error <args> -f null -` exit status and stderr.
-pub fn ffmpeg_decode(args: &[&str]) -> (bool, String) {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error"])
-        .args(args)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-pub fn ffprobe_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+/// `ffmpeg -v error <args> -f null -` (testkit's player, 90 s deadline): exit ok and stderr.
+pub async fn ffmpeg_decode(args: &[&str]) -> (bool, String) {
+    let d = testkit::ffmpeg_decode(args, std::time::Duration::from_secs(90)).await;
+    (d.ok, d.stderr)
 }
