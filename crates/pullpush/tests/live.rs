@@ -28,11 +28,11 @@ async fn dest_edge_source_seq(
     playlist_url: &str,
     rec: &Recorder,
 ) -> Option<u64> {
-    let text = http_get(client, playlist_url.to_string()).await?;
+    let text = get_bytes(client, playlist_url.to_string()).await?;
     let p = hls::parse_media(std::str::from_utf8(&text).ok()?).ok()?;
     let last = p.segments.last()?;
     let base = url::Url::parse(playlist_url).ok()?;
-    let bytes = http_get(client, base.join(&last.uri).ok()?.to_string()).await?;
+    let bytes = get_bytes(client, base.join(&last.uri).ok()?.to_string()).await?;
     let h = hash(&bytes);
     rec.snapshot()
         .into_iter()
@@ -71,13 +71,13 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     let follower = follow_http(&client, format!("{}live/", apache.url()), "channel.m3u8");
     wait_until(Duration::from_secs(20), "master at the ingest", || {
         let (c, u) = (client.clone(), master_url.clone());
-        async move { http_get(&c, u).await.is_some() }
+        async move { get_bytes(&c, u).await.is_some() }
     })
     .await
     .unwrap();
     // The master names channel_<bandwidth>.m3u8 like MediaPackage's HLS ingest.
     let master = String::from_utf8(
-        http_get(&client, master_url.clone())
+        get_bytes(&client, master_url.clone())
             .await
             .unwrap()
             .to_vec(),
@@ -145,7 +145,7 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
     let report = check_destination(
         |p| {
             let (c, u) = (client.clone(), format!("{base}{p}"));
-            async move { http_get(&c, u).await }
+            async move { get_bytes(&c, u).await }
         },
         "channel.m3u8",
         &[&recs[0], &recs[1]],
@@ -198,13 +198,7 @@ async fn fmp4_to_moto_s3() {
     .unwrap();
     let rec = Recorder::start(live.media_playlist_url(0));
     let moto = Moto::start().await.unwrap();
-    let client = reqwest::Client::new();
-    let r = client
-        .put(format!("{}/media", moto.endpoint()))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    moto.create_bucket("media").await;
     let (key, secret) = moto.credentials();
     let pp = service(":memory:");
     pp.start_fetcher(fetcher(
@@ -217,37 +211,18 @@ async fn fmp4_to_moto_s3() {
     .await
     .unwrap();
     // moto keeps objects private: read them back signed, through object_store.
-    let store: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(
-        object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name("media")
-            .with_region(moto.region())
-            .with_endpoint(moto.endpoint())
-            .with_access_key_id(key)
-            .with_secret_access_key(secret)
-            .with_allow_http(true)
-            .build()
-            .unwrap(),
-    );
-    let get = |p: String| {
+    let store = moto.object_store("media");
+    let get = {
         let store = store.clone();
-        async move {
-            let r = store
-                .get(&object_store::path::Path::from(format!("live/one/{p}")))
-                .await
-                .ok()?;
-            r.bytes().await.ok()
-        }
-    };
-    let follower = {
-        let store = store.clone();
-        PlaylistFollower::start("channel.m3u8", move |p: String| {
+        move |p: String| {
             let store = store.clone();
             async move {
                 let path = object_store::path::Path::from(format!("live/one/{p}"));
                 store.get(&path).await.ok()?.bytes().await.ok()
             }
-        })
+        }
     };
+    let follower = PlaylistFollower::start("channel.m3u8", get.clone());
     let variant = wait_for(Duration::from_secs(20), "master in S3", || async {
         let m = hls::parse_master(std::str::from_utf8(&get("channel.m3u8".into()).await?).ok()?)
             .ok()?;
@@ -315,7 +290,7 @@ async fn two_ingests_one_down_the_other_stays_current() {
     let variant = wait_for(Duration::from_secs(20), "master at the live ingest", || {
         let (c, u) = (client.clone(), master_url.clone());
         async move {
-            let m = hls::parse_master(std::str::from_utf8(&http_get(&c, u).await?).ok()?).ok()?;
+            let m = hls::parse_master(std::str::from_utf8(&get_bytes(&c, u).await?).ok()?).ok()?;
             Some(m.variants.first()?.uri.clone())
         }
     })
@@ -350,7 +325,7 @@ async fn two_ingests_one_down_the_other_stays_current() {
     let report = check_destination(
         |p| {
             let (c, u) = (client.clone(), format!("{}{p}", apache.url()));
-            async move { http_get(&c, u).await }
+            async move { get_bytes(&c, u).await }
         },
         "channel.m3u8",
         &[&rec],

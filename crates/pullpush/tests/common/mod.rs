@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pullpush::{Config, PullPush};
+pub use testkit::http::get_bytes;
 
 pub fn hash(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
@@ -186,35 +187,26 @@ pub fn assert_no_source_gap(report: &DestReport) -> usize {
     total
 }
 
-/// `ffmpeg -v error` decode of (up to `secs` seconds of) a playlist URL; returns stderr.
+/// `ffmpeg -v error` decode of (up to `secs` seconds of) a playlist URL from its first listed
+/// segment (testkit's player, 40 s deadline); asserts it exits 0, returns stderr.
 pub async fn ffmpeg_decode(url: &str, secs: u32) -> String {
-    let out = tokio::time::timeout(
+    let secs = secs.to_string();
+    let d = testkit::ffmpeg_decode(
+        &[
+            "-live_start_index",
+            "0",
+            "-allowed_extensions",
+            "ALL",
+            "-i",
+            url,
+            "-t",
+            &secs,
+        ],
         Duration::from_secs(40),
-        tokio::process::Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-live_start_index",
-                "0",
-                "-allowed_extensions",
-                "ALL",
-                "-i",
-                url,
-            ])
-            .args(["-t", &secs.to_string(), "-f", "null", "-"])
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("ffmpeg decode timed out")
-    .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    .await;
+    assert!(d.ok, "ffmpeg failed: {}", d.stderr);
+    d.stderr
 }
 
 /// Follow an HTTP output (`base` ends with `/`) with the RFC 8216 oracle.
@@ -226,14 +218,6 @@ pub fn follow_http(
     let client = client.clone();
     testkit::PlaylistFollower::start(master, move |p: String| {
         let (c, u) = (client.clone(), format!("{base}{p}"));
-        async move { http_get(&c, u).await }
+        async move { get_bytes(&c, u).await }
     })
-}
-
-pub async fn http_get(client: &reqwest::Client, url: String) -> Option<bytes::Bytes> {
-    let r = client.get(url).send().await.ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    r.bytes().await.ok()
 }
