@@ -416,7 +416,14 @@ impl Engine {
             .get_or_try_init(|| async {
                 if let Some(p) = &ch.config.profile {
                     p.validate()?;
-                    return Ok(Arc::new(p.clone()));
+                    let mut p = p.clone();
+                    if p.fmp4.is_none()
+                        && let Some(slate) = self.slate_url(ch)
+                        && let Ok(vod) = self.inner.vods.get(&slate).await
+                    {
+                        p.fmp4 = vod.is_fmp4();
+                    }
+                    return Ok(Arc::new(p));
                 }
                 // No profile configured: copy the slate's, else the first item's.
                 let mut url = self.slate_url(ch);
@@ -442,7 +449,8 @@ impl Engine {
                     ))
                 })?;
                 let vod = self.inner.vods.get(&url).await?;
-                let p = Profile::from_master(&vod.master);
+                let mut p = Profile::from_master(&vod.master);
+                p.fmp4 = vod.is_fmp4();
                 p.validate()?;
                 Ok(Arc::new(p))
             })

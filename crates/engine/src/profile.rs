@@ -67,6 +67,13 @@ pub struct Profile {
     /// The least `EXT-X-TARGETDURATION` announced (seconds); grows with longer segments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_duration: Option<u64>,
+    /// The segment container every item must have: `true` fMP4/CMAF (`EXT-X-MAP`), `false`
+    /// MPEG-TS. A media playlist cannot go back from fMP4 to TS (an `EXT-X-MAP` cannot be
+    /// unset), so an item in the other container is unusable (the slate plays instead).
+    /// A profile copied from a VOD takes that VOD's; unset in a configured profile: the
+    /// slate's, else not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmp4: Option<bool>,
 }
 
 /// What a rendition slot is.
@@ -113,6 +120,7 @@ impl Profile {
             audio,
             subtitles,
             target_duration: None,
+            fmp4: None,
         }
     }
 
@@ -248,6 +256,31 @@ pub struct LoadedVod {
     pub variants: Vec<(Url, Arc<MediaPlaylist>)>,
     /// (rendition, absolute URL, parsed playlist) for each audio/subtitle rendition with a URI.
     pub media: Vec<(Rendition, Url, Arc<MediaPlaylist>)>,
+}
+
+impl LoadedVod {
+    /// Whether its segments are fMP4 (its first variant's first segment has an
+    /// `EXT-X-MAP`); `None` without segments.
+    pub fn is_fmp4(&self) -> Option<bool> {
+        let (_, pl) = self.variants.first()?;
+        pl.segments.first().map(|s| s.map.is_some())
+    }
+}
+
+/// Refuse an item whose segment container is not the channel's (see [`Profile::fmp4`]).
+fn check_container(profile: &Profile, vod: &LoadedVod) -> Result<()> {
+    match (profile.fmp4, vod.is_fmp4()) {
+        (Some(want), Some(have)) if want != have => {
+            let name = |f: bool| if f { "fMP4" } else { "MPEG-TS" };
+            Err(Error::Unusable(format!(
+                "{}: {} segments in a {} channel",
+                vod.url,
+                name(have),
+                name(want)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn codec_family(codecs: Option<&str>) -> Option<String> {
@@ -404,6 +437,7 @@ pub fn build_media(
     vod: &LoadedVod,
     slate: Option<&EntryMedia>,
 ) -> Result<EntryMedia> {
+    check_container(profile, vod)?;
     let picks = match_variants(profile, vod)?;
     let mut renditions = Vec::with_capacity(profile.slots());
     for i in picks {
@@ -464,6 +498,7 @@ pub fn live_snapshot(profile: &Profile, live: &LoadedVod) -> Result<Vec<LiveSlot
             ended: pl.end_list,
         })
     };
+    check_container(profile, live)?;
     let picks = match_variants(profile, live)?;
     let mut out = Vec::with_capacity(profile.slots());
     for i in picks {
