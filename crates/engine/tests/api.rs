@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use engine::{EngineOptions, ManualClock};
 use serde_json::{Value, json};
+use testkit::http::{assert_api_error, get_json, get_media_playlist, get_status};
 
 async fn setup() -> (Arc<ManualClock>, String, String) {
     let fx = fixture_server().await;
@@ -79,34 +80,13 @@ async fn playlists_headers_and_errors() {
         ("sessions/nope/v0.m3u8", 404, "session"),
     ] {
         let r = c.get(format!("{base}{url}")).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), status, "{url}");
-        let body: Value = r.json().await.unwrap();
-        assert_eq!(body["field"], field, "{url}: {body}");
+        assert_api_error(r, status, field, url).await;
     }
 
-    let r = c
-        .get(format!("{base}api/docs/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = r.json().await.unwrap();
+    let doc = get_json(&c, format!("{base}api/docs/openapi.json")).await;
     assert!(doc["paths"]["/api/v1/sessions"].is_object(), "{doc}");
-    assert_eq!(
-        c.get(format!("{base}healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let chans: Value = c
-        .get(format!("{base}api/v1/channels"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(get_status(&c, format!("{base}healthz")).await, 200);
+    let chans = get_json(&c, format!("{base}api/v1/channels")).await;
     assert_eq!(chans[0]["id"], "one");
     assert!(
         chans[0]["now_playing"]["url"]
@@ -124,29 +104,20 @@ async fn sessions_lifecycle() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    // Bad bodies are 400 naming the field.
-    let r = c
-        .post(format!("{base}api/v1/sessions"))
-        .json(&json!({"chanel": "one"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = c
-        .post(format!("{base}api/v1/sessions"))
-        .json(&json!({"channel": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["field"], "channel");
-    let r = c
-        .post(format!("{base}api/v1/sessions"))
-        .json(&json!({"channel": "nope"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    // Bad bodies are 400 naming the field (an unknown one too); an unknown channel is 404.
+    for (body, status, field) in [
+        (json!({"chanel": "one"}), 400, "chanel"),
+        (json!({"channel": 5}), 400, "channel"),
+        (json!({"channel": "nope"}), 404, "channel"),
+    ] {
+        let r = c
+            .post(format!("{base}api/v1/sessions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_api_error(r, status, field, &body.to_string()).await;
+    }
 
     let r = c
         .post(format!("{base}api/v1/sessions"))
@@ -165,15 +136,7 @@ async fn sessions_lifecycle() {
         .unwrap();
     assert_eq!(m.status(), 200);
     // A session starts at the beginning of its first VOD.
-    let pl = c
-        .get(format!("{base}sessions/{id}/v0.m3u8"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let pl = hls::parse_media(&pl).unwrap();
+    let pl = get_media_playlist(&c, format!("{base}sessions/{id}/v0.m3u8")).await;
     assert_eq!(pl.media_sequence, 0);
     assert_eq!(pl.segments.len(), 1);
     assert!(pl.segments[0].uri.ends_with("vod1/360p/seg000.ts"));
@@ -191,14 +154,7 @@ async fn sessions_lifecycle() {
         "{loc}"
     );
 
-    let list: Value = c
-        .get(format!("{base}api/v1/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&c, format!("{base}api/v1/sessions")).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
 
     // Delete one; the other expires after the TTL without requests.
@@ -211,22 +167,11 @@ async fn sessions_lifecycle() {
         204
     );
     assert_eq!(
-        c.get(format!("{base}api/v1/sessions/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        get_status(&c, format!("{base}api/v1/sessions/{id}")).await,
         404
     );
     clock.advance(31_000);
-    let list: Value = c
-        .get(format!("{base}api/v1/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&c, format!("{base}api/v1/sessions")).await;
     assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
 }
 
@@ -250,14 +195,7 @@ async fn api_token_guards_control_api_only() {
     );
     let base = serve(svc.router()).await;
     let c = reqwest::Client::new();
-    assert_eq!(
-        c.get(format!("{base}api/v1/channels"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(get_status(&c, format!("{base}api/v1/channels")).await, 401);
     let r = c
         .post(format!("{base}api/v1/sessions"))
         .bearer_auth("sekret")
@@ -274,11 +212,7 @@ async fn api_token_guards_control_api_only() {
             .starts_with("http://tv.example/engine/sessions/")
     );
     assert_eq!(
-        c.get(format!("{base}channels/one/master.m3u8"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        get_status(&c, format!("{base}channels/one/master.m3u8")).await,
         200
     );
 }

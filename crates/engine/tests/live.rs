@@ -44,18 +44,7 @@ fn timeline(seen: &common::follow::Seen) -> Vec<(String, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vod_live_vod_validates() {
     testkit::require_peer!("ffmpeg");
-    let live = testkit::FfmpegLive::start(testkit::LiveOptions {
-        two_renditions: true,
-        segment_secs: 2,
-        list_size: 6,
-        ..Default::default()
-    })
-    .await
-    .expect("ffmpeg live");
-    let live_base = live
-        .playlist_url()
-        .trim_end_matches("master.m3u8")
-        .to_string();
+    let (live, live_base) = live_source().await;
     let fx = fixture_server().await;
     // The live source runs in real time, so does the channel.
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(1.0));

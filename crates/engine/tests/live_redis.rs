@@ -18,18 +18,7 @@ async fn two_replicas_agree_on_a_live_entry() {
     testkit::require_peer!("ffmpeg");
     testkit::require_peer!("redis-server");
     let redis = testkit::Redis::start().await.expect("redis");
-    let live = testkit::FfmpegLive::start(testkit::LiveOptions {
-        two_renditions: true,
-        segment_secs: 2,
-        list_size: 6,
-        ..Default::default()
-    })
-    .await
-    .expect("ffmpeg live");
-    let live_base = live
-        .playlist_url()
-        .trim_end_matches("master.m3u8")
-        .to_string();
+    let (live, live_base) = live_source().await;
     let fx = fixture_server().await;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(1.0));
     let start = clock.now_ms() + 8_000;

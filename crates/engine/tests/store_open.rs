@@ -61,38 +61,18 @@ async fn semantics(store: Arc<dyn Store>) {
         store.open_state(scope, 3, 0).await.unwrap(),
         OpenState::default()
     );
-    // Chunk 0 (the initial segments), then a race on chunk 1: one wins.
-    assert!(
-        store
-            .extend_open(scope, 3, 0, &chunk(10, 2, "a"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .extend_open(scope, 3, 0, &chunk(10, 2, "b"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .extend_open(scope, 3, 1, &chunk(12, 1, "a"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .extend_open(scope, 3, 1, &chunk(12, 1, "b"))
-            .await
-            .unwrap()
-    );
-    // A gap in chunk numbers is refused.
-    assert!(
-        !store
-            .extend_open(scope, 3, 5, &chunk(13, 1, "a"))
-            .await
-            .unwrap()
-    );
+    // Chunk 0 (the initial segments), then a race on chunk 1: one wins. A gap in chunk
+    // numbers is refused.
+    for (n, c, wins) in [
+        (0, chunk(10, 2, "a"), true),
+        (0, chunk(10, 2, "b"), false),
+        (1, chunk(12, 1, "a"), true),
+        (1, chunk(12, 1, "b"), false),
+        (5, chunk(13, 1, "a"), false),
+    ] {
+        let won = store.extend_open(scope, 3, n, &c).await.unwrap();
+        assert_eq!(won, wins, "extend chunk {n} with {c:?}");
+    }
     let st = store.open_state(scope, 3, 1).await.unwrap();
     assert_eq!(st.chunks, vec![chunk(12, 1, "a")]);
     assert_eq!(st.closed_at, None);

@@ -1,9 +1,9 @@
-//! Test helpers: a static fixture server, engines over file adapters, a scaled clock, ffmpeg.
+//! Test helpers: a static fixture server, engines over file adapters, a scaled clock.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub mod follow;
 
@@ -14,22 +14,6 @@ use engine::{
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-/// Skip (return false) when `tool` is missing, unless LINEUP_REQUIRE_PEERS=1.
-pub fn have(tool: &str) -> bool {
-    let ok = std::process::Command::new("which")
-        .arg(tool)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("LINEUP_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{tool} is required (LINEUP_REQUIRE_PEERS=1) but missing");
-        }
-        eprintln!("skipping: {tool} not found");
-    }
-    ok
 }
 
 /// Serve `router` on 127.0.0.1:0; returns its base URL (with a trailing slash).
@@ -100,35 +84,22 @@ pub async fn serve_engine(
     (e, base)
 }
 
-/// `ffmpeg -v error -i url -t secs -f null -`: Ok(stderr) on exit 0.
-pub async fn ffmpeg_decode(url: &str, secs: u32) -> Result<String, String> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(90),
-        tokio::process::Command::new("ffmpeg")
-            .args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-i",
-                url,
-                "-t",
-                &secs.to_string(),
-                "-f",
-                "null",
-                "-",
-            ])
-            .kill_on_drop(true)
-            .output(),
-    )
+/// A live ffmpeg HLS source (two renditions, 2 s segments, 6 listed) and the URL of the
+/// folder its playlists are in (ends with `/`).
+pub async fn live_source() -> (testkit::FfmpegLive, String) {
+    let live = testkit::FfmpegLive::start(testkit::LiveOptions {
+        two_renditions: true,
+        segment_secs: 2,
+        list_size: 6,
+        ..Default::default()
+    })
     .await
-    .map_err(|_| "ffmpeg timed out".to_string())?
-    .map_err(|e| e.to_string())?;
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    if out.status.success() {
-        Ok(stderr)
-    } else {
-        Err(format!("ffmpeg failed ({}): {stderr}", out.status))
-    }
+    .expect("ffmpeg live");
+    let live_base = live
+        .playlist_url()
+        .trim_end_matches("master.m3u8")
+        .to_string();
+    (live, live_base)
 }
 
 pub fn _unused(_: FileChannel) {}
