@@ -51,26 +51,6 @@ fn ffprobe_duration(path: &Path) -> f64 {
     .unwrap()
 }
 
-fn decode_clean(path: &Path) {
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-i",
-            path.to_str().unwrap(),
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "ffmpeg decode errors: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Remuxes every TS segment in `segs` into `dir` as init.mp4 + segN.m4s and
 /// writes out.m3u8. Returns (init, segments).
 fn remux_all(dir: &Path, segs: &[std::path::PathBuf]) -> (Vec<u8>, Vec<fmp4::Remuxed>) {
@@ -104,7 +84,7 @@ fn remuxed_av_plays_in_ffmpeg_with_matching_frames_and_continuous_tfdt() {
     let (init, outs) = remux_all(dir.path(), &segs);
     let pl = dir.path().join("out.m3u8");
     let src = dir.path().join("src.m3u8");
-    decode_clean(&pl);
+    common::decode_clean(&pl, &[]);
     assert_eq!(ffprobe_count(&pl, "v:0"), 100);
     assert_eq!(ffprobe_count(&pl, "v:0"), ffprobe_count(&src, "v:0"));
     assert_eq!(ffprobe_count(&pl, "a:0"), ffprobe_count(&src, "a:0"));
@@ -231,7 +211,7 @@ fn video_only_and_audio_only_remux() {
         assert_eq!(outs[0].tracks.len(), 1);
         assert_eq!(outs[0].tracks[0].track_id, 1);
         let pl = dir.path().join("out.m3u8");
-        decode_clean(&pl);
+        common::decode_clean(&pl, &[]);
         assert_eq!(
             ffprobe_count(&pl, want),
             ffprobe_count(&dir.path().join("src.m3u8"), want),
@@ -260,46 +240,30 @@ fn inspects_ffmpeg_made_fmp4() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    common::run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "25",
-            "-sc_threshold",
-            "0",
-            "-c:a",
-            "aac",
-            "-f",
-            "hls",
-            "-hls_time",
-            "2",
-            "-hls_list_size",
-            "0",
-            "-hls_segment_type",
-            "fmp4",
-            "-hls_fmp4_init_filename",
-            "init.mp4",
-            "-hls_segment_filename",
-            &format!("{d}/s%d.m4s"),
-            &format!("{d}/x.m3u8"),
-        ],
-    );
+    let segments = format!("{d}/s%d.m4s");
+    let playlist = format!("{d}/x.m3u8");
+    let inputs = [
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+    ];
+    let fmp4 = [
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+        "-hls_segment_filename",
+        &segments,
+        &playlist,
+    ];
+    common::run("ffmpeg", &[&inputs[..], common::ENCODE_HLS, &fmp4].concat());
     let mut all = std::fs::read(dir.path().join("init.mp4")).unwrap();
     let mut n = 0;
     while let Ok(b) = std::fs::read(dir.path().join(format!("s{n}.m4s"))) {

@@ -65,6 +65,45 @@ pub enum Streams {
     AudioOnly,
 }
 
+/// The encoding of every ffmpeg-made test VOD here, after the inputs: 4 s of H.264 (a
+/// keyframe every second, none on scene cuts) and AAC, as HLS of 2 s segments, all listed.
+pub const ENCODE_HLS: &[&str] = &[
+    "-t",
+    "4",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-g",
+    "25",
+    "-sc_threshold",
+    "0",
+    "-c:a",
+    "aac",
+    "-f",
+    "hls",
+    "-hls_time",
+    "2",
+    "-hls_list_size",
+    "0",
+];
+
+/// `ffmpeg -v error -i <path> <extra> -f null -` exits 0 and prints nothing at all.
+pub fn decode_clean(path: &std::path::Path, extra: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", path.to_str().unwrap()])
+        .args(extra)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffmpeg decode errors in {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Makes a 4 s HLS VOD of two 2 s TS segments in `dir` with ffmpeg: 320x180
 /// 25 fps H.264 (High, B-frames, a keyframe every second) and 48 kHz AAC-LC.
 /// Returns the segment paths.
@@ -79,31 +118,8 @@ pub fn make_ts_segments(dir: &std::path::Path, streams: Streams) -> Vec<std::pat
     if streams != Streams::VideoOnly {
         args.extend(a.iter().map(|s| s.to_string()));
     }
-    args.extend(
-        [
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "25",
-            "-sc_threshold",
-            "0",
-            "-c:a",
-            "aac",
-            "-f",
-            "hls",
-            "-hls_time",
-            "2",
-            "-hls_list_size",
-            "0",
-            "-hls_segment_filename",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
+    args.extend(ENCODE_HLS.iter().map(|s| s.to_string()));
+    args.push("-hls_segment_filename".into());
     args.push(format!("{d}/src%d.ts"));
     args.push(format!("{d}/src.m3u8"));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
