@@ -58,7 +58,7 @@ pub fn decode_errors(stderr: &str) -> Vec<&str> {
 pub async fn ffmpeg_decode(args: &[&str], timeout: Duration) -> Decoded {
     let out = tokio::time::timeout(
         timeout,
-        tokio::process::Command::new("ffmpeg")
+        tokio::process::Command::new(program("ffmpeg"))
             .args(["-nostdin", "-v", "error"])
             .args(args)
             .args(["-f", "null", "-"])
@@ -77,7 +77,7 @@ pub async fn ffmpeg_decode(args: &[&str], timeout: Duration) -> Decoded {
 /// Runs `ffprobe -v error -of json <args>` and parses its output; `Value::Null` when ffprobe
 /// printed no JSON (e.g. it could not open the input).
 pub async fn ffprobe_json(args: &[&str]) -> Value {
-    let out = tokio::process::Command::new("ffprobe")
+    let out = tokio::process::Command::new(program("ffprobe"))
         .args(["-v", "error", "-of", "json"])
         .args(args)
         .kill_on_drop(true)
@@ -85,4 +85,29 @@ pub async fn ffprobe_json(args: &[&str]) -> Value {
         .await
         .expect("ffprobe runs");
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// The peer's path as [`crate::peer`] finds it, else the bare name (`PATH` lookup at spawn).
+fn program(name: &str) -> std::path::PathBuf {
+    crate::peer(name).unwrap_or_else(|| name.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_errors;
+
+    #[test]
+    fn only_the_null_muxers_dts_notice_and_blank_lines_are_not_errors() {
+        let stderr = "[null @ 0x55d1] Application provided invalid, non monotonically increasing dts to muxer in stream 1: 4096 >= 4096\n\
+                      \n\
+                      [h264 @ 0x55d2] error while decoding MB 3 4\n\
+                      [mpegts @ 0x55d3] Application provided invalid, non monotonically increasing dts to muxer in stream 0\n";
+        assert_eq!(
+            decode_errors(stderr),
+            vec![
+                "[h264 @ 0x55d2] error while decoding MB 3 4",
+                "[mpegts @ 0x55d3] Application provided invalid, non monotonically increasing dts to muxer in stream 0",
+            ]
+        );
+    }
 }
