@@ -199,24 +199,17 @@ async fn redis_answers_ping() {
 async fn moto_creates_a_bucket() {
     require_peer!("moto_server");
     let moto = Moto::start().await.expect("start moto");
-    let c = client();
-    let r = c
-        .put(format!("{}/lineup-test", moto.endpoint()))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let list = c
-        .get(format!("{}/", moto.endpoint()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    moto.create_bucket("lineup-test").await;
+    let (status, list) = testkit::http::get_text(&client(), format!("{}/", moto.endpoint())).await;
+    assert_eq!(status, 200, "{list}");
     assert!(list.contains("<Name>lineup-test</Name>"), "{list}");
-    // (Objects: use a SigV4-signing client such as object_store; moto 5.2 stores an empty
-    // body for an unsigned plain-HTTP object PUT.)
+    // Objects go through the SigV4-signing object_store client (moto 5.2 stores an empty
+    // body for an unsigned plain-HTTP object PUT).
+    let store = moto.object_store("lineup-test");
+    let path = object_store::path::Path::from("a/b.ts");
+    store.put(&path, b"segment".to_vec().into()).await.unwrap();
+    let back = store.get(&path).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&back[..], b"segment");
 }
 
 async fn live_grows(opts: LiveOptions) {
