@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # lineup's engine next to the Node.js reference (eyevinn-channel-engine 3.0.5), one run:
 #   1. media-playlist requests/s and p99 latency at 100 connections (wrk -t2 -c100),
+#      next to nginx serving the same playlist bytes from a file (the "static bytes"
+#      reference: what any server reaches on this machine, with wrk sharing the cores),
 #   2. resident memory per session (lineup) / per channel (reference: its per-viewer
 #      sessions answer 500 "Session not ready" in 3.0.5, see /work/shared/PEERS.md).
 # Prints a table and writes bench/out/engine.md. Nothing asserts timings.
@@ -33,7 +35,9 @@ need() { command -v "$1" >/dev/null || { echo "missing tool: $1" >&2; exit 2; };
 for t in cargo node npm wrk curl python3; do need "$t"; done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process
+cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; } # utime + stime, summed over pids
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x $NGINX ]] || { echo "missing tool: nginx (apt-get install -y nginx-light)" >&2; exit 2; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # poll URL until it answers 200 with a body holding a line starting with $3 (default: a
 # media playlist with segments); deadline $2 seconds
@@ -127,18 +131,65 @@ else
   REF_SLATE_NOTE=""
 fi
 
+# --- static bytes: nginx serving lineup's rendered media playlist from a file ---------------
+# The same bytes and the same headers (Cache-Control, CORS) as lineup's answer, sendfile,
+# no access log: what serving this playlist can reach on this machine.
+NGX_PORT=$(free_port)
+mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp" "$WORK/nginx/logs"
+curl -fsS -o "$WORK/nginx/www/v0.m3u8" "$LIN_MEDIA"
+NGX_USER=""; (( EUID == 0 )) && NGX_USER="user root;"
+cat >"$WORK/nginx/nginx.conf" <<NGINXCONF
+$NGX_USER
+worker_processes auto;
+daemon off;
+master_process on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    types { application/vnd.apple.mpegurl m3u8; }
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    open_file_cache max=100 inactive=60s;
+    keepalive_requests 100000000;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$NGX_PORT;
+        root $WORK/nginx/www;
+        add_header Cache-Control "public, max-age=1";
+        add_header Vary "origin, access-control-request-method, access-control-request-headers";
+        add_header Access-Control-Allow-Origin "*";
+        add_header Access-Control-Expose-Headers "content-length,content-range,content-type,date";
+    }
+}
+NGINXCONF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" >/dev/null 2>&1 &
+NGX_PID=$!
+PIDS+=("$NGX_PID")
+NGX_MEDIA="http://127.0.0.1:$NGX_PORT/v0.m3u8"
+wait_playlist "$NGX_MEDIA" 10 || { cat "$WORK/nginx/logs/error.log" >&2; exit 1; }
+NGX_PIDS="$NGX_PID $(pgrep -P "$NGX_PID" | tr '\n' ' ')"
+NGX_CHECK=$(check nginx "$NGX_MEDIA")
+
 # --- throughput ----------------------------------------------------------------------------
 declare -A CPU_S
-wrk_run() { # name url server-pid -> $WORK/wrk-<name>.txt, CPU_S[name] (server CPU seconds)
+wrk_run() { # name url "server-pids" -> $WORK/wrk-<name>.txt, CPU_S[name] (server CPU seconds)
   wrk -t2 -c"$CONNS" -d3s "$2" >/dev/null 2>&1 || true # warm-up (JIT, caches), not reported
   log "wrk -t2 -c$CONNS -d${DUR}s --latency $2"
-  local c0; c0=$(cpu_ticks "$3")
+  local c0 pids; read -ra pids <<<"$3"; c0=$(cpu_ticks "${pids[@]}")
   wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$2" >"$WORK/wrk-$1.txt" 2>&1
-  CPU_S[$1]=$(python3 -c "print(f'{($(cpu_ticks "$3") - $c0) / $TCK:.1f}')")
+  CPU_S[$1]=$(python3 -c "print(f'{($(cpu_ticks "${pids[@]}") - $c0) / $TCK:.1f}')")
   cat "$WORK/wrk-$1.txt" >&2
 }
 LOAD_WRK=$(uptime)
 wrk_run lineup "$LIN_MEDIA" "$LIN_PID"
+wrk_run nginx "$NGX_MEDIA" "$NGX_PIDS"
 wrk_run ref "$REF_MEDIA" "$REF_PID"
 rps() { awk '/^Requests\/sec/ {print $2}' "$WORK/wrk-$1.txt"; }
 p99() { awk '$1=="99%" {print $2}' "$WORK/wrk-$1.txt"; }
@@ -152,6 +203,10 @@ RATIO=$(python3 -c "print(f'{$LIN_RPS/$REF_RPS:.1f}')")
 per_cpu() { python3 -c "print(f'{$(total "$1") / max($2, 0.1):.0f}')"; }
 LIN_PER_CPU=$(per_cpu lineup "${CPU_S[lineup]}"); REF_PER_CPU=$(per_cpu ref "${CPU_S[ref]}")
 CPU_RATIO=$(python3 -c "print(f'{$LIN_PER_CPU/$REF_PER_CPU:.1f}')")
+NGX_RPS=$(rps nginx); NGX_PER_CPU=$(per_cpu nginx "${CPU_S[nginx]}")
+NGX_RATIO=$(python3 -c "print(f'{$LIN_RPS/$NGX_RPS:.2f}')")
+NGX_REF=$(python3 -c "print(f'{$NGX_RPS/$REF_RPS:.1f}')")
+kill "$NGX_PID"; wait "$NGX_PID" 2>/dev/null || true
 
 # --- lineup memory per session (fresh process) ---------------------------------------------
 kill "$LIN_PID"; wait "$LIN_PID" 2>/dev/null || true
@@ -209,29 +264,29 @@ mb() { python3 -c "print(f'{$1/1024:.1f}')"; }
 {
   echo "## engine: lineup vs eyevinn-channel-engine 3.0.5 ($(date -u +%F' '%H:%M' UTC'))"
   echo
-  echo "| measure | lineup | reference (Node) | note |"
-  echo "|---|---|---|---|"
-  echo "| media playlist req/s (wrk -t2 -c$CONNS -d${DUR}s) | $LIN_RPS | $REF_RPS | lineup = ${RATIO}x reference (target >= 20x) |"
-  echo "| requests per server CPU-second (utime+stime during the run) | $LIN_PER_CPU ($(total lineup) req / ${CPU_S[lineup]} s) | $REF_PER_CPU ($(total ref) req / ${CPU_S[ref]} s) | lineup = ${CPU_RATIO}x reference; less sensitive to the shared cores than req/s |"
-  echo "| ceiling: lineup \`/healthz\` req/s (same wrk) | $(rps healthz) (p99 $(p99 healthz)) | | HTTP stack + wrk on this machine, no engine work |"
-  echo "| p99 latency | $(p99 lineup) | $(p99 ref) | |"
-  echo "| requests / non-2xx / socket errors | $(total lineup) / $(non2xx lineup) / $(sockerr lineup) | $(total ref) / $(non2xx ref) / $(sockerr ref) | |"
-  echo "| playlist benchmarked | \`/channels/bench/v0.m3u8\`: $LIN_CHECK | \`/live/$REF_MEDIA_REL\`: $REF_CHECK $REF_SLATE_NOTE | one channel, same 3 VODs round-robin, 60 s window (lineup) |"
-  echo "| RSS baseline | $(mb "$LIN_RSS0") MB (fresh, 1 channel) | $(mb "$REF_RSS0") MB (1 channel, after wrk, GC'd) | |"
+  echo "| measure | lineup | reference (Node) | nginx, same bytes from a file | note |"
+  echo "|---|---|---|---|---|"
+  echo "| media playlist req/s (wrk -t2 -c$CONNS -d${DUR}s) | $LIN_RPS | $REF_RPS | $NGX_RPS | lineup = ${RATIO}x reference (target >= 20x) = ${NGX_RATIO}x nginx; nginx = ${NGX_REF}x reference |"
+  echo "| requests per server CPU-second (utime+stime during the run) | $LIN_PER_CPU ($(total lineup) req / ${CPU_S[lineup]} s) | $REF_PER_CPU ($(total ref) req / ${CPU_S[ref]} s) | $NGX_PER_CPU ($(total nginx) req / ${CPU_S[nginx]} s) | lineup = ${CPU_RATIO}x reference; less sensitive to the shared cores than req/s |"
+  echo "| ceiling: lineup \`/healthz\` req/s (same wrk) | $(rps healthz) (p99 $(p99 healthz)) | | | HTTP stack + wrk on this machine, no engine work |"
+  echo "| p99 latency | $(p99 lineup) | $(p99 ref) | $(p99 nginx) | |"
+  echo "| requests / non-2xx / socket errors | $(total lineup) / $(non2xx lineup) / $(sockerr lineup) | $(total ref) / $(non2xx ref) / $(sockerr ref) | $(total nginx) / $(non2xx nginx) / $(sockerr nginx) | |"
+  echo "| playlist benchmarked | \`/channels/bench/v0.m3u8\`: $LIN_CHECK | \`/live/$REF_MEDIA_REL\`: $REF_CHECK $REF_SLATE_NOTE | \`/v0.m3u8\`: $NGX_CHECK (lineup's bytes) | one channel, same 3 VODs round-robin, 60 s window (lineup) |"
+  echo "| RSS baseline | $(mb "$LIN_RSS0") MB (fresh, 1 channel) | $(mb "$REF_RSS0") MB (1 channel, after wrk, GC'd) | | |"
   for n in $SESSIONS; do
     if [[ -n "${LIN_RSS[$n]:-}" ]]; then
-      echo "| RSS with $n sessions (lineup) | $(mb "${LIN_RSS[$n]}") MB = $(kb "$LIN_RSS0" "${LIN_RSS[$n]}" "$n") KB/session | n/a: per-viewer sessions answer 500 in 3.0.5 | ${LIN_SESS_NOTE[$n]} |"
+      echo "| RSS with $n sessions (lineup) | $(mb "${LIN_RSS[$n]}") MB = $(kb "$LIN_RSS0" "${LIN_RSS[$n]}" "$n") KB/session | n/a: per-viewer sessions answer 500 in 3.0.5 | | ${LIN_SESS_NOTE[$n]} |"
     else
-      echo "| RSS with $n sessions (lineup) | ${LIN_SESS_NOTE[$n]} | | |"
+      echo "| RSS with $n sessions (lineup) | ${LIN_SESS_NOTE[$n]} | | | |"
     fi
   done
   prev=1
   for n in $REF_CHANNELS; do
-    echo "| RSS with $n channels (reference) | | $(mb "${REF_RSS[$n]}") MB = $(kb "$REF_RSS0" "${REF_RSS[$n]}" $((n - 1))) KB/channel (JS heap: $(kb "$REF_HEAP0" "${REF_HEAP[$n]}" $((n - 1))) KB/channel) | ${REF_CH_NOTE[$n]}; a reference channel = a Session (the class its viewer sessions use, minus their disabled playhead) + SessionLive + StreamSwitcher |"
+    echo "| RSS with $n channels (reference) | | $(mb "${REF_RSS[$n]}") MB = $(kb "$REF_RSS0" "${REF_RSS[$n]}" $((n - 1))) KB/channel (JS heap: $(kb "$REF_HEAP0" "${REF_HEAP[$n]}" $((n - 1))) KB/channel) | | ${REF_CH_NOTE[$n]}; a reference channel = a Session (the class its viewer sessions use, minus their disabled playhead) + SessionLive + StreamSwitcher |"
   done
   last=""; for n in $SESSIONS; do [[ -n "${LIN_RSS[$n]:-}" ]] && last=$n; done
   if [[ -n "$last" ]]; then
-    echo "| 100,000 sessions (lineup) | $( if [[ $last == 100000 ]]; then echo "measured: $(mb "${LIN_RSS[$last]}") MB"; else echo "extrapolated from $last: $(python3 -c "print(f'{($LIN_RSS0 + (${LIN_RSS[$last]}-$LIN_RSS0)*100000/$last)/1024:.0f}')") MB"; fi) | extrapolated from per-channel cost: $(python3 -c "print(f'{($REF_RSS0 + (${REF_RSS[${REF_CHANNELS##* }]}-$REF_RSS0)*100000/(${REF_CHANNELS##* }-1))/1024/1024:.1f}')") GB | target < 4 GB |"
+    echo "| 100,000 sessions (lineup) | $( if [[ $last == 100000 ]]; then echo "measured: $(mb "${LIN_RSS[$last]}") MB"; else echo "extrapolated from $last: $(python3 -c "print(f'{($LIN_RSS0 + (${LIN_RSS[$last]}-$LIN_RSS0)*100000/$last)/1024:.0f}')") MB"; fi) | extrapolated from per-channel cost: $(python3 -c "print(f'{($REF_RSS0 + (${REF_RSS[${REF_CHANNELS##* }]}-$REF_RSS0)*100000/(${REF_CHANNELS##* }-1))/1024/1024:.1f}')") GB | | target < 4 GB |"
   fi
   echo
   echo "Targets: >= 20x the reference's req/s; < 20 KB per session; 100,000 sessions < 4 GB."

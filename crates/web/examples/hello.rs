@@ -1,14 +1,17 @@
 //! A minimal HTTP server, the ceiling reference for `bench/ceiling/run.sh`: what the HTTP
 //! stack alone costs on this machine, with no lineup code in the request path.
 //!
-//! `cargo run --release -p web --example hello -- <mode> <addr>`, where mode is
-//! - `axum`: one axum route answering a static 12-byte body, served by `axum::serve`
-//!   (multi-thread runtime), i.e. the stack lineup used before `web::serve` was tuned;
-//! - `web`: the same route with `web::cors()` and `web::common_routes()`, served by
-//!   `web::serve` with the runtime `web::runtime()` builds, i.e. what every lineup service
-//!   pays per request;
+//! `cargo run --release -p web --example hello -- <mode> <addr>`; every mode answers `GET /`
+//! with a 12-byte body:
 //! - `hyper`: a bare hyper http1 connection loop (`service_fn`, no router, no tower),
-//!   multi-thread runtime: the floor for any hyper-based server.
+//!   multi-thread runtime: the floor for any hyper-based server;
+//! - `axum`: one axum route served by `axum::serve` (multi-thread runtime);
+//! - `serve`: the same route on `web::serve` and `web::runtime()`;
+//! - `web`: the same route with `web::cors()` and `web::common_routes()` on `web::serve`:
+//!   what every lineup service pays per request before its own handler;
+//! - `percore` / `shared`: `web`, but on one current-thread runtime per core, accepting on
+//!   one SO_REUSEPORT socket each / on one shared socket (the nginx-like design; measured
+//!   no better than the multi-thread runtime here, see bench/README.md).
 
 use std::convert::Infallible;
 
