@@ -233,22 +233,10 @@ async fn refusals() {
         ),
         (serde_json::json!({"id": "../x"}), "id"),
     ] {
-        let resp = r
-            .http
-            .post(format!("{}/api/v1/channels", r.base))
-            .json(&spec)
-            .send()
-            .await
-            .unwrap();
+        let resp = post_channel(&r, &spec).await;
         assert_api_error(resp, 400, field, &spec.to_string()).await;
     }
-    let resp = r
-        .http
-        .post(format!("{}/api/v1/channels", r.base))
-        .json(&serde_json::json!({"id": "news"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_channel(&r, &serde_json::json!({"id": "news"})).await;
     assert_eq!(resp.status(), 409);
     // Endpoint CRUD.
     let ep = format!("{}/api/v1/channels/news/endpoints", r.base);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use testkit::ffprobe_json;
-use testkit::http::get_media_playlist;
+use testkit::http::{get_bytes, get_media_playlist, get_text};
 
 struct Pusher {
     src: std::path::PathBuf,
@@ -280,15 +280,7 @@ async fn live_startover_timeshift_aes() {
     ])
     .await;
     assert!(ok, "aes decode: {err}");
-    let key_bytes = r
-        .http
-        .get(key_url.clone())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let key_bytes = get_bytes(&r.http, key_url.clone()).await.unwrap();
     assert_eq!(key_bytes.len(), 16);
     let mut no_token = key_url.clone();
     no_token.set_query(None);
@@ -299,15 +291,7 @@ async fn live_startover_timeshift_aes() {
     no_token.set_query(Some("token=00"));
     assert_eq!(r.http.get(no_token).send().await.unwrap().status(), 403);
     let seg_url = hls::uri::resolve_str(&enc_url, &enc.segments[0].uri).unwrap();
-    let cipher = r
-        .http
-        .get(seg_url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let cipher = get_bytes(&r.http, seg_url).await.unwrap();
     assert_ne!(cipher[0], 0x47, "encrypted bytes are not TS");
     let iv = media::aes::iv_from_sequence(enc.media_sequence);
     let plain =
@@ -325,15 +309,8 @@ async fn live_startover_timeshift_aes() {
     assert!(!ok, "ciphertext must not decode without the key");
 
     // I-frame-only playlist: each byte range (with the MAP's PAT/PMT) decodes as one frame.
-    let im = r
-        .http
-        .get(format!("{}/out/live/ifr/index.m3u8", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, im) = get_text(&r.http, format!("{}/out/live/ifr/index.m3u8", r.base)).await;
+    assert_eq!(status, 200, "{im}");
     assert!(
         im.contains("#EXT-X-I-FRAME-STREAM-INF:") && im.contains("URI=\"channel_1_iframes.m3u8\""),
         "{im}"
@@ -364,15 +341,7 @@ async fn live_startover_timeshift_aes() {
         bytes.extend_from_slice(&range(&seg.uri, seg.byte_range.unwrap()).await);
         let p = tmp.path().join(format!("kf{i}.ts"));
         std::fs::write(&p, &bytes).unwrap();
-        let j = ffprobe_json(&[
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            p.to_str().unwrap(),
-        ])
-        .await;
+        let j = probe_video_frames(&p).await;
         assert_eq!(j["streams"][0]["nb_read_frames"], "1", "keyframe {i}: {j}");
     }
 
@@ -534,15 +503,7 @@ async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::P
         bytes.extend_from_slice(&resp.bytes().await.unwrap());
         let p = tmp.join(format!("cmaf_kf{i}.mp4"));
         std::fs::write(&p, &bytes).unwrap();
-        let j = ffprobe_json(&[
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            p.to_str().unwrap(),
-        ])
-        .await;
+        let j = probe_video_frames(&p).await;
         assert_eq!(
             j["streams"][0]["nb_read_frames"], "1",
             "cmaf keyframe {i}: {j}"

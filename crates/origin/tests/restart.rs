@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::*;
 use origin::{FakeClock, Origin, StoreKind};
+use testkit::http::{get_bytes, get_text};
 
 const TS_PACKET: [u8; 188] = {
     let mut p = [0xffu8; 188];
@@ -27,7 +28,7 @@ async fn start_on(dir: &std::path::Path, clock: &FakeClock) -> Running {
 }
 
 async fn text(r: &Running, path: &str) -> String {
-    let (status, body) = testkit::http::get_text(&r.http, format!("{}{path}", r.base)).await;
+    let (status, body) = get_text(&r.http, format!("{}{path}", r.base)).await;
     assert_eq!(status, 200, "{path}");
     body
 }
@@ -101,15 +102,12 @@ async fn disk_store_restores_channels_and_timelines() {
         before.push(text(&r, p).await);
     }
     assert!(before[2].contains("#EXT-X-CUE-OUT:4"), "{}", before[2]);
-    let seg_before = r
-        .http
-        .get(format!("{}/out/news/default/channel_1/3.ts", r.base))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let seg_before = get_bytes(
+        &r.http,
+        format!("{}/out/news/default/channel_1/3.ts", r.base),
+    )
+    .await
+    .unwrap();
     let view_before = r.origin.channel("news").unwrap();
     drop(r);
 
@@ -118,15 +116,12 @@ async fn disk_store_restores_channels_and_timelines() {
     for (p, want) in paths.iter().zip(&before) {
         assert_eq!(&text(&r2, p).await, want, "{p} differs after restart");
     }
-    let seg_after = r2
-        .http
-        .get(format!("{}/out/news/default/channel_1/3.ts", r2.base))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let seg_after = get_bytes(
+        &r2.http,
+        format!("{}/out/news/default/channel_1/3.ts", r2.base),
+    )
+    .await
+    .unwrap();
     assert_eq!(seg_after, seg_before);
     let view_after = r2.origin.channel("news").unwrap();
     assert_eq!(view_after.description.as_deref(), Some("d"));

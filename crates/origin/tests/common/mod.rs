@@ -135,14 +135,19 @@ impl DigestPut {
     }
 }
 
-pub async fn create(r: &Running, spec: serde_json::Value) -> ChannelView {
-    let resp = r
-        .http
+/// `POST /api/v1/channels` with `spec`; the answer, whatever it is.
+pub async fn post_channel(r: &Running, spec: &serde_json::Value) -> reqwest::Response {
+    r.http
         .post(format!("{}/api/v1/channels", r.base))
-        .json(&spec)
+        .json(spec)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Creates a channel (asserts 201); its view, with the ingest passwords.
+pub async fn create(r: &Running, spec: serde_json::Value) -> ChannelView {
+    let resp = post_channel(r, &spec).await;
     assert_eq!(resp.status(), 201, "{:?}", resp.text().await);
     resp.json().await.unwrap()
 }
@@ -155,4 +160,19 @@ pub fn spec(id: &str) -> ChannelSpec {
 pub async fn ffmpeg_decode(args: &[&str]) -> (bool, String) {
     let d = testkit::ffmpeg_decode(args, std::time::Duration::from_secs(90)).await;
     (d.ok, d.stderr)
+}
+
+/// ffprobe's count of the video frames it decodes in `path`: the JSON of
+/// `-select_streams v:0 -count_frames -show_entries stream=nb_read_frames`
+/// (the count is `["streams"][0]["nb_read_frames"]`, as text).
+pub async fn probe_video_frames(path: &std::path::Path) -> serde_json::Value {
+    testkit::ffprobe_json(&[
+        "-select_streams",
+        "v:0",
+        "-count_frames",
+        "-show_entries",
+        "stream=nb_read_frames",
+        path.to_str().unwrap(),
+    ])
+    .await
 }
