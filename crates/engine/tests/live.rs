@@ -5,11 +5,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::follow::follow_master;
 use common::*;
-use engine::{Clock, Engine, EngineOptions, MemoryStore, Service};
+use engine::{Clock, Engine, MemoryStore, Service};
 use serde_json::json;
 
 async fn live_channel(fx: &str, live_url: String, clock: Arc<dyn Clock>, len_ms: i64) -> String {
@@ -23,13 +22,7 @@ async fn live_channel(fx: &str, live_url: String, clock: Arc<dyn Clock>, len_ms:
     let channels = Arc::new(channels(
         json!({"channels": [{"id": "live", "vods": ["unused"]}]}),
     ));
-    let opts = EngineOptions {
-        window: Duration::from_secs(20),
-        slate_url: Some(format!("{fx}ts/slate/master.m3u8")),
-        load_timeout: Duration::from_secs(3),
-        channel_prefill: Some(Duration::ZERO),
-        ..EngineOptions::default()
-    };
+    let opts = live_options(&fx);
     let e = Engine::new(opts, clock, Arc::new(MemoryStore::new()), assets, channels);
     e.reload_channels().await.unwrap();
     e.spawn_background();

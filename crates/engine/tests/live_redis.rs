@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::follow::follow_master;
 use common::*;
-use engine::{Clock, Engine, EngineOptions, RedisStore, Service, Store, Target};
+use engine::{Clock, Engine, RedisStore, Service, Store, Target};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,13 +22,7 @@ async fn two_replicas_agree_on_a_live_entry() {
     let fx = fixture_server().await;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(1.0));
     let start = clock.now_ms() + 8_000;
-    let opts = EngineOptions {
-        window: Duration::from_secs(20),
-        slate_url: Some(format!("{fx}ts/slate/master.m3u8")),
-        load_timeout: Duration::from_secs(3),
-        channel_prefill: Some(Duration::ZERO),
-        ..EngineOptions::default()
-    };
+    let opts = live_options(&fx);
     let mut engines = Vec::new();
     for _ in 0..2 {
         let store = Arc::new(RedisStore::connect(&redis.url(), "live:").await.unwrap());

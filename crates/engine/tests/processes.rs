@@ -164,15 +164,7 @@ async fn kill_one_of_two_engine_processes() {
     let (mut a, base_a) = spawn_child(&fx, &redis.url(), t0).await;
     let (_b, base_b) = spawn_child(&fx, &redis.url(), t0).await;
 
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base_a}api/v1/sessions"))
-        .json(&json!({"channel": "c"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_session(&base_a, "c").await;
     let sid = created["id"].as_str().unwrap().to_string();
     let paths = [
         format!("sessions/{sid}/v0.m3u8"),

@@ -140,15 +140,7 @@ async fn session_validates() {
     }]}));
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(SPEED));
     let (_e, base) = serve_engine(adapter, opts(&fx, None), clock.clone()).await;
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}api/v1/sessions"))
-        .json(&json!({"channel": "s"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_session(&base, "s").await;
     let master = format!("{base}{}", created["master_url"].as_str().unwrap());
     let r = follow_master(&master, clock, SPEED, 32_000).await;
     r.assert_clean();

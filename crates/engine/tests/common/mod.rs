@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub mod follow;
 
@@ -100,6 +100,31 @@ pub async fn live_source() -> (testkit::FfmpegLive, String) {
         .trim_end_matches("master.m3u8")
         .to_string();
     (live, live_base)
+}
+
+/// Options for channels with a live entry: a 20 s window, the slate, a 3 s load timeout and
+/// no prefill (the live entry is rendered as it comes).
+pub fn live_options(fx: &str) -> EngineOptions {
+    EngineOptions {
+        window: Duration::from_secs(20),
+        slate_url: Some(format!("{fx}ts/slate/master.m3u8")),
+        load_timeout: Duration::from_secs(3),
+        channel_prefill: Some(Duration::ZERO),
+        ..EngineOptions::default()
+    }
+}
+
+/// `POST {base}api/v1/sessions` for `channel`; the created session (`id`, `master_url`).
+pub async fn create_session(base: &str, channel: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{base}api/v1/sessions"))
+        .json(&serde_json::json!({"channel": channel}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 pub fn _unused(_: FileChannel) {}
