@@ -22,7 +22,7 @@ async fn live_channel(fx: &str, live_url: String, clock: Arc<dyn Clock>, len_ms:
     let channels = Arc::new(channels(
         json!({"channels": [{"id": "live", "vods": ["unused"]}]}),
     ));
-    let opts = live_options(&fx);
+    let opts = live_options(fx);
     let e = Engine::new(opts, clock, Arc::new(MemoryStore::new()), assets, channels);
     e.reload_channels().await.unwrap();
     e.spawn_background();
