@@ -51,7 +51,7 @@ pub use ffmpeg::{FfmpegLive, LiveOptions};
 pub use follow::{FollowReport, PlaylistFollower};
 pub use moto::Moto;
 pub use peer::{install_hint, peer, peers_required, require};
-pub use player::{Decoded, decode_errors, ffmpeg_decode, ffprobe_json};
+pub use player::{Decoded, decode_errors, ffmpeg_decode, ffprobe_duration, ffprobe_json};
 pub use redis::Redis;
 pub use serve::{Fault, ServeHandle, serve_dir};
 pub use wait::{WaitTimeout, free_port, wait_for, wait_until};

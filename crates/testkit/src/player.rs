@@ -87,6 +87,16 @@ pub async fn ffprobe_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
+/// The duration ffprobe reports for `input` (`-show_entries format=duration`), in seconds.
+/// Panics if it reports none.
+pub async fn ffprobe_duration(input: &str) -> f64 {
+    let j = ffprobe_json(&["-show_entries", "format=duration", input]).await;
+    j["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("ffprobe reports no duration for {input}: {j}"))
+}
+
 /// The peer's path as [`crate::peer`] finds it, else the bare name (`PATH` lookup at spawn).
 fn program(name: &str) -> std::path::PathBuf {
     crate::peer(name).unwrap_or_else(|| name.into())
