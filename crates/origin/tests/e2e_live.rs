@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use testkit::ffprobe_json;
 use testkit::http::{get_bytes, get_media_playlist, get_text};
+use testkit::{ffprobe_duration, ffprobe_json};
 
 struct Pusher {
     src: std::path::PathBuf,
@@ -238,12 +238,7 @@ async fn live_startover_timeshift_aes() {
     );
     let (ok, err) = ffmpeg_decode(&["-i", &clip_url]).await;
     assert!(ok, "clip decode: {err}");
-    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]).await;
-    let d: f64 = probe["format"]["duration"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let d = ffprobe_duration(&clip_url).await;
     assert!((3.0..=7.0).contains(&d), "probed clip duration {d}");
 
     // Time delay: the delayed endpoint's edge is ~3 s behind.
@@ -467,12 +462,7 @@ async fn cmaf_checks(r: &Running, first: &hls::MediaPlaylist, tmp: &std::path::P
     assert!(clip.end_list && clip.effective_map(0).is_some());
     let (ok, err) = ffmpeg_decode(&["-i", &clip_url]).await;
     assert!(ok, "cmaf clip decode: {err}");
-    let probe = ffprobe_json(&["-show_entries", "format=duration", &clip_url]).await;
-    let d: f64 = probe["format"]["duration"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let d = ffprobe_duration(&clip_url).await;
     assert!((3.0..=7.0).contains(&d), "probed cmaf clip duration {d}");
 
     // I-frames: init + each byte range decodes as one frame.
