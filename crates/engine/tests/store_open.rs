@@ -44,19 +44,19 @@ fn chunk(from: u64, n: u64, tag: &str) -> LiveChunk {
     }
 }
 
+/// A fresh log `name`: two renditions, target duration 2, epoch 0.
+async fn init_log(store: &Arc<dyn Store>, name: &str) {
+    let header = LogHeader {
+        epoch_ms: 0,
+        renditions: 2,
+        min_target: 2,
+    };
+    store.init_log(name, header).await.unwrap();
+}
+
 async fn semantics(store: Arc<dyn Store>) {
     let scope = "channel:live";
-    store
-        .init_log(
-            scope,
-            LogHeader {
-                epoch_ms: 0,
-                renditions: 2,
-                min_target: 2,
-            },
-        )
-        .await
-        .unwrap();
+    init_log(&store, scope).await;
     assert_eq!(
         store.open_state(scope, 3, 0).await.unwrap(),
         OpenState::default()
@@ -142,17 +142,7 @@ async fn semantics(store: Arc<dyn Store>) {
     // An open entry is appended with its chunk 0 in one step; a losing append leaves both
     // the log and the chunk list as the winner wrote them.
     let log = "channel:atomic";
-    store
-        .init_log(
-            log,
-            LogHeader {
-                epoch_ms: 0,
-                renditions: 2,
-                min_target: 2,
-            },
-        )
-        .await
-        .unwrap();
+    init_log(&store, log).await;
     assert!(
         store
             .append(log, &live_entry(0), Some(&chunk(50, 2, "w")))
@@ -185,17 +175,7 @@ async fn semantics(store: Arc<dyn Store>) {
     // Trimming drops old entries (and their chunks), keeps the last one, and appends go
     // on at the right index.
     let log = "channel:trim";
-    store
-        .init_log(
-            log,
-            LogHeader {
-                epoch_ms: 0,
-                renditions: 2,
-                min_target: 2,
-            },
-        )
-        .await
-        .unwrap();
+    init_log(&store, log).await;
     for i in 0..5 {
         let mut e = live_entry(i);
         e.open = i == 1;
