@@ -212,24 +212,24 @@ async fn moto_creates_a_bucket() {
     assert_eq!(&back[..], b"segment");
 }
 
+/// The body of a `GET url` that answers 200 (through testkit's own HTTP helper).
+async fn ok_text(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
+    let (status, text) = testkit::http::get_text(c, url).await;
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
 async fn live_grows(opts: LiveOptions) {
     let live = FfmpegLive::start(opts.clone()).await.expect("start ffmpeg");
     let c = client();
-    let master = c
-        .get(live.playlist_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let master = ok_text(&c, live.playlist_url()).await;
     assert_eq!(
         master.matches("#EXT-X-STREAM-INF").count(),
         live.renditions(),
         "{master}"
     );
     let url = live.media_playlist_url(live.renditions() - 1);
-    let first = c.get(&url).send().await.unwrap().text().await.unwrap();
+    let first = ok_text(&c, &url).await;
     assert!(first.contains("#EXTINF"), "{first}");
     assert_eq!(first.contains("#EXT-X-MAP"), opts.fmp4, "{first}");
     let seq0 = live.media_sequence(0).unwrap();
@@ -241,7 +241,7 @@ async fn live_grows(opts: LiveOptions) {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}: {}", live.log()));
-    let text = c.get(&url).send().await.unwrap().text().await.unwrap();
+    let text = ok_text(&c, &url).await;
     let segs = text.lines().filter(|l| l.starts_with("#EXTINF")).count();
     assert!(segs <= opts.list_size as usize, "{text}");
     // The newest segment is served.
@@ -286,8 +286,7 @@ async fn ffmpeg_live_fmp4_two_renditions() {
 /// The master names `kind` with a URI, and that playlist is served and lists segments.
 async fn rendition_served(live: &FfmpegLive, kind: &str, url: &str) -> String {
     let c = client();
-    let master = c.get(live.playlist_url()).send().await.unwrap();
-    let master = master.text().await.unwrap();
+    let master = ok_text(&c, live.playlist_url()).await;
     let rel = url.rsplit_once("/stream_").unwrap().1;
     assert!(
         master.lines().any(|l| l.starts_with("#EXT-X-MEDIA:")
@@ -295,7 +294,7 @@ async fn rendition_served(live: &FfmpegLive, kind: &str, url: &str) -> String {
             && l.contains(&format!("URI=\"stream_{rel}\""))),
         "{master}"
     );
-    let text = c.get(url).send().await.unwrap().text().await.unwrap();
+    let text = ok_text(&c, url).await;
     assert!(text.contains("#EXTINF"), "{text}");
     text
 }
@@ -327,14 +326,7 @@ async fn ffmpeg_live_subtitles_with_muxed_audio() {
     let url = live.subtitle_playlist_url().unwrap();
     let text = rendition_served(&live, "SUBTITLES", &url).await;
     let seg = text.lines().rev().find(|l| l.ends_with(".vtt")).unwrap();
-    let vtt = client()
-        .get(url.replace("index_vtt.m3u8", seg))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let vtt = ok_text(&client(), url.replace("index_vtt.m3u8", seg)).await;
     assert!(vtt.starts_with("WEBVTT") && vtt.contains("cue "), "{vtt}");
     assert!(live.audio_playlist_url().is_none());
 }
