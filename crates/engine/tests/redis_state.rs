@@ -104,14 +104,15 @@ async fn long_running_log_is_trimmed_and_a_late_replica_skips_history() {
         a.media_playlist(&ch, "v0").await.unwrap();
         clock.advance(10_000);
     }
-    // Let A's background prefetch schedule through the lookahead (30 s) at this instant, so
-    // a late replica only catches up.
-    a.media_playlist(&ch, "v0").await.unwrap();
+    // Let A schedule through the lookahead (30 s) at this instant, so a late replica only
+    // catches up. Each render starts a background prefetch unless one is running (then the
+    // next render does), so render until the log covers it.
     let log = store().await;
     let until = clock.now_ms() + 30_000;
-    let scheduled = testkit::wait_until(Duration::from_secs(10), "A's prefetch", || {
-        let log = log.clone();
+    let scheduled = testkit::wait_until(Duration::from_secs(30), "A's prefetch", || {
+        let (log, a, ch) = (log.clone(), a.clone(), ch.clone());
         async move {
+            a.media_playlist(&ch, "v0").await.unwrap();
             let e = log.entries_from("channel:c", 0).await.unwrap();
             e.last().is_some_and(|e| e.end_ms() > until)
         }
