@@ -43,19 +43,12 @@ async fn ad_marker_modes() {
     for (i, s) in pl.segments.iter_mut().enumerate() {
         let bytes = std::fs::read(dir.join(&s.uri)).unwrap();
         s.uri = format!("channel_1_{i}.ts");
-        assert_eq!(
-            c.put(&format!("{base}/{}", s.uri), bytes).await.status(),
-            201
-        );
+        c.put_created(&format!("{base}/{}", s.uri), bytes).await;
     }
     pl.end_list = false;
     pl.playlist_type = None;
-    assert_eq!(
-        c.put(&format!("{base}/channel_1.m3u8"), pl.to_bytes())
-            .await
-            .status(),
-        201
-    );
+    c.put_created(&format!("{base}/channel_1.m3u8"), pl.to_bytes())
+        .await;
 
     let get = |ep: &str| {
         let url = format!("{}/out/ads/{ep}/channel_1.m3u8", r.base);

@@ -9,12 +9,6 @@ use common::*;
 use origin::{FakeClock, Origin};
 use testkit::http::{assert_api_error, get_json, get_status, get_text};
 
-const TS_PACKET: [u8; 188] = {
-    let mut p = [0xffu8; 188];
-    p[0] = 0x47;
-    p
-};
-
 #[tokio::test]
 async fn refusals() {
     let clock = FakeClock::new(chrono::Utc::now());
@@ -64,12 +58,8 @@ async fn refusals() {
     for algo in ["SHA-256", "MD5"] {
         let mut c = DigestPut::from_view(&view, 0);
         c.algorithm = algo;
-        assert_eq!(
-            c.put(&format!("{base}/a.ts"), TS_PACKET.to_vec())
-                .await
-                .status(),
-            201
-        );
+        c.put_created(&format!("{base}/a.ts"), TS_PACKET.to_vec())
+            .await;
     }
     // testkit's MD5-only Digest client picks the MD5 challenge among the two offered.
     let i = &view.ingest[0];
@@ -187,20 +177,12 @@ async fn refusals() {
 
     // Ingest a little so playback exists, then start outside the window -> 400 JSON.
     for i in 0..3 {
-        assert_eq!(
-            c.put(&format!("{base}/channel_1_{i}.ts"), TS_PACKET.to_vec())
-                .await
-                .status(),
-            201
-        );
+        c.put_created(&format!("{base}/channel_1_{i}.ts"), TS_PACKET.to_vec())
+            .await;
     }
     let pl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2,\nchannel_1_0.ts\n#EXTINF:2,\nchannel_1_1.ts\n#EXTINF:2,\nchannel_1_2.ts\n";
-    assert_eq!(
-        c.put(&format!("{base}/channel_1.m3u8"), pl.into())
-            .await
-            .status(),
-        201
-    );
+    c.put_created(&format!("{base}/channel_1.m3u8"), pl.into())
+        .await;
     let out = format!("{}/out/news/default", r.base);
     let (status, text) = get_text(&r.http, format!("{out}/channel_1.m3u8")).await;
     assert_eq!(status, 200);

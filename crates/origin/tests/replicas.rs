@@ -164,21 +164,12 @@ async fn replicas_share_channels_through_s3() {
         chrono::SubsecRound::trunc_subsecs(chrono::Utc::now() - chrono::Duration::seconds(8), 3);
     for i in 0..4u64 {
         let seg = fixture(&format!("seg{i:03}.ts"));
-        assert_eq!(put.put(&format!("{url}_1_{i}.ts"), seg).await.status(), 201);
+        put.put_created(&format!("{url}_1_{i}.ts"), seg).await;
     }
     let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.64001e,mp4a.40.2\"\nchannel_1.m3u8\n";
-    assert_eq!(
-        put.put(&format!("{url}.m3u8"), master.into())
-            .await
-            .status(),
-        201
-    );
-    assert_eq!(
-        put.put(&format!("{url}_1.m3u8"), media_playlist(0, 3, t0).into())
-            .await
-            .status(),
-        201
-    );
+    put.put_created(&format!("{url}.m3u8"), master.into()).await;
+    put.put_created(&format!("{url}_1.m3u8"), media_playlist(0, 3, t0).into())
+        .await;
 
     // B serves the same timeline and the same bytes, read back from the bucket.
     let (status, on_a) = get(&a.run, "/out/news/default/channel_1.m3u8").await;
@@ -260,19 +251,10 @@ async fn replicas_share_channels_through_s3() {
     drop(a);
     let url_b = format!("{}/in/news/1/channel", b.run.base);
     let seg = fixture("seg000.ts"); // any real TS segment
-    assert_eq!(
-        put.put(&format!("{url_b}_1_4.ts"), seg.clone())
-            .await
-            .status(),
-        201
-    );
+    put.put_created(&format!("{url_b}_1_4.ts"), seg.clone())
+        .await;
     let pl = media_playlist(1, 4, t0 + chrono::Duration::seconds(2));
-    assert_eq!(
-        put.put(&format!("{url_b}_1.m3u8"), pl.into())
-            .await
-            .status(),
-        201
-    );
+    put.put_created(&format!("{url_b}_1.m3u8"), pl.into()).await;
     let (_, text) = get(&b.run, "/out/news/default/channel_1.m3u8").await;
     let after = hls::parse_media(std::str::from_utf8(&text).unwrap()).unwrap();
     assert_eq!(

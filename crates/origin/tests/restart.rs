@@ -10,12 +10,6 @@ use common::*;
 use origin::{FakeClock, Origin, StoreKind};
 use testkit::http::{get_bytes, get_text};
 
-const TS_PACKET: [u8; 188] = {
-    let mut p = [0xffu8; 188];
-    p[0] = 0x47;
-    p
-};
-
 async fn start_on(dir: &std::path::Path, clock: &FakeClock) -> Running {
     let dir = dir.to_path_buf();
     let clock = clock.clone();
@@ -53,18 +47,11 @@ async fn disk_store_restores_channels_and_timelines() {
     let c = DigestPut::from_view(&view, 0);
     let url = &view.ingest[0].url;
     for i in 0..6 {
-        assert_eq!(
-            c.put(&format!("{url}_1_{i}.ts"), TS_PACKET.to_vec())
-                .await
-                .status(),
-            201
-        );
+        c.put_created(&format!("{url}_1_{i}.ts"), TS_PACKET.to_vec())
+            .await;
     }
     let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,CODECS=\"avc1.64001e,mp4a.40.2\"\nchannel_1.m3u8\n";
-    assert_eq!(
-        c.put(&format!("{url}.m3u8"), master.into()).await.status(),
-        201
-    );
+    c.put_created(&format!("{url}.m3u8"), master.into()).await;
     let mut pl = String::from(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:00Z\n",
     );
@@ -77,10 +64,7 @@ async fn disk_store_restores_channels_and_timelines() {
         }
         pl += &format!("#EXTINF:2,\nchannel_1_{i}.ts\n");
     }
-    assert_eq!(
-        c.put(&format!("{url}_1.m3u8"), pl.into()).await.status(),
-        201
-    );
+    c.put_created(&format!("{url}_1.m3u8"), pl.into()).await;
 
     let paths = [
         "/out/news/default/index.m3u8".to_string(),
@@ -143,17 +127,10 @@ async fn disk_store_restores_channels_and_timelines() {
 
     // Ingest continues with the old password (HA1 restored) on the new origin.
     let url2 = view_after.ingest[0].url.clone();
-    assert_eq!(
-        c.put(&format!("{url2}_1_6.ts"), TS_PACKET.to_vec())
-            .await
-            .status(),
-        201
-    );
+    c.put_created(&format!("{url2}_1_6.ts"), TS_PACKET.to_vec())
+        .await;
     let pl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n#EXTINF:2,\nchannel_1_5.ts\n#EXTINF:2,\nchannel_1_6.ts\n";
-    assert_eq!(
-        c.put(&format!("{url2}_1.m3u8"), pl.into()).await.status(),
-        201
-    );
+    c.put_created(&format!("{url2}_1.m3u8"), pl.into()).await;
     let live = hls::parse_media(&text(&r2, "/out/news/default/channel_1.m3u8").await).unwrap();
     let last = live.segments.last().unwrap();
     assert!(last.uri.ends_with("/6.ts"));
@@ -190,12 +167,8 @@ async fn long_timelines_are_stored_in_pages() {
     let url = &view.ingest[0].url;
     let n = 150;
     for i in 0..n {
-        assert_eq!(
-            c.put(&format!("{url}_1_{i}.ts"), TS_PACKET.to_vec())
-                .await
-                .status(),
-            201
-        );
+        c.put_created(&format!("{url}_1_{i}.ts"), TS_PACKET.to_vec())
+            .await;
     }
     let mut pl = String::from(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T10:00:00Z\n",
@@ -203,10 +176,7 @@ async fn long_timelines_are_stored_in_pages() {
     for i in 0..n {
         pl += &format!("#EXTINF:2,\nchannel_1_{i}.ts\n");
     }
-    assert_eq!(
-        c.put(&format!("{url}_1.m3u8"), pl.into()).await.status(),
-        201
-    );
+    c.put_created(&format!("{url}_1.m3u8"), pl.into()).await;
     let all = format!(
         "/out/long/default/channel_1.m3u8?start={}&end={}",
         t0.timestamp(),

@@ -6,6 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use origin::{ChannelSpec, ChannelView, Config, Origin};
 
+/// One TS packet (sync byte, then stuffing): the smallest body ingest accepts as a segment.
+pub const TS_PACKET: [u8; 188] = {
+    let mut p = [0xffu8; 188];
+    p[0] = 0x47;
+    p
+};
+
 pub struct Running {
     pub origin: Origin,
     pub base: String,
@@ -132,6 +139,12 @@ impl DigestPut {
 
     pub async fn put(&self, url: &str, body: Vec<u8>) -> reqwest::Response {
         self.send(reqwest::Method::PUT, url, body).await
+    }
+
+    /// PUT that must answer 201 Created.
+    pub async fn put_created(&self, url: &str, body: Vec<u8>) {
+        let resp = self.put(url, body).await;
+        assert_eq!(resp.status(), 201, "PUT {url}");
     }
 }
 
