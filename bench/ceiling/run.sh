@@ -51,7 +51,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 wait_http() { # URL SECONDS [PATTERN]: poll until URL answers 2xx (and its body matches)
     local url=$1 deadline=$((SECONDS + $2)) pat=${3:-}
     while ((SECONDS < deadline)); do
@@ -163,42 +164,11 @@ done
 
 # ------------------------------------------------------------------ nginx
 NPORT=$(free_port)
-USER_LINE=""
-((EUID == 0)) && USER_LINE="user root;"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-$USER_LINE
-worker_processes auto;
-daemon off;
-master_process on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    types { application/vnd.apple.mpegurl m3u8; text/plain txt; }
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    open_file_cache max=1000 inactive=60s;
-    open_file_cache_valid 60s;
-    keepalive_timeout 65;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NPORT;
-        root $WWW;
-        location ~ \.m3u8\$ {
+nginx_conf "$WORK/nginx" "$NPORT" "$WWW" '
+        location ~ \.m3u8$ {
             add_header Cache-Control "public, max-age=1";
             add_header Access-Control-Allow-Origin "*";
-        }
-    }
-}
-EOF
+        }'
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
     >"$WORK/nginx/logs/stdout.log" 2>&1 &
 NPID=$!

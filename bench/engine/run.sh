@@ -33,7 +33,8 @@ trap cleanup EXIT
 log() { printf '[bench/engine %s] %s\n' "$(date +%T)" "$*" >&2; }
 need() { command -v "$1" >/dev/null || { echo "missing tool: $1" >&2; exit 2; }; }
 for t in cargo node npm wrk curl python3; do need "$t"; done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { local p t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; } # utime + stime, summed over pids
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -135,40 +136,13 @@ fi
 # The same bytes and the same headers (Cache-Control, CORS) as lineup's answer, sendfile,
 # no access log: what serving this playlist can reach on this machine.
 NGX_PORT=$(free_port)
-mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp" "$WORK/nginx/logs"
+mkdir -p "$WORK/nginx/www"
 curl -fsS -o "$WORK/nginx/www/v0.m3u8" "$LIN_MEDIA"
-NGX_USER=""; (( EUID == 0 )) && NGX_USER="user root;"
-cat >"$WORK/nginx/nginx.conf" <<NGINXCONF
-$NGX_USER
-worker_processes auto;
-daemon off;
-master_process on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    types { application/vnd.apple.mpegurl m3u8; }
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    open_file_cache max=100 inactive=60s;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGX_PORT;
-        root $WORK/nginx/www;
+nginx_conf "$WORK/nginx" "$NGX_PORT" "$WORK/nginx/www" '
         add_header Cache-Control "public, max-age=1";
         add_header Vary "origin, access-control-request-method, access-control-request-headers";
         add_header Access-Control-Allow-Origin "*";
-        add_header Access-Control-Expose-Headers "content-length,content-range,content-type,date";
-    }
-}
-NGINXCONF
+        add_header Access-Control-Expose-Headers "content-length,content-range,content-type,date";'
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" >/dev/null 2>&1 &
 NGX_PID=$!
 PIDS+=("$NGX_PID")

@@ -58,9 +58,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # wait_http URL SECONDS: poll until URL answers 2xx.
 wait_http() {
@@ -198,48 +197,16 @@ SEGMENT_BYTES=$(stat -c %s "$WWW$URL_PATH/$SEGMENT")
 
 NPORT=$(free_port)
 NBASE="http://127.0.0.1:$NPORT"
-mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/logs"
-USER_LINE=""
-if ((EUID == 0)); then USER_LINE="user root;"; fi
-cat >"$WORK/nginx/nginx.conf" <<EOF
-$USER_LINE
-worker_processes auto;
-daemon off;
-master_process on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    open_file_cache max=1000 inactive=60s;
-    open_file_cache_valid 60s;
-    keepalive_timeout 65;
-    keepalive_requests 100000000;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NPORT;
-        root $WWW;
-        # The same headers the origin sends, so both do the same header work.
-        location ~ \.m3u8\$ {
+# The same headers the origin sends, so both do the same header work.
+nginx_conf "$WORK/nginx" "$NPORT" "$WWW" '
+        location ~ \.m3u8$ {
             add_header Cache-Control "public, max-age=1";
             add_header Access-Control-Allow-Origin "*";
         }
-        location ~ \.ts\$ {
+        location ~ \.ts$ {
             add_header Cache-Control "public, max-age=31536000, immutable";
             add_header Access-Control-Allow-Origin "*";
-        }
-    }
-}
-EOF
+        }'
 say "nginx on $NBASE"
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log" \
     >"$WORK/nginx/logs/stdout.log" 2>&1 &

@@ -41,7 +41,8 @@ trap 'exit 130' INT TERM
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 need() { command -v "$1" >/dev/null || { echo "missing: $1" >&2; exit 1; }; }
 for b in ffmpeg nginx apache2 node npm python3; do need "$b"; done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 wait_for() { # wait_for <seconds> <description> <command...>
     local deadline=$((SECONDS + $1)) what=$2; shift 2
     until "$@" >/dev/null 2>&1; do
