@@ -75,7 +75,7 @@ pub async fn create_endpoint(
         }
         data.endpoints.push(spec.clone());
     }
-    s.save_definition(&ch).await;
+    s.save_definition(&ch).await?;
     Ok((StatusCode::CREATED, Json(s.endpoint_view(&channel, spec))))
 }
 
@@ -128,7 +128,7 @@ pub async fn put_endpoint(
             v.live_cache.remove(&endpoint);
         }
     }
-    s.save_definition(&ch).await;
+    s.save_definition(&ch).await?;
     Ok(Json(s.endpoint_view(&channel, spec)))
 }
 
@@ -151,6 +151,6 @@ pub async fn delete_endpoint(
             )));
         }
     }
-    s.save_definition(&ch).await;
+    s.save_definition(&ch).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -211,6 +211,9 @@ pub struct Channel {
     /// 0: never). A replica that ingested within [`persist::INGEST_QUIET`] writes the
     /// channel's index and does not take other replicas' indexes.
     last_ingest_ms: std::sync::atomic::AtomicI64,
+    /// Store keys evicted from the timeline whose removal waits for an index write that
+    /// no longer lists them (a failed write keeps them here for the next one).
+    pending_gone: Mutex<Vec<String>>,
 }
 
 /// A live media playlist response ready to send: body and `Cache-Control`, rendered when
@@ -235,6 +238,7 @@ impl Channel {
             live: ArcSwap::from_pointee(LiveMap::new()),
             persist_lock: tokio::sync::Mutex::new(persist::Persisted::default()),
             last_ingest_ms: std::sync::atomic::AtomicI64::new(0),
+            pending_gone: Mutex::new(Vec::new()),
         }
     }
 
@@ -402,7 +406,23 @@ impl Shared {
             }
             channels.insert(spec.id.clone(), ch.clone());
         }
-        self.save_definition(&ch).await;
+        let saved = match &self.index {
+            // Leftovers of an earlier channel with this id (an index a replica wrote while
+            // the channel was being deleted) must not become this channel's timeline.
+            Some(index) => match index.delete(&spec.id).await {
+                Ok(()) => self.save_definition(&ch).await,
+                Err(e) => Err(e),
+            },
+            None => Ok(()),
+        };
+        if let Err(e) = saved {
+            // Not stored: other replicas and a restart would not know it. Refuse it here too.
+            self.channels
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&spec.id);
+            return Err(e);
+        }
         metrics::gauge!("origin_channels").increment(1.0);
         tracing::info!(channel = %spec.id, "channel created");
         let mut view = self.view(&ch);
@@ -509,11 +529,49 @@ impl Shared {
             }
             data.evict(now)
         };
-        self.save_index(ch).await;
-        for k in gone {
-            self.store.delete(k).await?;
+        match self.save_index(ch).await {
+            Ok(()) => {
+                self.retire(ch, gone).await;
+                Ok(())
+            }
+            Err(e) => {
+                ch.pending_gone
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(gone);
+                // The segment is on this replica's timeline but not in the stored index:
+                // the encoder's retry of this PUT writes the index again.
+                Err(e)
+            }
         }
-        Ok(())
+    }
+
+    /// Delete the bytes of segments that left the timeline (and those a failed index
+    /// write held back). With a persistent store this happens after twice the follow
+    /// interval, so replicas that read the previous index stop listing them first.
+    async fn retire(&self, ch: &Channel, gone: Vec<String>) {
+        let mut keys =
+            std::mem::take(&mut *ch.pending_gone.lock().unwrap_or_else(|e| e.into_inner()));
+        keys.extend(gone);
+        if keys.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let delete = async move {
+            for k in keys {
+                if let Err(e) = store.delete(k).await {
+                    tracing::warn!(error = %e, "deleting an evicted segment failed");
+                }
+            }
+        };
+        if self.index.is_none() {
+            return delete.await;
+        }
+        let grace = std::time::Duration::from_millis(2 * self.config.follow_interval_ms.max(50));
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            delete.await;
+        });
     }
 
     /// Whether `ch` is still the channel registered under its id (not deleted or
@@ -531,45 +589,47 @@ impl Shared {
         metrics::counter!("origin_persist_failed_total").increment(1);
     }
 
-    /// Write a channel's definition (with `--store disk`/`s3`). A failure is logged and
-    /// counted; the channel keeps working in memory.
-    pub(crate) async fn save_definition(&self, ch: &Channel) {
+    /// Write a channel's definition (with `--store disk`/`s3`). A failure is logged,
+    /// counted and returned.
+    pub(crate) async fn save_definition(&self, ch: &Channel) -> Result<(), OriginError> {
         let Some(index) = &self.index else {
-            return;
+            return Ok(());
         };
         let _g = ch.persist_lock.lock().await;
         if !self.is_current(ch) {
-            return;
+            return Ok(());
         }
         let bytes = persist::definition_bytes(&ch.id, &ch.users, &ch.lock());
-        if let Err(e) = index.put(&ch.id, persist::Part::Definition, bytes).await {
-            Self::persist_failed(ch, &e);
-        }
+        index
+            .put(&ch.id, persist::Part::Definition, bytes)
+            .await
+            .inspect_err(|e| Self::persist_failed(ch, e))
     }
 
     /// Write a channel's timeline index if it changed since the last write (with
-    /// `--store disk`/`s3`). Failures are logged and counted; the next change retries.
-    pub(crate) async fn save_index(&self, ch: &Channel) {
+    /// `--store disk`/`s3`). A failure is logged, counted and returned; the next write
+    /// retries.
+    pub(crate) async fn save_index(&self, ch: &Channel) -> Result<(), OriginError> {
         let Some(index) = &self.index else {
-            return;
+            return Ok(());
         };
         let mut st = ch.persist_lock.lock().await;
         if !self.is_current(ch) {
-            return;
+            return Ok(());
         }
         let (version, plan) = {
             let data = ch.lock();
             let version = data.index_version();
             if version == st.version {
-                return;
+                return Ok(());
             }
             (version, persist::index_write(&data, &st.pages))
         };
-        if let Err(e) = self.store_index(index, &ch.id, &mut st, plan).await {
-            Self::persist_failed(ch, &e);
-            return;
-        }
+        self.store_index(index, &ch.id, &mut st, plan)
+            .await
+            .inspect_err(|e| Self::persist_failed(ch, e))?;
         st.version = version;
+        Ok(())
     }
 
     /// Pages first (the head must never name a page that is not stored), the head, then
@@ -633,6 +693,8 @@ impl Shared {
             if let Err(e) = result {
                 tracing::warn!(channel = %l.id, error = %e, "channel not taken from the store");
                 metrics::counter!("origin_follow_failed_total").increment(1);
+                // Not applied: try again on the next pass even if the object stays as is.
+                index.unsee(&l.id, l.part);
             }
         }
         let gone: Vec<String> = self
@@ -675,7 +737,7 @@ impl Shared {
         if def.id != id {
             return Err(format!("object names channel {:?}", def.id));
         }
-        if let Some(ch) = existing {
+        if let Some(ch) = existing.filter(|ch| ch.users == def.users) {
             let mut data = ch.lock();
             if data.description != def.description || data.endpoints != def.endpoints {
                 data.description = def.description;
@@ -683,21 +745,25 @@ impl Shared {
             }
             return Ok(());
         }
+        // New here, or deleted and created again elsewhere (new ingest users): a new channel.
         let mut data = ChannelData::default();
         data.description = def.description;
         data.endpoints = def.endpoints;
         let ch = Arc::new(Channel::new(def.id.clone(), def.users, data));
         let added = {
             let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
-            if channels.contains_key(&def.id) {
-                false
-            } else {
-                channels.insert(def.id.clone(), ch.clone());
-                true
+            match channels.get(&def.id) {
+                Some(c) if c.users == ch.users => false,
+                old => {
+                    if old.is_none() {
+                        metrics::gauge!("origin_channels").increment(1.0);
+                    }
+                    channels.insert(def.id.clone(), ch.clone());
+                    true
+                }
             }
         };
         if added {
-            metrics::gauge!("origin_channels").increment(1.0);
             tracing::info!(channel = %def.id, "channel taken from the store");
             // Its index, if any, in the same pass.
             self.apply_index(index, &ch).await?;
@@ -715,17 +781,22 @@ impl Shared {
             return Ok(());
         };
         let head = persist::IndexHead::parse(&bytes)?;
+        let mut read = Vec::new();
         for (slug, r) in head.missing(&st.pages) {
             let page = index
                 .get_page(&ch.id, &slug, r.block)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("page {slug}/{} is gone (the writer moved on)", r.block))?;
-            persist::read_page(&mut st.pages, &slug, r, &page)?;
+            read.push((slug, r, page));
         }
         let mut data = ch.lock();
         if self.ingesting(ch) {
             return Ok(()); // ingest started here meanwhile: this process is the writer now
+        }
+        // Only now: pages of a head that is not applied must not enter the bookkeeping.
+        for (slug, r, page) in read {
+            persist::read_page(&mut st.pages, &slug, r, &page)?;
         }
         persist::apply_index(head, &mut st.pages, &mut data)?;
         // What is stored now is this content: no need to write it back.
@@ -781,14 +852,17 @@ impl Shared {
             let gone = ch.lock().evict(self.clock.now());
             // Only the replica whose index is stored writes it back; others evict their
             // copy (deleting a segment twice is harmless) and take the writer's next index.
-            if !gone.is_empty() && self.index.as_ref().is_some_and(|i| i.index_is_ours(&ch.id)) {
-                self.save_index(&ch).await;
+            if !gone.is_empty()
+                && self.index.as_ref().is_some_and(|i| i.index_is_ours(&ch.id))
+                && self.save_index(&ch).await.is_err()
+            {
+                ch.pending_gone
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(gone);
+                continue;
             }
-            for k in gone {
-                if let Err(e) = self.store.delete(k).await {
-                    tracing::warn!(error = %e, "evict");
-                }
-            }
+            self.retire(&ch, gone).await;
         }
     }
 }

@@ -572,11 +572,13 @@ impl Index {
         }
         for part in [Part::Definition, Part::Index] {
             let name = Self::name(id, part);
-            self.seen().remove(&name);
             match self.store.delete(&self.path(&name)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(OriginError::Store(format!("delete {name}: {e}"))),
             }
+            // After the object is gone: a listing made before still matches what was
+            // recorded, so a concurrent refresh does not take the channel back.
+            self.seen().remove(&name);
         }
         Ok(())
     }
@@ -653,6 +655,12 @@ impl Index {
         self.seen()
             .get(&Self::name(id, Part::Definition))
             .is_some_and(|(_, s, _)| *s < stamp)
+    }
+
+    /// Forget what was recorded of one part of `id`, so the next refresh reads it again
+    /// (after applying it failed).
+    pub fn unsee(&self, id: &str, part: Part) {
+        self.seen().remove(&Self::name(id, part));
     }
 
     /// Forget what was recorded of `id` (after another replica deleted it).

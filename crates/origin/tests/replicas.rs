@@ -316,6 +316,39 @@ async fn replicas_share_channels_through_s3() {
     })
     .await;
     assert!(gone.is_ok());
+
+    // Created again under the same id (new ingest users): B takes the new definition,
+    // starts from an empty timeline, and accepts the new credentials (it kept the old
+    // HA1s before, so the PUT below never succeeded).
+    let view2 = create(&c.run, serde_json::json!({"id": "news"})).await;
+    let put2 = DigestPut::from_view(&view2, 0);
+    wait_body(
+        &b.run,
+        "/api/v1/channels/news",
+        "B to list the new channel",
+        |_| true,
+    )
+    .await;
+    let url_b2 = format!("{}/in/news/1/channel", b.run.base);
+    let seg0 = fixture("seg000.ts");
+    let new_users = wait_until(Duration::from_secs(15), "B to take the new users", || {
+        let (put2, url, seg) = (&put2, &url_b2, &seg0);
+        async move {
+            put2.put(&format!("{url}_1_0.ts"), seg.clone())
+                .await
+                .status()
+                == 201
+        }
+    })
+    .await;
+    assert!(new_users.is_ok());
+    let (status, text) = get(&b.run, "/out/news/default/channel_1.m3u8").await;
+    assert_eq!(
+        status,
+        404,
+        "no old timeline: {}",
+        String::from_utf8_lossy(&text)
+    );
     b.server.abort();
     c.server.abort();
 }
