@@ -649,9 +649,19 @@ impl Engine {
                 .iter()
                 .position(|e| e.open || e.end_ms() > horizon)
                 .unwrap_or(fetched.len().saturating_sub(1));
+            // An entry this replica still holds open while the store has entries after it
+            // was closed elsewhere; if sync_open could not close it, its chunks and close
+            // marker were trimmed: resume at the store's entries too.
+            let mut stale_open = false;
+            if !fetched.is_empty() && self.with_schedule(scope, |s| s.open_entry().is_some()) {
+                // Read its state again (it may have been closed just after the first look).
+                self.sync_open(scope).await?;
+                stale_open = self.with_schedule(scope, |s| s.open_entry().is_some());
+            }
             if let Some(first) = fetched.get(keep)
-                && (keep > 0 || first.index != from)
+                && (keep > 0 || first.index != from || stale_open)
             {
+                scope.live.lock().expect("live lock").take();
                 self.with_schedule_mut(scope, |s| s.skip_to(first))?;
                 metrics::counter!("engine_entries_skipped_total").increment(keep as u64);
                 fetched.drain(..keep);

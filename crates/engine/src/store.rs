@@ -139,6 +139,14 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Index of the first entry of `scope` still kept.
+    fn trimmed(&self, scope: &str) -> u64 {
+        self.logs
+            .lock()
+            .expect("store lock")
+            .get(scope)
+            .map_or(0, |l| l.2)
+    }
 }
 
 impl Store for MemoryStore {
@@ -212,6 +220,9 @@ impl Store for MemoryStore {
         chunk_no: u64,
         chunk: &LiveChunk,
     ) -> BoxFuture<'_, Result<bool>> {
+        if entry_index < self.trimmed(scope) {
+            return Box::pin(async { Ok(false) }); // trimmed: nothing to grow
+        }
         let mut open = self.open.lock().expect("store lock");
         let (chunks, closed) = open.entry((scope.to_string(), entry_index)).or_default();
         let ok = closed.is_none() && chunks.len() as u64 == chunk_no;
@@ -221,6 +232,9 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(ok) })
     }
     fn close_open(&self, scope: &str, entry_index: u64, n: u64) -> BoxFuture<'_, Result<bool>> {
+        if entry_index < self.trimmed(scope) {
+            return Box::pin(async { Ok(false) });
+        }
         let mut open = self.open.lock().expect("store lock");
         let (chunks, closed) = open.entry((scope.to_string(), entry_index)).or_default();
         let ok = match *closed {
