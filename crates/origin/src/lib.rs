@@ -493,12 +493,14 @@ impl Shared {
             let _g = ch.persist_lock.lock().await;
             index.delete(id).await?;
         }
-        let keys: Vec<String> = ch
+        let mut keys: Vec<String> = ch
             .lock()
             .variants
             .values()
             .flat_map(|v| v.segments.values().map(|s| s.key.clone()))
             .collect();
+        // And evicted ones still waiting for an index write that no longer lists them.
+        keys.append(&mut ch.pending_gone.lock().unwrap_or_else(|e| e.into_inner()));
         for k in keys {
             self.store.delete(k).await?;
         }
@@ -567,11 +569,16 @@ impl Shared {
         if self.index.is_none() {
             return delete.await;
         }
-        let grace = std::time::Duration::from_millis(2 * self.config.follow_interval_ms.max(50));
+        let grace = 2 * self.follow_interval();
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             delete.await;
         });
+    }
+
+    /// How often replicas re-list the store (`follow_interval_ms`, at least 50 ms).
+    fn follow_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config.follow_interval_ms.max(50))
     }
 
     /// Whether `ch` is still the channel registered under its id (not deleted or
@@ -978,8 +985,7 @@ pub async fn build(config: Config) -> Result<Origin, OriginError> {
         }
     });
     if origin.shared.index.is_some() {
-        let every =
-            std::time::Duration::from_millis(origin.shared.config.follow_interval_ms.max(50));
+        let every = origin.shared.follow_interval();
         let weak = Arc::downgrade(&origin.shared);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);

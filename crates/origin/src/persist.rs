@@ -216,7 +216,10 @@ pub fn index_write(data: &ChannelData, pages: &Pages) -> IndexWrite {
                 }
                 referenced.insert((v.slug.clone(), block));
                 let stored = pages.map.get(&(v.slug.clone(), block));
-                let covered = stored.is_some_and(|p| segs.iter().all(|s| p.seqs.contains(&s.seq)));
+                // Both sorted (blocks come from the timeline's BTreeMap, pages are written
+                // and read in sequence order): a binary search per segment.
+                let covered = stored
+                    .is_some_and(|p| segs.iter().all(|s| p.seqs.binary_search(&s.seq).is_ok()));
                 if let (true, Some(p)) = (covered, stored) {
                     refs.push(p.r);
                     continue;
@@ -301,11 +304,13 @@ pub fn read_page(
     bytes: &[u8],
 ) -> std::result::Result<(), String> {
     let segs: Vec<SegFile> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let mut seqs: Vec<u64> = segs.iter().map(|s| s.seq).collect();
+    seqs.sort_unstable(); // index_write binary-searches them
     pages.map.insert(
         (slug.to_string(), r.block),
         PageState {
             r,
-            seqs: segs.iter().map(|s| s.seq).collect(),
+            seqs,
             segs: Some(Arc::new(segs)),
         },
     );
