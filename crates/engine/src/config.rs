@@ -64,7 +64,11 @@ pub struct EngineArgs {
     )]
     pub load_timeout_ms: u64,
     /// Bearer token required on the control API (/api/v1).
-    #[arg(long = "api-token", env = "LINEUP_ENGINE_API_TOKEN")]
+    #[arg(
+        long = "api-token",
+        env = "LINEUP_ENGINE_API_TOKEN",
+        hide_env_values = true
+    )]
     pub api_token: Option<String>,
     /// Public base URL of the engine (used for absolute `master_url`s in API answers).
     #[arg(long = "public-base-url", env = "LINEUP_ENGINE_PUBLIC_BASE_URL")]

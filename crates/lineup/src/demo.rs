@@ -42,6 +42,10 @@ pub struct Args {
     /// SQLite file for the pull/push fetchers (default: in memory).
     #[arg(long, default_value = ":memory:")]
     pub pullpush_db: String,
+    /// Bearer token for every control API. Without it the control APIs are open, which
+    /// the demo allows only on a loopback address (or with --insecure-no-auth).
+    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<web::Secret>,
 }
 
 /// What `run` started, for tests and for printing.
@@ -95,14 +99,19 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         adapter.clone(),
         adapter,
     );
-    let engine_service =
-        engine::Service::new(engine.clone(), None, engine_args.public_base_url.clone());
+    let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
+    let engine_service = engine::Service::new(
+        engine.clone(),
+        token.as_ref().map(|t| t.expose().to_string()),
+        engine_args.public_base_url.clone(),
+    );
 
     // Origin: channel "demo" with a DVR endpoint (I-frames, DATERANGE ad markers) and an
     // AES-128 endpoint.
     let origin = origin::build(origin::Config {
         listen: addr,
         public_url: Some(format!("{base}/origin")),
+        api_token: token.as_ref().map(|t| t.expose().to_string()),
         ..Default::default()
     })
     .await?;
@@ -124,6 +133,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     // Pull/push: one fetcher, engine -> origin ingest (both ingest URLs, Digest auth).
     let pullpush = pullpush::PullPush::open(pullpush::Config {
         db_path: args.pullpush_db.clone(),
+        api_token: token.clone(),
         ..Default::default()
     })
     .await?;
@@ -234,9 +244,23 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
+  control:   {control}
 
 Ctrl-C stops.",
         engine = demo.engine_master,
+        control = if args
+            .api_token
+            .as_ref()
+            .is_some_and(|t| !t.expose().is_empty())
+        {
+            "the control APIs need Authorization: Bearer <--api-token>".to_string()
+        } else {
+            format!(
+                "the control APIs are OPEN (no --api-token): fine on loopback ({}), \
+                 never expose this port",
+                args.listen
+            )
+        },
     );
     demo.server.await??;
     demo.pullpush.close().await?;

@@ -22,6 +22,20 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Linear HLS channels from HLS VODs, carried on to viewers"
 )]
 struct Cli {
+    /// Let a service listen beyond loopback without an API token: anyone who can reach it
+    /// can then create, change and delete through its control API.
+    #[arg(long, global = true, env = "LINEUP_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+    /// An origin (`scheme://host[:port]`) whose web pages may call the control APIs from a
+    /// browser (repeat, or comma-separate). Playback is open to every origin regardless.
+    #[arg(
+        long = "cors-origin",
+        global = true,
+        env = "LINEUP_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_parser = web::parse_origin
+    )]
+    cors_origins: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -48,6 +62,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    web::raise_fd_limit();
+    web::set_control_origins(cli.cors_origins.clone());
+    let insecure = cli.insecure_no_auth;
     let runtime = match web::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -57,10 +74,48 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Demo(args) => demo::run(args).await,
-            Command::Engine(args) => run_engine(args).await,
-            Command::Pullpush(args) => run_pullpush(args).await,
+            Command::Demo(args) => {
+                web::require_token(
+                    "lineup demo",
+                    &[args.listen],
+                    args.api_token.as_ref().map(|t| t.expose()),
+                    "--api-token",
+                    insecure,
+                )?;
+                demo::run(args).await
+            }
+            Command::Engine(args) => {
+                let listen: Vec<std::net::SocketAddr> =
+                    std::net::ToSocketAddrs::to_socket_addrs(args.listen.as_str())
+                        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?
+                        .collect();
+                web::require_token(
+                    "lineup engine",
+                    &listen,
+                    args.api_token.as_deref(),
+                    "--api-token",
+                    insecure,
+                )?;
+                run_engine(args).await
+            }
+            Command::Pullpush(args) => {
+                web::require_token(
+                    "lineup pullpush",
+                    &[args.listen],
+                    args.api_token.as_ref().map(|t| t.expose()),
+                    "--api-token",
+                    insecure,
+                )?;
+                run_pullpush(args).await
+            }
             Command::Origin(args) => {
+                web::require_token(
+                    "lineup origin",
+                    &[args.listen],
+                    args.api_token.as_deref(),
+                    "--api-token",
+                    insecure,
+                )?;
                 let origin = origin::build(args).await?;
                 origin.serve().await?;
                 Ok(ExitCode::SUCCESS)

@@ -26,6 +26,7 @@ async fn demo_chain_plays_end_to_end() {
         window: 30,
         ad_every: 1,
         pullpush_db: ":memory:".into(),
+        api_token: None,
     };
     let demo = start(&args, listener).await.expect("demo starts");
     let dvr = demo

@@ -147,8 +147,24 @@ fn set_error(shared: &Shared, err: Option<String>, failing: bool) {
     }
 }
 
+/// How long a cause must persist before a fetcher shows `failing`.
+const FAILING_AFTER: Duration = Duration::from_secs(4);
+
+/// The message of a panic payload, for `last_error`.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".to_string())
+}
+
+/// The largest source playlist a fetcher reads: a 24-hour EVENT playlist of 1-second
+/// segments is ~3 MB. Anything larger is refused instead of buffered without bound.
+pub(crate) const MAX_PLAYLIST_BYTES: usize = 8 * 1024 * 1024;
+
 async fn get_text(client: &reqwest::Client, url: &Url) -> Result<String, String> {
-    let resp = client
+    let mut resp = client
         .get(url.clone())
         .send()
         .await
@@ -156,7 +172,21 @@ async fn get_text(client: &reqwest::Client, url: &Url) -> Result<String, String>
     if !resp.status().is_success() {
         return Err(format!("GET {url}: {}", resp.status()));
     }
-    resp.text().await.map_err(|e| format!("GET {url}: {e}"))
+    let too_big = || format!("GET {url}: playlist larger than {MAX_PLAYLIST_BYTES} bytes");
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_PLAYLIST_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+        if body.len() + chunk.len() > MAX_PLAYLIST_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| format!("GET {url}: the playlist is not UTF-8"))
 }
 
 /// Destination layout derived from the source master.
@@ -230,6 +260,7 @@ async fn transfer(
     tr: Transfer,
     sem: Arc<Semaphore>,
     give_up: Duration,
+    retrying: Arc<Mutex<Option<String>>>,
 ) -> Result<u64, String> {
     let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -266,6 +297,8 @@ async fn transfer(
                     return Err(e);
                 }
                 tracing::debug!(path = %tr.path, error = %e, "transfer failed; retrying");
+                // Visible in the fetcher's state while it retries, not only when it gives up.
+                *retrying.lock().unwrap() = Some(e);
                 tokio::time::sleep(crate::backoff(attempt, 250, 5_000)).await;
                 attempt += 1;
             }
@@ -340,9 +373,15 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
     let sem = Arc::new(Semaphore::new(spec.concurrency.max(1)));
     let give_up = Duration::from_secs(window.map(|w| w as u64).unwrap_or(120).max(30));
     let mut jobs: JoinSet<Done> = JoinSet::new();
+    // Which transfer each task carries, to account for a task that panics.
+    let mut running: HashMap<tokio::task::Id, (usize, Transfer)> = HashMap::new();
     let mut deletes: VecDeque<(Instant, String)> = VecDeque::new();
     let mut poll_errors: HashMap<usize, String> = HashMap::new();
     let mut output_error: Option<String> = None;
+    let mut transfer_error: Option<String> = None;
+    let mut failing_since: Option<Instant> = None;
+    // The latest error of a transfer that is still retrying.
+    let retrying: Arc<Mutex<Option<String>>> = Arc::default();
 
     loop {
         let now = Instant::now();
@@ -392,15 +431,28 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                                 .insert(t.model.name.clone(), seq);
                         }
                         for tr in transfers {
-                            jobs.spawn({
-                                let (client, output, sem) =
-                                    (client.clone(), output.clone(), sem.clone());
+                            let handle = jobs.spawn({
+                                let (client, output, sem, tr, retrying) = (
+                                    client.clone(),
+                                    output.clone(),
+                                    sem.clone(),
+                                    tr.clone(),
+                                    retrying.clone(),
+                                );
                                 async move {
-                                    let r =
-                                        transfer(client, output, tr.clone(), sem, give_up).await;
+                                    let r = transfer(
+                                        client,
+                                        output,
+                                        tr.clone(),
+                                        sem,
+                                        give_up,
+                                        retrying,
+                                    )
+                                    .await;
                                     (i, tr, r)
                                 }
                             });
+                            running.insert(handle.id(), (i, tr));
                         }
                     }
                     Err(e) => {
@@ -411,10 +463,6 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                         poll_errors.insert(i, e);
                     }
                 }
-            }
-            match poll_errors.values().next() {
-                Some(e) => set_error(&shared, Some(e.clone()), true),
-                None => set_error(&shared, None, false),
             }
         }
 
@@ -461,16 +509,38 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
             }
         }
         {
-            let out_status = output.status();
+            // Failing while any part of the chain fails: the source, publishing a playlist,
+            // the output's own delivery, or the last segment transfer.
+            let cause = poll_errors
+                .values()
+                .next()
+                .cloned()
+                .or_else(|| output_error.clone())
+                .or({
+                    // An output's error counts while it still holds undelivered work; once
+                    // its queues drain, the error is history.
+                    let st = output.status();
+                    st.last_error.filter(|_| st.queued > 0)
+                })
+                .or_else(|| transfer_error.clone())
+                .or_else(|| retrying.lock().unwrap().clone());
+            // A cause must persist before the state says `failing`: one slow reload or one
+            // retried PUT under load is not a failing fetcher.
+            let now = Instant::now();
+            let since = match &cause {
+                Some(_) => *failing_since.get_or_insert(now),
+                None => {
+                    failing_since = None;
+                    now
+                }
+            };
+            set_error(&shared, cause.clone(), now - since >= FAILING_AFTER);
             let mut s = shared.stats.lock().unwrap();
             s.lag_seconds = tracks
                 .iter()
                 .map(|t| t.model.lag_seconds())
                 .fold(0.0, f64::max);
             metrics::gauge!("pullpush_lag_seconds", "fetcher" => fid.clone()).set(s.lag_seconds);
-            if let Some(e) = output_error.clone().or(out_status.last_error) {
-                s.last_error = Some(e);
-            }
         }
 
         // 4. Ended?
@@ -510,15 +580,35 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         if !master_written || output_error.is_some() {
             wake = wake.min(now + Duration::from_millis(500));
         }
+        if failing_since.is_some() {
+            wake = wake.min(now + Duration::from_secs(1));
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
-            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+            Some(done) = jobs.join_next_with_id(), if !jobs.is_empty() => {
                 let mut batch = vec![done];
-                while let Some(more) = jobs.try_join_next() {
+                while let Some(more) = jobs.try_join_next_with_id() {
                     batch.push(more);
                 }
                 for done in batch {
-                    let Ok((i, tr, res)) = done else { continue };
+                    let (i, tr, res) = match done {
+                        Ok((id, done)) => {
+                            running.remove(&id);
+                            done
+                        }
+                        Err(e) => {
+                            // A transfer task that panicked: find its transfer by task id,
+                            // mark it failed (the model retries or skips it) and say so.
+                            let Some((i, tr)) = running.remove(&e.id()) else { continue };
+                            let cause = if e.is_panic() {
+                                panic_message(&e.into_panic())
+                            } else {
+                                "cancelled".to_string()
+                            };
+                            (i, tr, Err(format!("transfer task failed: {cause}")))
+                        }
+                    };
+
                     let t = &mut tracks[i];
                     match res {
                         Ok(n) => {
@@ -537,12 +627,14 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                                 s.segments_pushed += 1;
                             }
                             drop(s);
+                            transfer_error = None;
+                            *retrying.lock().unwrap() = None;
                             t.model.complete(tr.dest_seq, true);
                         }
                         Err(e) => {
                             tracing::warn!(fetcher = %fid, path = %tr.path, error = %e, "transfer gave up");
                             metrics::counter!("pullpush_errors_total", "fetcher" => fid.clone(), "kind" => "transfer").increment(1);
-                            shared.stats.lock().unwrap().last_error = Some(e);
+                            transfer_error = Some(e);
                             t.model.complete(tr.dest_seq, false);
                         }
                     }

@@ -53,7 +53,7 @@ pub mod track;
 pub use config::{Config, PullPushArgs};
 pub use error::{Error, Result};
 pub use fetcher::{FetcherSpec, FetcherState};
-pub use outputs::{Body, Output, OutputFactory, OutputRegistry, OutputStatus};
+pub use outputs::{Body, Output, OutputFactory, OutputPolicy, OutputRegistry, OutputStatus};
 pub use service::{FetcherInfo, NewFetcher, PullPush};
 pub use store::Store;
 pub use track::{TrackModel, TrackState, Transfer};

@@ -83,7 +83,22 @@ struct Inner {
     registry: RwLock<OutputRegistry>,
     store: Store,
     fetchers: Mutex<BTreeMap<String, Entry>>,
+    /// Destinations a `start_fetcher` has checked and is still creating: a second request
+    /// for the same destination in that time gets the 409 too.
+    claims: Mutex<std::collections::HashSet<String>>,
     client: reqwest::Client,
+}
+
+/// Holds a destination claim until the fetcher is registered (or creation failed).
+struct Claim<'a> {
+    claims: &'a Mutex<std::collections::HashSet<String>>,
+    destination: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.claims.lock().unwrap().remove(&self.destination);
+    }
 }
 
 /// The pull/push service: start, list and stop fetchers; serve the REST API.
@@ -112,12 +127,14 @@ impl PullPush {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| Error::Source(e.to_string()))?;
+        let registry = RwLock::new(OutputRegistry::with_builtin(&config.outputs));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
-                registry: RwLock::new(OutputRegistry::with_builtin()),
+                registry,
                 store,
                 fetchers: Mutex::new(BTreeMap::new()),
+                claims: Mutex::new(Default::default()),
                 client,
             }),
         })
@@ -212,18 +229,35 @@ impl PullPush {
     pub async fn start_fetcher(&self, req: NewFetcher) -> Result<FetcherInfo> {
         let (spec, output) = self.validate(&req)?;
         let destination = output.describe_destination();
-        if let Some(existing) = self.inner.fetchers.lock().unwrap().values().find(|e| {
-            e.destination == destination
-                && !matches!(
-                    e.shared.stats.lock().unwrap().state,
-                    FetcherState::Ended | FetcherState::Stopped
-                )
-        }) {
-            return Err(Error::Conflict {
-                destination,
-                existing: existing.spec.id.clone(),
+        let _claim = {
+            // Check and claim under one lock, so two concurrent requests for one
+            // destination give one 201 and one 409.
+            let fetchers = self.inner.fetchers.lock().unwrap();
+            let mut claims = self.inner.claims.lock().unwrap();
+            let running = fetchers.values().find(|e| {
+                e.destination == destination
+                    && !matches!(
+                        e.shared.stats.lock().unwrap().state,
+                        FetcherState::Ended | FetcherState::Stopped
+                    )
             });
-        }
+            if let Some(existing) = running {
+                return Err(Error::Conflict {
+                    destination,
+                    existing: existing.spec.id.clone(),
+                });
+            }
+            if !claims.insert(destination.clone()) {
+                return Err(Error::Conflict {
+                    destination,
+                    existing: "(being created by another request)".into(),
+                });
+            }
+            Claim {
+                claims: &self.inner.claims,
+                destination: destination.clone(),
+            }
+        };
         self.inner
             .store
             .save_fetcher(&spec, FetcherState::Running)
@@ -251,7 +285,7 @@ impl PullPush {
         let task = if state == FetcherState::Ended {
             tokio::spawn(async {})
         } else {
-            tokio::spawn(fetcher::run(
+            let run = fetcher::run(
                 fetcher::Ctx {
                     spec: spec.clone(),
                     output: output.clone(),
@@ -261,7 +295,19 @@ impl PullPush {
                     client: self.inner.client.clone(),
                 },
                 stop_rx,
-            ))
+            );
+            let (shared, id) = (shared.clone(), spec.id.clone());
+            tokio::spawn(async move {
+                // A fetcher task that dies must say so, not leave "running" behind.
+                use futures::FutureExt;
+                if let Err(panic) = std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                    let cause = fetcher::panic_message(&panic);
+                    tracing::error!(fetcher = %id, cause, "fetcher task failed");
+                    let mut s = shared.stats.lock().unwrap();
+                    s.state = FetcherState::Failing;
+                    s.last_error = Some(format!("internal error, the fetcher stopped: {cause}"));
+                }
+            })
         };
         self.inner.fetchers.lock().unwrap().insert(
             spec.id.clone(),
@@ -366,7 +412,12 @@ impl PullPush {
     /// The REST API, `/healthz`, `/metrics` and `/api/docs`, with paths relative to the
     /// service root (nest it under `/pullpush` to embed).
     pub fn router(&self) -> Router {
-        let token: Option<Arc<str>> = self.inner.config.api_token.as_deref().map(Arc::from);
+        let token: Option<Arc<str>> = self
+            .inner
+            .config
+            .api_token
+            .as_ref()
+            .map(|t| Arc::from(t.expose()));
         let api = Router::new()
             .route("/api/v1/fetchers", get(list_fetchers).post(create_fetcher))
             .route("/api/v1/fetcher", get(list_fetchers).post(create_fetcher))

@@ -178,7 +178,7 @@ async fn ts_two_renditions_to_apache_digest_survive_an_outage() {
         "{unauthorized} 401s for {puts} PUTs"
     );
     let f = pp.get(&info.id).unwrap();
-    assert_eq!(f.state, FetcherState::Running);
+    assert_eq!(f.state, FetcherState::Running, "{f:?}");
     assert!(f.segments_pushed >= 24 && f.bytes_pushed > 0, "{f:?}");
     ffmpeg_decode(&master_url, 6).await;
     let followed = follower.finish_after(10, Duration::from_secs(30)).await;

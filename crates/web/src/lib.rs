@@ -9,15 +9,28 @@
 //! - [`JsonBody`]: a JSON extractor whose rejections are 400 (never 404 or 422) and name the
 //!   field that failed, using `serde_path_to_error`.
 //! - [`common_routes`]: `GET /healthz` and `GET /metrics` (Prometheus text).
-//! - [`cors`]: permissive CORS for everything players fetch (they live on other origins).
+//! - [`cors`]: CORS open to every origin for playback (playlists, segments, keys), closed
+//!   for the control plane except the origins the operator lists ([`set_control_origins`]);
+//!   cross-origin control requests from anyone else are refused before the handler.
 //! - [`cache`]: `Cache-Control` values for live playlists, immutable media and time-shifted
 //!   playlists, and content types for HLS.
-//! - [`bearer_auth`]: the optional `--api-token` guard for control APIs.
+//! - [`bearer_auth`]: the `--api-token` guard for control APIs (constant-time), [`Secret`]
+//!   (never printed), and [`require_token`]: a service listening beyond loopback needs a
+//!   token unless the operator passes `--insecure-no-auth`.
 //! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
 //!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
-//! - [`serve`]: bind, serve, and stop on Ctrl-C / SIGTERM.
+//! - [`serve`]: serve with header-read and request timeouts and a connection cap (see
+//!   [`ServeOptions`]), and stop on Ctrl-C / SIGTERM.
 //!
 //! What it is not for: anything specific to one service. No business logic lives here.
+
+mod auth;
+mod cors;
+mod serve;
+
+pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
+pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
+pub use serve::{ServeOptions, raise_fd_limit, serve, serve_until, serve_with, shutdown_signal};
 
 use std::sync::OnceLock;
 
@@ -25,7 +38,6 @@ use axum::{
     Json, Router,
     extract::{FromRequest, Request},
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -194,123 +206,6 @@ async fn metrics_text() -> Response {
         .into_response()
 }
 
-/// CORS for playlists and media: any origin may `GET`/`HEAD` them (players are web pages on
-/// other origins), and may read the headers that matter for players.
-///
-/// The headers are those of `tower_http::cors::CorsLayer` configured with any origin, the
-/// methods `GET, HEAD, OPTIONS, POST, DELETE, PUT`, any request header and the exposed
-/// headers `content-length, content-range, content-type, date` (byte for byte, in the same
-/// order), built from static values: that layer rebuilds its header values and clones its
-/// configuration on every request, which cost more than routing and the handler together on
-/// a cached playlist (about 11,000 instructions per request, measured with callgrind).
-///
-/// - every answer that is not a preflight gets `vary` (appended), `access-control-allow-origin: *`
-///   and `access-control-expose-headers` (both replacing what the handler set);
-/// - every `OPTIONS` request is a preflight: answered at once, `200` with an empty body,
-///   `vary`, `access-control-allow-methods`, `access-control-allow-headers: *` and
-///   `access-control-allow-origin: *`, without calling the handler.
-pub fn cors() -> Cors {
-    Cors
-}
-
-/// The layer [`cors`] returns.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Cors;
-
-impl<S> tower::Layer<S> for Cors {
-    type Service = CorsService<S>;
-    fn layer(&self, inner: S) -> CorsService<S> {
-        CorsService { inner }
-    }
-}
-
-/// The service [`Cors`] wraps around a route.
-#[derive(Debug, Clone)]
-pub struct CorsService<S> {
-    inner: S,
-}
-
-mod cors_headers {
-    use axum::http::HeaderValue;
-    pub const VARY: HeaderValue = HeaderValue::from_static(
-        "origin, access-control-request-method, access-control-request-headers",
-    );
-    pub const ANY: HeaderValue = HeaderValue::from_static("*");
-    pub const EXPOSE: HeaderValue =
-        HeaderValue::from_static("content-length,content-range,content-type,date");
-    pub const METHODS: HeaderValue = HeaderValue::from_static("GET,HEAD,OPTIONS,POST,DELETE,PUT");
-}
-
-impl<S, B, ResBody> tower::Service<axum::http::Request<B>> for CorsService<S>
-where
-    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<ResBody>>,
-    ResBody: Default,
-{
-    type Response = axum::http::Response<ResBody>;
-    type Error = S::Error;
-    type Future = CorsFuture<S::Future>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
-        if request.method() == axum::http::Method::OPTIONS {
-            CorsFuture::Preflight
-        } else {
-            CorsFuture::Call {
-                future: self.inner.call(request),
-            }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The response future of [`CorsService`].
-    #[project = CorsFutureProj]
-    pub enum CorsFuture<F> {
-        Call { #[pin] future: F },
-        Preflight,
-    }
-}
-
-impl<F, ResBody, E> std::future::Future for CorsFuture<F>
-where
-    F: std::future::Future<Output = Result<axum::http::Response<ResBody>, E>>,
-    ResBody: Default,
-{
-    type Output = Result<axum::http::Response<ResBody>, E>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use axum::http::header::*;
-        match self.project() {
-            CorsFutureProj::Call { future } => {
-                let mut response = std::task::ready!(future.poll(cx))?;
-                let h = response.headers_mut();
-                h.append(VARY, cors_headers::VARY);
-                h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, cors_headers::ANY);
-                h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, cors_headers::EXPOSE);
-                std::task::Poll::Ready(Ok(response))
-            }
-            CorsFutureProj::Preflight => {
-                let mut response = axum::http::Response::new(ResBody::default());
-                let h = response.headers_mut();
-                h.insert(VARY, cors_headers::VARY);
-                h.insert(ACCESS_CONTROL_ALLOW_METHODS, cors_headers::METHODS);
-                h.insert(ACCESS_CONTROL_ALLOW_HEADERS, cors_headers::ANY);
-                h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, cors_headers::ANY);
-                std::task::Poll::Ready(Ok(response))
-            }
-        }
-    }
-}
-
 /// Cache-Control values and content types for HLS.
 pub mod cache {
     /// Errors and per-viewer answers.
@@ -360,35 +255,6 @@ pub mod cache {
     }
 }
 
-/// Require `Authorization: Bearer <token>` when a token is configured. Use with
-/// `axum::middleware::from_fn_with_state(token, web::bearer_auth)`.
-pub async fn bearer_auth(
-    axum::extract::State(token): axum::extract::State<Option<std::sync::Arc<str>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(&*token) {
-            let mut response = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "this API requires Authorization: Bearer <api token>",
-            )
-            .with_field("authorization")
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
-    }
-    next.run(request).await
-}
-
 /// `GET /api/docs` (Scalar UI) and `GET /api/docs/openapi.json`.
 pub fn docs_routes<S: Clone + Send + Sync + 'static>(api: utoipa::openapi::OpenApi) -> Router<S> {
     use utoipa_scalar::{Scalar, Servable};
@@ -407,90 +273,6 @@ pub fn docs_routes<S: Clone + Send + Sync + 'static>(api: utoipa::openapi::OpenA
 /// The tokio runtime every lineup service runs on (the `lineup` binary builds it once).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new()
-}
-
-/// Serve `router` on `listener` until Ctrl-C or SIGTERM, then stop accepting and wait for
-/// the open connections to finish their requests.
-///
-/// HTTP/1.1 (keep-alive) and HTTP/2 with prior knowledge, like `axum::serve`, but with
-/// `TCP_NODELAY` on every accepted connection (a response is never held back waiting for
-/// the client's ACK).
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    serve_until(listener, router, shutdown_signal()).await
-}
-
-/// [`serve`] until `signal` resolves (for tests and embedding).
-pub async fn serve_until(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    signal: impl std::future::Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto;
-    use tower::ServiceExt;
-
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let mut signal = std::pin::pin!(signal);
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    accept_error(e).await;
-                    continue;
-                }
-            },
-            _ = &mut signal => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone().map_request(
-            |r: axum::http::Request<hyper::body::Incoming>| r.map(axum::body::Body::new),
-        ));
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::trace!("connection ended: {e}");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// An `accept` error: a connection that went away before we took it is nothing; anything
-/// else (out of file descriptors, ...) is logged and waited out, as `axum::serve` does.
-async fn accept_error(e: std::io::Error) {
-    use std::io::ErrorKind::*;
-    if matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!("accept error: {e}");
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
 #[cfg(test)]
@@ -528,81 +310,6 @@ mod tests {
     fn live_playlist_max_age_is_half_target() {
         assert_eq!(cache::live_playlist(6), "public, max-age=3");
         assert_eq!(cache::live_playlist(1), "public, max-age=1");
-    }
-
-    /// The headers `tower_http::cors::CorsLayer` (any origin, the methods below, any header,
-    /// the exposed headers below) gave, which players and tests rely on.
-    #[tokio::test]
-    async fn cors_headers_match_tower_http_cors_layer() {
-        use axum::body::Body;
-        use tower::ServiceExt;
-        let app = Router::new()
-            .route(
-                "/p.m3u8",
-                get(|| async { ([(header::CACHE_CONTROL, "public, max-age=1")], "#EXTM3U\n") }),
-            )
-            .layer(cors());
-        let names = |r: &Response| -> Vec<(String, String)> {
-            r.headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-                .collect()
-        };
-        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let vary = "origin, access-control-request-method, access-control-request-headers";
-
-        let get_req = Request::get("/p.m3u8")
-            .header(header::ORIGIN, "http://player.example")
-            .body(Body::empty())
-            .unwrap();
-        let r = app.clone().oneshot(get_req).await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(
-            names(&r),
-            vec![
-                pair("content-type", "text/plain; charset=utf-8"),
-                pair("cache-control", "public, max-age=1"),
-                pair("vary", vary),
-                pair("access-control-allow-origin", "*"),
-                pair(
-                    "access-control-expose-headers",
-                    "content-length,content-range,content-type,date"
-                ),
-                pair("content-length", "8"),
-            ]
-        );
-
-        let preflight = Request::options("/p.m3u8")
-            .header(header::ORIGIN, "http://player.example")
-            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "range")
-            .body(Body::empty())
-            .unwrap();
-        let r = app.clone().oneshot(preflight).await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(
-            names(&r),
-            vec![
-                pair("vary", vary),
-                pair(
-                    "access-control-allow-methods",
-                    "GET,HEAD,OPTIONS,POST,DELETE,PUT"
-                ),
-                pair("access-control-allow-headers", "*"),
-                pair("access-control-allow-origin", "*"),
-                pair("allow", "GET,HEAD"),
-                pair("content-length", "0"),
-            ]
-        );
-
-        // Unknown routes carry the headers too (the layer wraps the fallback).
-        let r = app
-            .oneshot(Request::get("/nope").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        assert_eq!(r.headers()["access-control-allow-origin"], "*");
-        assert_eq!(r.headers()["vary"], vary);
     }
 
     /// `serve_until` answers over TCP and stops when its signal resolves.

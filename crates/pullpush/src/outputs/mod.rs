@@ -93,6 +93,15 @@ pub trait Output: Send + Sync {
 pub type OutputFactory =
     Arc<dyn Fn(serde_json::Value) -> Result<Arc<dyn Output>> + Send + Sync + 'static>;
 
+/// What the outputs that touch the server's own resources may touch.
+#[derive(Debug, Clone, Default)]
+pub struct OutputPolicy {
+    /// Every `dir` output writes inside this folder.
+    pub dir_root: std::path::PathBuf,
+    /// Buckets an `s3` output may write with the server's own credentials.
+    pub s3_allowed_buckets: Vec<String>,
+}
+
 /// Output plugins by name.
 #[derive(Clone, Default)]
 pub struct OutputRegistry {
@@ -105,12 +114,14 @@ impl OutputRegistry {
         Self::default()
     }
 
-    /// `mediapackage`, `s3`, `dir`, `void`.
-    pub fn with_builtin() -> Self {
+    /// `mediapackage`, `s3`, `dir`, `void`, with `dir` and `s3` confined by `policy`.
+    pub fn with_builtin(policy: &OutputPolicy) -> Self {
         let mut r = Self::new();
         r.register("mediapackage", mediapackage::factory);
-        r.register("s3", s3::factory);
-        r.register("dir", dir::factory);
+        let buckets = policy.s3_allowed_buckets.clone();
+        r.register("s3", move |p| s3::factory(p, &buckets));
+        let root = policy.dir_root.clone();
+        r.register("dir", move |p| dir::factory(p, &root));
         r.register("void", void::factory);
         r
     }

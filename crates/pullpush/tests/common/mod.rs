@@ -27,9 +27,15 @@ pub async fn serve(pp: &PullPush) -> (String, tokio::task::JoinHandle<()>) {
     (format!("http://{addr}"), task)
 }
 
+/// A service whose `dir` outputs may write anywhere under the system temp folder, where
+/// the tests' `tempfile::tempdir()`s live.
 pub fn service(db: &str) -> PullPush {
     PullPush::new(Config {
         db_path: db.into(),
+        outputs: pullpush::OutputPolicy {
+            dir_root: std::env::temp_dir(),
+            s3_allowed_buckets: Vec::new(),
+        },
         ..Config::default()
     })
     .unwrap()

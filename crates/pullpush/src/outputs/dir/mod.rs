@@ -1,5 +1,10 @@
 //! `dir`: a local folder. Every write goes to a temporary file in the same folder and is
 //! renamed into place, so a reader never sees a partial playlist or segment.
+//!
+//! Confined: the folder is always inside the service's `dir` root (`--dir-root`, default
+//! the data folder). A relative `path` is taken under the root; an absolute one must lie
+//! inside it; `..` is refused. A caller of the API can never make the server write
+//! elsewhere.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use super::{Body, Output, parse_payload};
 use crate::error::{Error, Result};
 
-/// Payload: `{ "path": "/var/www/live/channel1" }`.
+/// Payload: `{ "path": "live/channel1" }` (relative to the dir root, or absolute inside it).
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirConfig {
@@ -19,12 +24,47 @@ pub struct DirConfig {
     pub path: PathBuf,
 }
 
-pub fn factory(payload: serde_json::Value) -> Result<Arc<dyn Output>> {
+/// Build a `dir` output confined to `root`.
+pub fn factory(payload: serde_json::Value, root: &Path) -> Result<Arc<dyn Output>> {
     let cfg: DirConfig = parse_payload(payload)?;
     if cfg.path.as_os_str().is_empty() {
         return Err(Error::field("path", "must not be empty"));
     }
-    Ok(Arc::new(DirOutput::new(cfg.path)))
+    Ok(Arc::new(DirOutput::new(confine(&cfg.path, root)?)))
+}
+
+/// `path` inside `root`, or a field error on `path` saying why not. Lexical (no file system
+/// access): `..` anywhere is refused, an absolute path must start with the root.
+pub fn confine(path: &Path, root: &Path) -> Result<PathBuf> {
+    let root_abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let rel: PathBuf = if path.is_absolute() {
+        match path.strip_prefix(&root_abs) {
+            Ok(rel) => rel.to_path_buf(),
+            Err(_) => {
+                return Err(Error::field(
+                    "path",
+                    format!(
+                        "{} is outside the folder this server writes to ({}); give a path \
+                         relative to it",
+                        path.display(),
+                        root_abs.display()
+                    ),
+                ));
+            }
+        }
+    } else {
+        path.to_path_buf()
+    };
+    if rel
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(Error::field(
+            "path",
+            "must not contain '..' (it must stay inside the server's dir root)",
+        ));
+    }
+    Ok(root_abs.join(rel))
 }
 
 pub struct DirOutput {

@@ -15,7 +15,7 @@
 //! ingest never blocks the other. A worker retries the object at the head of its queue with
 //! exponential backoff (500 ms doubling to 10 s, with jitter) until it is delivered, so a
 //! playlist is never delivered before the segments put before it. The queue is bounded
-//! (`queueSize`, default 1000 objects): a newer version of a playlist replaces a queued older
+//! (`queueSize`, default 1000 objects; `queueBytes`, default 256 MiB of queued segments): a newer version of a playlist replaces a queued older
 //! one, a delete cancels a queued put of the same object, and when the queue is still full
 //! the oldest queued segment is dropped (it is the one leaving the window first).
 //! `put` collects the segment body once (both queues and the retries need it) and returns
@@ -34,14 +34,21 @@ use tokio::sync::Notify;
 use super::{Body, Output, OutputStatus, parse_payload};
 use crate::error::{Error, Result};
 
-/// Payload: `{ "ingestUrls": [{ "url", "username", "password" }], "queueSize"?: 1000 }`.
+/// Payload: `{ "ingestUrls": [{ "url", "username", "password" }], "queueSize"?: 1000,
+/// "queueBytes"?: 268435456 }`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MediaPackageConfig {
     pub ingest_urls: Vec<IngestUrl>,
     #[serde(default, alias = "queue_size")]
     pub queue_size: Option<usize>,
+    /// Bytes of queued segments per ingest before the oldest are dropped (default 256 MiB).
+    #[serde(default, alias = "queue_bytes")]
+    pub queue_bytes: Option<u64>,
 }
+
+/// Default bound on the bytes queued per ingest.
+pub const DEFAULT_QUEUE_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,8 +56,9 @@ pub struct IngestUrl {
     pub url: String,
     #[serde(default)]
     pub username: Option<String>,
+    /// Never printed (`Debug` shows `***`) and never returned by the API.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<web::Secret>,
 }
 
 pub fn factory(payload: serde_json::Value) -> Result<Arc<dyn Output>> {
@@ -101,6 +109,13 @@ impl MediaPackageOutput {
         if queue_size == 0 {
             return Err(Error::field("queueSize", "must be > 0"));
         }
+        let queue_bytes = cfg.queue_bytes.unwrap_or(DEFAULT_QUEUE_BYTES);
+        if queue_bytes < 1024 * 1024 {
+            return Err(Error::field(
+                "queueBytes",
+                "must be at least 1 MiB (1048576)",
+            ));
+        }
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
@@ -142,13 +157,14 @@ impl MediaPackageOutput {
                 auth: DigestClient::new(
                     client.clone(),
                     ingest.username.clone(),
-                    ingest.password.clone(),
+                    ingest.password.as_ref().map(|p| p.expose().to_string()),
                 ),
                 queue: Mutex::new(VecDeque::new()),
                 notify: Notify::new(),
                 closed: AtomicBool::new(false),
                 last_error: Mutex::new(None),
                 capacity: queue_size,
+                capacity_bytes: queue_bytes,
             });
             handle.spawn(ingest.clone().run());
             ingests.push(ingest);
@@ -252,6 +268,14 @@ impl Op {
             Op::Put { path, .. } | Op::Delete { path } => path,
         }
     }
+    /// Bytes this op holds in memory.
+    fn bytes(&self) -> u64 {
+        match self {
+            Op::Put { body, .. } => body.len() as u64,
+            Op::Delete { .. } => 0,
+        }
+    }
+
     fn is_playlist_put(&self) -> bool {
         matches!(self, Op::Put { path, .. } if path.ends_with(".m3u8"))
     }
@@ -266,6 +290,7 @@ struct Ingest {
     closed: AtomicBool,
     last_error: Mutex<Option<String>>,
     capacity: usize,
+    capacity_bytes: u64,
 }
 
 impl Ingest {
@@ -286,7 +311,11 @@ impl Ingest {
                 }
                 Op::Put { .. } => q.push_back(op),
             }
-            while q.len() > self.capacity {
+            let queued_bytes = |q: &VecDeque<Op>| -> u64 { q.iter().map(Op::bytes).sum() };
+            while q.len() > self.capacity
+                || (queued_bytes(&q) > self.capacity_bytes
+                    && q.iter().filter(|o| o.bytes() > 0).count() > 1)
+            {
                 let victim = q
                     .iter()
                     .position(|o| matches!(o, Op::Put { .. }) && !o.is_playlist_put())

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 /// Payload: `{ "bucket", "prefix"?, "region"?, "endpoint"?, "accessKeyId"?,
 /// "secretAccessKey"?, "allowHttp"? }`. Credentials not given are read from the usual
 /// `AWS_*` environment variables.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct S3Config {
     pub bucket: String,
@@ -37,9 +37,46 @@ pub struct S3Config {
     pub allow_http: Option<bool>,
 }
 
-pub fn factory(payload: serde_json::Value) -> Result<Arc<dyn Output>> {
+/// Build an `s3` output. A payload without its own `accessKeyId`/`secretAccessKey` would
+/// spend the server's credentials (`AWS_*`): that is allowed only for the buckets the
+/// operator listed (`allowed_buckets`, `--s3-allowed-bucket`).
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "***"),
+            )
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+pub fn factory(payload: serde_json::Value, allowed_buckets: &[String]) -> Result<Arc<dyn Output>> {
     let cfg: S3Config = parse_payload(payload)?;
-    Ok(Arc::new(S3Output::new(cfg)?))
+    let own_keys = cfg.access_key_id.as_deref().is_some_and(|k| !k.is_empty())
+        && cfg
+            .secret_access_key
+            .as_deref()
+            .is_some_and(|k| !k.is_empty());
+    let bucket = cfg.bucket.clone();
+    let output = S3Output::new(cfg)?;
+    if !own_keys && !allowed_buckets.contains(&bucket) {
+        return Err(Error::field(
+            "bucket",
+            format!(
+                "bucket {bucket:?} may not be written with the server's credentials; give \
+                 accessKeyId and secretAccessKey, or ask the operator to allow it \
+                 (--s3-allowed-bucket)"
+            ),
+        ));
+    }
+    Ok(Arc::new(output))
 }
 
 pub struct S3Output {

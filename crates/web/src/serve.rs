@@ -1,0 +1,337 @@
+//! The listener loop every service runs: HTTP/1.1 keep-alive and HTTP/2, with the limits
+//! that keep a public listener alive under hostile clients.
+//!
+//! - **Header-read timeout** ([`ServeOptions::header_read_timeout`]): a connection that
+//!   does not send a complete request head within it is closed. hyper starts this timer
+//!   whenever it waits for a request head, so it also closes idle keep-alive connections:
+//!   a slowloris (many connections that never finish a request) costs at most that long.
+//! - **Request timeout** ([`ServeOptions::request_timeout`]): a handler that has not
+//!   produced its response head by then (a slow upload, a stuck upstream) is answered
+//!   `408` and dropped. Response bodies (segments to slow players) are not cut.
+//! - **Connection cap** ([`ServeOptions::max_connections`]): accepting stops at the cap
+//!   (the kernel backlog holds new connections) instead of failing with "too many open
+//!   files", which would refuse everyone; the default leaves room under the process's
+//!   file-descriptor limit, which [`raise_fd_limit`] lifts to the hard limit at start.
+//! - `TCP_NODELAY` on every connection: a response is never held back waiting for the
+//!   client's ACK.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::sync::Semaphore;
+
+/// Limits of one listener. `Default` is what every lineup service uses.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(60),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+/// The file-descriptor limit minus room for files, upstream connections and stores.
+fn default_max_connections() -> usize {
+    let soft = fd_limit().unwrap_or(1024);
+    (soft.saturating_sub(512) as usize).max(256)
+}
+
+#[cfg(unix)]
+fn fd_limit() -> Option<u64> {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) } == 0).then_some(l.rlim_cur)
+}
+
+#[cfg(not(unix))]
+fn fd_limit() -> Option<u64> {
+    None
+}
+
+/// Lift the soft file-descriptor limit to the hard one (as nginx's
+/// `worker_rlimit_nofile` does), so connections are bounded by the cap, not by a 1,024
+/// default. Returns the new soft limit.
+#[cfg(unix)]
+pub fn raise_fd_limit() -> Option<u64> {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) != 0 {
+            return None;
+        }
+        if l.rlim_cur < l.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: l.rlim_max,
+                rlim_max: l.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return Some(want.rlim_cur);
+            }
+        }
+    }
+    Some(l.rlim_cur)
+}
+
+#[cfg(not(unix))]
+pub fn raise_fd_limit() -> Option<u64> {
+    None
+}
+
+/// Serve `router` on `listener` until Ctrl-C or SIGTERM, then stop accepting and wait for
+/// the open connections to finish their requests.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    serve_until(listener, router, shutdown_signal()).await
+}
+
+/// [`serve`] until `signal` resolves (for tests and embedding).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    signal: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_with(listener, router, signal, ServeOptions::default()).await
+}
+
+/// [`serve_until`] with explicit limits.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    signal: impl std::future::Future<Output = ()> + Send,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use tower::ServiceExt;
+
+    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        options.request_timeout,
+    ));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(options.header_read_timeout)
+        .keep_alive_timeout(options.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut signal => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            },
+            _ = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone().map_request(
+            |r: axum::http::Request<hyper::body::Incoming>| r.map(axum::body::Body::new),
+        ));
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let first_bytes = options.header_read_timeout;
+        tokio::spawn(async move {
+            // The protocol sniffing of the auto builder waits for the first bytes with no
+            // timer of its own: a connection that never speaks is closed here.
+            let mut probe = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(first_bytes, stream.peek(&mut probe)).await,
+                Ok(Ok(1))
+            ) {
+                drop(permit);
+                return;
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::trace!("connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// An `accept` error: a connection that went away before we took it is nothing; anything
+/// else (out of file descriptors, ...) is logged and waited out, as `axum::serve` does.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind::*;
+    if matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!("accept error: {e}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn start(
+        options: ServeOptions,
+    ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = crate::common_routes().route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+        tokio::spawn(serve_with(
+            listener,
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+            options,
+        ));
+        (addr, stop)
+    }
+
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    /// A connection that sends nothing, or stops half-way through its head, or idles after
+    /// a request, is closed by the header-read timeout.
+    #[tokio::test]
+    async fn silent_and_idle_connections_are_closed() {
+        let (addr, _stop) = start(ServeOptions {
+            header_read_timeout: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .await;
+        let deadline = Duration::from_secs(5);
+        // Silent.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(deadline, silent.read(&mut buf))
+            .await
+            .expect("a silent connection must be closed by the server");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        // Half a head.
+        let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let r = tokio::time::timeout(deadline, half.read_to_end(&mut out)).await;
+        assert!(r.is_ok(), "a half-sent head must be cut off");
+        // Idle after one keep-alive request.
+        let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut first = vec![0u8; 1024];
+        let n = idle.read(&mut first).await.unwrap();
+        assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+        let mut rest = Vec::new();
+        let r = tokio::time::timeout(deadline, idle.read_to_end(&mut rest)).await;
+        assert!(r.is_ok(), "an idle keep-alive connection must be closed");
+        // The server still answers.
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+    }
+
+    #[tokio::test]
+    async fn slow_handlers_get_408() {
+        let (addr, _stop) = start(ServeOptions {
+            request_timeout: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .await;
+        let answer = tokio::time::timeout(Duration::from_secs(5), get(addr, "/slow"))
+            .await
+            .expect("the request timeout must answer");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+
+    /// At the cap, new connections wait in the backlog and are served once a slot frees.
+    #[tokio::test]
+    async fn connection_cap_queues_instead_of_failing() {
+        let (addr, _stop) = start(ServeOptions {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 2,
+            ..Default::default()
+        })
+        .await;
+        let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // Both slots are held by silent connections until their header timeout.
+        let answer = tokio::time::timeout(Duration::from_secs(5), get(addr, "/healthz"))
+            .await
+            .expect("a queued connection must be served once a slot frees");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[test]
+    fn fd_limit_is_raised_to_the_hard_limit() {
+        let after = raise_fd_limit().unwrap();
+        assert_eq!(Some(after), fd_limit());
+        assert!(default_max_connections() >= 256);
+    }
+}
