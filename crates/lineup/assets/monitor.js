@@ -17,6 +17,7 @@ function createMonitor(video) {
       stalls: 0,            // stalls of any length
       maxStallMs: 0,        // the longest one
       waitingEvents: 0,
+      rebuffers: 0,         // `waiting` after the first frame, not caused by a seek
       fatal: [],            // fatal player errors ("type/details")
       errors: [],           // non-fatal player errors
       lastTime: video.currentTime,
@@ -38,7 +39,10 @@ function createMonitor(video) {
   video.addEventListener("playing", () => {
     s.started = true;
   });
-  video.addEventListener("waiting", () => { s.waitingEvents += 1; });
+  video.addEventListener("waiting", () => {
+    s.waitingEvents += 1;
+    if (s.started && !s.seeking && !video.seeking) s.rebuffers += 1;
+  });
   video.addEventListener("seeking", () => {
     s.seeking = true;
     s.frozenSince = null;

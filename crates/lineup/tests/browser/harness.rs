@@ -79,6 +79,14 @@ impl DemoProcess {
         self.stderr.lock().expect("stderr lock").clone()
     }
 
+    /// The URI of the first variant the endpoint's master names (e.g. `channel_106000.m3u8`).
+    pub async fn first_variant(&self, endpoint: &str) -> String {
+        let master = self.url(&format!("origin/out/demo/{endpoint}/index.m3u8"));
+        let (_, text) = testkit::http::get_text(&reqwest::Client::new(), &master).await;
+        let master = hls::parse_master(&text).unwrap_or_else(|e| panic!("{master}: {e}"));
+        master.variants.first().expect("a variant").uri.clone()
+    }
+
     /// Waits until the origin endpoint's first media playlist lists at least `seconds` of
     /// media, and returns the programme date-time of its first segment (ms since the epoch).
     pub async fn wait_for_dvr(&self, endpoint: &str, seconds: f64, deadline: Duration) -> i64 {
@@ -116,6 +124,7 @@ pub struct PlayState {
     pub stalls: u32,
     pub max_stall_ms: f64,
     pub waiting_events: u32,
+    pub rebuffers: u32,
     pub fatal: Vec<String>,
     pub errors: Vec<String>,
     pub current_time: f64,
