@@ -104,9 +104,21 @@ function onHlsError(data) {
   }
   monitor.fatal(what);
   notice(`Playback error (${data.details}); retrying…`, true);
-  if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-  else if (data.type === Hls.ErrorTypes.NETWORK_ERROR) setTimeout(() => hls && hls.startLoad(), 2000);
-  else setTimeout(() => play(source), 2000);
+  if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+    hls.recoverMediaError();
+  } else {
+    // e.g. the origin has nothing yet right after start: load the stream again, keeping
+    // the errors seen so far for the tests
+    const current = source;
+    setTimeout(() => { if (source === current) reload(); }, 3000);
+  }
+}
+
+// Load the same source again without clearing the monitor.
+function reload() {
+  const kept = monitor.snapshot();
+  play(source);
+  kept.fatal.forEach((f) => monitor.fatal(f));
 }
 
 function notice(text, error) {
