@@ -254,7 +254,7 @@ function render() {
   if (m.started && !$("notice").classList.contains("error")) notice(null);
 }
 setInterval(render, 250);
-setInterval(drawAds, 2000);
+setInterval(drawAds, 1000);
 
 $("play").addEventListener("click", () => (video.paused ? video.play() : video.pause()));
 $("golive").addEventListener("click", goLive);

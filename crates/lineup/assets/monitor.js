@@ -12,7 +12,8 @@ function createMonitor(video) {
   let s;
   function reset() {
     s = {
-      started: false,       // a first `playing` since the last reset
+      // playing (a first `playing` since the reset, or playing at the reset)
+      started: !video.paused && !video.seeking && video.readyState >= 3,
       playedSeconds: 0,     // media time advanced by playback (not by seeks)
       stalls: 0,            // stalls of any length
       maxStallMs: 0,        // the longest one

@@ -147,12 +147,22 @@ async fn demo_page_plays_seeks_back_and_goes_live() {
 
     // Screenshots of the product (with a programme playing rather than an ad break's
     // slate, when one comes within half a minute): desktop, then phone-sized.
-    let shown = testkit::wait_until(Duration::from_secs(30), "a programme playing", || async {
-        let s = state(&browser, PAGE).await;
-        s.in_ad_break == Some(false) && s.at_live == Some(true)
+    let programme = |s: &PlayState| s.in_ad_break == Some(false) && s.at_live == Some(true);
+    let shown = testkit::wait_until(Duration::from_secs(40), "a programme playing", || async {
+        // Still a programme two seconds of playback later: not at a boundary.
+        let first = state(&browser, PAGE).await;
+        if !programme(&first) {
+            return false;
+        }
+        let later = testkit::wait_for(Duration::from_secs(5), "2 s of playback", || async {
+            let s = state(&browser, PAGE).await;
+            (s.current_time >= first.current_time + 2.0).then_some(s)
+        })
+        .await;
+        later.is_ok_and(|s| programme(&s))
     })
     .await;
-    eprintln!("screenshot: {shown:?} {:?}", state(&browser, PAGE).await);
+    eprintln!("screenshot ({shown:?}): {:?}", state(&browser, PAGE).await);
     let png = browser.screenshot().await.expect("screenshot");
     let path = screenshot_path("demo-page.png");
     std::fs::write(&path, png).expect("write screenshot");
