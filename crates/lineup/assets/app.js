@@ -13,6 +13,7 @@ let config = null;   // page.json
 let source = null;   // the selected entry of config.sources
 let hls = null;      // the hls.js instance playing `source`
 let details = null;  // the last loaded media playlist (hls.js LevelDetails)
+let playedAtError = null; // monitor.playedSeconds when the error notice went up
 
 // ---------------------------------------------------------------- time helpers
 
@@ -75,6 +76,7 @@ function play(next) {
   hls = null;
   details = null;
   monitor.reset();
+  playedAtError = null;
   for (const b of $("sources").children) b.setAttribute("aria-selected", String(b.dataset.id === next.id));
   $("stat-source").textContent = next.label;
   $("stat-url").textContent = next.url;
@@ -104,6 +106,7 @@ function onHlsError(data) {
   }
   monitor.fatal(what);
   notice(`Playback error (${data.details}); retrying…`, true);
+  playedAtError = monitor.snapshot().playedSeconds;
   if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
     hls.recoverMediaError();
   } else {
@@ -251,7 +254,9 @@ function render() {
   $("stat-behind").textContent = w && w.live ? `${behindLive().toFixed(1)} s` : "-";
   const m = monitor.snapshot();
   $("stat-stalls").textContent = m.stalls ? `${m.stalls} (longest ${(m.maxStallMs / 1000).toFixed(1)} s)` : "0";
-  if (m.started && !$("notice").classList.contains("error")) notice(null);
+  // The error notice goes once playback has recovered for a few seconds.
+  if (playedAtError !== null && m.playedSeconds > playedAtError + 3) playedAtError = null;
+  if (m.started && playedAtError === null) notice(null);
 }
 setInterval(render, 250);
 setInterval(drawAds, 1000);
