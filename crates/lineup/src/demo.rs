@@ -130,7 +130,11 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
 
     let router = Router::new()
         .route("/vod/{*path}", get(fixture))
-        .merge(crate::page::routes(page_config(&base, &channel)))
+        .merge(crate::page::routes(page_config(
+            &base,
+            &channel,
+            args.window,
+        )))
         .nest("/engine", engine_service.router())
         .nest("/pullpush", pullpush.router())
         .nest("/origin", origin.router())
@@ -248,7 +252,11 @@ Ctrl-C stops.",
 
 /// What the web page at `/` shows: the engine's channel and the origin's endpoints, the
 /// fetchers, the on-air item and the API docs (URLs relative to the page).
-fn page_config(base: &str, channel: &origin::ChannelView) -> crate::page::PageConfig {
+fn page_config(
+    base: &str,
+    channel: &origin::ChannelView,
+    window_secs: u64,
+) -> crate::page::PageConfig {
     use crate::page::{DocLink, PageConfig, Source};
     let relative = |url: &str| {
         url.strip_prefix(base)
@@ -259,7 +267,7 @@ fn page_config(base: &str, channel: &origin::ChannelView) -> crate::page::PageCo
         id: "engine".into(),
         label: "Channel".into(),
         url: "engine/channels/demo/master.m3u8".into(),
-        note: "the engine's live channel (VOD2Live), 30 s window".into(),
+        note: format!("the engine's live channel (VOD2Live), {window_secs} s window"),
     }];
     let notes = [
         (
