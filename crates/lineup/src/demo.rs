@@ -20,7 +20,7 @@ use axum::{
     Router,
     extract::Path,
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use include_dir::{Dir, include_dir};
@@ -139,8 +139,12 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     .await?;
 
     let router = Router::new()
-        .route("/", get(index))
         .route("/vod/{*path}", get(fixture))
+        .merge(crate::page::routes(page_config(
+            &base,
+            &channel,
+            args.window,
+        )))
         .nest("/engine", engine_service.router())
         .nest("/pullpush", pullpush.router())
         .nest("/origin", origin.router())
@@ -226,6 +230,9 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     println!(
         "lineup demo is running on {b}
 
+  web page (player, DVR, fetchers, API docs):
+    {b}/
+
   engine channel (live, from the bundled VODs):
     {engine}
   origin DVR endpoint (pushed there by pullpush with Digest auth; give it a few seconds):
@@ -267,16 +274,63 @@ Ctrl-C stops.",
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><meta charset=utf-8><title>lineup demo</title>\
-         <h1>lineup demo</h1><ul>\
-         <li><a href=\"engine/channels/demo/master.m3u8\">engine channel</a></li>\
-         <li><a href=\"origin/api/v1/channels\">origin channels (playback URLs)</a></li>\
-         <li><a href=\"pullpush/api/v1/fetchers\">pull/push fetchers</a></li>\
-         <li><a href=\"engine/api/docs\">engine API</a> · <a href=\"pullpush/api/docs\">pullpush API</a> · \
-         <a href=\"origin/api/docs\">origin API</a></li></ul>",
-    )
+/// What the web page at `/` shows: the engine's channel and the origin's endpoints, the
+/// fetchers, the on-air item and the API docs (URLs relative to the page).
+fn page_config(
+    base: &str,
+    channel: &origin::ChannelView,
+    window_secs: u64,
+) -> crate::page::PageConfig {
+    use crate::page::{DocLink, PageConfig, Source};
+    let relative = |url: &str| {
+        url.strip_prefix(base)
+            .map(|p| p.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| url.to_string())
+    };
+    let mut sources = vec![Source {
+        id: "engine".into(),
+        label: "Channel".into(),
+        url: "engine/channels/demo/master.m3u8".into(),
+        note: format!("the engine's live channel (VOD2Live), {window_secs} s window"),
+    }];
+    let notes = [
+        (
+            "dvr",
+            "DVR",
+            "origin: start-over window, I-frames, SCTE-35 DATERANGE",
+        ),
+        ("cmaf", "CMAF", "origin: fMP4 remuxed from the ingested TS"),
+        ("aes", "AES-128", "origin: encrypted, rotating keys"),
+    ];
+    for (id, label, note) in notes {
+        if let Some(e) = channel.endpoints.iter().find(|e| e.spec.id == id) {
+            sources.push(Source {
+                id: id.into(),
+                label: label.into(),
+                url: relative(&e.url),
+                note: note.into(),
+            });
+        }
+    }
+    // EXTENSION POINT (ads): a per-viewer SSAI session is pushed here as one more source.
+    let doc = |name: &str, url: &str| DocLink {
+        name: name.into(),
+        url: url.into(),
+    };
+    PageConfig {
+        title: "Demo channel".into(),
+        sources,
+        default_source: "engine".into(),
+        fetchers: Some("pullpush/api/v1/fetchers".into()),
+        now_playing: Some("engine/api/v1/channels/demo".into()),
+        // EXTENSION POINT (schedule): the channel's EPG endpoint, once the schedule exists.
+        schedule: None,
+        docs: vec![
+            doc("Engine API", "engine/api/docs"),
+            doc("Pull/push API", "pullpush/api/docs"),
+            doc("Origin API", "origin/api/docs"),
+        ],
+    }
 }
 
 /// The embedded fixtures, read-only, with HLS content types and long caching for media.

@@ -2,7 +2,9 @@
 //!
 //! For: the CLI surface (`validate`, `demo`, and each service as a subcommand). Not for:
 //! service logic, which lives in the service crates (`engine`, `pullpush`, `origin`); this
-//! crate only parses arguments, wires services together and prints.
+//! crate only parses arguments, wires services together, prints, and serves the demo's web
+//! page (`page`, assets embedded from `assets/`).
 
 pub mod demo;
+pub mod page;
 pub mod validate;

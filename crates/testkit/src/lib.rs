@@ -4,7 +4,8 @@
 //! over HTTP with injectable failures ([`serve_dir`]), and starting real peer programs on
 //! ephemeral `127.0.0.1` ports: Apache httpd with WebDAV + HTTP Digest ([`Apache`]),
 //! Redis ([`Redis`]), moto's S3 server ([`Moto`]) and a live ffmpeg HLS encoder
-//! ([`FfmpegLive`]). Plus polling helpers ([`wait_until`], [`wait_for`]) so tests wait for
+//! ([`FfmpegLive`]), and headless Chromium over WebDriver ([`Browser`]). Plus polling
+//! helpers ([`wait_until`], [`wait_for`]) so tests wait for
 //! conditions, not for time, and [`PlaylistFollower`], which follows a live output like a
 //! player and runs every reload through the RFC 8216 oracle of `hls::validate`.
 //!
@@ -34,6 +35,7 @@
 //! - Each peer lives in its own temporary directory, removed on drop.
 
 mod apache;
+mod browser;
 pub mod digest;
 mod ffmpeg;
 mod follow;
@@ -47,6 +49,7 @@ mod serve;
 mod wait;
 
 pub use apache::Apache;
+pub use browser::Browser;
 pub use ffmpeg::{FfmpegLive, LiveOptions};
 pub use follow::{FollowReport, PlaylistFollower};
 pub use moto::Moto;

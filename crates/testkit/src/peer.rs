@@ -14,6 +14,7 @@ pub fn install_hint(name: &str) -> &'static str {
         "python3" if name.contains(':') => "pip install <module>",
         "python3" => "apt-get install -y python3",
         "chromium" => "apt-get install -y chromium",
+        "chromedriver" => "apt-get install -y chromium-driver",
         "node" => "apt-get install -y nodejs",
         _ => "install it and put it on PATH",
     }

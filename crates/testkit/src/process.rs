@@ -55,6 +55,11 @@ impl Proc {
         }
     }
 
+    /// The process id, while the process is owned.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// `Some(status)` if the process has exited.
     pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         self.child

@@ -1,0 +1,379 @@
+// lineup demo page. Plays the streams listed in page.json with hls.js, draws the live/DVR
+// window with its ad breaks (EXT-X-DATERANGE) on the seek bar, and shows the machinery:
+// what is on air, the pull/push fetchers, the API docs. No framework, no build step.
+//
+// For browser tests, `window.lineup` exposes `state()` and the actions a viewer has.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const video = $("video");
+const monitor = createMonitor(video);
+
+let config = null;   // page.json
+let source = null;   // the selected entry of config.sources
+let hls = null;      // the hls.js instance playing `source`
+let details = null;  // the last loaded media playlist (hls.js LevelDetails)
+let playedAtError = null; // monitor.playedSeconds when the error notice went up
+
+// ---------------------------------------------------------------- time helpers
+
+const pad = (n) => String(n).padStart(2, "0");
+function clockText(date) {
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+function durationText(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
+
+// Media time <-> programme date-time, through the fragment of the playlist that holds it
+// (hls.js keeps fragment.start on the media timeline, programDateTime in ms); piecewise,
+// so that a discontinuity whose media time drifts from its PDT does not shift the rest.
+function fragmentAt(key, value) {
+  const frags = details ? details.fragments.filter((f) => f.programDateTime) : [];
+  let best = frags[0] || null;
+  for (const f of frags) if (key(f) <= value) best = f;
+  return best;
+}
+function timeToDate(t) {
+  const f = fragmentAt((f) => f.start, t);
+  return f ? new Date(f.programDateTime + (t - f.start) * 1000) : null;
+}
+function dateToTime(date) {
+  const f = fragmentAt((f) => f.programDateTime, date.getTime());
+  return f ? f.start + (date.getTime() - f.programDateTime) / 1000 : null;
+}
+
+// The seekable window: the playlist's first fragment to its live edge.
+function liveWindow() {
+  if (details && details.fragments.length) {
+    return { start: details.fragmentStart, end: details.edge, live: details.live };
+  }
+  const r = video.seekable;
+  return r.length ? { start: r.start(0), end: r.end(r.length - 1), live: true } : null;
+}
+// Where "live" is: the latency hls.js keeps from the edge (three target durations).
+function livePosition() {
+  if (hls && Number.isFinite(hls.liveSyncPosition)) return hls.liveSyncPosition;
+  const w = liveWindow();
+  return w ? w.end : 0;
+}
+function playheadDate() {
+  if (hls && hls.playingDate) return hls.playingDate;
+  if (!hls && video.getStartDate) {
+    const d = video.getStartDate();
+    if (!Number.isNaN(d.getTime())) return new Date(d.getTime() + video.currentTime * 1000);
+  }
+  return timeToDate(video.currentTime);
+}
+
+// ---------------------------------------------------------------- playback
+
+function play(next) {
+  source = next;
+  location.hash = next.id;
+  if (hls) hls.destroy();
+  hls = null;
+  details = null;
+  monitor.reset();
+  playedAtError = null;
+  for (const b of $("sources").children) b.setAttribute("aria-selected", String(b.dataset.id === next.id));
+  $("stat-source").textContent = next.label;
+  $("stat-url").textContent = next.url;
+  $("stat-url").href = next.url;
+  notice(null);
+
+  if (window.Hls && Hls.isSupported()) {
+    hls = new Hls({ liveDurationInfinity: true, enableWorker: true });
+    hls.on(Hls.Events.LEVEL_UPDATED, (_, data) => { details = data.details; drawAds(); });
+    hls.on(Hls.Events.LEVEL_LOADED, (_, data) => { details = data.details; drawAds(); });
+    hls.on(Hls.Events.ERROR, (_, data) => onHlsError(data));
+    hls.loadSource(next.url);
+    hls.attachMedia(video);
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = next.url; // Safari plays HLS natively
+  } else {
+    notice("This browser cannot play HLS (no Media Source Extensions).", true);
+  }
+  video.play().catch(() => {});
+}
+
+function onHlsError(data) {
+  const what = `${data.type}/${data.details}`;
+  if (!data.fatal) {
+    monitor.error(what);
+    return;
+  }
+  monitor.fatal(what);
+  notice(`Playback error (${data.details}); retrying…`, true);
+  playedAtError = monitor.snapshot().playedSeconds;
+  if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+    hls.recoverMediaError();
+  } else {
+    // e.g. the origin has nothing yet right after start: load the stream again, keeping
+    // the errors seen so far for the tests
+    const current = source;
+    setTimeout(() => { if (source === current) reload(); }, 3000);
+  }
+}
+
+// Load the same source again without clearing the monitor.
+function reload() {
+  const kept = monitor.snapshot();
+  play(source);
+  kept.fatal.forEach((f) => monitor.fatal(f));
+}
+
+function notice(text, error) {
+  const n = $("notice");
+  n.hidden = !text;
+  n.textContent = text || "";
+  n.classList.toggle("error", !!error);
+}
+
+function seekTo(t) {
+  const w = liveWindow();
+  if (!w) return;
+  video.currentTime = Math.min(Math.max(t, w.start), Math.min(w.end, livePosition()));
+  video.play().catch(() => {});
+}
+function goLive() { seekTo(livePosition()); }
+
+// ---------------------------------------------------------------- seek bar
+
+const bar = $("seekbar");
+function fraction(t, w) { return Math.min(1, Math.max(0, (t - w.start) / (w.end - w.start || 1))); }
+function timeAtPointer(ev) {
+  const w = liveWindow();
+  const r = bar.getBoundingClientRect();
+  return w ? w.start + ((ev.clientX - r.left) / r.width) * (w.end - w.start) : null;
+}
+let dragging = false;
+bar.addEventListener("pointerdown", (ev) => {
+  dragging = true;
+  bar.setPointerCapture(ev.pointerId);
+  const t = timeAtPointer(ev);
+  if (t !== null) seekTo(t);
+});
+bar.addEventListener("pointermove", (ev) => {
+  if (!dragging) return;
+  const t = timeAtPointer(ev);
+  if (t !== null) seekTo(t);
+});
+bar.addEventListener("pointerup", () => { dragging = false; });
+bar.addEventListener("keydown", (ev) => {
+  const step = { ArrowLeft: -10, ArrowRight: 10, PageDown: -60, PageUp: 60 }[ev.key];
+  if (step) { seekTo(video.currentTime + step); ev.preventDefault(); }
+  if (ev.key === "End") { goLive(); ev.preventDefault(); }
+});
+
+// Ad breaks: every DATERANGE of the playlist with a duration (or SCTE35-OUT and a planned
+// duration), drawn where it falls in the window.
+function adBreaks() {
+  if (!details || !details.dateRanges) return [];
+  return Object.values(details.dateRanges).flatMap((dr) => {
+    const start = dateToTime(dr.startDate);
+    const seconds = dr.duration ?? dr.plannedDuration ?? null;
+    const isAd = dr.attr["SCTE35-OUT"] || dr.attr["SCTE35-CMD"] || /ad/i.test(dr.class || dr.id);
+    return start !== null && seconds && isAd ? [{ id: dr.id, start, end: start + seconds }] : [];
+  });
+}
+function inAdBreak() {
+  const t = video.currentTime;
+  return adBreaks().some((a) => a.start <= t && t < a.end);
+}
+function drawAds() {
+  const w = liveWindow();
+  const box = $("ads");
+  box.replaceChildren();
+  if (!w) return;
+  const visible = adBreaks().filter((a) => a.end > w.start && a.start < w.end);
+  for (const a of visible) {
+    const el = document.createElement("div");
+    el.className = "ad";
+    el.title = `ad break ${durationText(a.end - a.start)}`;
+    el.style.left = `${fraction(a.start, w) * 100}%`;
+    el.style.width = `${(fraction(a.end, w) - fraction(a.start, w)) * 100}%`;
+    box.append(el);
+  }
+  $("ads-legend").hidden = visible.length === 0;
+}
+
+// ---------------------------------------------------------------- render loop
+
+function behindLive() {
+  const w = liveWindow();
+  return w && w.live ? Math.max(0, w.end - video.currentTime) : 0;
+}
+function atLive() {
+  const w = liveWindow();
+  return !w || !w.live || video.currentTime >= livePosition() - (details ? details.targetduration : 2);
+}
+
+function render() {
+  const w = liveWindow();
+  if (w) {
+    const f = fraction(video.currentTime, w);
+    $("played").style.width = `${f * 100}%`;
+    $("thumb").style.left = `${f * 100}%`;
+    const b = video.buffered;
+    if (b.length) {
+      const end = b.end(b.length - 1);
+      $("buffered").style.left = `${f * 100}%`;
+      $("buffered").style.width = `${Math.max(0, fraction(end, w) - f) * 100}%`;
+    }
+    bar.setAttribute("aria-valuemin", w.start.toFixed(1));
+    bar.setAttribute("aria-valuemax", w.end.toFixed(1));
+    bar.setAttribute("aria-valuenow", video.currentTime.toFixed(1));
+    const first = timeToDate(w.start);
+    $("window-start").textContent = first
+      ? `${clockText(first)} · ${durationText(w.end - w.start)} window`
+      : `${durationText(w.end - w.start)} window`;
+    $("window-end").textContent = w.live ? "live" : "end";
+  }
+  const date = playheadDate();
+  const live = atLive();
+  $("clock").innerHTML = "";
+  $("clock").append(date ? clockText(date) : "--:--:--");
+  const sub = document.createElement("small");
+  sub.textContent = live ? "live" : `−${durationText(behindLive())}`;
+  $("clock").append(sub);
+  $("badge").textContent = live ? "LIVE" : `−${durationText(behindLive())}`;
+  $("badge").className = `badge ${live ? "live" : "behind"}`;
+  $("golive").classList.toggle("at-live", live);
+  $("adbadge").hidden = !inAdBreak();
+  $("play").textContent = video.paused ? "▶" : "❚❚";
+  $("play").setAttribute("aria-label", video.paused ? "Play" : "Pause");
+
+  const level = hls && hls.levels[hls.currentLevel];
+  $("stat-level").textContent = level
+    ? `${level.width}×${level.height} · ${Math.round(level.bitrate / 1000)} kb/s`
+    : video.videoWidth ? `${video.videoWidth}×${video.videoHeight}` : "-";
+  const b = video.buffered;
+  $("stat-buffer").textContent = b.length ? `${Math.max(0, b.end(b.length - 1) - video.currentTime).toFixed(1)} s` : "-";
+  $("stat-behind").textContent = w && w.live ? `${behindLive().toFixed(1)} s` : "-";
+  const m = monitor.snapshot();
+  $("stat-stalls").textContent = m.stalls ? `${m.stalls} (longest ${(m.maxStallMs / 1000).toFixed(1)} s)` : "0";
+  // The error notice goes once playback has recovered for a few seconds.
+  if (playedAtError !== null && m.playedSeconds > playedAtError + 3) playedAtError = null;
+  if (m.started && playedAtError === null) notice(null);
+}
+setInterval(render, 250);
+setInterval(drawAds, 1000);
+
+$("play").addEventListener("click", () => (video.paused ? video.play() : video.pause()));
+$("golive").addEventListener("click", goLive);
+
+// ---------------------------------------------------------------- side panels
+
+async function getJson(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+function el(tag, props, ...children) {
+  const e = Object.assign(document.createElement(tag), props || {});
+  e.append(...children);
+  return e;
+}
+
+async function refreshFetchers() {
+  const box = $("fetchers");
+  try {
+    const list = await getJson(config.fetchers);
+    box.replaceChildren(...(list.length ? list.map(fetcherView) : [el("span", { className: "muted" }, "no fetchers")]));
+  } catch (e) {
+    box.replaceChildren(el("span", { className: "pill error" }, `pull/push unreachable: ${e.message}`));
+  }
+}
+function pill(state) {
+  const p = el("span", { className: `pill ${state}` }, state);
+  p.dataset.state = state;
+  return p;
+}
+function fetcherView(f) {
+  const stat = (name, value) => el("div", {}, el("dt", {}, name), el("dd", {}, value));
+  const view = el("div", { className: `fetcher ${f.state}` },
+    el("div", { className: "row" }, el("span", { className: "name" }, f.name), pill(f.state)),
+    el("div", { className: "url", title: `${f.url} → ${f.destination}` }, `${f.output} → ${f.destination}`),
+    el("dl", {},
+      stat("Lag", `${Number(f.lag_seconds).toFixed(1)} s`),
+      stat("Segments", String(f.segments_pushed)),
+      stat("Pushed", `${(f.bytes_pushed / 1e6).toFixed(1)} MB`)));
+  view.dataset.fetcher = f.name;
+  if (f.last_error) view.append(el("div", { className: "err", title: f.last_error }, `Last error: ${f.last_error}`));
+  return view;
+}
+
+// On air: the engine's item playing now. EXTENSION POINT (schedule): when config.schedule
+// names an EPG endpoint, fetch it here too and fill #epg with the strip (the programme on
+// air highlighted); until then the engine's item on air is all the page knows.
+// A VOD without a title is named by its folder: `.../vod1/master.m3u8` -> `vod1`.
+function vodName(id) {
+  const parts = String(id).split("?")[0].split("/").filter(Boolean);
+  return parts.length > 1 && /\.m3u8$/.test(parts[parts.length - 1]) ? parts[parts.length - 2] : String(id);
+}
+async function refreshOnAir() {
+  if (!config.now_playing) return;
+  try {
+    const channel = await getJson(config.now_playing);
+    const item = channel.now_playing;
+    if (!item) return;
+    const names = { vod: item.title || vodName(item.id), ad_break: "Ad break", slate: "Slate", live: "Live event" };
+    $("onair-what").textContent = names[item.type] || item.type;
+    $("onair-kind").textContent = item.type.replace("_", " ");
+    $("onair-kind").className = `pill ${item.type === "ad_break" ? "ad" : "ok"}`;
+    $("onair").hidden = false;
+  } catch (_) { /* the engine API may be protected: the panel stays hidden */ }
+}
+
+function drawStatic() {
+  $("channel-title").textContent = config.title;
+  document.title = `${config.title} · lineup`;
+  $("sources").replaceChildren(...config.sources.map((s) => {
+    const b = el("button", { role: "tab", title: s.note || s.label, onclick: () => play(s) }, s.label);
+    b.dataset.id = s.id;
+    return b;
+  }));
+  $("api-links").replaceChildren(...config.docs.map((d) =>
+    el("li", {}, el("a", { href: d.url, className: "api-doc" }, d.name), el("span", { className: "muted url" }, d.url))));
+  $("docs-nav").replaceChildren(...config.docs.map((d) => el("a", { href: d.url }, d.name)));
+}
+
+async function main() {
+  config = await getJson("page.json");
+  drawStatic();
+  const wanted = config.sources.find((s) => `#${s.id}` === location.hash);
+  play(wanted || config.sources.find((s) => s.id === config.default_source) || config.sources[0]);
+  refreshFetchers();
+  refreshOnAir();
+  setInterval(refreshFetchers, 2000);
+  setInterval(refreshOnAir, 3000);
+}
+main().catch((e) => notice(`Cannot load the page configuration: ${e.message}`, true));
+
+// ---------------------------------------------------------------- for tests
+
+window.lineup = {
+  select(id) { const s = config.sources.find((x) => x.id === id); if (s) play(s); return !!s; },
+  goLive,
+  seekTo,
+  state() {
+    const w = liveWindow();
+    const date = playheadDate();
+    const edge = w ? timeToDate(w.end) : null;
+    return {
+      source: source && source.id,
+      window: w,
+      livePosition: livePosition(),
+      atLive: atLive(),
+      playheadDate: date ? date.getTime() : null,
+      liveEdgeDate: edge ? edge.getTime() : null,
+      adBreaks: adBreaks().length,
+      inAdBreak: inAdBreak(),
+      ...monitor.snapshot(),
+    };
+  },
+  resetStats: () => monitor.reset(),
+};

@@ -1,0 +1,309 @@
+//! Browser tests in headless Chromium (chromedriver, WebDriver): the demo's web page and
+//! the player checks of every demo endpoint, with `lineup demo` started as a process on an
+//! ephemeral port. Players: hls.js and Shaka Player, embedded in the binary.
+//!
+//! What "plays" means here is what a viewer sees (assets/monitor.js): `currentTime`
+//! advances, no fatal player error, no stall longer than a second.
+
+#[path = "browser/harness.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use harness::{DemoProcess, PlayState, assert_smooth, play_for, state};
+use serde_json::json;
+use testkit::Browser;
+
+/// Time for a player to load and start, and for a stall-free run to finish.
+const SLACK: Duration = Duration::from_secs(60);
+/// Played seconds required of every player check.
+const PLAY_SECONDS: f64 = 20.0;
+/// Tolerance on programme date-time positions: a segment (2 s) plus the player's start-up.
+const PDT_TOLERANCE_S: f64 = 5.0;
+
+/// Screenshots go to the target folder; the README's is docs/demo-page.png.
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+macro_rules! require_browser {
+    () => {
+        testkit::require_peer!("chromium");
+        testkit::require_peer!("chromedriver");
+    };
+}
+
+/// Issue 13: the page plays the channel, seeks back in the DVR window, goes live again,
+/// and shows the fetchers and the API docs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_page_plays_seeks_back_and_goes_live() {
+    require_browser!();
+    let demo = DemoProcess::start().await;
+    let browser = Browser::start(1366, 900).await.expect("chromium");
+    browser.goto(&demo.url("/")).await.expect("open page");
+    const PAGE: &str = "lineup.state()";
+
+    // The engine's channel plays at once, for 20 s, smoothly.
+    let s = play_for(&browser, PAGE, PLAY_SECONDS, SLACK).await;
+    assert_eq!(s.source.as_deref(), Some("engine"));
+    assert_smooth("engine channel on the page", &s);
+
+    // The fetcher's state and the API docs are on the page.
+    let fetcher_state = wait_for_js(
+        &browser,
+        "const p = document.querySelector('[data-fetcher=\"demo\"] [data-state]');\
+         return p && p.dataset.state;",
+        "fetcher state on the page",
+    )
+    .await;
+    assert_eq!(fetcher_state, "running");
+    let links = browser
+        .execute(
+            "return [...document.querySelectorAll('a.api-doc')].map(a => a.href);",
+            json!([]),
+        )
+        .await
+        .expect("links");
+    let links: Vec<String> = serde_json::from_value(links).expect("hrefs");
+    let client = reqwest::Client::new();
+    for service in ["engine", "pullpush", "origin"] {
+        let href = links
+            .iter()
+            .find(|l| l.ends_with(&format!("/{service}/api/docs")))
+            .unwrap_or_else(|| panic!("no {service} API docs link in {links:?}"));
+        assert_eq!(
+            testkit::http::get_status(&client, href).await,
+            200,
+            "{href}"
+        );
+    }
+
+    // The DVR endpoint, once its window holds more than the seek.
+    demo.wait_for_dvr("dvr", 45.0, Duration::from_secs(90))
+        .await;
+    browser
+        .click("button[data-id=\"dvr\"]")
+        .await
+        .expect("DVR tab");
+    let s = play_for(&browser, PAGE, 4.0, SLACK).await;
+    assert_eq!(s.source.as_deref(), Some("dvr"));
+    assert_smooth("DVR endpoint on the page", &s);
+    assert_eq!(s.at_live, Some(true), "starts at live: {s:?}");
+    let behind_at_live = s
+        .behind_live()
+        .expect("programme date-times on the DVR endpoint");
+
+    // Seek back 30 s with a click on the seek bar.
+    let x = browser
+        .execute(
+            "const s = lineup.state(); const w = s.window;\
+             const r = document.getElementById('seekbar').getBoundingClientRect();\
+             return r.width * (s.currentTime - 30 - w.start) / (w.end - w.start);",
+            json!([]),
+        )
+        .await
+        .expect("seek bar geometry")
+        .as_f64()
+        .expect("x");
+    browser
+        .click_at("#seekbar", x)
+        .await
+        .expect("click seek bar");
+    browser
+        .execute("lineup.resetStats();", json!([]))
+        .await
+        .expect("reset");
+    let s = play_for(&browser, PAGE, 5.0, SLACK).await;
+    assert_smooth("DVR after seeking back", &s);
+    let behind = s.behind_live().expect("PDT after the seek");
+    assert!(
+        (behind - behind_at_live - 30.0).abs() <= PDT_TOLERANCE_S,
+        "after seeking back 30 s the playhead is {behind:.1} s behind live (was {behind_at_live:.1} s): {s:?}"
+    );
+    assert_eq!(s.at_live, Some(false), "{s:?}");
+
+    // "Go live" returns to the live edge.
+    browser.click("#golive").await.expect("go live");
+    browser
+        .execute("lineup.resetStats();", json!([]))
+        .await
+        .expect("reset");
+    let s = play_for(&browser, PAGE, 3.0, SLACK).await;
+    assert_smooth("DVR after go live", &s);
+    let behind = s.behind_live().expect("PDT at live");
+    assert!(
+        (behind - behind_at_live).abs() <= PDT_TOLERANCE_S,
+        "after go live the playhead is {behind:.1} s behind live (at start {behind_at_live:.1} s): {s:?}"
+    );
+    assert_eq!(s.at_live, Some(true), "{s:?}");
+
+    // Ad breaks (the DVR playlist's SCTE-35 DATERANGEs) are drawn on the seek bar.
+    wait_for_js(
+        &browser,
+        "return document.querySelectorAll('#ads .ad').length > 0 || null;",
+        "ad breaks on the seek bar",
+    )
+    .await;
+
+    // Screenshots of the product (with a programme playing rather than an ad break's
+    // slate, when one comes within half a minute): desktop, then phone-sized.
+    let programme = |s: &PlayState| s.in_ad_break == Some(false) && s.at_live == Some(true);
+    let shown = testkit::wait_until(Duration::from_secs(40), "a programme playing", || async {
+        // Still a programme two seconds of playback later: not at a boundary.
+        let first = state(&browser, PAGE).await;
+        if !programme(&first) {
+            return false;
+        }
+        let later = testkit::wait_for(Duration::from_secs(5), "2 s of playback", || async {
+            let s = state(&browser, PAGE).await;
+            (s.current_time >= first.current_time + 2.0).then_some(s)
+        })
+        .await;
+        later.is_ok_and(|s| programme(&s))
+    })
+    .await;
+    eprintln!("screenshot ({shown:?}): {:?}", state(&browser, PAGE).await);
+    let png = browser.screenshot().await.expect("screenshot");
+    let path = screenshot_path("demo-page.png");
+    std::fs::write(&path, png).expect("write screenshot");
+    browser.set_window_size(390, 844).await.expect("phone size");
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth;",
+            json!([]),
+        )
+        .await
+        .expect("layout");
+    assert_eq!(
+        overflow,
+        json!(false),
+        "the page scrolls sideways on a phone"
+    );
+    let png = browser.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_path("demo-page-phone.png"), png).expect("write screenshot");
+    eprintln!("screenshots: {}", path.display());
+}
+
+/// Polls `script` in the page until it returns something other than `null`.
+async fn wait_for_js(browser: &Browser, script: &str, what: &str) -> serde_json::Value {
+    testkit::wait_for(Duration::from_secs(60), what, || async {
+        let v = browser.execute(script, json!([])).await.ok()?;
+        (!v.is_null()).then_some(v)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+// ---------------------------------------------------------------- issue 10 item 6
+
+/// A demo endpoint played as cleanly as a viewer expects: smooth, and not even the
+/// non-fatal errors players report around timeline holes.
+async fn endpoint_plays_clean(endpoint: &str, player: &str) {
+    let demo = DemoProcess::start().await;
+    let playlist = match endpoint {
+        "engine" => "engine/channels/demo/master.m3u8".to_string(),
+        origin => {
+            demo.wait_for_dvr(origin, 8.0, Duration::from_secs(60))
+                .await;
+            format!("origin/out/demo/{origin}/index.m3u8")
+        }
+    };
+    let s = check_player(&demo, &playlist, player, PLAY_SECONDS).await;
+    let what = format!("{player} on {endpoint}");
+    assert_smooth(&what, &s);
+    assert!(s.errors.is_empty(), "{what}: player errors: {s:?}");
+    assert_eq!(s.rebuffers, 0, "{what}: rebuffering: {s:?}");
+}
+
+macro_rules! endpoint_checks {
+    ($($(#[$attr:meta])* $name:ident: $endpoint:literal, $player:literal;)*) => {$(
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            require_browser!();
+            endpoint_plays_clean($endpoint, $player).await;
+        }
+    )*};
+}
+
+endpoint_checks! {
+    engine_channel_plays_in_hlsjs: "engine", "hlsjs";
+    engine_channel_plays_in_shaka: "engine", "shaka";
+    origin_dvr_plays_in_hlsjs: "dvr", "hlsjs";
+    origin_dvr_plays_in_shaka: "dvr", "shaka";
+    #[ignore = "needs h-origin fixes: CMAF timeline holes around discontinuities (hls.js \
+                bufferSeekOverHole/bufferStalledError, issue 10 item 6)"]
+    origin_cmaf_plays_in_hlsjs: "cmaf", "hlsjs";
+    origin_cmaf_plays_in_shaka: "cmaf", "shaka";
+    origin_aes_plays_in_hlsjs: "aes", "hlsjs";
+    origin_aes_plays_in_shaka: "aes", "shaka";
+}
+
+/// A time-shifted span of the DVR endpoint (`?start=<t>&end=<t+30s>`) plays the requested
+/// time, not the live edge: the programme date-time at the playhead is `t` plus what was
+/// played. `media`: ask a media playlist; otherwise the master (the start-over URL the demo
+/// prints), which must carry the query into the playlists it names.
+async fn time_shift_plays_requested_time(player: &str, media: bool) {
+    let demo = DemoProcess::start().await;
+    let first_pdt = demo
+        .wait_for_dvr("dvr", 50.0, Duration::from_secs(120))
+        .await;
+    let start = (first_pdt / 1000) + 5;
+    let end = start + 30;
+    let file = if media {
+        demo.first_variant("dvr").await
+    } else {
+        "index.m3u8".to_string()
+    };
+    let playlist = format!("origin/out/demo/dvr/{file}?start={start}&end={end}");
+    let s = check_player(&demo, &playlist, player, 4.0).await;
+    let what = format!("{player} on {playlist}");
+    assert_smooth(&what, &s);
+    let pdt = s
+        .playhead_date
+        .expect("programme date-time at the playhead")
+        / 1000.0;
+    let expected = start as f64 + s.played_seconds;
+    assert!(
+        (pdt - expected).abs() <= PDT_TOLERANCE_S,
+        "{what}: the playhead is at {pdt:.1}, {:.1} s from the requested {expected:.1}: {s:?}",
+        pdt - expected
+    );
+}
+
+macro_rules! time_shift_checks {
+    ($($(#[$attr:meta])* $name:ident: $player:literal, $media:literal;)*) => {$(
+        $(#[$attr])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            require_browser!();
+            time_shift_plays_requested_time($player, $media).await;
+        }
+    )*};
+}
+
+time_shift_checks! {
+    dvr_time_shift_media_playlist_plays_requested_time_in_hlsjs: "hlsjs", true;
+    dvr_time_shift_media_playlist_plays_requested_time_in_shaka: "shaka", true;
+    #[ignore = "needs h-origin fixes: the master drops start/end from the URIs it names \
+                (issue 10 item 6)"]
+    dvr_time_shift_master_plays_requested_time_in_hlsjs: "hlsjs", false;
+    #[ignore = "needs h-origin fixes: the master drops start/end from the URIs it names \
+                (issue 10 item 6)"]
+    dvr_time_shift_master_plays_requested_time_in_shaka: "shaka", false;
+}
+
+/// Plays `playlist` (a path on the demo) on the player check page for `seconds`.
+async fn check_player(demo: &DemoProcess, playlist: &str, player: &str, seconds: f64) -> PlayState {
+    let browser = Browser::start(800, 600).await.expect("chromium");
+    let src = demo.url(playlist);
+    let page = format!(
+        "{}?player={player}&src={}",
+        demo.url("player.html"),
+        url::form_urlencoded::byte_serialize(src.as_bytes()).collect::<String>()
+    );
+    browser.goto(&page).await.expect("open player page");
+    let s = play_for(&browser, "check.state()", seconds, SLACK).await;
+    eprintln!("{player} on {playlist}: {s:?}");
+    s
+}
