@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use lineup::{demo, validate};
+use lineup::{config, demo, validate};
 
 /// mimalloc instead of the system allocator: every request allocates (request and header
 /// maps, boxed bodies and futures), and glibc malloc/free were ~15% of the instructions
@@ -36,8 +36,69 @@ struct Cli {
         value_parser = web::parse_origin
     )]
     cors_origins: Vec<String>,
+    /// The config file (TOML, one table per subcommand; see README). Default: ./lineup.toml
+    /// when it exists.
+    #[arg(long, global = true, env = "LINEUP_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Print the effective configuration of the subcommand (command line, environment,
+    /// file, defaults; secrets as ***) and exit.
+    #[arg(long, global = true)]
+    print_config: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "LINEUP_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `--config PATH` / `--config=PATH` from the raw arguments, else `LINEUP_CONFIG`, else
+/// `./lineup.toml` if it exists. Read before parsing, because the file sets defaults.
+fn config_path() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--config" {
+            return args.next().map(Into::into);
+        }
+        if let Some(p) = a.to_str().and_then(|s| s.strip_prefix("--config=")) {
+            return Some(p.into());
+        }
+    }
+    if let Some(p) = std::env::var_os("LINEUP_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(p.into());
+    }
+    let default = std::path::PathBuf::from("lineup.toml");
+    default.is_file().then_some(default)
+}
+
+/// Parse the command line over the config file and the environment.
+type Parsed = (
+    Cli,
+    clap::Command,
+    clap::ArgMatches,
+    Option<config::ConfigFile>,
+);
+
+fn parse() -> Result<Parsed, String> {
+    let mut cmd = config::with_env_for_every_option(Cli::command());
+    let file = match config_path() {
+        Some(path) => Some(config::ConfigFile::load(&path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    if let Some(f) = &file {
+        cmd = f.apply(cmd).map_err(|e| e.to_string())?;
+    }
+    let matches = cmd.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    Ok((cli, cmd, matches, file))
 }
 
 #[derive(Subcommand)]
@@ -55,13 +116,35 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let (cli, cmd, matches, file) = match parse() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("lineup: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.print_config {
+        if let Some((name, _)) = matches.subcommand() {
+            print!(
+                "{}",
+                config::render_effective(&cmd, file.as_ref(), name, &matches)
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     web::raise_fd_limit();
     web::set_control_origins(cli.cors_origins.clone());
     let insecure = cli.insecure_no_auth;
