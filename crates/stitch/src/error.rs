@@ -38,9 +38,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<Error> for web::ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::BadRequest { field, message } => {
-                web::ApiError::bad_field(field, message)
-            }
+            Error::BadRequest { field, message } => web::ApiError::bad_field(field, message),
             Error::Fetch { .. } => web::ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()),
         }
     }

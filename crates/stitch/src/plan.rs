@@ -123,10 +123,7 @@ fn ad_rendition<'a>(
             .iter()
             .filter(|r| r.media_type() == Some(ty) && r.uri().is_some());
         let all: Vec<_> = of_type.by_ref().collect();
-        all.iter()
-            .find(|r| r.is_default())
-            .or(all.first())
-            .copied()
+        all.iter().find(|r| r.is_default()).or(all.first()).copied()
     })
 }
 
@@ -139,7 +136,12 @@ pub fn content_playlist<'a>(content: &'a Vod, track: &Track) -> Result<&'a Media
             .iter()
             .find(|v| v.bandwidth().unwrap_or(0) == *bw)
             .map(|v| v.uri.as_str())
-            .ok_or_else(|| Error::bad("bw", format!("the content has no variant of BANDWIDTH {bw}")))?,
+            .ok_or_else(|| {
+                Error::bad(
+                    "bw",
+                    format!("the content has no variant of BANDWIDTH {bw}"),
+                )
+            })?,
         Track::Audio { group, language } | Track::Subtitles { group, language } => {
             let ty = match track {
                 Track::Audio { .. } => MediaType::Audio,
@@ -150,7 +152,10 @@ pub fn content_playlist<'a>(content: &'a Vod, track: &Track) -> Result<&'a Media
                 .ok_or_else(|| {
                     Error::bad(
                         "language",
-                        format!("the content has no {} rendition {group}/{language}", ty.as_str()),
+                        format!(
+                            "the content has no {} rendition {group}/{language}",
+                            ty.as_str()
+                        ),
                     )
                 })?
         }

@@ -175,7 +175,8 @@ pub fn splice(content: &MediaPlaylist, inserts: &[Insert<'_>]) -> MediaPlaylist 
                         encrypted = s.keys.iter().any(|k| k.method() != Some("NONE"));
                         if k == 0 {
                             s.markers.push(Marker::cue_out(round3(total)));
-                            s.dateranges.push(out_range(break_no, at(base, start), total));
+                            s.dateranges
+                                .push(out_range(break_no, at(base, start), total));
                         }
                     }
                     t += s.duration;
@@ -225,10 +226,9 @@ pub fn splice(content: &MediaPlaylist, inserts: &[Insert<'_>]) -> MediaPlaylist 
 fn ad_segments(ad: &AdMedia<'_>) -> Vec<Segment> {
     match ad {
         AdMedia::Playlist(p) => p.segments.iter().map(bare).collect(),
-        AdMedia::Empty { durations, uri } => durations
-            .iter()
-            .map(|d| Segment::new(*uri, *d))
-            .collect(),
+        AdMedia::Empty { durations, uri } => {
+            durations.iter().map(|d| Segment::new(*uri, *d)).collect()
+        }
     }
 }
 
@@ -389,15 +389,25 @@ mod tests {
         assert_eq!(
             uris,
             [
-                "http://h/ad0.ts", "http://h/ad1.ts", "http://h/c0.ts", "http://h/ad0.ts",
-                "http://h/ad1.ts", "http://h/ad0.ts", "http://h/ad1.ts", "http://h/c1.ts",
-                "http://h/c2.ts", "http://h/ad0.ts", "http://h/ad1.ts"
+                "http://h/ad0.ts",
+                "http://h/ad1.ts",
+                "http://h/c0.ts",
+                "http://h/ad0.ts",
+                "http://h/ad1.ts",
+                "http://h/ad0.ts",
+                "http://h/ad1.ts",
+                "http://h/c1.ts",
+                "http://h/c2.ts",
+                "http://h/ad0.ts",
+                "http://h/ad1.ts"
             ]
         );
         let disc: Vec<_> = out.segments.iter().map(|s| s.discontinuity).collect();
         assert_eq!(
             disc,
-            [false, false, true, true, false, true, false, true, false, true, false]
+            [
+                false, false, true, true, false, true, false, true, false, true, false
+            ]
         );
         let cue_outs: Vec<_> = out
             .segments
@@ -407,7 +417,13 @@ mod tests {
             .map(|(i, s)| (i, s.markers[0].duration()))
             .collect();
         assert_eq!(cue_outs, [(0, Some(3.5)), (3, Some(7.0)), (9, Some(3.5))]);
-        assert!(out.trailing.as_ref().unwrap().markers.contains(&Marker::CueIn));
+        assert!(
+            out.trailing
+                .as_ref()
+                .unwrap()
+                .markers
+                .contains(&Marker::CueIn)
+        );
         assert_eq!(out.target_duration, Some(2));
         assert!(out.end_list);
         let text = out.to_string();

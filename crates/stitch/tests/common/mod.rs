@@ -62,20 +62,36 @@ impl Env {
             .iter()
             .map(|v| ("variant".to_string(), v.uri.clone()))
             .collect();
-        uris.extend(master.media.iter().filter_map(|r| {
-            Some((r.attrs.get("TYPE")?.to_string(), r.uri()?.to_string()))
-        }));
+        uris.extend(
+            master
+                .media
+                .iter()
+                .filter_map(|r| Some((r.attrs.get("TYPE")?.to_string(), r.uri()?.to_string()))),
+        );
         let mut media = Vec::new();
         for (kind, uri) in uris {
             let abs = hls::uri::resolve(&base, &uri).unwrap().to_string();
             let text = self.valid_text(&abs).await;
             let playlist = hls::parse_media(&text).unwrap();
             for s in &playlist.segments {
-                assert!(s.uri.starts_with("http://"), "relative segment URI {} in {text}", s.uri);
+                assert!(
+                    s.uri.starts_with("http://"),
+                    "relative segment URI {} in {text}",
+                    s.uri
+                );
             }
-            media.push(Media { kind, url: abs, text, playlist });
+            media.push(Media {
+                kind,
+                url: abs,
+                text,
+                playlist,
+            });
         }
-        Stitched { master, master_text, media }
+        Stitched {
+            master,
+            master_text,
+            media,
+        }
     }
 
     /// GET `url` (200), check it with `hls::validate::check_text`, return the text.
@@ -83,7 +99,10 @@ impl Env {
         let (status, text) = testkit::http::get_text(&self.client, url).await;
         assert_eq!(status, 200, "{url}: {text}");
         let (_, problems) = check_text(&text);
-        let errors: Vec<_> = problems.iter().filter(|p| p.severity == Severity::Error).collect();
+        let errors: Vec<_> = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{url}: {errors:?}\n{text}");
         text
     }
@@ -122,9 +141,15 @@ pub fn uris(p: &MediaPlaylist) -> Vec<&str> {
     p.segments.iter().map(|s| s.uri.as_str()).collect()
 }
 
-/// Decode `url` with ffmpeg (every stream) and assert no decode errors.
+/// Decode `url` with ffmpeg (every stream) and assert no decode errors. `-http_persistent 0`:
+/// ads and content come from different servers, and ffmpeg's HLS demuxer otherwise reports
+/// each switch of host as "Cannot reuse HTTP connection for different host".
 pub async fn assert_decodes(url: &str) {
-    let d = testkit::ffmpeg_decode(&["-i", url, "-map", "0"], Duration::from_secs(120)).await;
+    let d = testkit::ffmpeg_decode(
+        &["-http_persistent", "0", "-i", url, "-map", "0"],
+        Duration::from_secs(120),
+    )
+    .await;
     d.assert_clean(url);
 }
 
@@ -135,7 +160,11 @@ pub fn threefive(hex: &str) -> (String, bool, Option<f64>) {
         .args(["-c", script, hex])
         .output()
         .unwrap();
-    assert!(o.status.success(), "threefive: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "threefive: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let parts: Vec<&str> = text.split('|').collect();
     assert_eq!(parts.len(), 3, "{text}");
