@@ -9,6 +9,7 @@
 //!   -> /pullpush  one fetcher pulling the engine's channel, pushing with Digest auth into
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
+//! /stitch   house ads stitched into the bundled VODs (lambda-stitch payloads)
 //! ```
 
 use std::net::SocketAddr;
@@ -51,6 +52,8 @@ pub struct Demo {
     pub engine_master: String,
     pub origin: origin::ChannelView,
     pub fetcher: pullpush::FetcherInfo,
+    /// A stitched VOD: vod1 with the ad-marked VOD as a mid-roll.
+    pub stitched: String,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -134,6 +137,14 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .nest("/engine", engine_service.router())
         .nest("/pullpush", pullpush.router())
         .nest("/origin", origin.router())
+        .nest(
+            "/stitch",
+            stitch::build(&stitch::StitchArgs {
+                public_url: Some(format!("{base}/stitch")),
+                ..Default::default()
+            })
+            .router(),
+        )
         .merge(web::common_routes())
         .layer(web::cors());
     let server = tokio::spawn(web::serve(listener, router));
@@ -180,7 +191,21 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
                 .await?
         }
     };
+    let stitched = format!(
+        "{base}/stitch/master.m3u8?payload={}",
+        stitch::Payload {
+            uri: vod("vod1"),
+            breaks: vec![stitch::Break {
+                pos: 4000.0,
+                duration: Some(10_000.0),
+                url: Some(format!("{base}/vod/ads/vod1/master.m3u8")),
+                asset_list_url: None,
+            }],
+        }
+        .encode()
+    );
     Ok(Demo {
+        stitched,
         base,
         pullpush,
         engine_master,
@@ -228,15 +253,21 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
   AES-128 endpoint (key URI carries its token):
     {aes}
 
+  house-ad stitched VOD (vod1, the ad-marked VOD as a mid-roll at 4 s; &i=1 for
+  HLS Interstitials instead of splicing):
+    {stitched}
+
   play:      ffplay {dvr}
              vlc {dvr}      (Safari: open the URL directly)
   check:     cargo run --release -- validate --follow 30 {dvr}
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
+             {b}/stitch/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
 
 Ctrl-C stops.",
         engine = demo.engine_master,
+        stitched = demo.stitched,
     );
     demo.server.await??;
     demo.pullpush.close().await?;
@@ -251,7 +282,7 @@ async fn index() -> Html<&'static str> {
          <li><a href=\"origin/api/v1/channels\">origin channels (playback URLs)</a></li>\
          <li><a href=\"pullpush/api/v1/fetchers\">pull/push fetchers</a></li>\
          <li><a href=\"engine/api/docs\">engine API</a> · <a href=\"pullpush/api/docs\">pullpush API</a> · \
-         <a href=\"origin/api/docs\">origin API</a></li></ul>",
+         <a href=\"origin/api/docs\">origin API</a> · <a href=\"stitch/api/docs\">stitch API</a></li></ul>",
     )
 }
 
