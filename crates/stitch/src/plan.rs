@@ -204,7 +204,7 @@ pub fn ad_for_track<'a>(
     let variant_playlist = || {
         nearest_variant(&ad.master, bw)
             .and_then(|v| ad.playlist(&v.uri))
-            .map(|p| AdChoice::Playlist(&**p))
+            .map(|p| AdChoice::Playlist(p))
             .ok_or_else(|| Error::bad(field, "the ad has no variant stream"))
     };
     match track {
