@@ -59,6 +59,10 @@ impl Stitcher {
                     .await
                     .map(Some)
                     .map_err(|e| e.blame(&format!("payload.breaks[{i}].url"))),
+                (None, Mode::Splice) => Err(Error::bad(
+                    format!("payload.breaks[{i}].url"),
+                    "a spliced break needs a url (assetListUrl alone needs i=1)",
+                )),
                 _ => Ok(None),
             }
         });

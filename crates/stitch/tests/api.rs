@@ -58,6 +58,13 @@ async fn bad_payloads_are_400_naming_the_field() {
         ),
         (
             format!(
+                "master.m3u8?payload={}",
+                b64(&json!({"uri": vod, "breaks": [{"pos": 0, "assetListUrl": ad}]}).to_string())
+            ),
+            "payload.breaks[0].url",
+        ),
+        (
+            format!(
                 "media.m3u8?bw=12&payload={}",
                 b64(&json!({"uri": vod}).to_string())
             ),
