@@ -21,10 +21,15 @@ use crate::error::Error;
 pub struct Break {
     /// Where to insert, milliseconds into the content. 0 = pre-roll; a mid-roll snaps to
     /// the first segment boundary at or after `pos`; `pos` at or past the end = post-roll.
+    #[serde(serialize_with = "whole_ms")]
     pub pos: f64,
     /// Planned duration of the ad, milliseconds (used by Interstitials; spliced breaks use
     /// the ad's real length).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_ms_opt"
+    )]
     pub duration: Option<f64>,
     /// The ad: an HLS VOD (multivariant or media playlist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +83,23 @@ impl Payload {
     pub fn encode(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
         URL_SAFE_NO_PAD.encode(json)
+    }
+}
+
+/// Milliseconds as an integer when whole (`4000`, not `4000.0`): shorter payloads, and the
+/// JSON lambda-stitch users write.
+fn whole_ms<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && (0.0..9.0e15).contains(v) {
+        s.serialize_u64(*v as u64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+fn whole_ms_opt<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => whole_ms(v, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -170,6 +192,7 @@ mod tests {
         let json = r#"{"uri":"http://h/a/master.m3u8","breaks":[{"pos":0,"duration":15000,"url":"http://h/ad/master.m3u8"}]}"#;
         let p = Payload::decode(&b64(json)).unwrap();
         assert_eq!(p.breaks.len(), 1);
+        assert_eq!(serde_json::to_string(&p).unwrap(), json);
         assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
         // Standard, padded base64 (what lambda-stitch's serialize() writes).
         let std = base64::engine::general_purpose::STANDARD.encode(json);
