@@ -371,3 +371,28 @@ async fn cmaf_maps_follow_the_discontinuities() {
     }
     assert!(decoded >= 1);
 }
+
+/// AES-128 content with a clear ad: the ad starts with `METHOD=NONE`, the content resumes
+/// with its key again (absolute URI), and the whole decodes.
+#[tokio::test]
+async fn encrypted_content_with_a_clear_ad() {
+    let env = Env::start().await;
+    let p = payload(&env.fixture("aes/vod1"), &[(4000, &env.fixture("ts/vod2"))]);
+    let s = env.stitched(&env.master_url(&p, "")).await;
+    for m in s.of_kind("variant") {
+        let seg = &m.playlist.segments;
+        assert_eq!(seg.len(), 8);
+        assert_eq!(seg[2].keys.len(), 1, "{}", m.text);
+        assert_eq!(seg[2].keys[0].method(), Some("NONE"));
+        assert_eq!(seg[6].keys[0].method(), Some("AES-128"));
+        let key = seg[6].keys[0].uri().unwrap();
+        assert!(
+            key.starts_with("http://") && key.ends_with("key.bin"),
+            "{key}"
+        );
+    }
+    testkit::require_peer!("ffmpeg");
+    for m in s.of_kind("variant") {
+        assert_decodes(&m.url).await;
+    }
+}
