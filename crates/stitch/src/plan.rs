@@ -186,10 +186,12 @@ fn track_bandwidth(content: &Vod, track: &Track) -> u64 {
     }
 }
 
-/// The ad's material for one content track. `empty_vtt` is the URL of the service's empty
-/// WebVTT segment (for subtitle tracks of ads without subtitles).
+/// The ad's material for one content track.
 pub enum AdChoice<'a> {
+    /// The ad's matching media playlist.
     Playlist(&'a MediaPlaylist),
+    /// No subtitles in the ad: empty WebVTT segments of these durations (the ad's
+    /// reference rendition's segments).
     Empty(Vec<f64>),
 }
 
