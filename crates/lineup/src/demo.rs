@@ -9,6 +9,7 @@
 //!   -> /pullpush  one fetcher pulling the engine's channel, pushing with Digest auth into
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
+//! /stitch   house ads stitched into the bundled VODs (lambda-stitch payloads)
 //! ```
 
 use std::net::SocketAddr;
@@ -55,6 +56,8 @@ pub struct Demo {
     pub engine_master: String,
     pub origin: origin::ChannelView,
     pub fetcher: pullpush::FetcherInfo,
+    /// A stitched VOD: vod1 with the ad-marked VOD as a mid-roll.
+    pub stitched: String,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -148,6 +151,14 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .nest("/engine", engine_service.router())
         .nest("/pullpush", pullpush.router())
         .nest("/origin", origin.router())
+        .nest(
+            "/stitch",
+            stitch::build(&stitch::StitchArgs {
+                public_url: Some(format!("{base}/stitch")),
+                ..Default::default()
+            })
+            .router(),
+        )
         .merge(web::common_routes())
         .layer(web::cors());
     let server = tokio::spawn(web::serve(listener, router));
@@ -194,7 +205,21 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
                 .await?
         }
     };
+    let stitched = format!(
+        "{base}/stitch/master.m3u8?payload={}",
+        stitch::Payload {
+            uri: vod("vod1"),
+            breaks: vec![stitch::Break {
+                pos: 4000.0,
+                duration: Some(10_000.0),
+                url: Some(format!("{base}/vod/ads/vod1/master.m3u8")),
+                asset_list_url: None,
+            }],
+        }
+        .encode()
+    );
     Ok(Demo {
+        stitched,
         base,
         pullpush,
         engine_master,
@@ -245,10 +270,15 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
   AES-128 endpoint (key URI carries its token):
     {aes}
 
+  house-ad stitched VOD (vod1, the ad-marked VOD as a mid-roll at 4 s; &i=1 for
+  HLS Interstitials instead of splicing):
+    {stitched}
+
   play:      ffplay {dvr}
              vlc {dvr}      (Safari: open the URL directly)
   check:     cargo run --release -- validate --follow 30 {dvr}
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
+             {b}/stitch/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
   control:   {control}
@@ -268,6 +298,7 @@ Ctrl-C stops.",
                 args.listen
             )
         },
+        stitched = demo.stitched,
     );
     demo.server.await??;
     demo.pullpush.close().await?;
@@ -329,6 +360,7 @@ fn page_config(
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),
             doc("Origin API", "origin/api/docs"),
+            doc("Stitch API", "stitch/api/docs"),
         ],
     }
 }

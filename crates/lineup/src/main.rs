@@ -111,6 +111,8 @@ enum Command {
     Pullpush(pullpush::PullPushArgs),
     /// Run the origin (ingest, DVR, time-shift, I-frames, ad markers, AES-128).
     Origin(origin::OriginArgs),
+    /// Run the stitch service (house ads into HLS VODs, lambda-stitch payloads).
+    Stitch(stitch::StitchArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }
@@ -201,6 +203,10 @@ fn main() -> ExitCode {
                 )?;
                 let origin = origin::build(args).await?;
                 origin.serve().await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Stitch(args) => {
+                stitch::serve(args).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Validate(args) => validate::run(args).await,

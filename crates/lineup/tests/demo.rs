@@ -42,6 +42,10 @@ async fn demo_chain_plays_end_to_end() {
     let (code, out) = lineup(&["validate", "--check-segments", &demo.engine_master]).await;
     assert_eq!(code, 0, "engine channel:\n{out}");
 
+    // The banner's stitched VOD (vod1 with a house-ad mid-roll) passes `lineup validate`.
+    let (code, out) = lineup(&["validate", "--check-segments", &demo.stitched]).await;
+    assert_eq!(code, 0, "stitched VOD:\n{out}");
+
     // Wait until the origin's live playlist lists a few segments pushed by pullpush.
     let variant = testkit::wait_for(Duration::from_secs(60), "origin DVR playlist", || {
         let dvr = dvr.clone();
