@@ -209,9 +209,14 @@ fn documented_rules() -> Vec<String> {
     for line in doc.lines().filter(|l| l.starts_with('|')) {
         let cells: Vec<&str> = line.split('|').collect();
         // | section | requirement | rule | ...
-        let Some(rule_cell) = cells.get(3) else { continue };
+        let Some(rule_cell) = cells.get(3) else {
+            continue;
+        };
         for part in rule_cell.split('`').skip(1).step_by(2) {
-            if part.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()) {
+            if part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
+            {
                 out.push(part.to_string());
             }
         }
@@ -239,7 +244,10 @@ fn rule_table_and_fixtures_agree() {
     fixture_rules.sort();
     fixture_rules.dedup();
     for r in &fixture_rules {
-        assert!(documented.contains(r), "fixture rule {r} is not in RULES.md");
+        assert!(
+            documented.contains(r),
+            "fixture rule {r} is not in RULES.md"
+        );
     }
     // Rules no playlist text alone can show: time between reloads, bytes, HTTP.
     let no_fixture = [

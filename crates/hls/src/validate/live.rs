@@ -23,6 +23,9 @@ struct Seg {
     uri: String,
     duration: f64,
     discontinuity: bool,
+    byte_range: Option<ByteRange>,
+    /// The EXT-X-PROGRAM-DATE-TIME tag on the segment itself, in ms since 1970.
+    date_ms: Option<i64>,
     /// The EXT-X-KEY tags in effect, as text ("" when none).
     key: String,
     /// The EXT-X-MAP in effect, as text ("" when none).
@@ -55,6 +58,8 @@ impl Snapshot {
                     uri: s.uri.clone(),
                     duration: s.duration,
                     discontinuity: s.discontinuity,
+                    byte_range: s.byte_range,
+                    date_ms: s.program_date_time.map(|t| t.timestamp_millis()),
                     key: p
                         .effective_keys(i)
                         .iter()
@@ -225,10 +230,14 @@ impl LiveTracker {
                             );
                         } else if (old.duration - new.duration).abs() > 1e-3
                             || old.discontinuity != new.discontinuity
+                            || old.byte_range != new.byte_range
+                            // A date tag may appear on the new head segment (its date was
+                            // implied before); a date both reloads state must not move.
+                            || matches!((old.date_ms, new.date_ms), (Some(a), Some(b)) if (a - b).abs() > 1)
                         {
                             out.push(Problem::error(
                                 "segment-changed",
-                                format!("segment {seq} ('{uri}') changed its duration or discontinuity"),
+                                format!("segment {seq} ('{uri}') changed its duration, discontinuity, byte range or date"),
                             ).seq(seq));
                         } else if old.key != new.key {
                             out.push(
