@@ -33,6 +33,10 @@ fn role(master: &MasterPlaylist, uri: &str) -> Option<Role> {
         .then_some(Role::IFrame)
 }
 
+fn show(t: Option<u64>) -> String {
+    t.map_or("(none)".to_string(), |t| t.to_string())
+}
+
 /// Check the media playlists of one master against each other and against the master.
 /// `media` holds `(uri as written in the master, playlist)`; URIs the master does not name
 /// are ignored.
@@ -67,8 +71,9 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
                 out.push(Problem::error(
                     "variant-target-duration-mismatch",
                     format!(
-                        "'{uri}' has EXT-X-TARGETDURATION {:?} but '{first_uri}' has {:?}",
-                        p.target_duration, first.target_duration
+                        "'{uri}' has EXT-X-TARGETDURATION {} but '{first_uri}' has {}",
+                        show(p.target_duration),
+                        show(first.target_duration)
                     ),
                 ));
             }
