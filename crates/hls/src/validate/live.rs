@@ -23,6 +23,8 @@ struct Seg {
     uri: String,
     duration: f64,
     discontinuity: bool,
+    /// Its Discontinuity Sequence Number.
+    disc_no: u64,
     byte_range: Option<ByteRange>,
     /// The EXT-X-PROGRAM-DATE-TIME tag on the segment itself, in ms since 1970.
     date_ms: Option<i64>,
@@ -44,6 +46,7 @@ struct Snapshot {
 
 impl Snapshot {
     fn of(p: &MediaPlaylist) -> Self {
+        let mut disc_no = p.discontinuity_sequence;
         Self {
             media_sequence: p.media_sequence,
             discontinuity_sequence: p.discontinuity_sequence,
@@ -55,6 +58,10 @@ impl Snapshot {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| Seg {
+                    disc_no: {
+                        disc_no += u64::from(s.discontinuity);
+                        disc_no
+                    },
                     uri: s.uri.clone(),
                     duration: s.duration,
                     discontinuity: s.discontinuity,
@@ -198,20 +205,31 @@ impl LiveTracker {
                         ),
                     ));
                 } else {
-                    // The discontinuity sequence grows by the discontinuities that left the head.
-                    let dropped = prev.segments[..removed]
-                        .iter()
-                        .filter(|s| s.discontinuity)
-                        .count() as u64;
-                    let expected = prev.discontinuity_sequence + dropped;
-                    if cur.discontinuity_sequence != expected {
-                        out.push(Problem::error(
-                            "discontinuity-sequence-wrong",
-                            format!(
-                                "EXT-X-DISCONTINUITY-SEQUENCE is {} but {} discontinuities left the window since it was {} (expected {expected})",
-                                cur.discontinuity_sequence, dropped, prev.discontinuity_sequence
-                            ),
-                        ));
+                    // A listed segment keeps its Discontinuity Sequence Number (DISCONTINUITY-
+                    // SEQUENCE plus the DISCONTINUITY tags up to and including its own, RFC
+                    // 8216 4.3.3.3): the sequence grows by the discontinuities that left.
+                    // Servers either keep the tag on the new head segment or drop it and
+                    // count it in DISCONTINUITY-SEQUENCE; both give every segment the same
+                    // number, which is what players use, so both pass.
+                    let moved = cur.segments.iter().enumerate().find_map(|(i, new)| {
+                        let old = prev.segments.get(removed + i)?;
+                        (old.disc_no != new.disc_no).then_some((
+                            cur.media_sequence + i as u64,
+                            old.disc_no,
+                            new.disc_no,
+                        ))
+                    });
+                    if let Some((seq, was, now)) = moved {
+                        out.push(
+                            Problem::error(
+                                "discontinuity-sequence-wrong",
+                                format!(
+                                    "segment {seq} was in discontinuity {was} and is now in {now} (EXT-X-DISCONTINUITY-SEQUENCE {} -> {})",
+                                    prev.discontinuity_sequence, cur.discontinuity_sequence
+                                ),
+                            )
+                            .seq(seq),
+                        );
                     }
                     // Segments still present must be unchanged under the same number.
                     for (i, new) in cur.segments.iter().enumerate() {
@@ -229,7 +247,9 @@ impl LiveTracker {
                                 .seq(seq),
                             );
                         } else if (old.duration - new.duration).abs() > 1e-3
-                            || old.discontinuity != new.discontinuity
+                            // The head segment's DISCONTINUITY may be folded into the
+                            // DISCONTINUITY-SEQUENCE (checked by number above).
+                            || (old.discontinuity != new.discontinuity && i > 0)
                             || old.byte_range != new.byte_range
                             // A date tag may appear on the new head segment (its date was
                             // implied before); a date both reloads state must not move.
@@ -350,6 +370,25 @@ mod tests {
         let rules: Vec<_> = t.observe(&bad, 2000).iter().map(|p| p.rule).collect();
         assert!(rules.contains(&"discontinuity-sequence-wrong"), "{rules:?}");
         assert!(rules.contains(&"segment-uri-changed"), "{rules:?}");
+
+        // The new head segment's DISCONTINUITY folded into DISCONTINUITY-SEQUENCE, or kept:
+        // both keep segment 6 in discontinuity 1.
+        for next in [
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:6\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXTINF:2,\nb.ts\n#EXTINF:2,\nc.ts\n#EXTINF:2,\nd.ts\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:6\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n#EXT-X-DISCONTINUITY\n#EXTINF:2,\nb.ts\n#EXTINF:2,\nc.ts\n#EXTINF:2,\nd.ts\n",
+        ] {
+            let mut t = LiveTracker::new();
+            t.observe(&a, 0);
+            assert_eq!(t.observe(&media(next), 2000), vec![], "{next}");
+        }
+        // Dropped without counting it: segment 6 moved from discontinuity 1 to 0.
+        let mut t2 = LiveTracker::new();
+        t2.observe(&a, 0);
+        let lost = media(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:6\n#EXTINF:2,\nb.ts\n#EXTINF:2,\nc.ts\n#EXTINF:2,\nd.ts\n",
+        );
+        let rules: Vec<_> = t2.observe(&lost, 2000).iter().map(|p| p.rule).collect();
+        assert_eq!(rules, ["discontinuity-sequence-wrong"]);
 
         let back = media(
             "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:6\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXTINF:2,\nd.ts\n#EXTINF:2,\ne.ts\n#EXTINF:2,\nf.ts\n",
