@@ -10,6 +10,8 @@
 //! ([`Key`], [`Map`], [`DateRange`], ad [`Marker`]s, unknown [`Tag`]s). Attribute lists are
 //! ordered [`AttributeList`]s with typed getters. [`parse`] / [`parse_bytes`] read,
 //! `write_to` / `to_bytes` / `Display` write, [`uri::resolve`] resolves URIs.
+//! [`validate`] is the RFC 8216 oracle every test uses; [`validate::rules`] is the table of
+//! every MUST of RFC 8216 sections 4 and 6 and the rule id that checks it.
 //!
 //! # Architecture and invariants
 //! - `parse` is one pass over lines after a pre-scan that classifies the playlist (master

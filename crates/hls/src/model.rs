@@ -449,7 +449,7 @@ pub enum Marker {
     OatclsScte35(String),
     /// `EXT-X-ASSET:<attributes>`
     Asset(String),
-    /// `EXT-X-SCTE35:<attributes>` (CUE="<base64>", ...)
+    /// `EXT-X-SCTE35:<attributes>` (`CUE="<base64>"`, ...)
     Scte35(String),
 }
 

@@ -124,7 +124,9 @@ impl MediaPlaylist {
             let _ = writeln!(out, "#EXT-X-TARGETDURATION:{t}");
         }
         let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
-        if self.discontinuity_sequence != 0 {
+        // RFC 8216 6.2.2: a playlist that removes segments and has discontinuities must
+        // carry the tag, even at 0 (zero is the default, so it reads back the same).
+        if self.discontinuity_sequence != 0 || self.segments.iter().any(|s| s.discontinuity) {
             let _ = writeln!(
                 out,
                 "#EXT-X-DISCONTINUITY-SEQUENCE:{}",

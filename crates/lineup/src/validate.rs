@@ -4,14 +4,16 @@
 //! with `--follow SECONDS` reloads every media playlist at half its target duration and runs
 //! the live rules across reloads. `--check-segments` fetches the head of every new segment
 //! and checks the status and that the bytes look like media (TS sync byte, MP4 box, WebVTT,
-//! ADTS/ID3). One line per problem, or `--json`; exit code 1 on any error.
+//! ADTS/ID3). For a master, the media playlists it names are also checked against each
+//! other once (`hls::validate::check_variants`, RFC 8216 6.2.4). One line per problem, or
+//! `--json`; exit code 1 on any error.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hls::validate::{LiveTracker, Problem, Severity, check_text};
+use hls::validate::{LiveTracker, Problem, Severity, check_text, check_variants};
 use hls::{MediaPlaylist, Playlist};
 use serde_json::json;
 use url::Url;
@@ -248,7 +250,10 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
     let media_urls = match parsed {
         None => return Ok(findings),
         Some(Playlist::Media(_)) => vec![url.clone()],
-        Some(Playlist::Master(m)) => children(&url, &m),
+        Some(Playlist::Master(m)) => {
+            findings.extend(check_master_set(&loader, &url, &m).await);
+            children(&url, &m)
+        }
     };
     let follow = args.follow.map(|s| Duration::from_secs_f64(s.max(0.0)));
     let tasks = media_urls.into_iter().map(|u| {
@@ -259,6 +264,43 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
         findings.append(&mut f);
     }
     Ok(findings)
+}
+
+/// The cross-variant rules on one load of every media playlist a master names (those that
+/// fail to load are reported by their own check).
+async fn check_master_set(
+    loader: &Loader,
+    base: &Url,
+    master: &hls::MasterPlaylist,
+) -> Vec<Finding> {
+    let uris = master
+        .variants
+        .iter()
+        .map(|v| v.uri.as_str())
+        .chain(master.media.iter().filter_map(|m| m.uri()))
+        .chain(master.i_frame_streams.iter().filter_map(|i| i.uri()));
+    let mut loaded: Vec<(String, MediaPlaylist)> = Vec::new();
+    for uri in uris {
+        if loaded.iter().any(|(u, _)| u == uri) {
+            continue;
+        }
+        let Ok(u) = hls::uri::resolve(base, uri) else {
+            continue;
+        };
+        if let Ok(text) = loader.text(&u).await
+            && let Some(Playlist::Media(m)) = check_text(&text).0
+        {
+            loaded.push((uri.to_string(), m));
+        }
+    }
+    let refs: Vec<(&str, &MediaPlaylist)> = loaded.iter().map(|(u, p)| (u.as_str(), p)).collect();
+    check_variants(master, &refs)
+        .into_iter()
+        .map(|problem| Finding {
+            url: display_url(base),
+            problem,
+        })
+        .collect()
 }
 
 async fn check_media_playlist(

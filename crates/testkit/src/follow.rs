@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hls::validate::{LiveTracker, Problem, Severity, check_text};
+use hls::validate::{LiveTracker, Problem, Severity, check_text, check_variants};
 
 /// Reload interval before any media playlist has told us its target duration.
 const DEFAULT_RELOAD: Duration = Duration::from_millis(500);
@@ -15,7 +15,10 @@ const DEFAULT_RELOAD: Duration = Duration::from_millis(500);
 /// (variants and `EXT-X-MEDIA` renditions with a URI) every half target duration, runs each
 /// text through [`check_text`] (static rules) and each media playlist through its own
 /// [`LiveTracker`] (rules across reloads: the media sequence never goes back, a segment
-/// never changes its URI under a number, the playlist keeps changing, ...).
+/// never changes its URI under a number, the playlist keeps changing, ...), and after each
+/// round the master and the media playlists of that round through [`check_variants`]
+/// (RFC 8216 6.2.4: one target duration, matching discontinuities, ...; each problem is
+/// reported once, under the master's path).
 ///
 /// `get` reads one object of the output by path, e.g. `"channel.m3u8"` or
 /// `"channel_400000.m3u8"`: relative URIs in the master are joined to the master's folder
@@ -121,7 +124,12 @@ impl PlaylistFollower {
         let task = tokio::spawn(async move {
             let t0 = Instant::now();
             let mut media: Vec<String> = Vec::new();
+            // Path -> URI as the master writes it, for the cross-variant rules.
+            let mut uri_of: BTreeMap<String, String> = BTreeMap::new();
+            let mut master: Option<hls::MasterPlaylist> = None;
+            let mut variant_seen: std::collections::HashSet<String> = Default::default();
             loop {
+                let mut round: Vec<(String, hls::MediaPlaylist)> = Vec::new();
                 let mut interval = DEFAULT_RELOAD;
                 if !st.lock().unwrap().down {
                     if let Some(text) = get(master_path.clone()).await.and_then(utf8) {
@@ -144,10 +152,12 @@ impl PlaylistFollower {
                                 } else {
                                     format!("{folder}{uri}")
                                 };
+                                uri_of.insert(path.clone(), uri.to_string());
                                 if !media.contains(&path) {
                                     media.push(path);
                                 }
                             }
+                            master = Some(m);
                         }
                     }
                     for path in &media {
@@ -189,6 +199,20 @@ impl PlaylistFollower {
                                 s.record(path, now, p, stale_ok);
                             }
                             *s.report.reloads.entry(path.clone()).or_default() += 1;
+                            if let Some(uri) = uri_of.get(path) {
+                                round.push((uri.clone(), m));
+                            }
+                        }
+                    }
+                    if let Some(m) = &master {
+                        let refs: Vec<(&str, &hls::MediaPlaylist)> =
+                            round.iter().map(|(u, p)| (u.as_str(), p)).collect();
+                        let now = t0.elapsed().as_millis() as u64;
+                        let mut s = st.lock().unwrap();
+                        for p in check_variants(m, &refs) {
+                            if variant_seen.insert(format!("{} {}", p.rule, p.message)) {
+                                s.record(&master_path, now, p, false);
+                            }
                         }
                     }
                 }
