@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# deploy/local.sh: the deployment of deploy/compose.yaml, started from local binaries on
+# 127.0.0.1 only, then checked the way a viewer would check it.
+#
+#   Redis  <- two engine replicas (one channel, byte-identical from either)
+#   moto (S3) <- two origin replicas (one bucket; channel created on A, played from B)
+#   pullpush: engine A -> origin A ingest (Digest)
+#   check: `lineup validate --follow` on origin B's master (every rendition, live rules)
+#
+# Exits 0 when the channel plays clean through the replica; everything it started is
+# stopped on exit. Knobs: LINEUP_BIN (default: build target/debug/lineup), FOLLOW (30).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FOLLOW=${FOLLOW:-30}
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'deploy/local: %s\n' "$*" >&2; exit 1; }
+for tool in redis-server moto_server python3 curl jq; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/lineup-deploy.XXXXXX")
+PIDS=()
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if ((rc != 0)); then
+        for f in "$WORK"/*.log; do printf -- '--- %s\n' "$f" >&2; tail -5 "$f" >&2; done
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait_http() { # URL SECONDS
+    local deadline=$((SECONDS + $2))
+    until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+if [[ -n "${LINEUP_BIN:-}" ]]; then BIN=$LINEUP_BIN; else
+    say "cargo build -p lineup"
+    (cd "$ROOT" && cargo build -p lineup --quiet) || die "build failed"
+    BIN="$ROOT/target/debug/lineup"
+fi
+TOKEN=deploy-token-$RANDOM$RANDOM
+SECRET=deploy-secret-$RANDOM$RANDOM
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+
+R=$(free_port); M=$(free_port); V=$(free_port)
+say "redis :$R, moto :$M, VOD origin :$V"
+redis-server --port "$R" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+moto_server -H 127.0.0.1 -p "$M" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+python3 -m http.server "$V" --bind 127.0.0.1 --directory "$ROOT/tests/fixtures" >"$WORK/vod.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$M/" 30 || die "moto did not start"
+wait_http "http://127.0.0.1:$V/ts/vod1/master.m3u8" 10 || die "VOD server did not start"
+python3 - "$M" <<'PY' || die "cannot create the bucket"
+import sys, boto3
+boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1",
+             aws_access_key_id="test", aws_secret_access_key="test").create_bucket(Bucket="media")
+PY
+
+VOD="http://127.0.0.1:$V/ts"
+cat >"$WORK/channels.toml" <<TOML
+[[channels]]
+id = "news"
+title = "News loop"
+vods = ["$VOD/vod1/master.m3u8", "$VOD/vod2/master.m3u8", "$VOD/vod3/master.m3u8"]
+ad_every = 2
+ad_duration_secs = 6
+TOML
+
+E1=$(free_port); E2=$(free_port)
+for port in "$E1" "$E2"; do
+    say "engine replica :$port (Redis)"
+    "$BIN" engine --listen "127.0.0.1:$port" --channels "$WORK/channels.toml" \
+        --redis-url "redis://127.0.0.1:$R" --slate-url "$VOD/slate/master.m3u8" \
+        --api-token "$TOKEN" >"$WORK/engine-$port.log" 2>&1 &
+    PIDS+=($!)
+done
+O1=$(free_port); O2=$(free_port)
+for port in "$O1" "$O2"; do
+    say "origin replica :$port (S3)"
+    "$BIN" origin --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" \
+        --store s3 --store-url s3://media/origin --s3-endpoint "http://127.0.0.1:$M" \
+        --secret "$SECRET" --api-token "$TOKEN" --follow-interval-ms 500 \
+        >"$WORK/origin-$port.log" 2>&1 &
+    PIDS+=($!)
+done
+P=$(free_port)
+say "pullpush :$P"
+"$BIN" pullpush --listen "127.0.0.1:$P" --db "$WORK/pullpush.db" --api-token "$TOKEN" \
+    >"$WORK/pullpush.log" 2>&1 &
+PIDS+=($!)
+for url in "http://127.0.0.1:$E1/healthz" "http://127.0.0.1:$E2/healthz" \
+    "http://127.0.0.1:$O1/healthz" "http://127.0.0.1:$O2/healthz" "http://127.0.0.1:$P/healthz"; do
+    wait_http "$url" 60 || die "$url did not come up"
+done
+ENGINE_MASTER="http://127.0.0.1:$E1/channels/news/master.m3u8"
+wait_http "$ENGINE_MASTER" 30 || die "engine channel"
+# Both engine replicas serve the same channel.
+wait_http "http://127.0.0.1:$E2/channels/news/master.m3u8" 30 || die "engine replica B"
+
+auth=(-H "authorization: Bearer $TOKEN")
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$O1/api/v1/channels") == 401 ]] ||
+    die "origin control API answered without a token"
+VIEW=$(curl -fsS "${auth[@]}" -H 'content-type: application/json' \
+    -d '{"id":"news","endpoints":[{"id":"live","startover_window_seconds":300}]}' \
+    "http://127.0.0.1:$O1/api/v1/channels") || die "origin channel creation"
+INGEST=$(jq -c '[.ingest[] | {url: (if (.url | endswith("/channel")) then .url else .url + "/channel" end), username, password}]' <<<"$VIEW")
+curl -fsS "${auth[@]}" -H 'content-type: application/json' \
+    -d "{\"name\":\"news\",\"url\":\"$ENGINE_MASTER\",\"output\":\"mediapackage\",\"payload\":{\"ingestUrls\":$INGEST}}" \
+    "http://127.0.0.1:$P/api/v1/fetchers" >/dev/null || die "fetcher creation"
+
+# Played through the other origin replica: it follows the bucket.
+MASTER_B=$(jq -r '.endpoints[0].url' <<<"$VIEW" | sed "s/:$O1/:$O2/")
+deadline=$((SECONDS + 90))
+until curl -fsS "$MASTER_B" 2>/dev/null | grep -q '\.m3u8'; do
+    ((SECONDS < deadline)) || die "origin replica B never served $MASTER_B"
+    sleep 0.5
+done
+say "lineup validate --follow $FOLLOW $MASTER_B"
+"$BIN" validate --follow "$FOLLOW" "$MASTER_B" || die "the channel does not follow clean through origin replica B"
+say "deployment OK: engine x2 (Redis) -> pullpush -> origin x2 (S3), played through the replica"
