@@ -160,7 +160,7 @@ async fn out_inner(
         if data.variants.is_empty() {
             return Err(ApiError::not_found("nothing ingested on this channel yet"));
         }
-        let text = render::master_playlist(data.master.as_ref(), &data.variants, ep);
+        let text = render::master_playlist(data.master.as_ref(), &data.variants, ep, &query_of(q)?);
         return Ok(respond(
             Bytes::from(text),
             cache::M3U8,
@@ -264,6 +264,30 @@ async fn out_inner(
         cache::content_type_for(file)
     };
     Ok(with_range(bytes, ct, headers))
+}
+
+/// The playback query a master carries into the URIs it names: `?k=v&...` (sorted,
+/// percent-encoded), empty without one. `start` / `end` are checked here so a bad time is
+/// refused on the master, not on every playlist it names.
+fn query_of(q: &HashMap<String, String>) -> Result<String, ApiError> {
+    if q.is_empty() {
+        return Ok(String::new());
+    }
+    for field in ["start", "end"] {
+        if let Some(v) = q.get(field) {
+            parse_time(field, v)?;
+        }
+    }
+    if q.contains_key("end") && !q.contains_key("start") {
+        return Err(ApiError::bad_field("start", "end needs start"));
+    }
+    let mut pairs: Vec<(&String, &String)> = q.iter().collect();
+    pairs.sort();
+    let mut out = url::form_urlencoded::Serializer::new(String::from("?"));
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    Ok(out.finish())
 }
 
 /// Where a TS/CMAF segment's bytes come from, decided under the channel lock.
