@@ -37,6 +37,8 @@ pub struct FixturePusher {
     urls: [String; 2],
     /// One entry per fixture segment in play order: (discontinuity, [bytes per rendition]).
     material: Vec<(bool, [Vec<u8>; 2])>,
+    /// (fixture, segment index) of each material entry.
+    order: Vec<(&'static str, usize)>,
     next: u64,
     t0: DateTime<Utc>,
     window: VecDeque<Seg>,
@@ -47,8 +49,10 @@ pub struct FixturePusher {
 impl FixturePusher {
     pub fn new(view: &origin::ChannelView, t0: DateTime<Utc>) -> Self {
         let mut material = Vec::new();
+        let mut order = Vec::new();
         for (vod, n) in [("vod1", 4), ("slate", 3), ("vod2", 4), ("vod3", 4)] {
             for i in 0..n {
+                order.push((vod, i));
                 let read = |folder: &str| {
                     std::fs::read(testkit::fixture(&format!("ts/{vod}/{folder}/seg{i:03}.ts")))
                         .expect("TS fixture")
@@ -60,6 +64,7 @@ impl FixturePusher {
             ingest: [DigestPut::from_view(view, 0), DigestPut::from_view(view, 1)],
             urls: [view.ingest[0].url.clone(), view.ingest[1].url.clone()],
             material,
+            order,
             next: 0,
             t0,
             window: VecDeque::new(),
@@ -70,6 +75,14 @@ impl FixturePusher {
     /// The wall-clock start (PROGRAM-DATE-TIME) of segment `seq`.
     pub fn start_of(&self, seq: u64) -> DateTime<Utc> {
         self.t0 + chrono::Duration::seconds(2 * seq as i64)
+    }
+
+    /// The fixture file segment `seq` of rendition `r` (index in [`RENDITIONS`]) came from,
+    /// and whether it starts a discontinuity.
+    pub fn source_of(&self, seq: u64, r: usize) -> (std::path::PathBuf, bool) {
+        let (vod, i) = self.order[(seq as usize) % self.order.len()];
+        let path = testkit::fixture(&format!("ts/{vod}/{}/seg{i:03}.ts", RENDITIONS[r].1));
+        (path, i == 0 && seq > 0)
     }
 
     /// Segments pushed so far.
