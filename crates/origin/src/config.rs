@@ -37,6 +37,13 @@ pub struct OriginArgs {
     /// playback URLs the API returns. Default: `http://<listen>`.
     #[arg(long, env = "LINEUP_ORIGIN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Bytes of AES-128-encrypted segments kept ready (each segment is encrypted once per
+    /// endpoint, not per request, while it is kept).
+    #[arg(long, env = "LINEUP_ORIGIN_SEGMENT_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub segment_cache_bytes: usize,
+    /// Bytes of segments received whose playlist entry has not arrived yet, per channel.
+    #[arg(long, env = "LINEUP_ORIGIN_PENDING_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub pending_bytes: usize,
     /// Largest accepted ingest body, bytes.
     #[arg(long, env = "LINEUP_ORIGIN_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -88,6 +95,8 @@ impl Default for OriginArgs {
             listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
             public_url: None,
             max_body_bytes: 64 * 1024 * 1024,
+            segment_cache_bytes: 64 * 1024 * 1024,
+            pending_bytes: 256 * 1024 * 1024,
             store: StoreKind::Memory,
             store_path: None,
             store_url: None,

@@ -5,7 +5,7 @@ use web::ApiError;
 
 /// Everything that can go wrong in the origin. Each variant maps to one HTTP status; bad
 /// input is always 4xx and names the field (path segment, query parameter, JSON field).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OriginError {
     #[error("{message}")]
     BadField { field: String, message: String },

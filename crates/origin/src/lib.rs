@@ -55,8 +55,8 @@
 //!                                                                    v
 //!                                   Store::put(bytes) -> ChannelData::commit(meta) -> evict
 //! GET /out/.. -> ChannelData (select by wall time) -> render (hls writer) -> Bytes
-//!             -> Store::get -> (AES-128) -> Bytes
-//! GET .m4s / CMAF playlist -> Variant::cmaf cache, else Store::get -> remux_ts -> cache
+//!             -> Store::get -> (AES-128, once per segment and endpoint) -> Bytes
+//! GET .m4s / CMAF playlist -> Variant::cmaf cache, else (once) Store::get -> remux_ts -> cache
 //! commit / API change -> persist::Index::put(<ch>.index.json | <ch>.channel.json)
 //! every follow interval: Index::list -> changed objects -> ChannelData (other replicas)
 //! ```
@@ -72,8 +72,11 @@
 //! answered after the segment and the index listing it are stored, and a replica that
 //! ingested into a channel in the last 30 s is that channel's only index writer; live
 //! playlists are rendered once per timeline change and served as shared
-//! `Bytes`; segments are served as `Bytes` from the store without copying (except
-//! AES-128 output, which encrypts per request).
+//! `Bytes`; segments are served as `Bytes` from the store without copying; CPU work
+//! (AES-128 encryption, TS inspection, CMAF remux) runs on the blocking pool, once per
+//! segment (and endpoint) however many requests ask at the same time (`work::Once`),
+//! AES output kept up to `segment_cache_bytes`; segments waiting for their playlist entry
+//! are bounded in count and in bytes (`pending_bytes`).
 
 mod adbreak;
 mod api;
@@ -94,6 +97,7 @@ pub mod render;
 mod replication;
 pub mod store;
 pub mod timeline;
+mod work;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -204,6 +208,7 @@ impl Origin {
             }
             None => rand::random(),
         };
+        let segment_cache_bytes = config.segment_cache_bytes;
         let public_url = config
             .public_url
             .clone()
@@ -221,6 +226,8 @@ impl Origin {
                 keys: Keys::new(secret),
                 index,
                 segments_served: std::sync::OnceLock::new(),
+                aes: work::Once::new("aes", segment_cache_bytes, bytes::Bytes::len),
+                remux: work::Once::new("cmaf", 0, |_| 0),
             }),
         }
     }

@@ -217,7 +217,7 @@ async fn out_inner(
             (None, Found::Cmaf(v.key.clone(), meta.key.clone()))
         } else {
             match s.store.get_now(&meta.key) {
-                Some(b) => (b, Found::Ready),
+                Some(b) => (b, Found::Ready(meta.key.clone())),
                 None => (None, Found::Fetch(meta.key.clone())),
             }
         };
@@ -242,21 +242,47 @@ async fn out_inner(
         s.segments_served().increment(1);
         return Ok(with_range(bytes, cache::M4S, headers));
     }
-    let bytes = match found {
-        Found::Fetch(key) => s.store.get(&key).await.map_err(ApiError::from)?,
-        _ => bytes,
-    };
-    let mut bytes =
-        bytes.ok_or_else(|| ApiError::not_found(format!("segment {seq} was evicted")))?;
-    if let Encryption::Aes128 {
+    let evicted = || ApiError::not_found(format!("segment {seq} was evicted"));
+    let bytes = if let Encryption::Aes128 {
         key_rotation_seconds,
     } = encryption
     {
+        // Encrypted once per (endpoint, segment) on the blocking pool; concurrent requests
+        // share the run, later ones the kept result.
         let kid = crate::keys::Keys::key_id(start, key_rotation_seconds);
         let key = s.keys.key(channel, endpoint, kid);
         let iv = media::aes::iv_from_sequence(seq);
-        bytes = Bytes::from(media::aes::encrypt_segment(&bytes, &key, &iv));
-    }
+        let (store, store_key) = (s.store.clone(), found.store_key());
+        let id = format!(
+            "{channel}\n{endpoint}\n{store_key}\n{}\n{kid}",
+            start.timestamp_micros()
+        );
+        s.aes
+            .get_or_run(&id, async move {
+                let plain = match bytes {
+                    Some(b) => b,
+                    None => store
+                        .get(&store_key)
+                        .await?
+                        .ok_or_else(|| crate::OriginError::not_found(format!("segment {seq}")))?,
+                };
+                crate::work::blocking(move || {
+                    Bytes::from(media::aes::encrypt_segment(&plain, &key, &iv))
+                })
+                .await
+            })
+            .await
+            .map_err(|e| match e {
+                crate::OriginError::NotFound { .. } => evicted(),
+                e => ApiError::from(e),
+            })?
+    } else {
+        let bytes = match found {
+            Found::Fetch(key) => s.store.get(&key).await.map_err(ApiError::from)?,
+            _ => bytes,
+        };
+        bytes.ok_or_else(evicted)?
+    };
     s.segments_served().increment(1);
     let ct = if file.ends_with(".ts") {
         cache::TS
@@ -292,12 +318,20 @@ fn query_of(q: &HashMap<String, String>) -> Result<String, ApiError> {
 
 /// Where a TS/CMAF segment's bytes come from, decided under the channel lock.
 enum Found {
-    /// Read from the store already (`Store::get_now`).
-    Ready,
+    /// Read from the store already (`Store::get_now`) under this key.
+    Ready(String),
     /// Fetch from the store under this key.
     Fetch(String),
     /// CMAF endpoint: (variant key, store key of the TS).
     Cmaf(String, String),
+}
+
+impl Found {
+    fn store_key(&self) -> String {
+        match self {
+            Found::Ready(k) | Found::Fetch(k) | Found::Cmaf(_, k) => k.clone(),
+        }
+    }
 }
 
 /// Serve `bytes`, honouring a single `Range: bytes=a-b` (I-frame playlists use ranges).

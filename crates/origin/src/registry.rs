@@ -33,6 +33,10 @@ pub(crate) struct Shared {
     /// `origin_segments_served_total`, resolved once (after the router installed the
     /// recorder) rather than looked up per request.
     pub(crate) segments_served: std::sync::OnceLock<metrics::Counter>,
+    /// AES-128 output, once per (endpoint, segment), kept up to `segment_cache_bytes`.
+    pub(crate) aes: crate::work::Once<bytes::Bytes>,
+    /// CMAF remux, once per segment however many requests ask at the same time.
+    pub(crate) remux: crate::work::Once<Option<(cmaf::CmafSeg, cmaf::CmafInit)>>,
 }
 
 fn random_token(bytes: usize) -> String {
@@ -219,8 +223,15 @@ impl Shared {
         mut ready: Vec<Ready>,
     ) -> Result<(), OriginError> {
         // Also with nothing ready: a playlist PUT is ingest (and may change the master).
-        for r in &mut ready {
-            timeline::index_keyframes(&mut r.meta, &r.data);
+        if !ready.is_empty() {
+            // TS inspection is CPU work: on the blocking pool.
+            ready = crate::work::blocking(move || {
+                for r in &mut ready {
+                    timeline::index_keyframes(&mut r.meta, &r.data);
+                }
+                ready
+            })
+            .await?;
         }
         for r in &ready {
             self.store.put(r.meta.key.clone(), r.data.clone()).await?;
@@ -300,12 +311,20 @@ impl Shared {
                 .collect()
         };
         for (seq, key) in missing {
-            let Some(ts) = self.store.get(&key).await? else {
+            let store = self.store.clone();
+            let k = key.clone();
+            let result = self
+                .remux
+                .get_or_run(&format!("{}:{key}", ch.id), async move {
+                    match store.get(&k).await? {
+                        Some(ts) => crate::work::blocking(move || cmaf::remux(&ts, seq)).await,
+                        None => Err(OriginError::not_found(format!("segment {seq}"))),
+                    }
+                })
+                .await;
+            let Ok(result) = result else {
                 continue;
             };
-            let result = tokio::task::spawn_blocking(move || cmaf::remux(&ts, seq))
-                .await
-                .unwrap_or(None);
             let mut data = ch.lock();
             if let Some(v) = data.variants.get_mut(variant)
                 && v.segments.contains_key(&seq)

@@ -29,6 +29,9 @@ use crate::model::EndpointSpec;
 pub const PENDING_TTL_SECS: i64 = 120;
 /// At most this many half-arrived items per channel.
 pub const PENDING_MAX: usize = 2000;
+/// At most this many bytes of segments waiting for their playlist entry per channel
+/// (unless [`ChannelData::pending_budget`] says otherwise).
+pub const PENDING_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// One stored segment's metadata (its bytes are in the store under [`SegMeta::key`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +128,10 @@ pub struct ChannelData {
     pub last_arrival: Option<DateTime<Utc>>,
     /// Bumped when the master playlist changes (see [`ChannelData::index_version`]).
     pub master_version: u64,
+    /// Byte budget of `pending` (0: [`PENDING_MAX_BYTES`]); the oldest go first.
+    pub pending_budget: usize,
+    /// Bytes held in `pending`.
+    pending_bytes: usize,
 }
 
 /// `a/b/c.m3u8` + `seg.ts` -> `a/b/seg.ts`; `None` for absolute URIs or ones leaving the
@@ -194,15 +201,45 @@ impl ChannelData {
         if self.pending.len() + self.awaiting.len() >= PENDING_MAX {
             self.expire_pending(now, true);
         }
-        self.pending.insert(k, (data, now));
+        self.pending_bytes += data.len();
+        if let Some((old, _)) = self.pending.insert(k, (data, now)) {
+            self.pending_bytes -= old.len();
+        }
+        let budget = match self.pending_budget {
+            0 => PENDING_MAX_BYTES,
+            b => b,
+        };
+        while self.pending_bytes > budget {
+            let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.take_pending(&oldest);
+        }
         None
+    }
+
+    /// Remove a pending item, keeping the byte count.
+    fn take_pending(&mut self, k: &(u8, String)) -> Option<(Bytes, DateTime<Utc>)> {
+        let v = self.pending.remove(k)?;
+        self.pending_bytes -= v.0.len();
+        Some(v)
+    }
+
+    /// Bytes of segments waiting for their playlist entry.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     /// A segment was deleted on `ingest`: forget it if it is still half-arrived. Segments
     /// already on a timeline stay (the DVR window owns them, not the pusher).
     pub fn on_delete(&mut self, ingest: u8, path: &str) {
         let k = (ingest, path.to_string());
-        self.pending.remove(&k);
+        self.take_pending(&k);
         self.awaiting.remove(&k);
     }
 
@@ -328,6 +365,7 @@ impl ChannelData {
             };
             let k = (ingest, seg_path);
             if let Some((data, _)) = self.pending.remove(&k) {
+                self.pending_bytes -= data.len();
                 let mut meta = meta;
                 meta.size = data.len();
                 ready.push(Ready {
@@ -345,6 +383,7 @@ impl ChannelData {
     fn expire_pending(&mut self, now: DateTime<Utc>, force_half: bool) {
         let cutoff = now - Duration::seconds(PENDING_TTL_SECS);
         self.pending.retain(|_, (_, t)| *t >= cutoff);
+        self.pending_bytes = self.pending.values().map(|(b, _)| b.len()).sum();
         self.awaiting.retain(|_, (_, _, t)| *t >= cutoff);
         if force_half {
             // Still over the cap: drop the oldest half of the pending bytes.
@@ -352,6 +391,7 @@ impl ChannelData {
             times.sort();
             if let Some(mid) = times.get(times.len() / 2).copied() {
                 self.pending.retain(|_, (_, t)| *t > mid);
+                self.pending_bytes = self.pending.values().map(|(b, _)| b.len()).sum();
             }
             self.awaiting.clear();
         }
@@ -591,6 +631,25 @@ pub fn index_keyframes(meta: &mut SegMeta, data: &[u8]) {
 #[cfg(test)]
 mod evict_tests {
     use super::*;
+
+    #[test]
+    fn pending_bytes_are_bounded_oldest_first() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut c = ChannelData {
+            pending_budget: 1000,
+            ..Default::default()
+        };
+        for i in 0..50i64 {
+            let body = Bytes::from(vec![0x47u8; 300]);
+            c.on_segment(1, &format!("s{i}.ts"), body, t0 + Duration::seconds(i));
+            assert!(c.pending_bytes() <= 1000, "{}", c.pending_bytes());
+        }
+        // The newest three are the ones kept.
+        let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:47\n#EXTINF:2,\ns47.ts\n#EXTINF:2,\ns48.ts\n#EXTINF:2,\ns49.ts\n";
+        let ready = c.on_media("c", 1, "v.m3u8", &hls::parse_media(text).unwrap(), t0);
+        assert_eq!(ready.len(), 3);
+        assert_eq!(c.pending_bytes(), 0);
+    }
 
     #[test]
     #[allow(clippy::field_reassign_with_default)]
