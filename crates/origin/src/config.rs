@@ -73,6 +73,14 @@ pub struct OriginArgs {
     /// S3 secret access key.
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub s3_secret_access_key: Option<String>,
+    /// Deadline of one call to the S3 store (connect, request, retries), milliseconds. A
+    /// store that does not answer in time makes that request answer 503, not hang.
+    #[arg(long, env = "LINEUP_ORIGIN_STORE_TIMEOUT_MS", default_value_t = 5000)]
+    pub store_timeout_ms: u64,
+    /// Bytes of the newest segments kept in memory in front of a `disk`/`s3` store, so the
+    /// live window keeps playing while the store is unreachable.
+    #[arg(long, env = "LINEUP_ORIGIN_STORE_CACHE_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub store_cache_bytes: usize,
     /// How often a replica re-lists the store for channels and indexes other replicas
     /// wrote (`--store disk` or `s3`), milliseconds.
     #[arg(long, env = "LINEUP_ORIGIN_FOLLOW_INTERVAL_MS", default_value_t = 1000)]
@@ -105,6 +113,8 @@ impl Default for OriginArgs {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             follow_interval_ms: 1000,
+            store_timeout_ms: 5000,
+            store_cache_bytes: 128 * 1024 * 1024,
             api_token: None,
             secret: None,
         }
@@ -160,12 +170,36 @@ pub fn stores(config: &Config) -> Result<Stores, OriginError> {
             if let Some(k) = &config.s3_secret_access_key {
                 b = b.with_secret_access_key(k);
             }
+            // A hung or gone store must fail fast (the default retries for minutes).
+            let deadline = std::time::Duration::from_millis(config.store_timeout_ms.max(100));
+            b = b
+                .with_client_options(
+                    object_store::ClientOptions::new()
+                        .with_allow_http(
+                            config
+                                .s3_endpoint
+                                .as_deref()
+                                .is_some_and(|e| e.starts_with("http://")),
+                        )
+                        .with_timeout(deadline / 2)
+                        .with_connect_timeout(deadline / 4),
+                )
+                .with_retry(object_store::RetryConfig {
+                    max_retries: 1,
+                    retry_timeout: deadline,
+                    ..Default::default()
+                });
             let s3: Arc<dyn object_store::ObjectStore> =
                 Arc::new(b.build().map_err(|e| {
                     OriginError::bad("store_url", format!("--store-url {url:?}: {e}"))
                 })?);
+            let segments = store::ObjectStoreBackend::new(s3.clone(), prefix.clone());
             Ok((
-                Arc::new(store::ObjectStoreBackend::new(s3.clone(), prefix.clone())),
+                Arc::new(store::Cached::new(
+                    Arc::new(segments),
+                    config.store_cache_bytes,
+                    deadline,
+                )),
                 Some(Arc::new(persist::Index::new(s3, prefix))),
             ))
         }

@@ -49,7 +49,8 @@ impl From<OriginError> for ApiError {
             OriginError::UnsupportedMedia(_) => {
                 ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message).with_field("path")
             }
-            OriginError::Store(_) => ApiError::internal(message),
+            // The store is unreachable or failing: try again later, not a server bug.
+            OriginError::Store(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message),
         }
     }
 }

@@ -19,7 +19,9 @@
 //!   [`Encryption`], the API views.
 //! - [`store::Store`]: where segment bytes live ([`store::MemoryStore`] by default,
 //!   [`store::DiskStore`] for `--store disk`, [`store::ObjectStoreBackend`] for
-//!   `--store s3`); [`persist`]: with a persistent store, each channel's definition and
+//!   `--store s3`, behind [`store::Cached`]: the newest segments in memory and a deadline
+//!   on every call, so a hung or gone bucket gives 503s for what is not in memory while the
+//!   live window keeps playing, and recovery needs nothing but the bucket coming back); [`persist`]: with a persistent store, each channel's definition and
 //!   timeline index are objects beside its segments (`<channel>.channel.json`,
 //!   `<channel>.index.json`), restored at start ([`Origin::open`]) and followed while
 //!   running ([`Origin::refresh`]), so replicas on one bucket serve the same channels.
