@@ -309,7 +309,7 @@ fn query_of(q: &HashMap<String, String>) -> Result<String, ApiError> {
     }
     let mut pairs: Vec<(&String, &String)> = q.iter().collect();
     pairs.sort();
-    let mut out = url::form_urlencoded::Serializer::new(String::from("?"));
+    let mut out = url::form_urlencoded::Serializer::for_suffix(String::from("?"), 1);
     for (k, v) in pairs {
         out.append_pair(k, v);
     }

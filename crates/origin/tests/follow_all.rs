@@ -69,6 +69,11 @@ async fn every_playlist_of_every_endpoint_follows_clean_while_the_window_slides(
         .collect();
     assert_eq!(uris.len(), 4, "{master}");
     for uri in &uris {
+        let (_, query) = uri.split_once(".m3u8?").expect("a query after the playlist name");
+        assert!(
+            query.split('&').all(|p| p.contains('=')),
+            "{uri}: malformed query"
+        );
         let u = reqwest::Url::parse(&format!("http://o/{uri}")).unwrap();
         let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
         assert!(
