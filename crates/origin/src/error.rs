@@ -5,7 +5,7 @@ use web::ApiError;
 
 /// Everything that can go wrong in the origin. Each variant maps to one HTTP status; bad
 /// input is always 4xx and names the field (path segment, query parameter, JSON field).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OriginError {
     #[error("{message}")]
     BadField { field: String, message: String },
@@ -49,7 +49,8 @@ impl From<OriginError> for ApiError {
             OriginError::UnsupportedMedia(_) => {
                 ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message).with_field("path")
             }
-            OriginError::Store(_) => ApiError::internal(message),
+            // The store is unreachable or failing: try again later, not a server bug.
+            OriginError::Store(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message),
         }
     }
 }

@@ -182,7 +182,11 @@ async fn ingest_inner(
                 "not MPEG-TS: the first byte is not the 0x47 sync byte",
             )));
         }
-        let ready = ch.lock().on_segment(n, path, body, now);
+        let ready = {
+            let mut data = ch.lock();
+            data.pending_budget = s.config.pending_bytes;
+            data.on_segment(n, path, body, now)
+        };
         s.commit(&ch, ready.into_iter().collect())
             .await
             .map_err(err)?;

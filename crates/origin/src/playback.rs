@@ -160,7 +160,7 @@ async fn out_inner(
         if data.variants.is_empty() {
             return Err(ApiError::not_found("nothing ingested on this channel yet"));
         }
-        let text = render::master_playlist(data.master.as_ref(), &data.variants, ep);
+        let text = render::master_playlist(data.master.as_ref(), &data.variants, ep, &query_of(q)?);
         return Ok(respond(
             Bytes::from(text),
             cache::M3U8,
@@ -217,7 +217,7 @@ async fn out_inner(
             (None, Found::Cmaf(v.key.clone(), meta.key.clone()))
         } else {
             match s.store.get_now(&meta.key) {
-                Some(b) => (b, Found::Ready),
+                Some(b) => (b, Found::Ready(meta.key.clone())),
                 None => (None, Found::Fetch(meta.key.clone())),
             }
         };
@@ -242,21 +242,47 @@ async fn out_inner(
         s.segments_served().increment(1);
         return Ok(with_range(bytes, cache::M4S, headers));
     }
-    let bytes = match found {
-        Found::Fetch(key) => s.store.get(&key).await.map_err(ApiError::from)?,
-        _ => bytes,
-    };
-    let mut bytes =
-        bytes.ok_or_else(|| ApiError::not_found(format!("segment {seq} was evicted")))?;
-    if let Encryption::Aes128 {
+    let evicted = || ApiError::not_found(format!("segment {seq} was evicted"));
+    let bytes = if let Encryption::Aes128 {
         key_rotation_seconds,
     } = encryption
     {
+        // Encrypted once per (endpoint, segment) on the blocking pool; concurrent requests
+        // share the run, later ones the kept result.
         let kid = crate::keys::Keys::key_id(start, key_rotation_seconds);
         let key = s.keys.key(channel, endpoint, kid);
         let iv = media::aes::iv_from_sequence(seq);
-        bytes = Bytes::from(media::aes::encrypt_segment(&bytes, &key, &iv));
-    }
+        let (store, store_key) = (s.store.clone(), found.store_key());
+        let id = format!(
+            "{channel}\n{endpoint}\n{store_key}\n{}\n{kid}",
+            start.timestamp_micros()
+        );
+        s.aes
+            .get_or_run(&id, async move {
+                let plain = match bytes {
+                    Some(b) => b,
+                    None => store
+                        .get(&store_key)
+                        .await?
+                        .ok_or_else(|| crate::OriginError::not_found(format!("segment {seq}")))?,
+                };
+                crate::work::blocking(move || {
+                    Bytes::from(media::aes::encrypt_segment(&plain, &key, &iv))
+                })
+                .await
+            })
+            .await
+            .map_err(|e| match e {
+                crate::OriginError::NotFound { .. } => evicted(),
+                e => ApiError::from(e),
+            })?
+    } else {
+        let bytes = match found {
+            Found::Fetch(key) => s.store.get(&key).await.map_err(ApiError::from)?,
+            _ => bytes,
+        };
+        bytes.ok_or_else(evicted)?
+    };
     s.segments_served().increment(1);
     let ct = if file.ends_with(".ts") {
         cache::TS
@@ -266,14 +292,46 @@ async fn out_inner(
     Ok(with_range(bytes, ct, headers))
 }
 
+/// The playback query a master carries into the URIs it names: `?k=v&...` (sorted,
+/// percent-encoded), empty without one. `start` / `end` are checked here so a bad time is
+/// refused on the master, not on every playlist it names.
+fn query_of(q: &HashMap<String, String>) -> Result<String, ApiError> {
+    if q.is_empty() {
+        return Ok(String::new());
+    }
+    for field in ["start", "end"] {
+        if let Some(v) = q.get(field) {
+            parse_time(field, v)?;
+        }
+    }
+    if q.contains_key("end") && !q.contains_key("start") {
+        return Err(ApiError::bad_field("start", "end needs start"));
+    }
+    let mut pairs: Vec<(&String, &String)> = q.iter().collect();
+    pairs.sort();
+    let mut out = url::form_urlencoded::Serializer::for_suffix(String::from("?"), 1);
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    Ok(out.finish())
+}
+
 /// Where a TS/CMAF segment's bytes come from, decided under the channel lock.
 enum Found {
-    /// Read from the store already (`Store::get_now`).
-    Ready,
+    /// Read from the store already (`Store::get_now`) under this key.
+    Ready(String),
     /// Fetch from the store under this key.
     Fetch(String),
     /// CMAF endpoint: (variant key, store key of the TS).
     Cmaf(String, String),
+}
+
+impl Found {
+    fn store_key(&self) -> String {
+        match self {
+            Found::Ready(k) | Found::Fetch(k) | Found::Cmaf(_, k) => k.clone(),
+        }
+    }
 }
 
 /// Serve `bytes`, honouring a single `Range: bytes=a-b` (I-frame playlists use ranges).

@@ -102,7 +102,7 @@ pub fn media_playlist(
                 .max(1),
         ),
         media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
-        discontinuity_sequence: segs.first().map(|s| s.disc_seq).unwrap_or(0),
+        discontinuity_sequence: segs.first().map(|s| disc_before(s)).unwrap_or(0),
         playlist_type: match span {
             Span::Live => None,
             _ if closed => Some(PlaylistType::Vod),
@@ -129,7 +129,9 @@ pub fn media_playlist(
         }
         expected = Some(s.seq + 1);
         let mut seg = Segment::new(format!("{}/{}.{ext}", v.slug, s.seq), s.duration);
-        seg.discontinuity = s.discontinuity && !pl.segments.is_empty();
+        // Also on the first segment: its tag counts in its number (RFC 8216 4.3.3.3), and a
+        // tag that stays until its segment leaves keeps every number stable (6.2.2).
+        seg.discontinuity = s.discontinuity;
         if let Some(c) = cmaf {
             match c.segs.get(&s.seq).and_then(Option::as_ref) {
                 Some(m) => {
@@ -170,8 +172,8 @@ pub fn media_playlist(
     out
 }
 
-/// Render an I-frame-only playlist: one entry per keyframe, `EXT-X-BYTERANGE` into the
-/// segment and `EXT-X-MAP` with the segment's PAT/PMT range so each range decodes alone.
+/// Render an I-frame-only playlist: one entry per segment (its first keyframe; its
+/// number is the segment's number), `EXT-X-BYTERANGE` into the segment and `EXT-X-MAP` with the segment's PAT/PMT range so each range decodes alone.
 ///
 /// With `cmaf`, ranges come from the remuxed fragment (`moof` through the keyframe's
 /// sample) and `EXT-X-MAP` is the init segment.
@@ -187,8 +189,8 @@ pub fn iframe_playlist(
         version: Some(if cmaf.is_some() { 7 } else { 5 }),
         independent_segments: cmaf.is_some(),
         target_duration: Some(v.target_duration.max(1)),
-        media_sequence: segs.first().map(|s| s.seq).unwrap_or(0),
-        discontinuity_sequence: segs.first().map(|s| s.disc_seq).unwrap_or(0),
+        media_sequence: 0,
+        discontinuity_sequence: 0,
         i_frames_only: true,
         playlist_type: match span {
             Span::Live => None,
@@ -199,26 +201,38 @@ pub fn iframe_playlist(
         ..Default::default()
     };
     let mut last_init: Option<String> = None;
+    let mut expected: Option<u64> = None;
+    let ext = |s: &SegMeta| {
+        if cmaf.is_some() {
+            "m4s".to_string()
+        } else {
+            s.ext.clone()
+        }
+    };
+    // A segment without an entry after the first one keeps its number as an `EXT-X-GAP`
+    // entry (so do holes in the timeline).
+    let gap = |seq: u64, ext: &str, duration: f64, discontinuity: bool| {
+        let mut g = Segment::new(format!("{}/{seq}.{ext}", v.slug), duration.max(0.001));
+        g.byte_range = Some(hls::ByteRange {
+            length: 1,
+            offset: Some(0),
+        });
+        g.gap = true;
+        g.discontinuity = discontinuity;
+        g
+    };
     for s in segs {
-        let (uri, keyframes, map) = match cmaf {
-            Some(c) => {
-                let Some(m) = c.segs.get(&s.seq).and_then(Option::as_ref) else {
-                    continue;
-                };
+        let entry = match cmaf {
+            Some(c) => c.segs.get(&s.seq).and_then(Option::as_ref).and_then(|m| {
+                let (off, len, at) = *m.keyframes.first()?;
                 let map_uri = format!("{}/{}", v.slug, crate::cmaf::init_file(&m.init_id));
                 let map = (last_init.as_deref() != Some(map_uri.as_str()) || s.discontinuity)
                     .then(|| hls::Map::new(map_uri.clone(), None));
                 last_init = Some(map_uri);
-                (
-                    format!("{}/{}.m4s", v.slug, s.seq),
-                    m.keyframes.as_slice(),
-                    map,
-                )
-            }
-            None => {
-                let Some((map_off, map_len)) = s.pat_pmt else {
-                    continue;
-                };
+                Some((format!("{}/{}.m4s", v.slug, s.seq), (off, len, at), map))
+            }),
+            None => s.pat_pmt.and_then(|(map_off, map_len)| {
+                let kf = *s.keyframes.first()?;
                 let uri = format!("{}/{}.{}", v.slug, s.seq, s.ext);
                 let map = hls::Map::new(
                     uri.clone(),
@@ -227,27 +241,47 @@ pub fn iframe_playlist(
                         offset: Some(map_off),
                     }),
                 );
-                (uri, s.keyframes.as_slice(), Some(map))
-            }
+                Some((uri, kf, Some(map)))
+            }),
         };
-        for (i, (off, len, at)) in keyframes.iter().enumerate() {
-            let next = keyframes.get(i + 1).map(|k| k.2).unwrap_or(s.duration);
-            let mut seg = Segment::new(uri.clone(), (next - at).max(0.001));
-            seg.byte_range = Some(hls::ByteRange {
-                length: *len,
-                offset: Some(*off),
-            });
-            if i == 0 {
-                seg.discontinuity = s.discontinuity && !pl.segments.is_empty();
-                seg.program_date_time = Some(pdt(s.start));
-                seg.map = map.clone();
+        if pl.segments.is_empty() {
+            if entry.is_none() {
+                continue;
             }
-            pl.segments.push(seg);
+            pl.media_sequence = s.seq;
+            pl.discontinuity_sequence = disc_before(s);
         }
+        while let Some(e) = expected.filter(|e| *e < s.seq) {
+            pl.segments.push(gap(e, &ext(s), s.duration, false));
+            expected = Some(e + 1);
+        }
+        expected = Some(s.seq + 1);
+        let Some((uri, (off, len, at), map)) = entry else {
+            pl.segments
+                .push(gap(s.seq, &ext(s), s.duration, s.discontinuity));
+            // The next entry states its init again.
+            last_init = None;
+            continue;
+        };
+        let mut seg = Segment::new(uri, s.duration.max(0.001));
+        seg.byte_range = Some(hls::ByteRange {
+            length: len,
+            offset: Some(off),
+        });
+        seg.discontinuity = s.discontinuity;
+        seg.program_date_time = Some(pdt(s.start + secs(at)));
+        seg.map = map;
+        pl.segments.push(seg);
     }
     let mut out = String::with_capacity(64 + 160 * pl.segments.len());
     pl.write_to(&mut out);
     out
+}
+
+/// `EXT-X-DISCONTINUITY-SEQUENCE` of a playlist starting at `s`: its number without its
+/// own tag (which is written on it).
+fn disc_before(s: &SegMeta) -> u64 {
+    s.disc_seq.saturating_sub(u64::from(s.discontinuity))
 }
 
 fn ad_tags(mode: AdMarkers, s: &SegMeta, seg: &mut Segment) {
@@ -317,10 +351,16 @@ fn fmt_secs(s: f64) -> String {
 
 /// The master playlist of an endpoint: the ingested master with variant URIs pointing at
 /// this endpoint's media playlists, or one synthesized from the variants seen.
+///
+/// `query` is the playback query the master was asked with (`start`, `end`, ...; empty for
+/// none, else `?a=b&...`): it is carried into every URI the master names (renditions,
+/// `EXT-X-MEDIA`, I-frame playlists), as MediaPackage does, so a player given a
+/// time-shifted master plays that time.
 pub fn master_playlist(
     ingested: Option<&(String, MasterPlaylist)>,
     variants: &std::collections::BTreeMap<String, Variant>,
     ep: &EndpointSpec,
+    query: &str,
 ) -> String {
     let cmaf = ep.packaging == Packaging::Cmaf;
     let variant_of = |master_path: &str, uri: &str| -> Option<&Variant> {
@@ -329,7 +369,7 @@ pub fn master_playlist(
         variants.get(key)
     };
     let slug_of = |master_path: &str, uri: &str| -> Option<String> {
-        variant_of(master_path, uri).map(|v| format!("{}.m3u8", v.slug))
+        variant_of(master_path, uri).map(|v| format!("{}.m3u8{query}", v.slug))
     };
     // CMAF: CODECS from the remuxed init (what the fMP4 really carries), keeping ingested
     // entries of other kinds (e.g. the audio of a separate rendition).
@@ -373,7 +413,7 @@ pub fn master_playlist(
             for vs in &m.variants {
                 if let Some(v) = variant_of(path, &vs.uri) {
                     let mut vs = vs.clone();
-                    vs.uri = format!("{}.m3u8", v.slug);
+                    vs.uri = format!("{}.m3u8{query}", v.slug);
                     if cmaf {
                         fix_codecs(&mut vs, v);
                     }
@@ -384,7 +424,7 @@ pub fn master_playlist(
         None => {
             for v in variants.values() {
                 let mut vs = hls::VariantStream {
-                    uri: format!("{}.m3u8", v.slug),
+                    uri: format!("{}.m3u8{query}", v.slug),
                     attrs: AttributeList::new().unquoted("BANDWIDTH", v.bandwidth().max(1)),
                 };
                 if cmaf {
@@ -418,8 +458,12 @@ pub fn master_playlist(
                 if let Some((w, h)) = vs.resolution() {
                     a.set_unquoted("RESOLUTION", format!("{w}x{h}"));
                 }
-                let slug = vs.uri.trim_end_matches(".m3u8");
-                a.set_quoted("URI", format!("{slug}_iframes.m3u8"));
+                let slug = vs
+                    .uri
+                    .strip_suffix(query)
+                    .unwrap_or(&vs.uri)
+                    .trim_end_matches(".m3u8");
+                a.set_quoted("URI", format!("{slug}_iframes.m3u8{query}"));
                 hls::IFrameStream { attrs: a }
             })
             .collect();

@@ -280,3 +280,104 @@ mod tests {
         assert!(s.is_empty());
     }
 }
+
+/// A [`Store`] with the newest segments in memory in front of it (write-through, kept up
+/// to a byte budget, oldest written first out) and a deadline on every call to it: with
+/// the store hung or gone, what was ingested lately (the live window) is still served from
+/// memory, and the rest fails within the deadline (503) instead of hanging.
+pub struct Cached {
+    inner: Arc<dyn Store>,
+    recent: std::sync::Mutex<Recent>,
+    budget: usize,
+    deadline: std::time::Duration,
+}
+
+#[derive(Default)]
+struct Recent {
+    map: HashMap<String, Bytes>,
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+impl Cached {
+    pub fn new(inner: Arc<dyn Store>, budget: usize, deadline: std::time::Duration) -> Self {
+        Self {
+            inner,
+            recent: Default::default(),
+            budget,
+            deadline,
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn keep(&self, key: &str, data: &Bytes) {
+        if data.len() > self.budget {
+            return;
+        }
+        let mut r = self.recent();
+        if let Some(old) = r.map.insert(key.to_string(), data.clone()) {
+            r.bytes -= old.len();
+        } else {
+            r.order.push_back(key.to_string());
+        }
+        r.bytes += data.len();
+        while r.bytes > self.budget {
+            let Some(k) = r.order.pop_front() else { break };
+            if let Some(old) = r.map.remove(&k) {
+                r.bytes -= old.len();
+            }
+        }
+    }
+
+    async fn timed<T>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        tokio::time::timeout(self.deadline, f)
+            .await
+            .unwrap_or_else(|_| {
+                Err(OriginError::Store(format!(
+                    "{what}: no answer within {:?}",
+                    self.deadline
+                )))
+            })
+    }
+}
+
+impl Store for Cached {
+    fn put(&self, key: String, data: Bytes) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.timed("put", self.inner.put(key.clone(), data.clone()))
+                .await?;
+            self.keep(&key, &data);
+            Ok(())
+        })
+    }
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>>> {
+        Box::pin(async move {
+            if let Some(b) = self.recent().map.get(key).cloned() {
+                return Ok(Some(b));
+            }
+            self.timed("get", self.inner.get(key)).await
+        })
+    }
+    fn get_now(&self, key: &str) -> Option<Option<Bytes>> {
+        self.recent().map.get(key).cloned().map(Some)
+    }
+    fn delete(&self, key: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            {
+                let mut r = self.recent();
+                if let Some(old) = r.map.remove(&key) {
+                    r.bytes -= old.len();
+                    r.order.retain(|k| *k != key);
+                }
+            }
+            self.timed("delete", self.inner.delete(key)).await
+        })
+    }
+}

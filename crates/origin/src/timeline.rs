@@ -15,40 +15,23 @@
 //!   returned by [`ChannelData::evict`] for deletion from the store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use hls::{DateRange, Marker, MasterPlaylist, MediaPlaylist};
 
+use crate::adbreak::ad_mark;
+pub use crate::adbreak::{AdBreak, AdMark};
+use crate::disc::{disc_numbers, fit_disc};
 use crate::model::EndpointSpec;
 
 /// Items waiting for their other half (bytes or playlist entry) are dropped after this.
 pub const PENDING_TTL_SECS: i64 = 120;
 /// At most this many half-arrived items per channel.
 pub const PENDING_MAX: usize = 2000;
-
-/// An ad break as the origin understood it from the ingested markers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AdBreak {
-    pub event_id: u32,
-    pub start: DateTime<Utc>,
-    /// Planned duration, seconds (0 when unknown).
-    pub duration: f64,
-    /// The SCTE-35 `splice_info_section` that opened the break (ingested or synthesized).
-    pub scte35_out: Vec<u8>,
-}
-
-/// Where a segment sits relative to an ad break.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AdMark {
-    /// The first segment of a break.
-    Out(Arc<AdBreak>),
-    /// Inside a break, `elapsed` seconds after its start.
-    Cont(Arc<AdBreak>, f64),
-    /// The first segment back in the program after the break.
-    In(Arc<AdBreak>),
-}
+/// At most this many bytes of segments waiting for their playlist entry per channel
+/// (unless [`ChannelData::pending_budget`] says otherwise).
+pub const PENDING_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// One stored segment's metadata (its bytes are in the store under [`SegMeta::key`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +128,10 @@ pub struct ChannelData {
     pub last_arrival: Option<DateTime<Utc>>,
     /// Bumped when the master playlist changes (see [`ChannelData::index_version`]).
     pub master_version: u64,
+    /// Byte budget of `pending` (0: [`PENDING_MAX_BYTES`]); the oldest go first.
+    pub pending_budget: usize,
+    /// Bytes held in `pending`.
+    pending_bytes: usize,
 }
 
 /// `a/b/c.m3u8` + `seg.ts` -> `a/b/seg.ts`; `None` for absolute URIs or ones leaving the
@@ -214,15 +201,45 @@ impl ChannelData {
         if self.pending.len() + self.awaiting.len() >= PENDING_MAX {
             self.expire_pending(now, true);
         }
-        self.pending.insert(k, (data, now));
+        self.pending_bytes += data.len();
+        if let Some((old, _)) = self.pending.insert(k, (data, now)) {
+            self.pending_bytes -= old.len();
+        }
+        let budget = match self.pending_budget {
+            0 => PENDING_MAX_BYTES,
+            b => b,
+        };
+        while self.pending_bytes > budget {
+            let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.take_pending(&oldest);
+        }
         None
+    }
+
+    /// Remove a pending item, keeping the byte count.
+    fn take_pending(&mut self, k: &(u8, String)) -> Option<(Bytes, DateTime<Utc>)> {
+        let v = self.pending.remove(k)?;
+        self.pending_bytes -= v.0.len();
+        Some(v)
+    }
+
+    /// Bytes of segments waiting for their playlist entry.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     /// A segment was deleted on `ingest`: forget it if it is still half-arrived. Segments
     /// already on a timeline stay (the DVR window owns them, not the pusher).
     pub fn on_delete(&mut self, ingest: u8, path: &str) {
         let k = (ingest, path.to_string());
-        self.pending.remove(&k);
+        self.take_pending(&k);
         self.awaiting.remove(&k);
     }
 
@@ -317,16 +334,14 @@ impl ChannelData {
             }
         }
 
+        let disc = disc_numbers(variant, playlist);
         let mut ready = Vec::new();
-        let mut disc_seq = playlist.discontinuity_sequence;
         for (i, s) in playlist.segments.iter().enumerate() {
-            if i > 0 && s.discontinuity {
-                disc_seq += 1;
-            }
             let seq = playlist.sequence_of(i);
             if variant.segments.contains_key(&seq) {
                 continue;
             }
+            let (disc_seq, discontinuity) = disc[i];
             let Some(seg_path) = join_relative(path, &s.uri) else {
                 tracing::warn!(uri = %s.uri, "segment URI outside the ingest folder ignored");
                 continue;
@@ -336,7 +351,7 @@ impl ChannelData {
                 seq,
                 start,
                 duration: s.duration,
-                discontinuity: s.discontinuity,
+                discontinuity,
                 disc_seq,
                 pdt,
                 markers: s.markers.clone(),
@@ -350,6 +365,7 @@ impl ChannelData {
             };
             let k = (ingest, seg_path);
             if let Some((data, _)) = self.pending.remove(&k) {
+                self.pending_bytes -= data.len();
                 let mut meta = meta;
                 meta.size = data.len();
                 ready.push(Ready {
@@ -367,6 +383,7 @@ impl ChannelData {
     fn expire_pending(&mut self, now: DateTime<Utc>, force_half: bool) {
         let cutoff = now - Duration::seconds(PENDING_TTL_SECS);
         self.pending.retain(|_, (_, t)| *t >= cutoff);
+        self.pending_bytes = self.pending.values().map(|(b, _)| b.len()).sum();
         self.awaiting.retain(|_, (_, _, t)| *t >= cutoff);
         if force_half {
             // Still over the cap: drop the oldest half of the pending bytes.
@@ -374,6 +391,7 @@ impl ChannelData {
             times.sort();
             if let Some(mid) = times.get(times.len() / 2).copied() {
                 self.pending.retain(|_, (_, t)| *t > mid);
+                self.pending_bytes = self.pending.values().map(|(b, _)| b.len()).sum();
             }
             self.awaiting.clear();
         }
@@ -393,6 +411,7 @@ impl ChannelData {
             .get(&meta.seq.wrapping_sub(1))
             .and_then(|p| p.ad.clone().map(|a| (a, p.duration)));
         meta.ad = ad_mark(&meta, prev);
+        fit_disc(v, &mut meta);
         v.segments.insert(meta.seq, meta);
         v.version += 1;
         metrics::counter!("origin_segments_ingested_total").increment(1);
@@ -440,77 +459,6 @@ impl ChannelData {
         }
         gone
     }
-}
-
-/// Derive a segment's place in an ad break from its own markers and its predecessor's.
-fn ad_mark(meta: &SegMeta, prev: Option<(AdMark, f64)>) -> Option<AdMark> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    // Signals on this segment.
-    let mut out: Option<(f64, Option<Vec<u8>>)> = None;
-    let mut back_in = false;
-    let mut payload: Option<Vec<u8>> = None;
-    let mut cont_elapsed: Option<f64> = None;
-    for m in &meta.markers {
-        match m {
-            Marker::CueOut { .. } => out = Some((m.duration().unwrap_or(0.0), None)),
-            Marker::CueIn => back_in = true,
-            Marker::OatclsScte35(v) => payload = b64.decode(v.trim()).ok(),
-            Marker::CueOutCont { .. } => cont_elapsed = m.elapsed(),
-            _ => {}
-        }
-    }
-    for d in &meta.dateranges {
-        if let Some(bytes) = d.scte35("SCTE35-OUT") {
-            let dur = d
-                .planned_duration()
-                .or(d.duration())
-                .or_else(|| {
-                    media::scte35::SpliceInsert::parse(&bytes)
-                        .ok()
-                        .and_then(|s| s.duration_secs())
-                })
-                .unwrap_or(0.0);
-            out = Some((dur, Some(bytes)));
-        } else if d.scte35("SCTE35-IN").is_some() || d.end_date().is_some() {
-            back_in = true;
-        }
-    }
-    let prev_break = prev.as_ref().and_then(|(a, d)| match a {
-        AdMark::Out(b) => Some((b.clone(), *d)),
-        AdMark::Cont(b, e) => Some((b.clone(), e + d)),
-        AdMark::In(_) => None,
-    });
-    let continuing = prev_break.is_some() && !back_in;
-    if let Some((mut duration, bytes)) = out.filter(|_| !continuing) {
-        let bytes = bytes.or(payload);
-        let parsed = bytes
-            .as_deref()
-            .and_then(|b| media::scte35::SpliceInsert::parse(b).ok());
-        if duration <= 0.0 {
-            duration = parsed.and_then(|p| p.duration_secs()).unwrap_or(0.0);
-        }
-        let event_id = parsed.map(|p| p.event_id).unwrap_or(meta.seq as u32);
-        let scte35_out = bytes.unwrap_or_else(|| {
-            media::scte35::SpliceInsert::out(
-                event_id,
-                None,
-                (duration > 0.0).then(|| (duration * 90_000.0).round() as u64),
-            )
-            .to_bytes()
-        });
-        return Some(AdMark::Out(Arc::new(AdBreak {
-            event_id,
-            start: meta.start,
-            duration,
-            scte35_out,
-        })));
-    }
-    let (brk, elapsed) = prev_break?;
-    if back_in || (brk.duration > 0.0 && elapsed >= brk.duration - 0.05) {
-        return Some(AdMark::In(brk));
-    }
-    Some(AdMark::Cont(brk, cont_elapsed.unwrap_or(elapsed)))
 }
 
 #[cfg(test)]
@@ -683,6 +631,25 @@ pub fn index_keyframes(meta: &mut SegMeta, data: &[u8]) {
 #[cfg(test)]
 mod evict_tests {
     use super::*;
+
+    #[test]
+    fn pending_bytes_are_bounded_oldest_first() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut c = ChannelData {
+            pending_budget: 1000,
+            ..Default::default()
+        };
+        for i in 0..50i64 {
+            let body = Bytes::from(vec![0x47u8; 300]);
+            c.on_segment(1, &format!("s{i}.ts"), body, t0 + Duration::seconds(i));
+            assert!(c.pending_bytes() <= 1000, "{}", c.pending_bytes());
+        }
+        // The newest three are the ones kept.
+        let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:47\n#EXTINF:2,\ns47.ts\n#EXTINF:2,\ns48.ts\n#EXTINF:2,\ns49.ts\n";
+        let ready = c.on_media("c", 1, "v.m3u8", &hls::parse_media(text).unwrap(), t0);
+        assert_eq!(ready.len(), 3);
+        assert_eq!(c.pending_bytes(), 0);
+    }
 
     #[test]
     #[allow(clippy::field_reassign_with_default)]

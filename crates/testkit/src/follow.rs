@@ -12,7 +12,8 @@ use hls::validate::{LiveTracker, Problem, Severity, check_text, check_variants};
 const DEFAULT_RELOAD: Duration = Duration::from_millis(500);
 
 /// Follows a live output: reloads its master and every media playlist the master names
-/// (variants and `EXT-X-MEDIA` renditions with a URI) every half target duration, runs each
+/// (variants, `EXT-X-MEDIA` renditions with a URI and `EXT-X-I-FRAME-STREAM-INF` I-frame
+/// playlists) every half target duration, runs each
 /// text through [`check_text`] (static rules) and each media playlist through its own
 /// [`LiveTracker`] (rules across reloads: the media sequence never goes back, a segment
 /// never changes its URI under a number, the playlist keeps changing, ...), and after each
@@ -146,6 +147,7 @@ impl PlaylistFollower {
                                 .iter()
                                 .map(|v| v.uri.as_str())
                                 .chain(m.media.iter().filter_map(|r| r.uri()))
+                                .chain(m.i_frame_streams.iter().filter_map(|f| f.uri()))
                             {
                                 let path = if uri.contains("://") {
                                     uri.to_string()

@@ -16,24 +16,40 @@ use crate::wait::{free_port, wait_until};
 /// `PUT <endpoint>/<bucket>` (names of 3+ characters); for objects use a SigV4-signing client
 /// (object_store): moto 5.2 stores an empty body for an unsigned plain-HTTP object PUT.
 /// [`Moto::create_bucket`] and [`Moto::object_store`] are the test's side of the bucket.
-/// Killed on drop.
+/// [`Moto::pause`]/[`Moto::unpause`] hang it (SIGSTOP/SIGCONT), [`Moto::stop`]/
+/// [`Moto::resume`] kill it and start an empty one on the same port. Killed on drop.
 pub struct Moto {
-    _dir: TempDir,
+    dir: TempDir,
     port: u16,
-    _proc: Proc,
+    proc: Option<Proc>,
 }
 
 impl Moto {
     /// Starts moto_server and waits until it answers HTTP.
     pub async fn start() -> io::Result<Moto> {
+        let dir = tempfile::Builder::new().prefix("lineup-moto-").tempdir()?;
+        let mut m = Moto {
+            dir,
+            port: free_port(),
+            proc: None,
+        };
+        m.resume().await?;
+        Ok(m)
+    }
+
+    /// Starts it again on the same port after [`stop`](Self::stop), empty (moto keeps
+    /// buckets in memory: create them again).
+    pub async fn resume(&mut self) -> io::Result<()> {
+        if self.proc.is_some() {
+            return Ok(());
+        }
         let bin = crate::peer("moto_server")
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "moto_server not found"))?;
-        let dir = tempfile::Builder::new().prefix("lineup-moto-").tempdir()?;
-        let port = free_port();
+        let port = self.port;
         let mut cmd = Command::new(bin);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .current_dir(dir.path());
-        let mut proc = Proc::spawn("moto_server", &mut cmd, &dir.path().join("moto.log"))?;
+            .current_dir(self.dir.path());
+        let mut proc = Proc::spawn("moto_server", &mut cmd, &self.dir.path().join("moto.log"))?;
         let url = format!("http://127.0.0.1:{port}/");
         let client = reqwest::Client::new();
         let up = wait_until(Duration::from_secs(30), "moto_server to answer", || {
@@ -46,11 +62,29 @@ impl Moto {
             let e = up.err().map(|e| e.to_string()).unwrap_or_default();
             return Err(io::Error::other(format!("{e}; {}", proc.describe_exit())));
         }
-        Ok(Moto {
-            _dir: dir,
-            port,
-            _proc: proc,
-        })
+        self.proc = Some(proc);
+        Ok(())
+    }
+
+    /// Kills it (fault tests); [`resume`](Self::resume) starts an empty one on the same port.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.terminate(Duration::from_secs(5));
+        }
+    }
+
+    /// Hangs it (SIGSTOP): connections are accepted by the kernel and never answered.
+    pub fn pause(&mut self) {
+        if let Some(p) = self.proc.as_mut() {
+            p.signal(libc::SIGSTOP);
+        }
+    }
+
+    /// Lets a [`pause`](Self::pause)d server go on (SIGCONT), with its data.
+    pub fn unpause(&mut self) {
+        if let Some(p) = self.proc.as_mut() {
+            p.signal(libc::SIGCONT);
+        }
     }
 
     /// S3 endpoint URL: `http://127.0.0.1:<port>` (use path-style addressing).

@@ -77,6 +77,19 @@ impl Proc {
         format!("{} exited ({status:?}): {}", self.name, self.log_tail())
     }
 
+    /// Sends `sig` (e.g. `libc::SIGSTOP` / `SIGCONT` to hang and resume a peer); false if
+    /// the process is gone.
+    pub(crate) fn signal(&mut self, sig: libc::c_int) -> bool {
+        if self.exited().is_some() {
+            return false;
+        }
+        let Some(child) = self.child.as_ref() else {
+            return false;
+        };
+        // SAFETY: plain kill(2) on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) == 0 }
+    }
+
     /// SIGTERM, wait up to `grace`, then SIGKILL. Blocks until the process is reaped.
     pub(crate) fn terminate(&mut self, grace: Duration) {
         let Some(mut child) = self.child.take() else {
@@ -86,8 +99,12 @@ impl Proc {
             return;
         }
         let pid = child.id() as libc::pid_t;
-        // SAFETY: plain kill(2) on our own child's pid, which is not reaped yet.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        // SAFETY: plain kill(2) on our own child's pid, which is not reaped yet. SIGCONT
+        // first: a stopped process (a hang test) would not act on SIGTERM.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+            libc::kill(pid, libc::SIGCONT);
+        }
         let start = Instant::now();
         while start.elapsed() < grace {
             if child.try_wait().ok().flatten().is_some() {

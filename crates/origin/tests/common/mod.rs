@@ -2,6 +2,8 @@
 //! an ffmpeg decode with this crate's deadline.
 #![allow(dead_code)]
 
+pub mod pusher;
+
 use std::sync::{Arc, Mutex};
 
 use origin::{ChannelSpec, ChannelView, Config, Origin};

@@ -1,0 +1,130 @@
+//! One channel as the running origin holds it: its ingest users, its [`ChannelData`] behind
+//! a lock whose guard ([`ChannelGuard`]) drops the ready live playlists on every change,
+//! and that lock-free snapshot of ready live playlists ([`LiveMap`]) the hot path reads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+
+use crate::digest::Ha1;
+use crate::persist;
+use crate::timeline::ChannelData;
+
+/// One channel: its two ingest users and its state.
+pub struct Channel {
+    pub id: String,
+    /// (username, HA1) for ingest 1 and 2.
+    pub(crate) users: [(String, Ha1); 2],
+    pub(crate) data: Mutex<ChannelData>,
+    /// Ready live-playlist responses, read without the `data` lock (see [`LiveMap`]).
+    pub(crate) live: ArcSwap<LiveMap>,
+    /// Orders writes of this channel's persisted objects; holds what was last stored or
+    /// read of its index.
+    pub(crate) persist_lock: tokio::sync::Mutex<persist::Persisted>,
+    /// When this process last committed ingest into the channel (clock, ms since epoch;
+    /// 0: never). A replica that ingested within [`persist::INGEST_QUIET`] writes the
+    /// channel's index and does not take other replicas' indexes.
+    pub(crate) last_ingest_ms: std::sync::atomic::AtomicI64,
+    /// Store keys evicted from the timeline whose removal waits for an index write that
+    /// no longer lists them (a failed write keeps them here for the next one).
+    pub(crate) pending_gone: Mutex<Vec<String>>,
+}
+
+/// A live media playlist response ready to send: body and `Cache-Control`, rendered when
+/// the timeline changed.
+#[derive(Debug)]
+pub(crate) struct LivePlaylist {
+    pub(crate) body: bytes::Bytes,
+    pub(crate) cache_control: axum::http::HeaderValue,
+}
+
+/// Endpoint id -> variant slug -> ready live playlist. An immutable snapshot: it holds only
+/// entries rendered from the current `ChannelData` (every mutable access to the data through
+/// [`ChannelGuard`] replaces it with an empty map before the lock is released).
+pub(crate) type LiveMap = HashMap<String, HashMap<String, Arc<LivePlaylist>>>;
+
+impl Channel {
+    pub(crate) fn new(id: String, users: [(String, Ha1); 2], data: ChannelData) -> Self {
+        Self {
+            id,
+            users,
+            data: Mutex::new(data),
+            live: ArcSwap::from_pointee(LiveMap::new()),
+            persist_lock: tokio::sync::Mutex::new(persist::Persisted::default()),
+            last_ingest_ms: std::sync::atomic::AtomicI64::new(0),
+            pending_gone: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> ChannelGuard<'_> {
+        ChannelGuard {
+            data: self.data.lock().unwrap_or_else(|e| e.into_inner()),
+            live: &self.live,
+            dirty: false,
+            publish: None,
+        }
+    }
+
+    /// The ready live playlist of (endpoint, variant slug), without taking the data lock.
+    pub(crate) fn live_playlist(&self, endpoint: &str, slug: &str) -> Option<Arc<LivePlaylist>> {
+        self.live.load().get(endpoint)?.get(slug).cloned()
+    }
+}
+
+/// The channel's data lock. Mutable access (`DerefMut`) marks the data changed: on release
+/// the ready live playlists are dropped (under the lock, so a reader of the snapshot never
+/// sees one older than the data it was rendered from). [`ChannelGuard::cache_mut`] is for
+/// output caches that do not change what is served.
+pub(crate) struct ChannelGuard<'a> {
+    pub(crate) data: MutexGuard<'a, ChannelData>,
+    pub(crate) live: &'a ArcSwap<LiveMap>,
+    dirty: bool,
+    publish: Option<(String, String, Arc<LivePlaylist>)>,
+}
+
+impl ChannelGuard<'_> {
+    /// Mutable access that does not invalidate the ready live playlists: only for caches
+    /// of output derived from the data (`Variant::live_cache`).
+    pub(crate) fn cache_mut(&mut self) -> &mut ChannelData {
+        &mut self.data
+    }
+
+    /// Publish a live playlist rendered from the data as it is under this lock (applied
+    /// when the lock is released).
+    pub(crate) fn publish(&mut self, endpoint: &str, slug: &str, pl: Arc<LivePlaylist>) {
+        self.publish = Some((endpoint.to_string(), slug.to_string(), pl));
+    }
+}
+
+impl std::ops::Deref for ChannelGuard<'_> {
+    type Target = ChannelData;
+    fn deref(&self) -> &ChannelData {
+        &self.data
+    }
+}
+
+impl std::ops::DerefMut for ChannelGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ChannelData {
+        self.dirty = true;
+        &mut self.data
+    }
+}
+
+impl Drop for ChannelGuard<'_> {
+    fn drop(&mut self) {
+        // Runs before `data` (the MutexGuard) is dropped: still under the lock.
+        if self.dirty {
+            self.live.store(Arc::new(LiveMap::new()));
+        }
+        if let Some((ep, slug, pl)) = self.publish.take() {
+            let cur = self.live.load();
+            if cur.get(&ep).is_some_and(|m| m.contains_key(&slug)) {
+                return; // published by an earlier request since the last change
+            }
+            let mut next = LiveMap::clone(&cur);
+            next.entry(ep).or_default().insert(slug, pl);
+            self.live.store(Arc::new(next));
+        }
+    }
+}
