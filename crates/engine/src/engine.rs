@@ -15,6 +15,7 @@ use crate::profile::{LiveSlot, Profile, build_media, live_snapshot};
 use crate::store::{LiveChunk, LogHeader, SessionRecord, Store};
 use crate::timeline::{
     EntryMedia, Item, MediaSeg, Millis, RenderOptions, RenditionMedia, Schedule, WindowPos,
+    fresh_epoch,
 };
 
 /// Segments a live entry starts behind the source's newest one, so the next source segment
@@ -30,8 +31,14 @@ const LIVE_STALL_TARGETS: i64 = 3;
 /// How long after leaving the window an entry is kept (pruned locally, trimmed from the
 /// store after that).
 const HORIZON_MARGIN_MS: Millis = 60_000;
+/// Items looked at for content to copy a channel's profile from.
+const PROFILE_PROBE_ITEMS: u64 = 3;
 /// Entries trimmed from the store log at a time.
 const TRIM_BATCH: u64 = 32;
+/// After a failed store call, requests that need the store fail at once (503) for this
+/// long instead of queueing behind one another's timeouts; the background tick keeps
+/// retrying, so the engine recovers by itself when the store answers again.
+const STORE_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The process-local state of a scope's open live entry: where the source is, which source
 /// sequence number comes next, and the segments appended so far (per rendition slot).
@@ -183,6 +190,8 @@ impl LiveFeed {
 }
 use crate::vod::VodCache;
 
+mod sessions;
+
 /// Where "now" comes from. Tests use [`ManualClock`].
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> Millis;
@@ -241,6 +250,9 @@ pub struct EngineOptions {
     /// default, so players get a full playlist at once). Sessions start at zero: a viewer
     /// sees their first VOD from its beginning.
     pub channel_prefill: Option<Duration>,
+    /// Most live sessions (seen within `session_ttl`) across every replica sharing the
+    /// store; creating one more answers 503.
+    pub max_sessions: usize,
 }
 
 impl Default for EngineOptions {
@@ -254,6 +266,7 @@ impl Default for EngineOptions {
             load_timeout: Duration::from_secs(5),
             vod_ttl: Duration::from_secs(600),
             channel_prefill: None,
+            max_sessions: 100_000,
         }
     }
 }
@@ -274,6 +287,10 @@ struct Scope {
     live: Mutex<Option<LiveFeed>>,
     /// Entries below this index were trimmed from the store (by this process).
     trimmed: AtomicU64,
+    /// Engine-clock instant of this replica's last request for the scope.
+    last_used_ms: AtomicI64,
+    /// A session's last-seen instant as this replica last wrote it to the store.
+    touched_ms: AtomicI64,
 }
 
 /// Which playlist family: a channel's shared one, or one viewer's session.
@@ -317,6 +334,8 @@ pub(crate) struct Inner {
     /// Keyed by the request's own [`Target`] (no key string built per request); read-locked
     /// on the hot path, written only when a scope is created or removed.
     scopes: RwLock<HashMap<Target, Arc<Scope>>>,
+    /// When a store call last failed (real time; see [`STORE_BACKOFF`]).
+    store_failed: Mutex<Option<std::time::Instant>>,
 }
 
 /// The channel engine. Cheap to clone.
@@ -352,6 +371,7 @@ impl Engine {
                 vods,
                 channels: RwLock::new(BTreeMap::new()),
                 scopes: RwLock::new(HashMap::new()),
+                store_failed: Mutex::new(None),
             }),
         }
     }
@@ -411,66 +431,155 @@ impl Engine {
             .or_else(|| self.inner.opts.slate_url.clone())
     }
 
+    /// The channel's profile: its declared one, else a copy of its content's (the first
+    /// loadable VOD or live source among its first [`PROFILE_PROBE_ITEMS`] items), never the
+    /// slate's unless the channel has no content to copy from. The container (`fmp4`) of a
+    /// declared profile that leaves it unset is its content's too. A slate that cannot serve
+    /// the profile (another container, missing audio groups, ...) makes the channel fail
+    /// with [`Error::Channel`] naming it: it never silently decides the channel's renditions.
     async fn profile(&self, ch: &Channel) -> Result<Arc<Profile>> {
         ch.profile
             .get_or_try_init(|| async {
-                if let Some(p) = &ch.config.profile {
-                    p.validate()?;
-                    let mut p = p.clone();
-                    if p.fmp4.is_none()
-                        && let Some(slate) = self.slate_url(ch)
-                        && let Ok(vod) = self.inner.vods.get(&slate).await
-                    {
-                        p.fmp4 = vod.is_fmp4();
+                let content = self.content_vod(ch).await?;
+                let p = match &ch.config.profile {
+                    Some(p) => {
+                        p.validate()?;
+                        let mut p = p.clone();
+                        if p.fmp4.is_none() {
+                            p.fmp4 = match &content {
+                                Some(v) => v.is_fmp4(),
+                                None => self.slate_vod(ch).await.and_then(|v| v.is_fmp4()),
+                            };
+                        }
+                        p
                     }
-                    return Ok(Arc::new(p));
-                }
-                // No profile configured: copy the slate's, else the first item's.
-                let mut url = self.slate_url(ch);
-                if url.is_none()
-                    && let Ok(Item::Vod { url: u, .. }) = self
-                        .inner
-                        .assets
-                        .next_item(NextItemRequest {
-                            channel: ch.config.id.clone(),
-                            session: None,
-                            category: None,
-                            playlist: None,
-                            position: 0,
-                        })
-                        .await
-                {
-                    url = Some(u);
-                }
-                let url = url.ok_or_else(|| {
-                    Error::Config(format!(
-                        "channel {}: no profile and no slate to copy one from",
-                        ch.config.id
-                    ))
-                })?;
-                let vod = self.inner.vods.get(&url).await?;
-                let mut p = Profile::from_master(&vod.master);
-                p.fmp4 = vod.is_fmp4();
-                p.validate()?;
+                    None => {
+                        let vod = match content {
+                            Some(v) => v,
+                            None => {
+                                let url = self.slate_url(ch).ok_or_else(|| {
+                                    Error::Channel {
+                                        channel: ch.config.id.clone(),
+                                        reason: "no profile, no content to copy one from and no slate".into(),
+                                    }
+                                })?;
+                                tracing::warn!(channel = %ch.config.id, slate = %url, "no content to copy a profile from: using the slate's");
+                                self.inner.vods.get(&url).await?
+                            }
+                        };
+                        let mut p = Profile::from_master(&vod.master);
+                        p.fmp4 = vod.is_fmp4();
+                        p.validate()?;
+                        p
+                    }
+                };
+                self.check_slate(ch, &p).await?;
                 Ok(Arc::new(p))
             })
             .await
             .cloned()
     }
 
+    /// The first content the channel plays (a VOD, an ad filler or a live source) among its
+    /// first [`PROFILE_PROBE_ITEMS`] items that loads. `None`: those items are slate (or
+    /// ad breaks without filler). An error: content exists but none of it loads now (the
+    /// channel waits for it rather than copy the slate's profile).
+    async fn content_vod(&self, ch: &Channel) -> Result<Option<Arc<crate::profile::LoadedVod>>> {
+        let mut last_err = None;
+        for position in 0..PROFILE_PROBE_ITEMS {
+            let req = NextItemRequest {
+                channel: ch.config.id.clone(),
+                session: None,
+                category: None,
+                playlist: None,
+                position,
+            };
+            let item = match tokio::time::timeout(
+                self.inner.opts.load_timeout,
+                self.inner.assets.next_item(req),
+            )
+            .await
+            {
+                Ok(Ok(i)) => i,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(Error::Adapter("asset manager timed out".into())),
+            };
+            let loaded = match item {
+                Item::Vod { url, .. }
+                | Item::AdBreak {
+                    filler: Some(url), ..
+                } => self.inner.vods.get(&url).await,
+                Item::Live { url, .. } => self.inner.vods.live(&url).await.map(Arc::new),
+                Item::Slate { .. } | Item::AdBreak { filler: None, .. } => continue,
+            };
+            match loaded {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        match last_err {
+            Some(e) => Err(Error::Channel {
+                channel: ch.config.id.clone(),
+                reason: format!("no content to take the channel's profile from yet: {e}"),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    async fn slate_vod(&self, ch: &Channel) -> Option<Arc<crate::profile::LoadedVod>> {
+        self.inner.vods.get(&self.slate_url(ch)?).await.ok()
+    }
+
+    /// Refuse a slate that cannot play in a channel of `profile` (checked once per channel,
+    /// when its profile is settled). A slate that does not load now is not judged here:
+    /// each slot it should fill fails on its own and is retried.
+    async fn check_slate(&self, ch: &Channel, profile: &Profile) -> Result<()> {
+        let Some(url) = self.slate_url(ch) else {
+            return Ok(());
+        };
+        let vod = match self.inner.vods.get(&url).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(channel = %ch.config.id, slate = %url, error = %e, "slate not loadable now; not checked");
+                return Ok(());
+            }
+        };
+        build_media(profile, &vod, None)
+            .map(drop)
+            .map_err(|e| Error::SlateIncompatible {
+                channel: ch.config.id.clone(),
+                slate: url,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Settle every channel's profile and check its slate: a channel whose slate cannot
+    /// serve it is an error naming the channel ([`crate::build`] refuses to start). A
+    /// channel whose content does not load now is only logged (it starts when it does).
+    pub async fn check_channels(&self) -> Result<()> {
+        for id in self.channel_ids() {
+            let ch = self.channel(&id)?;
+            match self.profile(&ch).await {
+                Ok(_) => {}
+                Err(e @ Error::SlateIncompatible { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(channel = %id, error = %e, "channel profile not settled yet")
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The channel's master playlist (same bytes for the channel and its sessions).
     pub async fn master(&self, target: &Target) -> Result<Bytes> {
         let ch = match target {
             Target::Channel(id) => self.channel(id)?,
-            Target::Session(sid) => self
-                .scope(target)
-                .await
-                .map(|s| s.channel.clone())
-                .map_err(|_| Error::NoSuchSession(sid.clone()))?,
+            Target::Session(_) => {
+                let scope = self.scope(target).await?;
+                self.touch(&scope).await?;
+                scope.channel.clone()
+            }
         };
-        if let Target::Session(sid) = target {
-            self.touch(sid).await?;
-        }
         let p = self.profile(&ch).await?;
         ch.master
             .get_or_init(|| async { Bytes::from(p.master().to_bytes()) })
@@ -564,12 +673,14 @@ impl Engine {
         let scope = Arc::new(Scope {
             key: key.clone(),
             channel,
-            session,
             schedule: RwLock::new(None),
             sched_lock: tokio::sync::Mutex::new(()),
             cache: Mutex::new(HashMap::new()),
             live: Mutex::new(None),
             trimmed: AtomicU64::new(0),
+            last_used_ms: AtomicI64::new(self.now_ms()),
+            touched_ms: AtomicI64::new(session.as_ref().map_or(0, |s| s.last_seen_ms)),
+            session,
         });
         Ok(self
             .inner
@@ -613,10 +724,28 @@ impl Engine {
         // Entries that ended before this are not rendered again (pruned here, skipped on
         // catch-up, trimmed from the store).
         let horizon = now - opts.window.as_millis() as Millis - HORIZON_MARGIN_MS;
+        let mut pending: Option<Item> = None;
+        // A session's first item, asked for before its log existed (see below).
+        let mut first: Option<Item> = None;
         if scope.schedule.read().expect("schedule lock").is_none() {
-            let prefill = match &scope.session {
-                Some(_) => 0,
-                None => opts.channel_prefill.unwrap_or(opts.window).as_millis() as Millis,
+            let epoch_ms = match &scope.session {
+                // A session starts with its first item, already listed for as long as a
+                // player needs to start (see `timeline::fresh_epoch`).
+                Some(_) => {
+                    let item = self.next_item(scope).await;
+                    let target = match item {
+                        Item::Live { .. } => None,
+                        _ => self
+                            .resolve(ch, &profile, item.clone())
+                            .await
+                            .ok()
+                            .map(|(_, m)| m.max_target()),
+                    };
+                    first = Some(item);
+                    let least = profile.target_duration.unwrap_or(1);
+                    fresh_epoch(now, target.unwrap_or(least).max(least))
+                }
+                None => now - opts.channel_prefill.unwrap_or(opts.window).as_millis() as Millis,
             };
             let header = self
                 .inner
@@ -624,7 +753,7 @@ impl Engine {
                 .init_log(
                     &scope.key,
                     LogHeader {
-                        epoch_ms: now - prefill,
+                        epoch_ms,
                         renditions: profile.slots(),
                         min_target: profile.target_duration.unwrap_or(1),
                     },
@@ -636,10 +765,12 @@ impl Engine {
                 header.min_target,
             ));
         }
-        let mut pending: Option<Item> = None;
+        // Rounds in a row whose append lost without anything to catch up with.
+        let mut lost = 0;
         loop {
             // Catch up with what other replicas appended.
             let from = self.with_schedule(scope, |s| s.len_total());
+
             self.sync_open(scope).await?;
             let mut fetched = self.inner.store.entries_from(&scope.key, from).await?;
             // Entries that ended before the horizon are never rendered again: a replica
@@ -713,7 +844,11 @@ impl Engine {
             if Self::covered(scope, until) {
                 break;
             }
-            let item = match pending.take() {
+            // The first item is used only at position 0 (another replica may have started
+            // this session's schedule meanwhile: then ask again at the right position).
+            let next = self.with_schedule(scope, |s| s.len_total());
+            let first_item = first.take().filter(|_| next == 0);
+            let item = match pending.take().or(first_item) {
                 Some(i) => i,
                 None => self.next_item(scope).await,
             };
@@ -768,6 +903,39 @@ impl Engine {
             let won = self
                 .append_entry(scope, item, media, chunk0.as_ref())
                 .await?;
+            if won {
+                lost = 0;
+            } else if self
+                .inner
+                .store
+                .entries_from(&scope.key, next)
+                .await?
+                .is_empty()
+            {
+                // Lost, yet nothing to catch up with: the store does not hold this log
+                // (Redis restarted empty). Re-seed it from this replica's schedule once.
+                lost += 1;
+                let header = self.with_schedule(scope, |s| LogHeader {
+                    epoch_ms: s.epoch_ms,
+                    renditions: s.renditions,
+                    min_target: s.min_target,
+                });
+                let restored = self
+                    .inner
+                    .store
+                    .restore_log(&scope.key, header, next)
+                    .await?;
+                if restored {
+                    tracing::warn!(scope = %scope.key, next_index = next, "the store had lost this schedule log; re-seeded it");
+                    metrics::counter!("engine_log_restores_total").increment(1);
+                }
+                if !restored || lost > 1 {
+                    return Err(Error::Store(format!(
+                        "{}: the store's log does not continue this replica's schedule at entry {next}",
+                        scope.key
+                    )));
+                }
+            }
             if let (true, Some(mut feed), Some(c)) = (won, feed, chunk0) {
                 // From here on, the stored form (what other replicas render).
                 feed.segments.iter_mut().for_each(Vec::clear);
@@ -788,7 +956,14 @@ impl Engine {
     /// Ask the asset manager for the scope's next item (the slate when it fails).
     async fn next_item(&self, scope: &Scope) -> Item {
         let ch = &scope.channel;
-        let position = self.with_schedule(scope, |s| s.len_total());
+        // 0 before the schedule exists (a session's first item is asked for to place its
+        // epoch, see `ensure`).
+        let position = scope
+            .schedule
+            .read()
+            .expect("schedule lock")
+            .as_ref()
+            .map_or(0, |s| s.len_total());
         let req = NextItemRequest {
             channel: ch.config.id.clone(),
             session: scope.session.as_ref().map(|s| s.id.clone()),
@@ -1088,6 +1263,26 @@ impl Engine {
             .expect("initialised"))
     }
 
+    /// Fail at once while the store is known to be down (see [`STORE_BACKOFF`]).
+    fn store_gate(&self) -> Result<()> {
+        match *self.inner.store_failed.lock().expect("store_failed lock") {
+            Some(t) if t.elapsed() < STORE_BACKOFF => Err(Error::Store(
+                "the state store is unavailable; retrying in the background".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Remember whether a call that needed the store succeeded.
+    fn note_store<T>(&self, r: &Result<T>) {
+        let mut failed = self.inner.store_failed.lock().expect("store_failed lock");
+        match r {
+            Err(Error::Store(_)) => *failed = Some(std::time::Instant::now()),
+            Ok(_) => *failed = None,
+            Err(_) => {}
+        }
+    }
+
     /// Prefetch in the background when the schedule runs out within the lookahead (the
     /// caller checked that it does: `until` = now + lookahead is not covered).
     fn prefetch(&self, scope: &Arc<Scope>, until: Millis) {
@@ -1116,9 +1311,7 @@ impl Engine {
         now: Millis,
     ) -> Result<Rendered> {
         let scope = self.scope(target).await?;
-        if let Target::Session(sid) = target {
-            self.touch(sid).await?;
-        }
+        self.touch(&scope).await?;
         let profile = self.profile(&scope.channel).await?;
         let slot = profile
             .slot_by_name(rendition)
@@ -1130,7 +1323,12 @@ impl Engine {
         let end = Self::schedule_end(&scope);
         if end.is_none_or(|e| e <= until) {
             if end.is_none_or(|e| e <= now) {
-                self.ensure(&scope, now).await?;
+                // The window cannot be rendered from what this replica holds: the store
+                // must answer (or the request fails fast while it is known to be down).
+                self.store_gate()?;
+                let r = self.ensure(&scope, now).await;
+                self.note_store(&r);
+                r?;
             }
             if !Self::covered(&scope, until) {
                 self.prefetch(&scope, until);
@@ -1171,7 +1369,9 @@ impl Engine {
         for id in self.channel_ids() {
             let r = async {
                 let scope = self.scope(&Target::Channel(id.clone())).await?;
-                self.ensure(&scope, until).await
+                let r = self.ensure(&scope, until).await;
+                self.note_store(&r);
+                r
             }
             .await;
             if let Err(e) = r {
@@ -1220,99 +1420,6 @@ impl Engine {
             profile: c.profile.get().map(|p| (**p).clone()),
             now_playing,
         }
-    }
-
-    // ---- sessions ----
-
-    /// Create a viewer session on `channel`.
-    pub async fn create_session(
-        &self,
-        channel: &str,
-        category: Option<String>,
-        playlist: Option<String>,
-    ) -> Result<SessionRecord> {
-        self.channel(channel)?;
-        let now = self.now_ms();
-        let rec = SessionRecord {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            channel: channel.to_string(),
-            category,
-            playlist,
-            created_ms: now,
-            last_seen_ms: now,
-        };
-        self.inner.store.put_session(&rec).await?;
-        metrics::counter!("engine_sessions_created_total").increment(1);
-        Ok(rec)
-    }
-
-    fn expired(&self, s: &SessionRecord, now: Millis) -> bool {
-        s.last_seen_ms + (self.inner.opts.session_ttl.as_millis() as Millis) < now
-    }
-
-    async fn live_session(&self, id: &str) -> Result<Option<SessionRecord>> {
-        let now = self.now_ms();
-        Ok(self
-            .inner
-            .store
-            .get_session(id)
-            .await?
-            .filter(|s| !self.expired(s, now)))
-    }
-
-    pub async fn session(&self, id: &str) -> Result<SessionRecord> {
-        self.live_session(id)
-            .await?
-            .ok_or_else(|| Error::NoSuchSession(id.to_string()))
-    }
-
-    async fn touch(&self, id: &str) -> Result<()> {
-        let now = self.now_ms();
-        let mut s = self.session(id).await?;
-        if now - s.last_seen_ms >= 5_000 {
-            s.last_seen_ms = now;
-            self.inner.store.put_session(&s).await?;
-        }
-        Ok(())
-    }
-
-    pub async fn sessions(&self) -> Result<Vec<SessionRecord>> {
-        let now = self.now_ms();
-        Ok(self
-            .inner
-            .store
-            .list_sessions()
-            .await?
-            .into_iter()
-            .filter(|s| !self.expired(s, now))
-            .collect())
-    }
-
-    pub async fn delete_session(&self, id: &str) -> Result<bool> {
-        let key = format!("session:{id}");
-        self.inner
-            .scopes
-            .write()
-            .expect("scopes lock")
-            .remove(&Target::Session(id.to_string()));
-        self.inner.store.delete_log(&key).await?;
-        self.inner.store.delete_session(id).await
-    }
-
-    /// Remove expired sessions (their state and schedules). Returns how many.
-    pub async fn sweep_sessions(&self) -> Result<usize> {
-        let now = self.now_ms();
-        let mut n = 0;
-        for s in self.inner.store.list_sessions().await? {
-            if self.expired(&s, now) {
-                self.delete_session(&s.id).await?;
-                n += 1;
-            }
-        }
-        if n > 0 {
-            metrics::counter!("engine_sessions_expired_total").increment(n as u64);
-        }
-        Ok(n)
     }
 
     /// Background work: schedule channels ahead of need and expire sessions, every second,

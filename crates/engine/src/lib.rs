@@ -101,4 +101,6 @@ pub use config::{EngineArgs, build};
 pub use engine::{Clock, Engine, EngineOptions, ManualClock, SystemClock, Target};
 pub use error::{Error, Result};
 pub use http::Service;
-pub use store::{LiveChunk, MemoryStore, OpenState, RedisStore, SessionRecord, Store};
+pub use store::{
+    LiveChunk, MemoryStore, OpenState, RedisStore, RedisTimeouts, SessionRecord, Store,
+};

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -114,10 +115,36 @@ pub trait Store: Send + Sync {
     ) -> BoxFuture<'_, Result<OpenState>>;
     /// Delete the log, its header and every open-entry chunk list of `scope`.
     fn delete_log(&self, scope: &str) -> BoxFuture<'_, Result<()>>;
-    fn put_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<()>>;
+    /// Write a header for `scope` and continue its log at `next_index` (as if the entries
+    /// before it had been trimmed), only if the store holds no header for it: a replica whose
+    /// store lost its state (Redis restarted empty) re-seeds the log from what it holds.
+    /// `false`: a header exists (another replica re-seeded first, or nothing was lost).
+    fn restore_log(
+        &self,
+        scope: &str,
+        header: LogHeader,
+        next_index: u64,
+    ) -> BoxFuture<'_, Result<bool>>;
+    /// Store `s` as a new session unless `max` sessions last seen at or after `live_after`
+    /// already exist (one atomic step). `false`: at the cap, nothing stored.
+    fn create_session(
+        &self,
+        s: &SessionRecord,
+        max: usize,
+        live_after: Millis,
+    ) -> BoxFuture<'_, Result<bool>>;
+    /// Record `s.last_seen_ms`, only if the session still exists. `false`: it is gone
+    /// (deleted or swept, maybe by another replica).
+    fn touch_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<bool>>;
     fn get_session(&self, id: &str) -> BoxFuture<'_, Result<Option<SessionRecord>>>;
+    /// Several sessions at once (one round trip on Redis), in the order of `ids`.
+    fn get_sessions(&self, ids: &[String]) -> BoxFuture<'_, Result<Vec<Option<SessionRecord>>>>;
     fn delete_session(&self, id: &str) -> BoxFuture<'_, Result<bool>>;
-    fn list_sessions(&self) -> BoxFuture<'_, Result<Vec<SessionRecord>>>;
+    /// Sessions last seen at or after `live_after`, sorted by id, in a bounded number of
+    /// round trips whatever their count (two on Redis).
+    fn list_sessions(&self, live_after: Millis) -> BoxFuture<'_, Result<Vec<SessionRecord>>>;
+    /// Ids of up to `limit` sessions last seen before `before` (one round trip on Redis).
+    fn expired_sessions(&self, before: Millis, limit: usize) -> BoxFuture<'_, Result<Vec<String>>>;
 }
 
 /// An open entry's chunks and the chunk count it was closed at.
@@ -271,16 +298,55 @@ impl Store for MemoryStore {
             .retain(|(s, _), _| s != scope);
         Box::pin(async { Ok(()) })
     }
-    fn put_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<()>> {
-        self.sessions
-            .lock()
-            .expect("store lock")
-            .insert(s.id.clone(), s.clone());
-        Box::pin(async { Ok(()) })
+    fn restore_log(
+        &self,
+        scope: &str,
+        header: LogHeader,
+        next_index: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let mut logs = self.logs.lock().expect("store lock");
+        let fresh = !logs.contains_key(scope);
+        if fresh {
+            logs.insert(scope.to_string(), (header, Vec::new(), next_index));
+        }
+        Box::pin(async move { Ok(fresh) })
+    }
+    fn create_session(
+        &self,
+        s: &SessionRecord,
+        max: usize,
+        live_after: Millis,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let mut sessions = self.sessions.lock().expect("store lock");
+        let live = sessions
+            .values()
+            .filter(|r| r.last_seen_ms >= live_after)
+            .count();
+        let ok = live < max;
+        if ok {
+            sessions.insert(s.id.clone(), s.clone());
+        }
+        Box::pin(async move { Ok(ok) })
+    }
+    fn touch_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<bool>> {
+        let mut sessions = self.sessions.lock().expect("store lock");
+        let ok = match sessions.get_mut(&s.id) {
+            Some(r) => {
+                r.last_seen_ms = r.last_seen_ms.max(s.last_seen_ms);
+                true
+            }
+            None => false,
+        };
+        Box::pin(async move { Ok(ok) })
     }
     fn get_session(&self, id: &str) -> BoxFuture<'_, Result<Option<SessionRecord>>> {
         let s = self.sessions.lock().expect("store lock").get(id).cloned();
         Box::pin(async move { Ok(s) })
+    }
+    fn get_sessions(&self, ids: &[String]) -> BoxFuture<'_, Result<Vec<Option<SessionRecord>>>> {
+        let sessions = self.sessions.lock().expect("store lock");
+        let v = ids.iter().map(|id| sessions.get(id).cloned()).collect();
+        Box::pin(async move { Ok(v) })
     }
     fn delete_session(&self, id: &str) -> BoxFuture<'_, Result<bool>> {
         let had = self
@@ -291,15 +357,28 @@ impl Store for MemoryStore {
             .is_some();
         Box::pin(async move { Ok(had) })
     }
-    fn list_sessions(&self) -> BoxFuture<'_, Result<Vec<SessionRecord>>> {
+    fn list_sessions(&self, live_after: Millis) -> BoxFuture<'_, Result<Vec<SessionRecord>>> {
         let mut v: Vec<_> = self
             .sessions
             .lock()
             .expect("store lock")
             .values()
+            .filter(|r| r.last_seen_ms >= live_after)
             .cloned()
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
+        Box::pin(async move { Ok(v) })
+    }
+    fn expired_sessions(&self, before: Millis, limit: usize) -> BoxFuture<'_, Result<Vec<String>>> {
+        let v = self
+            .sessions
+            .lock()
+            .expect("store lock")
+            .values()
+            .filter(|r| r.last_seen_ms < before)
+            .map(|r| r.id.clone())
+            .take(limit)
+            .collect();
         Box::pin(async move { Ok(v) })
     }
 }
@@ -312,12 +391,39 @@ impl Store for MemoryStore {
 /// `log:<scope>:o:<i>:closed` (chunk count at close, `SET NX` under the same script), the set
 /// `log:<scope>:o` of open-entry indexes (for `delete_log` and trimming), `log:<scope>:t`
 /// (index of the first entry kept: entries that left every window are trimmed in batches,
-/// with their chunks), `session:<id>` (JSON) and the set `sessions`.
+/// with their chunks), `session:<id>` (JSON) and the sorted set `sessions:seen` (session id
+/// scored by its last-seen instant, ms: counting live sessions for the cap, listing them and
+/// finding expired ones are range queries on it, never a scan of every key).
+///
+/// Every call is bounded by [`RedisTimeouts`]: a hung or unreachable Redis makes calls fail
+/// ([`Error::Store`]) after the response or connect timeout instead of hanging; the
+/// connection manager reconnects by itself when Redis is back.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: redis::aio::ConnectionManager,
     prefix: String,
 }
+
+/// Bounds on every Redis call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisTimeouts {
+    /// One connection attempt.
+    pub connect: Duration,
+    /// One command's answer (a script or pipeline counts as one).
+    pub response: Duration,
+}
+
+impl Default for RedisTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Session records fetched per `MGET` (several `MGET`s go in one pipeline).
+const MGET_BATCH: usize = 512;
 
 fn rerr(e: redis::RedisError) -> Error {
     Error::Store(e.to_string())
@@ -391,12 +497,55 @@ end
 return 0
 "#;
 
+/// KEYS: header, entry list, trim offset. ARGV: header JSON, next index.
+const RESTORE_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[2])
+return 1
+"#;
+
+/// KEYS: session key, last-seen index. ARGV: id, JSON, last seen, cap, live after.
+const CREATE_SESSION_LUA: &str = r#"
+if redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf') >= tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+"#;
+
+/// KEYS: session key, last-seen index. ARGV: id, JSON, last seen.
+const TOUCH_SESSION_LUA: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[2], 'XX') then
+  redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"#;
+
 impl RedisStore {
+    /// Connect with the default [`RedisTimeouts`].
     pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
+        Self::connect_with(url, prefix, RedisTimeouts::default()).await
+    }
+
+    /// Connect with explicit timeouts.
+    pub async fn connect_with(url: &str, prefix: &str, t: RedisTimeouts) -> Result<Self> {
         let client = redis::Client::open(url).map_err(rerr)?;
-        let conn = redis::aio::ConnectionManager::new(client)
-            .await
-            .map_err(rerr)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(t.connect)
+            .set_response_timeout(t.response)
+            // Reconnect attempts: few and short, so a call fails within about the
+            // timeouts while Redis is away and the next one after it is back succeeds.
+            .set_number_of_retries(1)
+            .set_max_delay(500);
+        let conn = tokio::time::timeout(
+            t.connect + t.response,
+            redis::aio::ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| Error::Store(format!("connecting to {url}: timed out")))?
+        .map_err(rerr)?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
@@ -608,26 +757,77 @@ impl Store for RedisStore {
             Ok(())
         })
     }
-    fn put_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<()>> {
+    fn restore_log(
+        &self,
+        scope: &str,
+        header: LogHeader,
+        next_index: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        let (h, e, t) = (
+            self.k(&format!("log:{scope}:h")),
+            self.k(&format!("log:{scope}:e")),
+            self.k(&format!("log:{scope}:t")),
+        );
+        Box::pin(async move {
+            let json = serde_json::to_string(&header).map_err(|e| Error::Store(e.to_string()))?;
+            let mut c = self.conn.clone();
+            let r: i64 = redis::Script::new(RESTORE_LUA)
+                .key(&h)
+                .key(&e)
+                .key(&t)
+                .arg(json)
+                .arg(next_index)
+                .invoke_async(&mut c)
+                .await
+                .map_err(rerr)?;
+            Ok(r == 1)
+        })
+    }
+    fn create_session(
+        &self,
+        s: &SessionRecord,
+        max: usize,
+        live_after: Millis,
+    ) -> BoxFuture<'_, Result<bool>> {
         let key = self.k(&format!("session:{}", s.id));
-        let set = self.k("sessions");
-        let id = s.id.clone();
+        let index = self.k("sessions:seen");
+        let (id, seen) = (s.id.clone(), s.last_seen_ms);
         let json = serde_json::to_string(s).map_err(|e| Error::Store(e.to_string()));
         Box::pin(async move {
             let json = json?;
             let mut c = self.conn.clone();
-            redis::pipe()
-                .cmd("SET")
-                .arg(&key)
+            let r: i64 = redis::Script::new(CREATE_SESSION_LUA)
+                .key(&key)
+                .key(&index)
+                .arg(id)
                 .arg(json)
-                .ignore()
-                .cmd("SADD")
-                .arg(&set)
-                .arg(&id)
-                .ignore()
-                .query_async::<()>(&mut c)
+                .arg(seen)
+                .arg(max)
+                .arg(live_after)
+                .invoke_async(&mut c)
                 .await
-                .map_err(rerr)
+                .map_err(rerr)?;
+            Ok(r == 1)
+        })
+    }
+    fn touch_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<bool>> {
+        let key = self.k(&format!("session:{}", s.id));
+        let index = self.k("sessions:seen");
+        let (id, seen) = (s.id.clone(), s.last_seen_ms);
+        let json = serde_json::to_string(s).map_err(|e| Error::Store(e.to_string()));
+        Box::pin(async move {
+            let json = json?;
+            let mut c = self.conn.clone();
+            let r: i64 = redis::Script::new(TOUCH_SESSION_LUA)
+                .key(&key)
+                .key(&index)
+                .arg(id)
+                .arg(json)
+                .arg(seen)
+                .invoke_async(&mut c)
+                .await
+                .map_err(rerr)?;
+            Ok(r == 1)
         })
     }
     fn get_session(&self, id: &str) -> BoxFuture<'_, Result<Option<SessionRecord>>> {
@@ -643,17 +843,24 @@ impl Store for RedisStore {
                 .transpose()
         })
     }
+    fn get_sessions(&self, ids: &[String]) -> BoxFuture<'_, Result<Vec<Option<SessionRecord>>>> {
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| self.k(&format!("session:{id}")))
+            .collect();
+        Box::pin(async move { self.mget_sessions(&keys).await })
+    }
     fn delete_session(&self, id: &str) -> BoxFuture<'_, Result<bool>> {
         let key = self.k(&format!("session:{id}"));
-        let set = self.k("sessions");
+        let index = self.k("sessions:seen");
         let id = id.to_string();
         Box::pin(async move {
             let mut c = self.conn.clone();
             let (n, _): (i64, i64) = redis::pipe()
                 .cmd("DEL")
                 .arg(&key)
-                .cmd("SREM")
-                .arg(&set)
+                .cmd("ZREM")
+                .arg(&index)
                 .arg(&id)
                 .query_async(&mut c)
                 .await
@@ -661,23 +868,73 @@ impl Store for RedisStore {
             Ok(n > 0)
         })
     }
-    fn list_sessions(&self) -> BoxFuture<'_, Result<Vec<SessionRecord>>> {
-        let set = self.k("sessions");
+    fn list_sessions(&self, live_after: Millis) -> BoxFuture<'_, Result<Vec<SessionRecord>>> {
+        let index = self.k("sessions:seen");
         Box::pin(async move {
             let mut c = self.conn.clone();
-            let mut ids: Vec<String> = redis::cmd("SMEMBERS")
-                .arg(&set)
+            // Round trip 1: the live ids from the index.
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(live_after)
+                .arg("+inf")
+                .arg("BYSCORE")
                 .query_async(&mut c)
                 .await
                 .map_err(rerr)?;
-            ids.sort();
-            let mut out = Vec::new();
-            for id in ids {
-                if let Some(s) = self.get_session(&id).await? {
-                    out.push(s);
-                }
-            }
+            // Round trip 2: every record (MGETs in one pipeline).
+            let keys: Vec<String> = ids
+                .iter()
+                .map(|id| self.k(&format!("session:{id}")))
+                .collect();
+            let mut out: Vec<SessionRecord> = self
+                .mget_sessions(&keys)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            out.sort_by(|a, b| a.id.cmp(&b.id));
             Ok(out)
         })
+    }
+    fn expired_sessions(&self, before: Millis, limit: usize) -> BoxFuture<'_, Result<Vec<String>>> {
+        let index = self.k("sessions:seen");
+        Box::pin(async move {
+            let mut c = self.conn.clone();
+            redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg("-inf")
+                .arg(format!("({before}"))
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)
+        })
+    }
+}
+
+impl RedisStore {
+    /// The session records under `keys`, in order: one round trip (the `MGET`s of
+    /// [`MGET_BATCH`] keys each go in one pipeline).
+    async fn mget_sessions(&self, keys: &[String]) -> Result<Vec<Option<SessionRecord>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for batch in keys.chunks(MGET_BATCH) {
+            pipe.cmd("MGET").arg(batch);
+        }
+        let mut c = self.conn.clone();
+        let batches: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await.map_err(rerr)?;
+        batches
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                v.map(|s| serde_json::from_str(&s).map_err(|e| Error::Store(e.to_string())))
+                    .transpose()
+            })
+            .collect()
     }
 }

@@ -72,6 +72,19 @@ impl Proc {
         format!("{} exited ({status:?}): {}", self.name, self.log_tail())
     }
 
+    /// Sends `sig` (e.g. `libc::SIGSTOP` / `libc::SIGCONT` to hang and resume a peer).
+    /// False when there is no live process.
+    pub(crate) fn signal(&mut self, sig: libc::c_int) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return false;
+        };
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        // SAFETY: plain kill(2) on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) == 0 }
+    }
+
     /// SIGTERM, wait up to `grace`, then SIGKILL. Blocks until the process is reaped.
     pub(crate) fn terminate(&mut self, grace: Duration) {
         let Some(mut child) = self.child.take() else {
