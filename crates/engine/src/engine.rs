@@ -1,5 +1,13 @@
-//! The stateful shell around the pure timeline: channels, sessions, scheduling ahead of need,
-//! slate fallback, render caching. I/O (VOD fetches, adapters, store) happens here.
+//! The stateful shell around the pure timeline: channels and their profiles, scheduling
+//! ahead of need, live feeds, slate fallback, render caching; sessions in [`sessions`]. I/O
+//! (VOD fetches, adapters, store) happens here.
+//!
+//! A store failure never hangs a request: the store's own calls are bounded (Redis
+//! timeouts), a request whose window the local schedule already covers needs no store at
+//! all (the render is pure), and one that needs the store fails at once with
+//! [`Error::Store`] (503) for [`STORE_BACKOFF`] after a failure, while the background tick
+//! keeps retrying. A store that lost a log (Redis restarted empty) is re-seeded from this
+//! replica's schedule ([`Store::restore_log`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -247,8 +255,10 @@ pub struct EngineOptions {
     /// How long a parsed VOD stays cached.
     pub vod_ttl: Duration,
     /// How much already-elapsed schedule a new channel starts with (a full window by
-    /// default, so players get a full playlist at once). Sessions start at zero: a viewer
-    /// sees their first VOD from its beginning.
+    /// default, so players get a full playlist at once). A session starts with three
+    /// target durations of its first item listed ([`crate::timeline::fresh_epoch`]): a
+    /// player starting that far from the live edge sees its first VOD from about its
+    /// beginning.
     pub channel_prefill: Option<Duration>,
     /// Most live sessions (seen within `session_ttl`) across every replica sharing the
     /// store; creating one more answers 503.

@@ -24,7 +24,8 @@
 //!        Arc-shared; profile::build_media: match variants, absolute URIs), on any failure
 //!        substitute the slate, then compare-and-append the entry to the store log
 //!     -> Schedule::window_pos (cheap) -> render cache hit? else Schedule::render -> Bytes
-//!  background: every second schedule each channel `lookahead` ahead; expire sessions
+//!  background: every second schedule each channel `lookahead` ahead; every ten seconds
+//!  expire sessions (store) and drop the session state this replica holds for gone ones
 //! ```
 //! Invariants:
 //! - The timeline is a pure function of (schedule log, rendition, instant): media sequence
@@ -39,6 +40,14 @@
 //!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate.
 //! - A live item ([`timeline::Item::Live`]) is the one exception to "entries are fixed when
 //!   appended": see *Live switch* below.
+//! - A channel's profile (renditions, container) comes from its declared profile or its
+//!   content, never from the slate; a slate that cannot play in a channel is refused
+//!   ([`Error::SlateIncompatible`], at start by [`build`] via [`Engine::check_channels`]).
+//! - Sessions are capped across replicas ([`EngineOptions::max_sessions`], 503 beyond);
+//!   an expired or deleted session leaves the store and every replica's memory; listing
+//!   them costs a bounded number of store round trips.
+//! - A store that hangs or is gone never hangs a request: what the local schedule covers is
+//!   still served, the rest is 503 (JSON, `Retry-After`) until the store is back.
 //! - Ad breaks carry `EXT-X-CUE-OUT`/`-CONT`/`-IN` and `EXT-X-DATERANGE` with SCTE-35
 //!   `splice_insert` (out/in) from [`media::scte35`]; markers inside VODs pass through.
 //!

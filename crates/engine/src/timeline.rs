@@ -9,7 +9,9 @@
 //! A segment is *published* once its scheduled start time has passed: `start <= now`. The
 //! VOD segments already exist on their origin, so there is nothing to wait for; a player
 //! that starts three target durations from the live edge is then about three segments behind
-//! wall clock, as with a real encoder. A segment leaves the window once it ended more than
+//! wall clock, as with a real encoder. (A viewer's session is given an epoch
+//! [`PLAYER_START_TARGETS`] target durations before its first request, [`fresh_epoch`], so
+//! its first render already lists that much.) A segment leaves the window once it ended more than
 //! `window` ago: `end <= now - window`. Both bounds only move forward with `now`, so the media
 //! sequence never goes backwards and consecutive renders never skip or repeat a segment.
 //!
