@@ -15,6 +15,9 @@
 //!   a [`Store`] ([`MemoryStore`], [`RedisStore`]), a shared [`vod::VodCache`] and a
 //!   [`Clock`]. [`Service`] is its HTTP face ([`Service::router`], [`Service::openapi`]);
 //!   [`EngineArgs`] + [`build`] is how the `lineup` binary mounts it.
+//! - [`plan`] (pure): the scheduling policy (poll the live entry / stop / schedule one more
+//!   item; slate before a later live event; what replaces an unusable item; when a live
+//!   entry closes), carried out by `Engine::ensure`'s async loop.
 //!
 //! # Architecture
 //! ```text
@@ -97,6 +100,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod plan;
 pub mod profile;
 pub mod store;
 pub mod timeline;

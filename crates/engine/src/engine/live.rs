@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Engine, Scope};
 use crate::error::{Error, Result};
+use crate::plan;
 use crate::profile::{LiveSlot, Profile, live_snapshot};
 use crate::store::LiveChunk;
 use crate::timeline::{EntryMedia, Item, MediaSeg, Millis, RenditionMedia};
@@ -15,13 +16,6 @@ pub(super) const LIVE_HOLD_BACK: u64 = 1;
 
 /// Least time between two looks at a live source (engine clock).
 pub(super) const LIVE_POLL_MS: Millis = 500;
-
-/// A live item whose start is further than this after the schedule's end gets the slate
-/// until it starts; a closer (or past) start joins the source at the schedule's end.
-pub(super) const LIVE_EARLY_MS: Millis = 1_000;
-
-/// A live entry that has run dry for this many target durations is closed (source failed).
-pub(super) const LIVE_STALL_TARGETS: i64 = 3;
 
 /// The process-local state of a scope's open live entry: where the source is, which source
 /// sequence number comes next, and the segments appended so far (per rendition slot).
@@ -214,7 +208,7 @@ impl Engine {
     /// Grow the open live entry with what the source published since the last look (at
     /// most every [`LIVE_POLL_MS`]); close it when the next segment would end after the
     /// event's end, when the event is over, or when the source has run dry for
-    /// [`LIVE_STALL_TARGETS`] target durations (then the slate fills until the event's end).
+    /// [`plan::LIVE_STALL_TARGETS`] target durations (then the slate fills until the event's end).
     pub(super) async fn poll_live(&self, scope: &Scope, profile: &Profile) -> Result<()> {
         let now = self.now_ms();
         let feed = scope.live.lock().expect("live lock").take();
@@ -288,13 +282,19 @@ impl Engine {
                 .map(|e| (e.end_ms(), e.target_duration))
                 .unwrap_or((start, 1))
         });
-        let last = feed.segments[0].last().map(|s| s.dur_ms).unwrap_or(1) as Millis;
-        let full = end + last > feed.end_ms || now >= feed.end_ms;
-        let stalled = now > end + LIVE_STALL_TARGETS * 1000 * target as Millis;
-        if !(full || stalled || ended) {
+        let view = plan::LiveView {
+            now,
+            entry_end_ms: end,
+            target,
+            last_segment_ms: feed.segments[0].last().map(|s| s.dur_ms).unwrap_or(1) as Millis,
+            event_end_ms: feed.end_ms,
+            source_ended: ended,
+        };
+        let plan::LiveDecision::Close { stalled, fill } = plan::live_after_poll(&view, &feed.url)
+        else {
             *scope.live.lock().expect("live lock") = Some(feed);
             return Ok(());
-        }
+        };
         if !self
             .inner
             .store
@@ -310,11 +310,7 @@ impl Engine {
             s.close_open();
             Ok(())
         })?;
-        if (stalled || ended) && feed.end_ms > end + LIVE_EARLY_MS {
-            let slate = Item::Slate {
-                reason: Some(format!("live source {} stopped", feed.url)),
-                duration_ms: Some((feed.end_ms - end) as u64),
-            };
+        if let Some(slate) = fill {
             let (slate, media) = self.resolve(&scope.channel, profile, slate).await?;
             self.append_entry(scope, slate, media, None).await?;
         }

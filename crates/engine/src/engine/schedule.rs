@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::live::{LIVE_EARLY_MS, chunk_segments};
+use super::live::chunk_segments;
 use super::{Engine, Scope, Target};
 use crate::adapters::NextItemRequest;
 use crate::error::{Error, Result};
+use crate::plan;
 use crate::store::{LiveChunk, LogHeader};
 use crate::timeline::{EntryMedia, Item, Millis, RenditionMedia, Schedule, fresh_epoch};
 
@@ -161,16 +162,22 @@ impl Engine {
                     self.sync_open(scope).await?;
                 }
             }
-            if self.with_schedule(scope, |s| s.open_entry().is_some()) {
-                self.poll_live(scope, &profile).await?;
-                if self.with_schedule(scope, |s| s.open_entry().is_some()) {
-                    // Nothing is scheduled past a live entry until it closes.
-                    break;
+            let view = self.with_schedule(scope, |s| plan::View {
+                open: s.open_entry().is_some(),
+                end_ms: s.end_ms(),
+                until,
+            });
+            match plan::step(&view) {
+                plan::Step::PollLive => {
+                    self.poll_live(scope, &profile).await?;
+                    if self.with_schedule(scope, |s| s.open_entry().is_some()) {
+                        // Nothing is scheduled past a live entry until it closes.
+                        break;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            if Self::covered(scope, until) {
-                break;
+                plan::Step::Done => break,
+                plan::Step::Schedule => {}
             }
             // The first item is used only at position 0 (another replica may have started
             // this session's schedule meanwhile: then ask again at the right position).
@@ -181,25 +188,21 @@ impl Engine {
                 None => self.next_item(scope).await,
             };
             let at = self.with_schedule(scope, |s| s.end_ms());
-            if let Item::Live { start_ms, .. } = &item
-                && *start_ms > at + LIVE_EARLY_MS
-            {
-                // The slate until the live event starts, then the event.
-                let slate = Item::Slate {
-                    reason: Some("waiting for a live event".into()),
-                    duration_ms: Some((start_ms - at) as u64),
-                };
-                let (slate, media) = self.resolve(ch, &profile, slate).await?;
-                self.append_entry(scope, slate, media, None).await?;
-                pending = Some(item);
-                continue;
-            }
-            let resolved = match &item {
-                Item::Live { .. } => self.start_live(&profile, &item, at).await.map(|(m, f)| {
-                    *scope.live.lock().expect("live lock") = Some(f);
-                    (item.clone(), m)
-                }),
-                _ => self.resolve(ch, &profile, item.clone()).await,
+            let resolved = match plan::place(&item, at) {
+                plan::Placement::SlateFirst(slate) => {
+                    // The slate until the live event starts, then the event.
+                    let (slate, media) = self.resolve(ch, &profile, slate).await?;
+                    self.append_entry(scope, slate, media, None).await?;
+                    pending = Some(item);
+                    continue;
+                }
+                plan::Placement::JoinLive => {
+                    self.start_live(&profile, &item, at).await.map(|(m, f)| {
+                        *scope.live.lock().expect("live lock") = Some(f);
+                        (item.clone(), m)
+                    })
+                }
+                plan::Placement::Resolve => self.resolve(ch, &profile, item.clone()).await,
             };
             let (item, media) = match resolved {
                 Ok(x) => x,
@@ -208,14 +211,7 @@ impl Engine {
                         .increment(1);
                     tracing::warn!(scope = %scope.key, item = ?item, error = %e, "item unusable, playing slate");
                     // A failed live event is replaced by the slate until its end.
-                    let duration_ms = match &item {
-                        Item::Live { end_ms, .. } if *end_ms > at => Some((end_ms - at) as u64),
-                        _ => None,
-                    };
-                    let slate = Item::Slate {
-                        reason: Some(e.to_string()),
-                        duration_ms,
-                    };
+                    let slate = plan::fallback(&item, at, &e.to_string());
                     self.resolve(ch, &profile, slate).await?
                 }
             };
@@ -257,7 +253,7 @@ impl Engine {
                     tracing::warn!(scope = %scope.key, next_index = next, "the store had lost this schedule log; re-seeded it");
                     metrics::counter!("engine_log_restores_total").increment(1);
                 }
-                if !restored || lost > 1 {
+                if plan::after_lost_append(restored, lost) == plan::AfterLostAppend::Fail {
                     return Err(Error::Store(format!(
                         "{}: the store's log does not continue this replica's schedule at entry {next}",
                         scope.key
