@@ -1,13 +1,16 @@
-//! The stateful shell around the pure timeline: channels and their profiles, scheduling
-//! ahead of need, live feeds, slate fallback, render caching; sessions in [`sessions`]. I/O
-//! (VOD fetches, adapters, store) happens here.
+//! The stateful shell around the pure timeline and planner. This file: the engine's types,
+//! scopes (a channel's or a session's schedule), the store gate and the render path; the
+//! rest by responsibility: `channels` (channel list, profiles from content, slate check,
+//! resolving items), `schedule` (`ensure`: keeping a schedule ahead of need), `live` (the
+//! live switch's open entry), `sessions` (cap, touch, expiry). I/O (VOD fetches, adapters,
+//! store) happens here, never in `timeline` or `plan`.
 //!
 //! A store failure never hangs a request: the store's own calls are bounded (Redis
 //! timeouts), a request whose window the local schedule already covers needs no store at
 //! all (the render is pure), and one that needs the store fails at once with
-//! [`Error::Store`] (503) for [`STORE_BACKOFF`] after a failure, while the background tick
-//! keeps retrying. A store that lost a log (Redis restarted empty) is re-seeded from this
-//! replica's schedule ([`Store::restore_log`]).
+//! [`Error::Store`] (503) for `STORE_BACKOFF` (1 s) after a failure, while the background
+//! tick keeps retrying. A store that lost a log (Redis restarted empty) is re-seeded from
+//! this replica's schedule ([`Store::restore_log`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
