@@ -103,9 +103,30 @@ fn assert_valid(text: &str) {
     assert!(errors.is_empty(), "{errors:?}\n{text}");
 }
 
+/// A session scheduled 20 s ahead (before the fault); its id.
+async fn warm_session(s: &Setup) -> String {
+    let created: serde_json::Value = s
+        .http
+        .post(format!("{}api/v1/sessions", s.base))
+        .json(&json!({"channel": "c"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("a session").to_string();
+    let t = Target::Session(id.clone());
+    let ahead = s.engine.now_ms() + 20_000;
+    s.engine.media_playlist_at(&t, "v0", ahead).await.unwrap();
+    id
+}
+
 /// With Redis down: the scheduled window keeps being served (and moves with the clock),
-/// past it the engine answers 503 with a JSON error and Retry-After, quickly.
-async fn serves_what_it_holds_then_503(s: &Setup) -> String {
+/// past it the engine answers 503 with a JSON error and Retry-After, quickly. `session`
+/// was scheduled ahead before the fault: it keeps playing too (recording its use in the
+/// store fails, which is logged, not answered).
+async fn serves_what_it_holds_then_503(s: &Setup, session: &str) -> String {
     // Inside what the engine scheduled before the fault (now + lookahead).
     let (st, _, first) = get(s, "channels/c/v0.m3u8").await;
     assert_eq!(st, 200, "{first}");
@@ -115,6 +136,9 @@ async fn serves_what_it_holds_then_503(s: &Setup) -> String {
     assert_eq!(st, 200, "{moved}");
     assert_valid(&moved);
     assert_ne!(first, moved, "the window moved with the clock");
+    let (st, _, text) = get(s, &format!("sessions/{session}/v0.m3u8")).await;
+    assert_eq!(st, 200, "{text}");
+    assert_valid(&text);
     // The master needs no store.
     assert_eq!(get(s, "channels/c/master.m3u8").await.0, 200);
 
@@ -166,8 +190,9 @@ async fn a_hung_redis_neither_hangs_nor_breaks_the_window() {
     testkit::require_peer!("redis-server");
     let mut s = setup().await;
     s.engine.warm_up().await;
+    let session = warm_session(&s).await;
     s.redis.pause();
-    serves_what_it_holds_then_503(&s).await;
+    serves_what_it_holds_then_503(&s, &session).await;
     s.redis.cont();
     recovers(&s).await;
 }
@@ -177,8 +202,9 @@ async fn a_killed_redis_is_survived_and_rejoined() {
     testkit::require_peer!("redis-server");
     let mut s = setup().await;
     s.engine.warm_up().await;
+    let session = warm_session(&s).await;
     s.redis.stop();
-    serves_what_it_holds_then_503(&s).await;
+    serves_what_it_holds_then_503(&s, &session).await;
     // Back, empty (no persistence): the engine re-seeds its channel's log from what it holds.
     s.redis.resume().await.expect("redis again");
     recovers(&s).await;
