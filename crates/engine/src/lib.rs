@@ -40,7 +40,10 @@
 //! - A segment is published when its scheduled start has passed and leaves the window one
 //!   `window` after its end (see [`timeline`]). TARGETDURATION never shrinks.
 //! - A bad asset (HTTP error, timeout, not a playlist, no matching variant) never produces a
-//!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate.
+//!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate. The one
+//!   exception is before a channel has a profile: one not declared is copied from its
+//!   content, so while none of its first items loads the channel answers 503 (and retries)
+//!   rather than take the slate's renditions for good.
 //! - A live item ([`timeline::Item::Live`]) is the one exception to "entries are fixed when
 //!   appended": see *Live switch* below.
 //! - A channel's profile (renditions, container) comes from its declared profile or its

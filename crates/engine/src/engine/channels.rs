@@ -72,13 +72,12 @@ impl Engine {
     pub(super) async fn profile(&self, ch: &Channel) -> Result<Arc<Profile>> {
         ch.profile
             .get_or_try_init(|| async {
-                let content = self.content_vod(ch).await?;
                 let p = match &ch.config.profile {
                     Some(p) => {
                         p.validate()?;
                         let mut p = p.clone();
                         if p.fmp4.is_none() {
-                            p.fmp4 = match &content {
+                            p.fmp4 = match &self.content_vod(ch).await? {
                                 Some(v) => v.is_fmp4(),
                                 None => self.slate_vod(ch).await.and_then(|v| v.is_fmp4()),
                             };
@@ -86,7 +85,7 @@ impl Engine {
                         p
                     }
                     None => {
-                        let vod = match content {
+                        let vod = match self.content_vod(ch).await? {
                             Some(v) => v,
                             None => {
                                 let url = self.slate_url(ch).ok_or_else(|| {
