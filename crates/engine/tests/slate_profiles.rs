@@ -157,3 +157,63 @@ async fn each_channel_plays_its_content_whatever_the_slate() {
             .assert_clean(&url);
     }
 }
+
+/// A channel whose content does not load yet answers 503 (JSON) instead of taking the
+/// slate's renditions for good; once its content is there it plays with its content's
+/// profile (CMAF here, although the engine's slate is MPEG-TS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_down_at_first_is_waited_for_not_replaced_by_the_slate() {
+    let fx = fixture_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let content = serve(
+        axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir.path())),
+    )
+    .await;
+    let file = json!({"channels": [{
+        "id": "late", "slate": format!("{fx}cmaf/vod2/master.m3u8"),
+        "vods": [format!("{content}vod1/master.m3u8")]
+    }]});
+    let (_e, base) =
+        serve_engine(channels(file), ts_slate(&fx), Arc::new(engine::SystemClock)).await;
+    let r = reqwest::get(format!("{base}channels/late/v0.m3u8"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("channel late")),
+        "{body}"
+    );
+
+    // The content appears (copied in place): the channel starts, as CMAF.
+    copy_dir(&fixtures().join("cmaf/vod1"), &dir.path().join("vod1"));
+    let v0 = testkit::wait_for(Duration::from_secs(20), "the channel starts", || {
+        let url = format!("{base}channels/late/v0.m3u8");
+        async move {
+            let r = reqwest::get(url).await.ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            r.text().await.ok()
+        }
+    })
+    .await
+    .expect("started");
+    assert!(v0.contains("#EXT-X-MAP:") && v0.contains("/vod1/"), "{v0}");
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
