@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::adapters::{AssetManager, ChannelManager, FileAdapter, HttpAssetManager};
 use crate::engine::{Engine, EngineOptions, SystemClock};
 use crate::error::{Error, Result};
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{MemoryStore, RedisStore, RedisTimeouts, Store};
 
 /// Engine configuration (mount with `#[command(flatten)]`).
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +36,14 @@ pub struct EngineArgs {
         default_value_t = 300
     )]
     pub session_ttl_secs: u64,
+    /// Most live sessions (seen within the session TTL) across every replica; creating one
+    /// more (`?session=new` or the API) answers 503 with `Retry-After`.
+    #[arg(
+        long = "max-sessions",
+        env = "LINEUP_ENGINE_MAX_SESSIONS",
+        default_value_t = 100_000
+    )]
+    pub max_sessions: usize,
     /// Redis/Valkey URL for shared state (default: in memory).
     #[arg(long = "redis-url", env = "LINEUP_ENGINE_REDIS_URL")]
     pub redis_url: Option<String>,
@@ -46,6 +54,20 @@ pub struct EngineArgs {
         default_value = "lineup:engine:"
     )]
     pub redis_prefix: String,
+    /// Bound on one Redis connection attempt, milliseconds.
+    #[arg(
+        long = "redis-connect-timeout-ms",
+        env = "LINEUP_ENGINE_REDIS_CONNECT_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub redis_connect_timeout_ms: u64,
+    /// Bound on one Redis answer, milliseconds (a hung Redis fails calls after it).
+    #[arg(
+        long = "redis-response-timeout-ms",
+        env = "LINEUP_ENGINE_REDIS_RESPONSE_TIMEOUT_MS",
+        default_value_t = 1000
+    )]
+    pub redis_response_timeout_ms: u64,
     /// Slate master playlist URL, played when an item fails and in ad breaks without filler.
     #[arg(long = "slate-url", env = "LINEUP_ENGINE_SLATE_URL")]
     pub slate_url: Option<String>,
@@ -83,8 +105,11 @@ impl Default for EngineArgs {
             asset_manager_url: None,
             window_secs: 60,
             session_ttl_secs: 300,
+            max_sessions: 100_000,
             redis_url: None,
             redis_prefix: "lineup:engine:".into(),
+            redis_connect_timeout_ms: 2000,
+            redis_response_timeout_ms: 1000,
             slate_url: None,
             slate_duration_secs: 10,
             load_timeout_ms: 5000,
@@ -102,6 +127,7 @@ impl EngineArgs {
             slate_url: self.slate_url.clone(),
             slate_duration: Duration::from_secs(self.slate_duration_secs.max(1)),
             load_timeout: Duration::from_millis(self.load_timeout_ms.max(1)),
+            max_sessions: self.max_sessions,
             ..EngineOptions::default()
         }
     }
@@ -125,7 +151,17 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
     };
     let channels: Arc<dyn ChannelManager> = file;
     let store: Arc<dyn Store> = match &args.redis_url {
-        Some(u) => Arc::new(RedisStore::connect(u, &args.redis_prefix).await?),
+        Some(u) => Arc::new(
+            RedisStore::connect_with(
+                u,
+                &args.redis_prefix,
+                RedisTimeouts {
+                    connect: Duration::from_millis(args.redis_connect_timeout_ms.max(1)),
+                    response: Duration::from_millis(args.redis_response_timeout_ms.max(1)),
+                },
+            )
+            .await?,
+        ),
         None => Arc::new(MemoryStore::new()),
     };
     let engine = Engine::new(
@@ -139,6 +175,8 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
         .reload_channels()
         .await
         .map_err(|e| Error::Config(format!("loading channels: {e}")))?;
+    // A channel whose slate cannot serve its profile is refused here, by name.
+    engine.check_channels().await?;
     engine.spawn_background();
     Ok(crate::Service::new(
         engine,

@@ -27,6 +27,23 @@ pub enum Error {
     /// The state store failed.
     #[error("store: {0}")]
     Store(String),
+    /// The session cap ([`crate::EngineOptions::max_sessions`]) is reached.
+    #[error("too many sessions: {0} are live; try again later")]
+    TooManySessions(usize),
+    /// A channel cannot play as configured (e.g. its slate cannot serve its profile).
+    #[error("channel {channel}: {reason}")]
+    Channel { channel: String, reason: String },
+    /// A channel's slate cannot play in it (another segment container, no audio for its
+    /// audio groups, no compatible variant): refused rather than let the slate decide.
+    #[error(
+        "channel {channel}: its slate {slate} cannot play in it ({reason}); give the channel a \
+         slate in its own container with its renditions (`slate` in the channels file)"
+    )]
+    SlateIncompatible {
+        channel: String,
+        slate: String,
+        reason: String,
+    },
     /// An adapter (asset or channel manager) failed.
     #[error("adapter: {0}")]
     Adapter(String),
@@ -47,6 +64,10 @@ impl From<Error> for web::ApiError {
                 web::ApiError::not_found(e.to_string()).with_field("rendition")
             }
             Error::Config(_) => web::ApiError::bad_request(e.to_string()),
+            Error::TooManySessions(_) => {
+                web::ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                    .with_field("session")
+            }
             _ => web::ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         }
     }

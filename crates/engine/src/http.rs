@@ -61,6 +61,7 @@ impl Service {
             .with_state(self.clone())
             .merge(web::common_routes())
             .merge(web::docs_routes(Self::openapi()))
+            .layer(middleware::map_response(retry_after))
             .layer(web::cors())
     }
 
@@ -104,6 +105,22 @@ impl Service {
     ))
 )]
 struct ApiDoc;
+
+/// Seconds a client is told to wait after a 503 (the session cap, the state store down).
+const RETRY_AFTER_SECS: &str = "2";
+
+/// Every 503 says when to come back (`Retry-After`); its body is the JSON error.
+async fn retry_after(mut r: Response) -> Response {
+    if r.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !r.headers().contains_key(header::RETRY_AFTER)
+    {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    r
+}
 
 fn playlist_response(body: bytes::Bytes, cache_control: HeaderValue) -> Response {
     let mut r = body.into_response();
@@ -153,7 +170,8 @@ struct MasterQuery {
            ("session" = Option<String>, Query, description = "`new`: create a session and redirect")),
     responses((status = 200, description = "HLS playlist", content_type = "application/vnd.apple.mpegurl"),
               (status = 302, description = "redirect to a new session's master"),
-              (status = 404, description = "unknown channel or rendition")))]
+              (status = 404, description = "unknown channel or rendition"),
+              (status = 503, description = "session cap reached, or the state store is down and the window cannot be rendered from what this replica holds (JSON error, Retry-After)")))]
 async fn channel_file(
     State(s): State<Service>,
     Path((id, file)): Path<(String, String)>,
@@ -285,7 +303,8 @@ pub struct SessionCreated {
 
 /// Create a viewer session.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = NewSession,
-    responses((status = 201, body = SessionCreated), (status = 400, description = "bad body"), (status = 404, description = "unknown channel")))]
+    responses((status = 201, body = SessionCreated), (status = 400, description = "bad body"), (status = 404, description = "unknown channel"),
+              (status = 503, description = "session cap reached (JSON error, Retry-After)")))]
 async fn create_session(
     State(s): State<Service>,
     JsonBody(body): JsonBody<NewSession>,
@@ -293,8 +312,7 @@ async fn create_session(
     let rec = s
         .engine
         .create_session(&body.channel, body.category, body.playlist)
-        .await
-        .map_err(|e| ApiError::from(e).with_field("channel"))?;
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(SessionCreated {

@@ -15,6 +15,9 @@
 //!   a [`Store`] ([`MemoryStore`], [`RedisStore`]), a shared [`vod::VodCache`] and a
 //!   [`Clock`]. [`Service`] is its HTTP face ([`Service::router`], [`Service::openapi`]);
 //!   [`EngineArgs`] + [`build`] is how the `lineup` binary mounts it.
+//! - [`plan`] (pure): the scheduling policy (poll the live entry / stop / schedule one more
+//!   item; slate before a later live event; what replaces an unusable item; when a live
+//!   entry closes), carried out by `Engine::ensure`'s async loop.
 //!
 //! # Architecture
 //! ```text
@@ -24,7 +27,8 @@
 //!        Arc-shared; profile::build_media: match variants, absolute URIs), on any failure
 //!        substitute the slate, then compare-and-append the entry to the store log
 //!     -> Schedule::window_pos (cheap) -> render cache hit? else Schedule::render -> Bytes
-//!  background: every second schedule each channel `lookahead` ahead; expire sessions
+//!  background: every second schedule each channel `lookahead` ahead; every ten seconds
+//!  expire sessions (store) and drop the session state this replica holds for gone ones
 //! ```
 //! Invariants:
 //! - The timeline is a pure function of (schedule log, rendition, instant): media sequence
@@ -36,9 +40,20 @@
 //! - A segment is published when its scheduled start has passed and leaves the window one
 //!   `window` after its end (see [`timeline`]). TARGETDURATION never shrinks.
 //! - A bad asset (HTTP error, timeout, not a playlist, no matching variant) never produces a
-//!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate.
+//!   5xx or a stalled playlist while the slate is healthy: the slot plays the slate. The one
+//!   exception is before a channel has a profile: one not declared is copied from its
+//!   content, so while none of its first items loads the channel answers 503 (and retries)
+//!   rather than take the slate's renditions for good.
 //! - A live item ([`timeline::Item::Live`]) is the one exception to "entries are fixed when
 //!   appended": see *Live switch* below.
+//! - A channel's profile (renditions, container) comes from its declared profile or its
+//!   content, never from the slate; a slate that cannot play in a channel is refused
+//!   ([`Error::SlateIncompatible`], at start by [`build`] via [`Engine::check_channels`]).
+//! - Sessions are capped across replicas ([`EngineOptions::max_sessions`], 503 beyond);
+//!   an expired or deleted session leaves the store and every replica's memory; listing
+//!   them costs a bounded number of store round trips.
+//! - A store that hangs or is gone never hangs a request: what the local schedule covers is
+//!   still served, the rest is 503 (JSON, `Retry-After`) until the store is back.
 //! - Ad breaks carry `EXT-X-CUE-OUT`/`-CONT`/`-IN` and `EXT-X-DATERANGE` with SCTE-35
 //!   `splice_insert` (out/in) from [`media::scte35`]; markers inside VODs pass through.
 //!
@@ -88,6 +103,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod plan;
 pub mod profile;
 pub mod store;
 pub mod timeline;
@@ -101,4 +117,6 @@ pub use config::{EngineArgs, build};
 pub use engine::{Clock, Engine, EngineOptions, ManualClock, SystemClock, Target};
 pub use error::{Error, Result};
 pub use http::Service;
-pub use store::{LiveChunk, MemoryStore, OpenState, RedisStore, SessionRecord, Store};
+pub use store::{
+    LiveChunk, MemoryStore, OpenState, RedisStore, RedisTimeouts, SessionRecord, Store,
+};

@@ -71,7 +71,7 @@ pub struct Profile {
     /// MPEG-TS. A media playlist cannot go back from fMP4 to TS (an `EXT-X-MAP` cannot be
     /// unset), so an item in the other container is unusable (the slate plays instead).
     /// A profile copied from a VOD takes that VOD's; unset in a configured profile: the
-    /// slate's, else not checked.
+    /// channel's content's (its first loadable item), else the slate's, else not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fmp4: Option<bool>,
 }

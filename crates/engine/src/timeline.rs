@@ -9,7 +9,9 @@
 //! A segment is *published* once its scheduled start time has passed: `start <= now`. The
 //! VOD segments already exist on their origin, so there is nothing to wait for; a player
 //! that starts three target durations from the live edge is then about three segments behind
-//! wall clock, as with a real encoder. A segment leaves the window once it ended more than
+//! wall clock, as with a real encoder. (A viewer's session is given an epoch
+//! [`PLAYER_START_TARGETS`] target durations before its first request, [`fresh_epoch`], so
+//! its first render already lists that much.) A segment leaves the window once it ended more than
 //! `window` ago: `end <= now - window`. Both bounds only move forward with `now`, so the media
 //! sequence never goes backwards and consecutive renders never skip or repeat a segment.
 //!
@@ -225,6 +227,15 @@ impl EntryMedia {
             out.push(RenditionMedia::new(segs));
         }
         Self::new(out)
+    }
+
+    /// The largest rounded `EXTINF` of any rendition (the target duration it needs).
+    pub fn max_target(&self) -> u64 {
+        self.renditions
+            .iter()
+            .map(RenditionMedia::max_rounded)
+            .max()
+            .unwrap_or(1)
     }
 
     /// The entry duration: rendition 0's total.
@@ -729,6 +740,20 @@ impl Schedule {
         pl.target_duration = Some(target);
         Ok(pl)
     }
+}
+
+/// How many target durations of segments a playlist must list for a player to start: players
+/// start this many target durations from the live edge (RFC 8216 6.3.3, and a server must
+/// not shrink a live playlist below it, 6.2.2).
+pub const PLAYER_START_TARGETS: i64 = 3;
+
+/// The epoch of a schedule that starts (its first entry, whose target duration is
+/// `target_s`) at `now` for a viewer: [`PLAYER_START_TARGETS`] target durations earlier, so
+/// the first render already lists at least that much (every segment starting at or before
+/// `now` is published, and they cover `[epoch, now]`), and a player starting that far from
+/// the live edge starts at about the first entry's beginning.
+pub fn fresh_epoch(now: Millis, target_s: u64) -> Millis {
+    now - PLAYER_START_TARGETS * 1000 * target_s.max(1) as Millis
 }
 
 /// `EXT-X-PROGRAM-DATE-TIME` value for an instant.

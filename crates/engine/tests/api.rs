@@ -135,10 +135,12 @@ async fn sessions_lifecycle() {
         .await
         .unwrap();
     assert_eq!(m.status(), 200);
-    // A session starts at the beginning of its first VOD.
+    // A session starts at the beginning of its first VOD, with the three target durations
+    // a player starts from already listed.
     let pl = get_media_playlist(&c, format!("{base}sessions/{id}/v0.m3u8")).await;
     assert_eq!(pl.media_sequence, 0);
-    assert_eq!(pl.segments.len(), 1);
+    let listed: f64 = pl.segments.iter().map(|s| s.duration).sum();
+    assert!(listed >= 3.0 * pl.target_duration.unwrap() as f64, "{pl:?}");
     assert!(pl.segments[0].uri.ends_with("vod1/360p/seg000.ts"));
 
     // ?session=new redirects to a fresh session.

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use engine::timeline::{EntryMedia, Item, MediaSeg, RenderOptions, RenditionMedia, Schedule};
+use engine::timeline::{
+    EntryMedia, Item, MediaSeg, PLAYER_START_TARGETS, RenderOptions, RenditionMedia, Schedule,
+    fresh_epoch,
+};
 use hls::{Marker, MediaPlaylist};
 use proptest::prelude::*;
 
@@ -115,6 +118,27 @@ mod props {
     use super::*;
     proptest! {
         #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+
+        /// A schedule whose epoch is `fresh_epoch(now, first entry's target)` lists at least
+        /// three of those target durations at `now` (video renditions; any segmenting).
+        #[test]
+        fn a_fresh_epoch_lists_three_target_durations_at_once(
+            entries in prop::collection::vec(gen_entry(), 1..6),
+            now in 1_600_000_000_000i64..1_700_000_000_000,
+            extra_window_s in 0u64..60,
+        ) {
+            let first = build(0, &entries[..1]).entries[0].target_duration;
+            let sched = build(fresh_epoch(now, first), &entries);
+            prop_assume!(sched.end_ms() > now);
+            let want_ms = PLAYER_START_TARGETS as u64 * first * 1000;
+            let opts = RenderOptions { window_ms: want_ms + extra_window_s * 1000 };
+            for r in 0..2 {
+                let p = sched.render(r, now, &opts).unwrap();
+                let listed: u64 = p.segments.iter().map(|s| (s.duration * 1000.0).round() as u64).sum();
+                prop_assert!(listed >= want_ms, "rendition {r}: {listed} ms listed, want {want_ms}");
+                prop_assert_eq!(p.media_sequence, 0);
+            }
+        }
 
         #[test]
         fn consecutive_renders_are_consistent(

@@ -64,8 +64,25 @@ impl Redis {
         Ok(())
     }
 
+    /// Hangs it (SIGSTOP; fault tests): connections stay open, nothing is answered until
+    /// [`cont`](Self::cont).
+    pub fn pause(&mut self) {
+        if let Some(p) = self.proc.as_mut() {
+            p.signal(libc::SIGSTOP);
+        }
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again (SIGCONT), with its data.
+    pub fn cont(&mut self) {
+        if let Some(p) = self.proc.as_mut() {
+            p.signal(libc::SIGCONT);
+        }
+    }
+
     /// Kills it (fault tests); [`resume`](Self::resume) starts an empty one on the same port.
     pub fn stop(&mut self) {
+        // A paused server would not act on SIGTERM before the grace period ends.
+        self.cont();
         if let Some(mut p) = self.proc.take() {
             p.terminate(Duration::from_secs(5));
         }
