@@ -220,7 +220,8 @@ impl Service {
     }
 
     /// Reads the VOD at `new.url` (duration, renditions) and stores it. An asset with the
-    /// same URL is updated in place (importing twice is harmless).
+    /// same URL is updated in place, keeping the fields not given (importing twice is
+    /// harmless).
     pub async fn import(&self, new: NewAsset) -> Result<Asset> {
         let existing = self.assets().await?;
         let same_url = existing.iter().find(|a| a.url == new.url);
@@ -246,18 +247,39 @@ impl Service {
                 (p.duration, p.renditions)
             }
         };
+        // Importing a URL again refreshes what the playlists say and keeps the metadata
+        // that is not given this time.
+        let prev = same_url.filter(|a| a.id == id);
         let asset = Asset {
-            title: new.title.unwrap_or_else(|| id.clone()),
+            title: new
+                .title
+                .or_else(|| prev.map(|a| a.title.clone()))
+                .unwrap_or_else(|| id.clone()),
+            description: new
+                .description
+                .or_else(|| prev.map(|a| a.description.clone()))
+                .unwrap_or_default(),
+            category: new
+                .category
+                .or_else(|| prev.and_then(|a| a.category.clone())),
+            tags: if new.tags.is_empty() {
+                prev.map(|a| a.tags.clone()).unwrap_or_default()
+            } else {
+                new.tags
+            },
+            thumbnail: new
+                .thumbnail
+                .or_else(|| prev.and_then(|a| a.thumbnail.clone())),
+            available_from: new
+                .available_from
+                .or_else(|| prev.and_then(|a| a.available_from)),
+            available_until: new
+                .available_until
+                .or_else(|| prev.and_then(|a| a.available_until)),
             id,
-            description: new.description.unwrap_or_default(),
             url: new.url,
             duration,
             renditions,
-            category: new.category,
-            tags: new.tags,
-            thumbnail: new.thumbnail,
-            available_from: new.available_from,
-            available_until: new.available_until,
         };
         self.put_asset(asset).await
     }
@@ -448,7 +470,7 @@ impl Service {
         Ok(event)
     }
 
-    /// Removes an event; the auto events reflow into the space.
+    /// Removes an event (a running one ends now); the auto events reflow into the space.
     pub async fn delete_event(&self, channel: &str, id: &str) -> Result<()> {
         let _w = self.inner.write.lock().await;
         let c = self.channel(channel).await?;
@@ -456,11 +478,27 @@ impl Service {
         if !old.iter().any(|e| e.id == id) {
             return Err(Error::NotFound(format!("event {id} on channel {channel}")));
         }
-        let without: Vec<ScheduleEvent> = old.iter().filter(|e| e.id != id).cloned().collect();
+        let now = self.now();
+        // A running event ends now (what was played stays in the record); others go.
+        let without: Vec<ScheduleEvent> = old
+            .iter()
+            .filter_map(|e| {
+                if e.id != id {
+                    Some(e.clone())
+                } else if e.start_time < now && now < e.end_time {
+                    let mut cut = e.clone();
+                    cut.end_time = now;
+                    cut.ad_breaks.retain(|b| {
+                        ((b.offset + b.duration) * 1000.0) as Millis <= now - e.start_time
+                    });
+                    Some(cut.normalized())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let (config, programmes) = Self::fill_config(&c);
-        let new = plan::fill(channel, &config, &programmes, &without, self.now());
-        // `fill` keeps the auto events that are running; make sure the deleted one stays gone.
-        let new: Vec<ScheduleEvent> = new.into_iter().filter(|e| e.id != id).collect();
+        let new = plan::fill(channel, &config, &programmes, &without, now);
         self.store(channel, &old, &new).await
     }
 

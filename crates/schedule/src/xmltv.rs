@@ -16,6 +16,23 @@ pub fn xmltv_time(ms: Millis) -> String {
         .to_string()
 }
 
+/// The XMLTV channel id of a lineup channel: XMLTV wants RFC 2838 style ids
+/// (`name.domain`), so `demo` becomes `demo.lineup` (characters other than letters, digits,
+/// `-` and `.` become `-`).
+pub fn channel_id(id: &str) -> String {
+    let name: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{}.lineup", name.trim_matches('.'))
+}
+
 /// A `tv` document with `channels` and, for each, its events (in the order given).
 pub fn xmltv(channels: &[(Channel, Vec<ScheduleEvent>)]) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::Db(format!("writing XMLTV: {e}"));
@@ -33,8 +50,9 @@ pub fn xmltv(channels: &[(Channel, Vec<ScheduleEvent>)]) -> Result<Vec<u8>> {
         ])
         .write_inner_content(|w| {
             for (c, _) in channels {
+                let id = channel_id(&c.id);
                 w.create_element("channel")
-                    .with_attribute(("id", c.id.as_str()))
+                    .with_attribute(("id", id.as_str()))
                     .write_inner_content(|w| {
                         let name = if c.title.is_empty() { &c.id } else { &c.title };
                         w.create_element("display-name")
@@ -43,6 +61,7 @@ pub fn xmltv(channels: &[(Channel, Vec<ScheduleEvent>)]) -> Result<Vec<u8>> {
                     })?;
             }
             for (c, events) in channels {
+                let id = channel_id(&c.id);
                 for e in events {
                     let start = xmltv_time(e.start_time);
                     let stop = xmltv_time(e.end_time);
@@ -50,7 +69,7 @@ pub fn xmltv(channels: &[(Channel, Vec<ScheduleEvent>)]) -> Result<Vec<u8>> {
                         .with_attributes([
                             ("start", start.as_str()),
                             ("stop", stop.as_str()),
-                            ("channel", c.id.as_str()),
+                            ("channel", id.as_str()),
                         ])
                         .write_inner_content(|w| {
                             let title = if e.title.is_empty() { &e.id } else { &e.title };
