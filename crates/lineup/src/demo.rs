@@ -9,7 +9,10 @@
 //!   -> /pullpush  one fetcher pulling the engine's channel, pushing with Digest auth into
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
+//! /catalog    the three VODs imported as assets, published as MRSS/Atom at /catalog/mrss/
+//!   -> /schedule  channel "demo" auto-filled from /catalog/mrss/all.xml (EPG: XMLTV)
 //! ```
+//! (The engine does not play the schedule yet: that adapter comes with the engine work.)
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +45,9 @@ pub struct Args {
     /// SQLite file for the pull/push fetchers (default: in memory).
     #[arg(long, default_value = ":memory:")]
     pub pullpush_db: String,
+    /// Database of the catalog and schedule: SQLite file, `:memory:`, or `postgres://...`.
+    #[arg(long, default_value = ":memory:")]
+    pub schedule_db: String,
 }
 
 /// What `run` started, for tests and for printing.
@@ -51,6 +57,8 @@ pub struct Demo {
     pub engine_master: String,
     pub origin: origin::ChannelView,
     pub fetcher: pullpush::FetcherInfo,
+    /// Catalog + schedule (channel "demo" filled from the catalog's MRSS feed).
+    pub schedule: schedule::Service,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -128,12 +136,23 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     })
     .await?;
 
+    // Catalog and schedule: one service, one database, two routers.
+    let schedule = schedule::Service::open(&args.schedule_db).await?;
+
     let router = Router::new()
         .route("/", get(index))
         .route("/vod/{*path}", get(fixture))
         .nest("/engine", engine_service.router())
         .nest("/pullpush", pullpush.router())
         .nest("/origin", origin.router())
+        .nest(
+            "/catalog",
+            schedule::catalog_api::router(schedule.clone(), None),
+        )
+        .nest(
+            "/schedule",
+            schedule::schedule_api::router(schedule.clone(), None),
+        )
         .merge(web::common_routes())
         .layer(web::cors());
     let server = tokio::spawn(web::serve(listener, router));
@@ -144,6 +163,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .await
         .context("loading the demo channel")?;
     engine.spawn_background();
+    fill_demo_schedule(&schedule, &base).await?;
 
     let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
     let ingest_urls: Vec<_> = channel
@@ -186,8 +206,55 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         engine_master,
         origin: channel,
         fetcher,
+        schedule,
         server,
     })
+}
+
+/// Imports the bundled VODs into the catalog and fills channel "demo" from its MRSS feed.
+async fn fill_demo_schedule(schedule: &schedule::Service, base: &str) -> anyhow::Result<()> {
+    for (n, category) in [("vod1", "news"), ("vod2", "film"), ("vod3", "news")] {
+        schedule
+            .import(schedule::NewAsset {
+                url: format!("{base}/vod/ts/{n}/master.m3u8"),
+                title: Some(format!("Test pattern {n}")),
+                category: Some(category.into()),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("importing {n} into the catalog"))?;
+    }
+    if schedule.channel("demo").await.is_err() {
+        schedule
+            .put_channel(schedule::Channel {
+                id: "demo".into(),
+                tenant: String::new(),
+                title: "lineup demo channel".into(),
+                auto: None,
+            })
+            .await?;
+    }
+    schedule
+        .set_auto_mrss(schedule::AutoMrss {
+            url: format!("{base}/catalog/mrss/all.xml"),
+            channel_id: "demo".into(),
+            config: schedule::FillConfig {
+                // The bundled VODs are 8 s long: one 2 s break in the middle of each.
+                ad_breaks: Some(schedule::AdBreakPolicy {
+                    every: 4.0,
+                    duration: 2.0,
+                }),
+                // Keep a day of history.
+                schedule_retention: Some(24.0),
+                ..Default::default()
+            },
+            id: None,
+            tenant: None,
+        })
+        .await
+        .context("filling the demo schedule from the catalog's MRSS feed")?;
+    schedule.spawn_background(Duration::from_secs(10), Duration::from_secs(300));
+    Ok(())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
@@ -231,7 +298,14 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
   play:      ffplay {dvr}
              vlc {dvr}      (Safari: open the URL directly)
   check:     cargo run --release -- validate --follow 30 {dvr}
+  schedule (auto-filled from the catalog's MRSS feed, Eyevinn schedule-service JSON):
+    {b}/schedule/api/v1/channels/demo/schedule
+  catalog:   {b}/catalog/api/v1/assets
+  MRSS feed: {b}/catalog/mrss/all.xml   (Atom: {b}/catalog/mrss/all.atom)
+  XMLTV EPG: {b}/schedule/api/v1/channels/demo/xmltv   (all channels: {b}/schedule/api/v1/xmltv)
+
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
+             {b}/catalog/api/docs  {b}/schedule/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
 
@@ -250,6 +324,9 @@ async fn index() -> Html<&'static str> {
          <li><a href=\"engine/channels/demo/master.m3u8\">engine channel</a></li>\
          <li><a href=\"origin/api/v1/channels\">origin channels (playback URLs)</a></li>\
          <li><a href=\"pullpush/api/v1/fetchers\">pull/push fetchers</a></li>\
+         <li><a href=\"schedule/api/v1/channels/demo/schedule\">schedule</a> · \
+         <a href=\"catalog/mrss/all.xml\">MRSS feed</a> · \
+         <a href=\"schedule/api/v1/channels/demo/xmltv\">XMLTV</a></li>\
          <li><a href=\"engine/api/docs\">engine API</a> · <a href=\"pullpush/api/docs\">pullpush API</a> · \
          <a href=\"origin/api/docs\">origin API</a></li></ul>",
     )

@@ -36,6 +36,10 @@ enum Command {
     Pullpush(pullpush::PullPushArgs),
     /// Run the origin (ingest, DVR, time-shift, I-frames, ad markers, AES-128).
     Origin(origin::OriginArgs),
+    /// Run the catalog (assets, MRSS/Atom feeds), or `catalog add <HLS URL>...` / `catalog list`.
+    Catalog(schedule::cli::CatalogArgs),
+    /// Run the schedule service (channels, schedules, auto-fill from MRSS, XMLTV).
+    Schedule(schedule::cli::ScheduleArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }
@@ -63,6 +67,14 @@ fn main() -> ExitCode {
             Command::Origin(args) => {
                 let origin = origin::build(args).await?;
                 origin.serve().await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Catalog(args) => {
+                schedule::cli::run_catalog(args).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Schedule(args) => {
+                schedule::cli::run_schedule(args).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Validate(args) => validate::run(args).await,

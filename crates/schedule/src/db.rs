@@ -41,6 +41,11 @@ pub enum Op {
         channel: String,
         id: String,
     },
+    /// Deletes the events of `channel` that ended before `before` (retention).
+    DeleteEventsBefore {
+        channel: String,
+        before: Millis,
+    },
 }
 
 impl Op {
@@ -81,6 +86,10 @@ impl Op {
                     V::I(e.end_time),
                     V::T(serde_json::to_string(e)?),
                 ],
+            )],
+            Op::DeleteEventsBefore { channel, before } => vec![(
+                "DELETE FROM events WHERE channel_id = $1 AND end_time < $2",
+                vec![V::T(channel.clone()), V::I(*before)],
             )],
             Op::DeleteEvent { channel, id } => vec![(
                 "DELETE FROM events WHERE channel_id = $1 AND id = $2",

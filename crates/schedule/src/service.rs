@@ -19,6 +19,10 @@ use crate::model::{
 use crate::plan;
 use crate::probe;
 
+/// How far back a schedule change reads (6 h): enough to find the running event and the
+/// last auto sequence number, while a channel's history can grow without slowing ticks.
+pub const LOOKBACK_MS: Millis = 6 * 3_600_000;
+
 /// Where the service reads the time (tests pass a fake clock).
 pub type ClockFn = Arc<dyn Fn() -> Millis + Send + Sync>;
 
@@ -384,14 +388,34 @@ impl Service {
         }
     }
 
+    /// The events a change at `now` may look at or rewrite: those ending after
+    /// `now - LOOKBACK` (older ones are history: never read back, never rewritten).
+    async fn recent(&self, channel: &str, now: Millis) -> Result<Vec<ScheduleEvent>> {
+        self.inner
+            .db
+            .events(channel, now.saturating_sub(LOOKBACK_MS), Millis::MAX)
+            .await
+    }
+
     /// Tops up `channel`'s schedule at the current instant (see [`plan::fill`]).
     pub async fn refill(&self, channel: &str) -> Result<Vec<ScheduleEvent>> {
         let _w = self.inner.write.lock().await;
         let c = self.channel(channel).await?;
-        let old = self.inner.db.all_events(channel).await?;
+        let now = self.now();
+        let old = self.recent(channel, now).await?;
         let (config, programmes) = Self::fill_config(&c);
-        let new = plan::fill(channel, &config, &programmes, &old, self.now());
+        let new = plan::fill(channel, &config, &programmes, &old, now);
         self.store(channel, &old, &new).await?;
+        if let Some(hours) = config.schedule_retention {
+            let before = now - (hours.max(0.0) * 3_600_000.0) as Millis;
+            self.inner
+                .db
+                .write(vec![Op::DeleteEventsBefore {
+                    channel: channel.into(),
+                    before,
+                }])
+                .await?;
+        }
         Ok(new)
     }
 
@@ -461,8 +485,8 @@ impl Service {
         .normalized();
         let _w = self.inner.write.lock().await;
         let c = self.channel(channel).await?;
-        let old = self.inner.db.all_events(channel).await?;
         let now = self.now();
+        let old = self.recent(channel, now).await?;
         let with = plan::add_manual(&old, event.clone(), now)?;
         let (config, programmes) = Self::fill_config(&c);
         let new = plan::fill(channel, &config, &programmes, &with, now);
@@ -474,11 +498,11 @@ impl Service {
     pub async fn delete_event(&self, channel: &str, id: &str) -> Result<()> {
         let _w = self.inner.write.lock().await;
         let c = self.channel(channel).await?;
-        let old = self.inner.db.all_events(channel).await?;
+        let now = self.now();
+        let old = self.recent(channel, now).await?;
         if !old.iter().any(|e| e.id == id) {
             return Err(Error::NotFound(format!("event {id} on channel {channel}")));
         }
-        let now = self.now();
         // A running event ends now (what was played stays in the record); others go.
         let without: Vec<ScheduleEvent> = old
             .iter()
