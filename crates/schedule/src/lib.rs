@@ -46,9 +46,11 @@
 //!
 //! # Storage: rusqlite + tokio-postgres, not sqlx
 //! SQLite by default (a file in the data folder), PostgreSQL with `--database-url
-//! postgres://...`. sqlx's `Any` driver would give one code path, but its SQLite driver
-//! links its own `libsqlite3-sys`, and the workspace already has rusqlite 0.37 (bundled)
-//! linking `sqlite3`: two crates may not link the same native library, so the build fails.
+//! postgres://...`. sqlx's `Any` driver would give one code path, but sqlx 0.8's SQLite
+//! driver requires `libsqlite3-sys ^0.30`, and the workspace already has rusqlite 0.37
+//! (bundled) on `libsqlite3-sys 0.35` linking `sqlite3`: two crates may not link the same
+//! native library, so the build fails (checked against the crates.io index). sqlx 0.9
+//! accepts `libsqlite3-sys < 0.38` but needs Rust 1.94; the workspace promises 1.85.
 //! Instead [`Db`] is a small enum over rusqlite and tokio-postgres: every table is keys plus
 //! a JSON body, the SQL text is the same for both (`$1` placeholders, `ON CONFLICT DO
 //! UPDATE`), and only the two driver calls (`query`, `write` in a transaction) differ.
