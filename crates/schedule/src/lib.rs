@@ -65,6 +65,7 @@ pub mod feeds;
 pub mod model;
 pub mod plan;
 pub mod probe;
+pub mod requests;
 pub mod schedule_api;
 pub mod service;
 pub mod xmltv;
