@@ -60,13 +60,19 @@ async fn list_channels(State(s): State<Service>) -> Result<Json<Vec<Channel>>, w
     Ok(Json(s.channels().await?))
 }
 
-/// Create (or replace) a channel: `{id, title, tenant}`.
+/// Create (or update) a channel: `{id, title, tenant}`. Updating keeps the channel's
+/// auto-fill source unless the body gives one.
 #[utoipa::path(post, path = "/api/v1/channels", request_body = Channel,
     responses((status = 200, body = Channel), (status = 400)))]
 async fn create_channel(
     State(s): State<Service>,
-    web::JsonBody(c): web::JsonBody<Channel>,
+    web::JsonBody(mut c): web::JsonBody<Channel>,
 ) -> Result<Json<Channel>, web::ApiError> {
+    if c.auto.is_none()
+        && let Ok(existing) = s.channel(&c.id).await
+    {
+        c.auto = existing.auto;
+    }
     Ok(Json(s.put_channel(c).await?))
 }
 

@@ -168,6 +168,15 @@ async fn catalog_feed_schedule_and_xmltv_end_to_end() {
     )
     .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Posting the channel again (Eyevinn clients do) keeps its auto-fill.
+    let r = post(
+        &http,
+        &format!("{base}/schedule/api/v1/channels"),
+        json!({"id": "ch1", "title": "Channel <1>"}),
+    )
+    .await;
+    let again: Channel = r.json().await.unwrap();
+    assert_eq!(again.auto.map(|a| a.url), Some(atom.clone()));
     let now = service.now();
     let events: Vec<ScheduleEvent> = http
         .get(format!("{base}/schedule/api/v1/channels/ch1/schedule"))
