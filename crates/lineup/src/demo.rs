@@ -10,7 +10,10 @@
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
 //! /stitch   house ads stitched into the bundled VODs (lambda-stitch payloads)
+//! /catalog    the three VODs imported as assets, published as MRSS/Atom at /catalog/mrss/
+//!   -> /schedule  channel "demo" auto-filled from /catalog/mrss/all.xml (EPG: XMLTV)
 //! ```
+//! (The engine does not play the schedule yet: that adapter comes with the engine work.)
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +50,9 @@ pub struct Args {
     /// the demo allows only on a loopback address (or with --insecure-no-auth).
     #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<web::Secret>,
+    /// Database of the catalog and schedule: SQLite file, `:memory:`, or `postgres://...`.
+    #[arg(long, default_value = ":memory:")]
+    pub schedule_db: String,
 }
 
 /// What `run` started, for tests and for printing.
@@ -58,6 +64,8 @@ pub struct Demo {
     pub fetcher: pullpush::FetcherInfo,
     /// A stitched VOD: vod1 with the ad-marked VOD as a mid-roll.
     pub stitched: String,
+    /// Catalog + schedule (channel "demo" filled from the catalog's MRSS feed).
+    pub schedule: schedule::Service,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -103,6 +111,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         adapter,
     );
     let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
+    let token_arc: Option<Arc<str>> = token.as_ref().map(|t| Arc::from(t.expose()));
     let engine_service = engine::Service::new(
         engine.clone(),
         token.as_ref().map(|t| t.expose().to_string()),
@@ -141,6 +150,9 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     })
     .await?;
 
+    // Catalog and schedule: one service, one database, two routers.
+    let schedule = schedule::Service::open(&args.schedule_db).await?;
+
     let router = Router::new()
         .route("/vod/{*path}", get(fixture))
         .merge(crate::page::routes(page_config(
@@ -155,9 +167,18 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             "/stitch",
             stitch::build(&stitch::StitchArgs {
                 public_url: Some(format!("{base}/stitch")),
+                api_token: token.as_ref().map(|t| t.expose().to_string()),
                 ..Default::default()
             })
             .router(),
+        )
+        .nest(
+            "/catalog",
+            schedule::catalog_api::router(schedule.clone(), token_arc.clone()),
+        )
+        .nest(
+            "/schedule",
+            schedule::schedule_api::router(schedule.clone(), token_arc.clone()),
         )
         .merge(web::common_routes())
         .layer(web::cors());
@@ -169,6 +190,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .await
         .context("loading the demo channel")?;
     engine.spawn_background();
+    fill_demo_schedule(&schedule, &base).await?;
 
     let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
     let ingest_urls: Vec<_> = channel
@@ -225,8 +247,55 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         engine_master,
         origin: channel,
         fetcher,
+        schedule,
         server,
     })
+}
+
+/// Imports the bundled VODs into the catalog and fills channel "demo" from its MRSS feed.
+async fn fill_demo_schedule(schedule: &schedule::Service, base: &str) -> anyhow::Result<()> {
+    for (n, category) in [("vod1", "news"), ("vod2", "film"), ("vod3", "news")] {
+        schedule
+            .import(schedule::NewAsset {
+                url: format!("{base}/vod/ts/{n}/master.m3u8"),
+                title: Some(format!("Test pattern {n}")),
+                category: Some(category.into()),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("importing {n} into the catalog"))?;
+    }
+    if schedule.channel("demo").await.is_err() {
+        schedule
+            .put_channel(schedule::Channel {
+                id: "demo".into(),
+                tenant: String::new(),
+                title: "lineup demo channel".into(),
+                auto: None,
+            })
+            .await?;
+    }
+    schedule
+        .set_auto_mrss(schedule::AutoMrss {
+            url: format!("{base}/catalog/mrss/all.xml"),
+            channel_id: "demo".into(),
+            config: schedule::FillConfig {
+                // The bundled VODs are 8 s long: one 2 s break in the middle of each.
+                ad_breaks: Some(schedule::AdBreakPolicy {
+                    every: 4.0,
+                    duration: 2.0,
+                }),
+                // Keep a day of history.
+                schedule_retention: Some(24.0),
+                ..Default::default()
+            },
+            id: None,
+            tenant: None,
+        })
+        .await
+        .context("filling the demo schedule from the catalog's MRSS feed")?;
+    schedule.spawn_background(Duration::from_secs(10), Duration::from_secs(300));
+    Ok(())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
@@ -277,8 +346,14 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
   play:      ffplay {dvr}
              vlc {dvr}      (Safari: open the URL directly)
   check:     cargo run --release -- validate --follow 30 {dvr}
+  schedule (auto-filled from the catalog's MRSS feed, Eyevinn schedule-service JSON):
+    {b}/schedule/api/v1/channels/demo/schedule
+  catalog:   {b}/catalog/api/v1/assets
+  MRSS feed: {b}/catalog/mrss/all.xml   (Atom: {b}/catalog/mrss/all.atom)
+  XMLTV EPG: {b}/schedule/api/v1/channels/demo/xmltv   (all channels: {b}/schedule/api/v1/xmltv)
+
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
-             {b}/stitch/api/docs
+             {b}/stitch/api/docs  {b}/catalog/api/docs  {b}/schedule/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
   control:   {control}
@@ -361,6 +436,11 @@ fn page_config(
             doc("Pull/push API", "pullpush/api/docs"),
             doc("Origin API", "origin/api/docs"),
             doc("Stitch API", "stitch/api/docs"),
+            doc("Catalog API", "catalog/api/docs"),
+            doc("Schedule API", "schedule/api/docs"),
+            doc("Schedule (JSON)", "schedule/api/v1/channels/demo/schedule"),
+            doc("MRSS feed", "catalog/mrss/all.xml"),
+            doc("XMLTV (EPG)", "schedule/api/v1/channels/demo/xmltv"),
         ],
     }
 }

@@ -101,6 +101,13 @@ fn parse() -> Result<Parsed, String> {
     Ok((cli, cmd, matches, file))
 }
 
+/// The addresses a `--listen` value names (a host name may name several).
+fn resolve(listen: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    Ok(std::net::ToSocketAddrs::to_socket_addrs(listen)
+        .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?
+        .collect())
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run every service in one process on embedded defaults (engine -> pullpush -> origin).
@@ -113,6 +120,10 @@ enum Command {
     Origin(origin::OriginArgs),
     /// Run the stitch service (house ads into HLS VODs, lambda-stitch payloads).
     Stitch(stitch::StitchArgs),
+    /// Run the catalog (assets, MRSS/Atom feeds), or `catalog add <HLS URL>...` / `catalog list`.
+    Catalog(schedule::cli::CatalogArgs),
+    /// Run the schedule service (channels, schedules, auto-fill from MRSS, XMLTV).
+    Schedule(schedule::cli::ScheduleArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }
@@ -170,13 +181,9 @@ fn main() -> ExitCode {
                 demo::run(args).await
             }
             Command::Engine(args) => {
-                let listen: Vec<std::net::SocketAddr> =
-                    std::net::ToSocketAddrs::to_socket_addrs(args.listen.as_str())
-                        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?
-                        .collect();
                 web::require_token(
                     "lineup engine",
-                    &listen,
+                    &resolve(&args.listen)?,
                     args.api_token.as_deref(),
                     "--api-token",
                     insecure,
@@ -206,7 +213,38 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Stitch(args) => {
+                web::require_token(
+                    "lineup stitch",
+                    &[args.listen],
+                    args.api_token.as_deref(),
+                    "--api-token",
+                    insecure,
+                )?;
                 stitch::serve(args).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Catalog(args) => {
+                if args.command.is_none() {
+                    web::require_token(
+                        "lineup catalog",
+                        &resolve(&args.serve.listen)?,
+                        args.serve.api_token.as_deref(),
+                        "--api-token",
+                        insecure,
+                    )?;
+                }
+                schedule::cli::run_catalog(args).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Schedule(args) => {
+                web::require_token(
+                    "lineup schedule",
+                    &resolve(&args.serve.listen)?,
+                    args.serve.api_token.as_deref(),
+                    "--api-token",
+                    insecure,
+                )?;
+                schedule::cli::run_schedule(args).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Validate(args) => validate::run(args).await,

@@ -29,6 +29,9 @@ fn services_beyond_loopback_need_a_token() {
         ),
         ("origin", vec!["origin", "--listen", "0.0.0.0:0"]),
         ("demo", vec!["demo", "--listen", "0.0.0.0:0"]),
+        ("stitch", vec!["stitch", "--listen", "0.0.0.0:0"]),
+        ("schedule", vec!["schedule", "--listen", "0.0.0.0:0"]),
+        ("catalog", vec!["catalog", "--listen", "0.0.0.0:0"]),
     ] {
         let (code, _, err) = lineup(&args, &[]);
         assert_eq!(code, 2, "{service}: {err}");

@@ -27,8 +27,21 @@ async fn demo_chain_plays_end_to_end() {
         ad_every: 1,
         pullpush_db: ":memory:".into(),
         api_token: None,
+        schedule_db: ":memory:".into(),
     };
     let demo = start(&args, listener).await.expect("demo starts");
+
+    // The schedule: channel "demo" filled from the catalog's MRSS feed of the bundled VODs,
+    // no overlaps, no gaps over the first hour.
+    let now = demo.schedule.now();
+    let events = schedule::ScheduleClient::in_process(demo.schedule.clone())
+        .events_between("demo", now, now + 3_600_000)
+        .await
+        .expect("demo schedule");
+    schedule::plan::check(&events).unwrap();
+    assert!(schedule::plan::gaps(&events, now, now + 3_600_000).is_empty());
+    let vod = format!("{}/vod/ts/", demo.base);
+    assert!(events.iter().all(|e| e.url.starts_with(&vod)), "{events:?}");
     let dvr = demo
         .origin
         .endpoints

@@ -3,9 +3,9 @@
 //! What it is for: finding the committed HLS fixtures ([`fixtures_dir`]), serving a folder
 //! over HTTP with injectable failures ([`serve_dir`]), and starting real peer programs on
 //! ephemeral `127.0.0.1` ports: Apache httpd with WebDAV + HTTP Digest ([`Apache`]),
-//! Redis ([`Redis`]), moto's S3 server ([`Moto`]) and a live ffmpeg HLS encoder
-//! ([`FfmpegLive`]), and headless Chromium over WebDriver ([`Browser`]). Plus polling
-//! helpers ([`wait_until`], [`wait_for`]) so tests wait for
+//! Redis ([`Redis`]), PostgreSQL ([`Postgres`]), moto's S3 server ([`Moto`]) and a live ffmpeg
+//! HLS encoder ([`FfmpegLive`]), and headless Chromium over WebDriver ([`Browser`]). Plus
+//! polling helpers ([`wait_until`], [`wait_for`]) so tests wait for
 //! conditions, not for time, and [`PlaylistFollower`], which follows a live output like a
 //! player and runs every reload through the RFC 8216 oracle of `hls::validate`.
 //!
@@ -43,6 +43,7 @@ pub mod http;
 mod moto;
 mod peer;
 pub mod player;
+mod postgres;
 mod process;
 mod redis;
 mod serve;
@@ -55,6 +56,7 @@ pub use follow::{FollowReport, PlaylistFollower};
 pub use moto::Moto;
 pub use peer::{install_hint, peer, peers_required, require};
 pub use player::{Decoded, decode_errors, ffmpeg_decode, ffprobe_duration, ffprobe_json};
+pub use postgres::Postgres;
 pub use redis::Redis;
 pub use serve::{Fault, ServeHandle, serve_dir};
 pub use wait::{WaitTimeout, free_port, wait_for, wait_until};

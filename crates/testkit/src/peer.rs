@@ -16,6 +16,11 @@ pub fn install_hint(name: &str) -> &'static str {
         "chromium" => "apt-get install -y chromium",
         "chromedriver" => "apt-get install -y chromium-driver",
         "node" => "apt-get install -y nodejs",
+        "tv_validate_file" => "apt-get install -y xmltv-util",
+        "xmllint" => "apt-get install -y libxml2-utils",
+        "postgres" | "initdb" | "pg_ctl" => {
+            "apt-get install -y postgresql (binaries in /usr/lib/postgresql/<version>/bin)"
+        }
         _ => "install it and put it on PATH",
     }
 }
@@ -34,6 +39,7 @@ pub fn peers_required() -> bool {
 ///   `ffmpeg`, `ffprobe`, `redis-server`, `moto_server`, `htdigest`, `wrk`, `node`, ...
 /// - `apache2` / `httpd`: the httpd binary, and only if the Debian module folder
 ///   `/usr/lib/apache2/modules` has mod_dav, mod_dav_fs and mod_auth_digest.
+/// - `postgres`: the newest `/usr/lib/postgresql/<version>/bin/postgres` (with initdb).
 /// - `chromium`: `chromium`, `chromium-browser` or `google-chrome`.
 /// - `python3:<module>`: python3, if `import <module>` works (returns python3's path).
 pub fn peer(name: &str) -> Option<PathBuf> {
@@ -54,6 +60,7 @@ pub fn peer(name: &str) -> Option<PathBuf> {
         "chromium" => which("chromium")
             .or_else(|| which("chromium-browser"))
             .or_else(|| which("google-chrome")),
+        "postgres" => crate::postgres::bin_dir().map(|d| d.join("postgres")),
         n if n.starts_with("python3:") => {
             let module = &n["python3:".len()..];
             let py = which("python3")?;
@@ -91,7 +98,7 @@ pub fn require(name: &str) -> Option<PathBuf> {
     None
 }
 
-fn which(prog: &str) -> Option<PathBuf> {
+pub(crate) fn which(prog: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH").unwrap_or_default();
     let extra = ["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from);
     env::split_paths(&path)

@@ -1,0 +1,215 @@
+//! `lineup catalog` and `lineup schedule`: arguments and what they run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::model::Asset;
+use crate::service::{NewAsset, Service};
+
+/// Where the data lives and how the API is reached (shared by both commands).
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Data folder for the SQLite database (`lineup.db`), used unless --database-url is set.
+    #[arg(long, default_value = "lineup-data", env = "LINEUP_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL instead of SQLite: `postgres://user@host:port/db`.
+    #[arg(long, env = "LINEUP_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The database target for [`Service::open`]; creates the data folder for SQLite.
+    pub fn database(&self) -> Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", self.data_dir.display())))?;
+        Ok(self
+            .data_dir
+            .join("lineup.db")
+            .to_string_lossy()
+            .into_owned())
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: String,
+    /// Bearer token required by the JSON APIs (feeds and XMLTV stay public).
+    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+}
+
+/// `lineup catalog`: serve the catalog, or add/list assets.
+#[derive(clap::Args, Debug)]
+pub struct CatalogArgs {
+    #[command(subcommand)]
+    pub command: Option<CatalogCommand>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Serve /api/v1/assets and the /mrss feeds (the default).
+    Serve,
+    /// Read each HLS VOD (duration, renditions) and add it to the catalog.
+    Add {
+        /// HLS master or media playlist URLs.
+        #[arg(required = true)]
+        urls: Vec<String>,
+        #[arg(long)]
+        category: Option<String>,
+        /// Print the added assets as JSON (no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the catalog.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `lineup schedule`: serve channels, schedules, auto-fill and XMLTV.
+#[derive(clap::Args, Debug)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// How often auto channels are topped up, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub tick_secs: u64,
+    /// How often their feeds are read again, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub feed_secs: u64,
+}
+
+async fn listen(addr: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Io(format!("cannot listen on {addr}: {e}")))
+}
+
+fn token(serve: &ServeArgs) -> Option<Arc<str>> {
+    serve.api_token.as_deref().map(Arc::from)
+}
+
+/// Runs `lineup catalog ...`.
+pub async fn run_catalog(args: CatalogArgs) -> Result<()> {
+    let service = Service::open(&args.store.database()?).await?;
+    match args.command.unwrap_or(CatalogCommand::Serve) {
+        CatalogCommand::Serve => {
+            let listener = listen(&args.serve.listen).await?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| Error::Io(e.to_string()))?;
+            tracing::info!(%addr, "catalog listening");
+            println!("catalog on http://{addr}  feed: http://{addr}/mrss/all.xml");
+            let router = crate::catalog_api::router(service, token(&args.serve));
+            web::serve(listener, router)
+                .await
+                .map_err(|e| Error::Io(e.to_string()))
+        }
+        CatalogCommand::Add {
+            urls,
+            category,
+            json,
+        } => {
+            let added = add(&service, &urls, category, json).await?;
+            if json {
+                let out = serde_json::to_string_pretty(&added).map_err(Error::from)?;
+                println!("{out}");
+            }
+            Ok(())
+        }
+        CatalogCommand::List { json } => {
+            let assets = service.assets().await?;
+            if json {
+                let out = serde_json::to_string_pretty(&assets).map_err(Error::from)?;
+                println!("{out}");
+            } else {
+                for a in &assets {
+                    print_asset(a);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_asset(a: &Asset) {
+    println!(
+        "{:<20} {:>9.3}s {:>2} renditions  {}",
+        a.id,
+        a.duration,
+        a.renditions.len(),
+        a.url
+    );
+}
+
+/// Imports `urls` one by one with a progress bar (stderr; hidden with `json` or when stderr
+/// is not a terminal). Stops at the first failure, naming the URL.
+async fn add(
+    service: &Service,
+    urls: &[String],
+    category: Option<String>,
+    json: bool,
+) -> Result<Vec<Asset>> {
+    let bar = if json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(urls.len() as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut added = Vec::new();
+    for url in urls {
+        bar.set_message(url.clone());
+        let asset = service
+            .import(NewAsset {
+                url: url.clone(),
+                category: category.clone(),
+                ..Default::default()
+            })
+            .await?;
+        if !json {
+            bar.suspend(|| print_asset(&asset));
+        }
+        added.push(asset);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(added)
+}
+
+/// Runs `lineup schedule`.
+pub async fn run_schedule(args: ScheduleArgs) -> Result<()> {
+    let service = Service::open(&args.store.database()?).await?;
+    let listener = listen(&args.serve.listen).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Io(e.to_string()))?;
+    tracing::info!(%addr, "schedule listening");
+    println!(
+        "schedule on http://{addr}  channels: http://{addr}/api/v1/channels  XMLTV: http://{addr}/api/v1/xmltv"
+    );
+    let background = service.spawn_background(
+        Duration::from_secs(args.tick_secs.max(1)),
+        Duration::from_secs(args.feed_secs.max(1)),
+    );
+    let router = crate::schedule_api::router(service, token(&args.serve));
+    let served = web::serve(listener, router).await;
+    background.abort();
+    served.map_err(|e| Error::Io(e.to_string()))
+}
