@@ -170,7 +170,7 @@ impl ConfigFile {
                 to_strings(value).map_err(|m| self.error(line, format!("{key}{where_}: {m}")))?;
             if values.len() > 1
                 && !matches!(arg.get_action(), ArgAction::Append)
-                && !arg.get_num_args().is_some_and(|n| n.max_values() > 1)
+                && arg.get_num_args().is_none_or(|n| n.max_values() <= 1)
                 && arg.get_value_delimiter().is_none()
             {
                 return Err(self.error(line, format!("{key}{where_} takes one value, not a list")));

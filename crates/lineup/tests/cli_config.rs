@@ -43,9 +43,15 @@ fn print_config_shows_where_each_value_comes_from() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("window = 45  # file"), "{out}");
     assert!(out.contains("ad-every = 2  # default"), "{out}");
-    assert!(out.contains("cors-origin = [\"https://ops.example.com\"]  # file"), "{out}");
+    assert!(
+        out.contains("cors-origin = [\"https://ops.example.com\"]  # file"),
+        "{out}"
+    );
     assert!(out.contains("api-token = \"***\"  # file"), "{out}");
-    assert!(!out.contains("demo-secret-7d1"), "the token was printed:\n{out}");
+    assert!(
+        !out.contains("demo-secret-7d1"),
+        "the token was printed:\n{out}"
+    );
     // Environment beats the file, the command line beats both.
     let (_, out, _) = lineup(
         dir.path(),
@@ -66,13 +72,21 @@ fn print_config_shows_where_each_value_comes_from() {
     assert!(out.contains("follow-interval-ms = 250  # file"), "{out}");
     let (code, out, err) = lineup(dir.path(), &["pullpush", "--print-config"], &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("s3-allowed-bucket = [\"live\", \"vod\"]  # file"), "{out}");
+    assert!(
+        out.contains("s3-allowed-bucket = [\"live\", \"vod\"]  # file"),
+        "{out}"
+    );
     // --config names another file.
     let other = dir.path().join("other.toml");
     std::fs::write(&other, "[demo]\nwindow = 12\n").unwrap();
     let (_, out, _) = lineup(
         dir.path(),
-        &["--config", other.to_str().unwrap(), "demo", "--print-config"],
+        &[
+            "--config",
+            other.to_str().unwrap(),
+            "demo",
+            "--print-config",
+        ],
         &[],
     );
     assert!(out.contains("window = 12  # file"), "{out}");
@@ -82,12 +96,27 @@ fn print_config_shows_where_each_value_comes_from() {
 fn bad_keys_and_values_name_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("[demo]\nwindow = 45\nwindoww = 3\n", "lineup.toml:3: unknown key \"windoww\" in [demo]"),
-        ("[demo]\n\n\nwindow = \"soon\"\n", "lineup.toml:4: window in [demo] = \"soon\""),
-        ("[demoo]\nwindow = 1\n", "lineup.toml:1: unknown table [demoo]"),
-        ("[origin]\nlisten = \"nowhere\"\n", "lineup.toml:2: listen in [origin]"),
+        (
+            "[demo]\nwindow = 45\nwindoww = 3\n",
+            "lineup.toml:3: unknown key \"windoww\" in [demo]",
+        ),
+        (
+            "[demo]\n\n\nwindow = \"soon\"\n",
+            "lineup.toml:4: window in [demo] = \"soon\"",
+        ),
+        (
+            "[demoo]\nwindow = 1\n",
+            "lineup.toml:1: unknown table [demoo]",
+        ),
+        (
+            "[origin]\nlisten = \"nowhere\"\n",
+            "lineup.toml:2: listen in [origin]",
+        ),
         ("[demo]\nwindow = = 3\n", "lineup.toml:2:"),
-        ("insecure-no-auth = \"yes\"\n", "lineup.toml:1: insecure-no-auth is a switch"),
+        (
+            "insecure-no-auth = \"yes\"\n",
+            "lineup.toml:1: insecure-no-auth is a switch",
+        ),
     ];
     for (text, want) in cases {
         std::fs::write(dir.path().join("lineup.toml"), text).unwrap();

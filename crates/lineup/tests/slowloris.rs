@@ -72,6 +72,7 @@ async fn two_thousand_idle_connections_do_not_starve_viewers() {
         window: 30,
         ad_every: 2,
         pullpush_db: ":memory:".into(),
+        schedule_db: ":memory:".into(),
         api_token: None,
     };
     let demo = start(&args, listener).await.expect("demo starts");

@@ -40,7 +40,7 @@ pub fn encrypt_segment(plain: &[u8], key: &Key, iv: &Iv) -> Vec<u8> {
 /// or on bad padding (usually: wrong key or IV).
 pub fn decrypt_segment(cipher: &[u8], key: &Key, iv: &Iv) -> Result<Vec<u8>> {
     const WHAT: &str = "AES-128 segment";
-    if cipher.is_empty() || cipher.len() % 16 != 0 {
+    if cipher.is_empty() || !cipher.len().is_multiple_of(16) {
         return Err(Error::Invalid {
             what: WHAT,
             offset: cipher.len(),

@@ -176,14 +176,14 @@ impl Mp4Info {
                         ),
                     });
                 };
-                if let Some(&want) = next.get(&t.track_id) {
-                    if base != want {
-                        return Err(invalid(
-                            "fMP4",
-                            f.moof_offset,
-                            format!("track {} tfdt {base}, expected {want}", t.track_id),
-                        ));
-                    }
+                if let Some(&want) = next.get(&t.track_id)
+                    && base != want
+                {
+                    return Err(invalid(
+                        "fMP4",
+                        f.moof_offset,
+                        format!("track {} tfdt {base}, expected {want}", t.track_id),
+                    ));
                 }
                 next.insert(t.track_id, base + t.duration());
             }
@@ -345,10 +345,10 @@ pub fn inspect(data: &[u8]) -> Result<Mp4Info> {
                 .fragments
                 .push(parse_moof(body, *body_off, *off, &trex)?),
             b"mdat" => {
-                if let Some(f) = info.fragments.last_mut() {
-                    if f.mdat.is_none() {
-                        f.mdat = Some((*off, body.len() + (body_off - off)));
-                    }
+                if let Some(f) = info.fragments.last_mut()
+                    && f.mdat.is_none()
+                {
+                    f.mdat = Some((*off, body.len() + (body_off - off)));
                 }
             }
             _ => {}
@@ -554,10 +554,10 @@ fn parse_traf(
                     } else {
                         def.flags
                     };
-                    if i == 0 {
-                        if let Some(ff) = first_flags {
-                            flags = ff;
-                        }
+                    if i == 0
+                        && let Some(ff) = first_flags
+                    {
+                        flags = ff;
                     }
                     let cts_offset = if tf & 0x800 != 0 {
                         let c = r.u32(W)?;

@@ -417,7 +417,7 @@ fn pes_header(b: &[u8], offset: usize) -> Result<(Option<u64>, Option<u64>, usiz
 
 /// Walks all packets: PAT/PMT, PES reassembly, SCTE-35 sections.
 pub fn demux(data: &[u8]) -> Result<Demuxed> {
-    if data.len() % PACKET_SIZE != 0 {
+    if !data.len().is_multiple_of(PACKET_SIZE) {
         let whole = data.len() - data.len() % PACKET_SIZE;
         return Err(truncated(
             WHAT,
@@ -459,10 +459,12 @@ pub fn demux(data: &[u8]) -> Result<Demuxed> {
             continue;
         }
         if pkt.has_payload {
-            if let Some(&prev) = last_cc.get(&pkt.pid) {
-                if pkt.cc != (prev + 1) & 0x0F && pkt.cc != prev && !pkt.discontinuity {
-                    d.continuity_errors.push(offset);
-                }
+            if let Some(&prev) = last_cc.get(&pkt.pid)
+                && pkt.cc != (prev + 1) & 0x0F
+                && pkt.cc != prev
+                && !pkt.discontinuity
+            {
+                d.continuity_errors.push(offset);
             }
             last_cc.insert(pkt.pid, pkt.cc);
         }
@@ -681,15 +683,15 @@ pub fn inspect(data: &[u8]) -> Result<TsInfo> {
         let pes: Vec<&Pes> = d.pes_of(main.pid).collect();
         if main.stream_type.is_video() {
             for (i, p) in pes.iter().enumerate() {
-                if let Some(pts) = p.pts {
-                    if is_keyframe(main.stream_type, &p.payload) {
-                        let end = pes.get(i + 1).map_or(data.len(), |n| n.byte_offset);
-                        keyframes.push(Keyframe {
-                            pts,
-                            byte_offset: p.byte_offset,
-                            byte_len: end - p.byte_offset,
-                        });
-                    }
+                if let Some(pts) = p.pts
+                    && is_keyframe(main.stream_type, &p.payload)
+                {
+                    let end = pes.get(i + 1).map_or(data.len(), |n| n.byte_offset);
+                    keyframes.push(Keyframe {
+                        pts,
+                        byte_offset: p.byte_offset,
+                        byte_len: end - p.byte_offset,
+                    });
                 }
             }
             let mut ptss: Vec<u64> = pes.iter().filter_map(|p| p.pts).collect();

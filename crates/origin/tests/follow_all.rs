@@ -69,7 +69,9 @@ async fn every_playlist_of_every_endpoint_follows_clean_while_the_window_slides(
         .collect();
     assert_eq!(uris.len(), 4, "{master}");
     for uri in &uris {
-        let (_, query) = uri.split_once(".m3u8?").expect("a query after the playlist name");
+        let (_, query) = uri
+            .split_once(".m3u8?")
+            .expect("a query after the playlist name");
         assert!(
             query.split('&').all(|p| p.contains('=')),
             "{uri}: malformed query"

@@ -67,11 +67,6 @@ impl Proc {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
-    /// The process id while it runs (for signals other than SIGTERM/SIGKILL).
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
     /// Last few KB of the process log, for error messages.
     pub(crate) fn log_tail(&self) -> String {
         tail(&self.log)
