@@ -91,7 +91,7 @@ pub struct EngineArgs {
         env = "LINEUP_ENGINE_API_TOKEN",
         hide_env_values = true
     )]
-    pub api_token: Option<String>,
+    pub api_token: Option<web::Secret>,
     /// Public base URL of the engine (used for absolute `master_url`s in API answers).
     #[arg(long = "public-base-url", env = "LINEUP_ENGINE_PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
@@ -180,7 +180,7 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
     engine.spawn_background();
     Ok(crate::Service::new(
         engine,
-        args.api_token.clone(),
+        args.api_token.as_ref().map(|t| t.expose().to_string()),
         args.public_base_url.clone(),
     ))
 }

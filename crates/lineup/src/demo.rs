@@ -167,7 +167,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             "/stitch",
             stitch::build(&stitch::StitchArgs {
                 public_url: Some(format!("{base}/stitch")),
-                api_token: token.as_ref().map(|t| t.expose().to_string()),
+                api_token: token.clone(),
                 ..Default::default()
             })
             .router(),

@@ -184,7 +184,7 @@ fn main() -> ExitCode {
                 web::require_token(
                     "lineup engine",
                     &resolve(&args.listen)?,
-                    args.api_token.as_deref(),
+                    args.api_token.as_ref().map(|t| t.expose()),
                     "--api-token",
                     insecure,
                 )?;
@@ -216,7 +216,7 @@ fn main() -> ExitCode {
                 web::require_token(
                     "lineup stitch",
                     &[args.listen],
-                    args.api_token.as_deref(),
+                    args.api_token.as_ref().map(|t| t.expose()),
                     "--api-token",
                     insecure,
                 )?;
@@ -228,7 +228,7 @@ fn main() -> ExitCode {
                     web::require_token(
                         "lineup catalog",
                         &resolve(&args.serve.listen)?,
-                        args.serve.api_token.as_deref(),
+                        args.serve.api_token.as_ref().map(|t| t.expose()),
                         "--api-token",
                         insecure,
                     )?;
@@ -240,7 +240,7 @@ fn main() -> ExitCode {
                 web::require_token(
                     "lineup schedule",
                     &resolve(&args.serve.listen)?,
-                    args.serve.api_token.as_deref(),
+                    args.serve.api_token.as_ref().map(|t| t.expose()),
                     "--api-token",
                     insecure,
                 )?;

@@ -28,7 +28,8 @@ pub enum StoreKind {
 }
 
 /// Origin settings; flattened into `lineup origin` as command-line flags.
-#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+/// `Debug` and `Serialize` never show the API token, the secret or the S3 secret key.
+#[derive(Clone, clap::Args, Serialize, Deserialize)]
 pub struct OriginArgs {
     /// Address to listen on.
     #[arg(long, env = "LINEUP_ORIGIN_LISTEN", default_value = "127.0.0.1:8090")]
@@ -72,6 +73,7 @@ pub struct OriginArgs {
     pub s3_access_key_id: Option<String>,
     /// S3 secret access key.
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[serde(skip_serializing)]
     pub s3_secret_access_key: Option<String>,
     /// Deadline of one call to the S3 store (connect, request, retries), milliseconds. A
     /// store that does not answer in time makes that request answer 503, not hang.
@@ -86,16 +88,36 @@ pub struct OriginArgs {
     #[arg(long, env = "LINEUP_ORIGIN_FOLLOW_INTERVAL_MS", default_value_t = 1000)]
     pub follow_interval_ms: u64,
     /// Bearer token required on the control API when set.
-    #[arg(long, env = "LINEUP_API_TOKEN")]
+    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[serde(skip_serializing)]
     pub api_token: Option<String>,
     /// Secret for Digest nonces, AES keys and key tokens (any length). Set the same value on
     /// every replica; default: random per process (keys change on restart).
-    #[arg(long, env = "LINEUP_ORIGIN_SECRET")]
+    #[arg(long, env = "LINEUP_ORIGIN_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing)]
     pub secret: Option<String>,
 }
 
 /// The origin's configuration.
 pub type Config = OriginArgs;
+
+impl std::fmt::Debug for OriginArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("OriginArgs")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("store", &self.store)
+            .field("store_url", &self.store_url)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field("s3_secret_access_key", &masked(&self.s3_secret_access_key))
+            .field("follow_interval_ms", &self.follow_interval_ms)
+            .field("api_token", &masked(&self.api_token))
+            .field("secret", &masked(&self.secret))
+            .finish_non_exhaustive()
+    }
+}
 
 impl Default for OriginArgs {
     fn default() -> Self {

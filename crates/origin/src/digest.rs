@@ -214,7 +214,7 @@ impl DigestAuth {
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    web::secret_eq(a, b)
 }
 
 #[cfg(test)]

@@ -45,11 +45,6 @@ impl Keys {
 
     pub fn check_token(&self, channel: &str, endpoint: &str, kid: u64, token: &str) -> bool {
         let want = self.token(channel, endpoint, kid);
-        want.len() == token.len()
-            && want
-                .bytes()
-                .zip(token.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
+        web::secret_eq(token.as_bytes(), want.as_bytes())
     }
 }

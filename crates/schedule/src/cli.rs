@@ -42,7 +42,7 @@ pub struct ServeArgs {
     pub listen: String,
     /// Bearer token required by the JSON APIs (feeds and XMLTV stay public).
     #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<String>,
+    pub api_token: Option<web::Secret>,
 }
 
 /// `lineup catalog`: serve the catalog, or add/list assets.
@@ -100,7 +100,7 @@ async fn listen(addr: &str) -> Result<tokio::net::TcpListener> {
 }
 
 fn token(serve: &ServeArgs) -> Option<Arc<str>> {
-    serve.api_token.as_deref().map(Arc::from)
+    serve.api_token.as_ref().map(|t| Arc::from(t.expose()))
 }
 
 /// Runs `lineup catalog ...`.

@@ -63,7 +63,7 @@ pub struct StitchArgs {
     pub public_url: Option<String>,
     /// Bearer token required by the control API (`POST /api/v1/stitch`).
     #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<String>,
+    pub api_token: Option<web::Secret>,
     /// How long a fetched playlist is reused, seconds.
     #[arg(long, default_value_t = 60)]
     pub cache_ttl: u64,
@@ -94,7 +94,7 @@ pub fn build(args: &StitchArgs) -> Stitcher {
     Stitcher::new(
         Arc::new(source),
         args.public_url.clone(),
-        args.api_token.clone(),
+        args.api_token.as_ref().map(|t| t.expose().to_string()),
     )
 }
 
