@@ -144,6 +144,25 @@ impl AdServer {
         s.by_id.get(session).map(|s| s.events.clone())
     }
 
+    /// One session (`None`: unknown).
+    pub fn session(&self, id: &str) -> Option<AdSession> {
+        let s = self.inner.sessions.lock().ok()?;
+        s.by_id.get(id).cloned()
+    }
+
+    /// Every session kept, oldest first.
+    pub fn sessions(&self) -> Vec<AdSession> {
+        let s = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        s.order
+            .iter()
+            .filter_map(|id| s.by_id.get(id).cloned())
+            .collect()
+    }
+
     fn base(&self, headers: &HeaderMap) -> String {
         match &self.inner.config.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
