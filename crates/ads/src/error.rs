@@ -33,7 +33,7 @@ impl From<AdsError> for ApiError {
     fn from(e: AdsError) -> Self {
         let msg = e.to_string();
         match e {
-            AdsError::Origin(_) => ApiError::new(StatusCode::BAD_GATEWAY, msg),
+            AdsError::Origin(_) => ApiError::new(StatusCode::BAD_GATEWAY, msg).with_field("origin"),
             AdsError::Creative(_) | AdsError::Vast(_) | AdsError::AdServer(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, msg)
             }
