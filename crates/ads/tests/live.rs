@@ -136,7 +136,7 @@ async fn two_viewers_own_ads_follow_decode_and_beacons_match() {
         for ((avail, ad), (segs_reached, _)) in &reach {
             let a = avails
                 .iter()
-                .find(|a| a["availId"] == avail.to_string())
+                .find(|a| a["availId"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(*avail))
                 .and_then(|a| a["ads"].as_array().cloned())
                 .unwrap_or_default()
                 .into_iter()

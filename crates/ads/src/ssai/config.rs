@@ -157,7 +157,7 @@ pub fn hms(s: &str) -> Option<f64> {
     let h: u64 = h.parse().ok()?;
     let m: u64 = m.parse().ok()?;
     let sec: f64 = sec.parse().ok()?;
-    (m < 60 && sec < 60.0 && sec >= 0.0).then(|| (h * 3600 + m * 60) as f64 + sec)
+    (m < 60 && (0.0..60.0).contains(&sec)).then(|| (h * 3600 + m * 60) as f64 + sec)
 }
 
 /// The values an ADS URL template can name, MediaTailor's variables.

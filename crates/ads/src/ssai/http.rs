@@ -372,10 +372,8 @@ async fn render_media(p: &Proxy, s: &Arc<Session>, n: usize) -> Result<String, A
                 .max(window.computed_target_duration()),
             first_window: st.timeline.is_new(),
         };
-        let mut index = st.timeline.avails;
-        for b in &starts {
+        for (index, b) in (st.timeline.avails..).zip(starts.iter()) {
             let (plan, decision) = s.decide(b, index, &ctx).await;
-            index += 1;
             if let Some(d) = decision {
                 st.decisions.insert(b.key, d);
             }

@@ -194,10 +194,13 @@ impl LoadedCreative {
     }
 }
 
+/// When a creative was loaded, and what came of it.
+type CachedCreative = (Instant, Option<Arc<LoadedCreative>>);
+
 /// Creatives by master URL (loaded once; failures are retried after a while).
 pub struct CreativeCache {
     http: reqwest::Client,
-    loaded: Mutex<HashMap<String, (Instant, Option<Arc<LoadedCreative>>)>>,
+    loaded: Mutex<HashMap<String, CachedCreative>>,
 }
 
 impl CreativeCache {
