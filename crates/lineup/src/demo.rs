@@ -9,6 +9,8 @@
 //!   -> /pullpush  one fetcher pulling the engine's channel, pushing with Digest auth into
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
+//!   -> /ads       SSAI proxy (playback configuration "demo") in front of the DVR
+//!                 endpoint, asking /adserver (the test ad server) per viewer and break
 //! ```
 
 use std::net::SocketAddr;
@@ -51,6 +53,8 @@ pub struct Demo {
     pub engine_master: String,
     pub origin: origin::ChannelView,
     pub fetcher: pullpush::FetcherInfo,
+    /// The SSAI master of the DVR endpoint: each GET starts a viewer session.
+    pub ssai_master: String,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -77,7 +81,8 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             order: engine::adapters::Order::RoundRobin,
             seed: 0,
             ad_every: (args.ad_every > 0).then_some(args.ad_every),
-            ad_duration_secs: 6.0,
+            // 10 s: long enough for the test ad server's 8-10 s creatives (SSAI at /ads).
+            ad_duration_secs: 10.0,
             ad_filler: None,
         }],
     };
@@ -128,12 +133,43 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     })
     .await?;
 
+    // Ads: the test ad server over the bundled creatives, and the SSAI proxy in front of
+    // the origin's DVR endpoint (playback configuration "demo").
+    let ad_server = ads::AdServer::new(ads::AdServerConfig {
+        public_url: Some(format!("{base}/adserver")),
+        catalog: ads::adserver::catalog::default_catalog(&format!("{base}/vod")),
+        seed: 1,
+        max_sessions: 10_000,
+    });
+    let ssai = ads::Proxy::new(ads::ProxyConfig::default());
+    let dvr_url = channel
+        .endpoints
+        .iter()
+        .find(|e| e.spec.id == "dvr")
+        .map(|e| e.url.clone())
+        .unwrap_or_default();
+    let (dvr_prefix, dvr_file) = dvr_url
+        .split_once("/origin/out/")
+        .map(|(_, rest)| (format!("{base}/origin/out"), rest.to_string()))
+        .unwrap_or_default();
+    ssai.put_config(
+        "demo",
+        serde_json::from_value(serde_json::json!({
+            "VideoContentSourceUrl": dvr_prefix,
+            "AdDecisionServerUrl": format!("{base}/adserver/api/v1/vast?dur=[session.avail_duration_secs]&uid=[session.id]"),
+            "SlateAdUrl": format!("{base}/vod/ts/slate/master.m3u8"),
+        }))?,
+    )?;
+    let ssai_master = format!("{base}/ads/v1/master/demo/{dvr_file}");
+
     let router = Router::new()
         .route("/", get(index))
         .route("/vod/{*path}", get(fixture))
         .nest("/engine", engine_service.router())
         .nest("/pullpush", pullpush.router())
         .nest("/origin", origin.router())
+        .nest("/adserver", ad_server.router())
+        .nest("/ads", ssai.router())
         .merge(web::common_routes())
         .layer(web::cors());
     let server = tokio::spawn(web::serve(listener, router));
@@ -186,6 +222,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         engine_master,
         origin: channel,
         fetcher,
+        ssai_master,
         server,
     })
 }
@@ -227,16 +264,21 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     {cmaf}
   AES-128 endpoint (key URI carries its token):
     {aes}
+  server-side ad insertion (each GET is a new viewer with its own ads; breaks every VOD):
+    {ssai}
+  test ad server (VAST): {b}/adserver/api/v1/vast?dur=30
 
   play:      ffplay {dvr}
              vlc {dvr}      (Safari: open the URL directly)
   check:     cargo run --release -- validate --follow 30 {dvr}
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
+             {b}/ads/api/docs  {b}/adserver/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
 
 Ctrl-C stops.",
         engine = demo.engine_master,
+        ssai = demo.ssai_master,
     );
     demo.server.await??;
     demo.pullpush.close().await?;

@@ -36,6 +36,8 @@ enum Command {
     Pullpush(pullpush::PullPushArgs),
     /// Run the origin (ingest, DVR, time-shift, I-frames, ad markers, AES-128).
     Origin(origin::OriginArgs),
+    /// Run the test ad server (/adserver) and the SSAI proxy (/ads).
+    Ads(ads::AdsArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
                 origin.serve().await?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Ads(args) => run_ads(args).await,
             Command::Validate(args) => validate::run(args).await,
         }
     });
@@ -94,5 +97,15 @@ async fn run_pullpush(args: pullpush::PullPushArgs) -> anyhow::Result<ExitCode> 
     service.serve(args.listen).await?;
     // Stop the fetchers and wait until their state is on disk, so a restart continues.
     service.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_ads(args: ads::AdsArgs) -> anyhow::Result<ExitCode> {
+    let (ad_server, proxy) = ads::build(&args)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!(addr = %args.listen, "ads listening: /adserver (VAST), /ads (SSAI)");
+    web::serve(listener, ads::router(&ad_server, &proxy)).await?;
     Ok(ExitCode::SUCCESS)
 }
