@@ -29,7 +29,9 @@ async fn memory_per_session() {
     let fx_base = fx.url("").trim_end_matches('/').to_string();
     let (_s, ads_base) = ad_server(&fx_base).await;
     let (p, proxy) = proxy(ads::ProxyConfig {
-        max_sessions: n + 10,
+        max_sessions: n + 1000,
+        // Keep every session for the measurement.
+        min_idle: std::time::Duration::from_secs(3600),
         ..Default::default()
     })
     .await;
