@@ -18,7 +18,9 @@ use utoipa::{OpenApi, ToSchema};
 use web::{ApiError, JsonBody};
 
 use super::config::PlaybackConfiguration;
-use super::session::{AdFetch, DecideCtx, FiredBeacon, Reporting, Session, VariantRef};
+use super::session::{
+    AdFetch, DecideCtx, FiredBeacon, RenderedCache, Reporting, Session, VariantRef,
+};
 use super::tracking::{TrackingDoc, on_ad_fetch, tracking_doc};
 use super::{Proxy, rewrite};
 use crate::error::AdsError;
@@ -335,12 +337,12 @@ async fn manifest(
         Err(e) => return api_err(e),
     };
     match render_media(&p, &s, n).await {
-        Ok(text) => playlist_response(text),
+        Ok(text) => playlist_response(text.to_string()),
         Err(e) => api_err(e),
     }
 }
 
-async fn render_media(p: &Proxy, s: &Arc<Session>, n: usize) -> Result<String, AdsError> {
+async fn render_media(p: &Proxy, s: &Arc<Session>, n: usize) -> Result<Arc<str>, AdsError> {
     let variant = {
         let st = s.state.lock().await;
         st.variants.get(n).cloned()
@@ -360,6 +362,13 @@ async fn render_media(p: &Proxy, s: &Arc<Session>, n: usize) -> Result<String, A
     s.manifest_ms
         .store((window.duration() * 1000.0) as u64, Ordering::Relaxed);
     let mut st = s.state.lock().await;
+    let at = (st.timeline.media_seq, st.timeline.entries.len());
+    if let Some(c) = st.rendered.get(&n)
+        && Arc::ptr_eq(&c.origin, &fetched)
+        && c.at == at
+    {
+        return Ok(c.text.clone());
+    }
     let starts = st.timeline.new_breaks(window);
     let mut plans = HashMap::new();
     if !starts.is_empty() {
@@ -394,7 +403,17 @@ async fn render_media(p: &Proxy, s: &Arc<Session>, n: usize) -> Result<String, A
         &ad_uri,
         true,
     );
-    Ok(out.to_string())
+    let text: Arc<str> = Arc::from(out.to_string());
+    let at = (st.timeline.media_seq, st.timeline.entries.len());
+    st.rendered.insert(
+        n,
+        RenderedCache {
+            origin: fetched.clone(),
+            at,
+            text: text.clone(),
+        },
+    );
+    Ok(text)
 }
 
 async fn segment(

@@ -80,6 +80,16 @@ pub struct SessionState {
     pub fired: HashSet<(u64, u16, u8)>,
     pub fetched: Vec<AdFetch>,
     pub beacons: Vec<FiredBeacon>,
+    /// Last rendered text per variant, with the origin window and the timeline position
+    /// it was rendered from (the same inputs render the same text).
+    pub rendered: HashMap<usize, RenderedCache>,
+}
+
+/// A rendered playlist and its inputs.
+pub struct RenderedCache {
+    pub origin: Arc<super::loader::Fetched>,
+    pub at: (u64, usize),
+    pub text: Arc<str>,
 }
 
 pub struct Session {
