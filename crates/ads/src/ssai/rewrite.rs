@@ -501,7 +501,6 @@ impl Timeline {
                 }
             }
         }
-        // A playlist that starts after a discontinuity need not repeat the tag.
         out.media_sequence = media_seq;
         out.discontinuity_sequence = disc_seq;
         out.end_list = window.end_list && self.complete && self.active.is_none();
