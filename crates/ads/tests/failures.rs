@@ -336,3 +336,56 @@ async fn vod_origin_failure_caps_expiry_and_config_errors() {
         .unwrap();
     testkit::http::assert_api_error(r, 404, "name", "unknown config").await;
 }
+
+#[tokio::test]
+async fn unplayable_creative_reports_error_and_plays_slate() {
+    let (_a, fx) = testkit::serve_dir(testkit::fixtures_dir()).await;
+    let fx_base = fx.url("").trim_end_matches('/').to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ads_base = format!("http://{}", listener.local_addr().unwrap());
+    let server = ads::AdServer::new(ads::AdServerConfig {
+        public_url: Some(ads_base.clone()),
+        catalog: vec![ads::adserver::Creative {
+            id: "missing-4s".into(),
+            universal_id: None,
+            url: format!("{fx_base}/missing/master.m3u8"),
+            duration: 4.0,
+            bitrate: 400,
+            width: 640,
+            height: 360,
+        }],
+        seed: SEED,
+        max_sessions: 100,
+    });
+    let router = server.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (_p, proxy) = proxy(ProxyConfig::default()).await;
+    put_config(
+        &proxy,
+        "vod",
+        json!({
+            "VideoContentSourceUrl": fx_base,
+            "AdDecisionServerUrl": format!("{ads_base}/api/v1/vast?dur=[session.avail_duration_secs]"),
+            "SlateAdUrl": format!("{fx_base}/ts/slate/master.m3u8"),
+        }),
+    )
+    .await;
+    let (master, _t, id) = explicit_session(&proxy, "vod", "ads/vod1/master.m3u8", json!({})).await;
+    assert_eq!(get_text(&master).await.0, 200);
+    let (s, media) = get_text(&format!("{proxy}/v1/manifest/vod/{id}/0.m3u8")).await;
+    assert_eq!(s, 200, "{media}");
+    assert_eq!(media.matches("ts/slate/").count(), 2, "{media}");
+    assert!(!media.contains("/v1/segment/"), "{media}");
+    // The ad server hears about the unplayable creative (VAST Error URL).
+    testkit::wait_until(Duration::from_secs(15), "an error event", || {
+        let n = server
+            .sessions()
+            .iter()
+            .flat_map(|s| server.events(&s.session_id).unwrap_or_default())
+            .filter(|e| e.kind == "error")
+            .count();
+        async move { n == 1 }
+    })
+    .await
+    .unwrap();
+}

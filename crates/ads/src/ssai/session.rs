@@ -175,16 +175,30 @@ impl Session {
         let mut offset = 0.0;
         let budget = if planned > 0.0 { planned } else { f64::MAX };
         for ad in vast_ads {
-            let Some(creative) = ctx.creatives.get(&ad.media_url).await else {
+            let playable = match ctx.creatives.get(&ad.media_url).await {
+                Some(c) if c.longest_segment() <= ctx.target.max(1) => Some(c),
+                Some(_) => {
+                    tracing::warn!(
+                        url = ad.media_url,
+                        "creative segments exceed the target duration; skipped"
+                    );
+                    None
+                }
+                None => None,
+            };
+            let Some(creative) = playable else {
+                // VAST error 403 (no supported media file found), `[ERRORCODE]` filled.
+                if self.reporting == Reporting::Server {
+                    for (_, url) in ad.beacons.iter().filter(|(e, _)| e == "error") {
+                        tokio::spawn(super::tracking::send_beacon(
+                            ctx.http.clone(),
+                            url.replace("[ERRORCODE]", "403"),
+                            super::tracking::BeaconPolicy::default(),
+                        ));
+                    }
+                }
                 continue;
             };
-            if creative.longest_segment() > ctx.target.max(1) {
-                tracing::warn!(
-                    url = ad.media_url,
-                    "creative segments exceed the target duration; skipped"
-                );
-                continue;
-            }
             let duration = creative.duration();
             if offset + duration > budget + 0.5 {
                 continue;
