@@ -7,8 +7,8 @@
 //! Eyevinn's test-adserver API.
 //! **Not for**: transcoding or conditioning creatives (an ad must already be HLS with
 //! segments no longer than the content's target duration), DASH, VPAID/interactive ads,
-//! VAST wrappers (followed by nobody here), encrypted or fMP4 content (keys and EXT-X-MAP are
-//! not re-stated around ads: TS content only).
+//! VAST wrappers (not followed), encrypted or fMP4 content (keys and EXT-X-MAP are not
+//! re-stated around ads: TS content only).
 //!
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
@@ -32,8 +32,8 @@
 //! - A break is planned once per viewer; nothing the ADS does (slow, failing, invalid or
 //!   empty VAST, unplayable creatives) breaks a playlist: the break becomes slate, or the
 //!   original content when the unfilled time exceeds the personalization threshold.
-//! - An origin failure answers the last good window (about three target durations), then
-//!   the error (502).
+//! - An origin failure answers the last good window for a third of the manifest duration
+//!   (at least 6 s, at most 60 s), then the error (502).
 //! - Beacons fire at most once per viewer, ad and event, when the viewer fetches the ad
 //!   segment that reaches the event's position; each is retried with a 3 s timeout.
 //! - Sessions expire after ten manifest durations without a request and are capped
