@@ -103,7 +103,9 @@ async fn failing_ad_servers_give_slate_or_content_and_stay_valid() {
     }
     let followers: Vec<_> = sessions.iter().map(|s| follow(&s.1)).collect();
     let mut seen: Vec<BTreeSet<String>> = vec![BTreeSet::new(); sessions.len()];
-    for (i, (name, _m, id, _)) in sessions.iter().enumerate() {
+    for (i, (name, _m, id, slate)) in sessions.iter().enumerate() {
+        // What a break looks like for this case: the proxy's fill, or the original.
+        let mark = if *slate { "ts/vod3/" } else { "ts/slate/" };
         let media = format!("{proxy}/v1/manifest/{name}/{id}/0.m3u8");
         let info = format!("{proxy}/api/v1/sessions/{id}");
         let acc = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
@@ -114,7 +116,8 @@ async fn failing_ad_servers_give_slate_or_content_and_stay_valid() {
                 if s == 200 {
                     acc.lock().unwrap().extend(uris(&text));
                 }
-                get_json(&info).await["avails"].as_u64().unwrap_or(0) >= 2
+                let breaks = get_json(&info).await["avails"].as_u64().unwrap_or(0);
+                breaks >= 2 && acc.lock().unwrap().iter().any(|u| u.contains(mark))
             }
         })
         .await
