@@ -12,6 +12,8 @@
 //! /stitch   house ads stitched into the bundled VODs (lambda-stitch payloads)
 //! /catalog    the three VODs imported as assets, published as MRSS/Atom at /catalog/mrss/
 //!   -> /schedule  channel "demo" auto-filled from /catalog/mrss/all.xml (EPG: XMLTV)
+//!   -> /ads       SSAI proxy (playback configuration "demo") in front of the DVR
+//!                 endpoint, asking /adserver (the test ad server) per viewer and break
 //! ```
 //! (The engine does not play the schedule yet: that adapter comes with the engine work.)
 
@@ -66,6 +68,8 @@ pub struct Demo {
     pub stitched: String,
     /// Catalog + schedule (channel "demo" filled from the catalog's MRSS feed).
     pub schedule: schedule::Service,
+    /// The SSAI master of the DVR endpoint: each GET starts a viewer session.
+    pub ssai_master: String,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -92,7 +96,8 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             order: engine::adapters::Order::RoundRobin,
             seed: 0,
             ad_every: (args.ad_every > 0).then_some(args.ad_every),
-            ad_duration_secs: 6.0,
+            // 10 s: long enough for the test ad server's 8-10 s creatives (SSAI at /ads).
+            ad_duration_secs: 10.0,
             ad_filler: None,
         }],
     };
@@ -152,6 +157,37 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
 
     // Catalog and schedule: one service, one database, two routers.
     let schedule = schedule::Service::open(&args.schedule_db).await?;
+    // Ads: the test ad server over the bundled creatives, and the SSAI proxy in front of
+    // the origin's DVR endpoint (playback configuration "demo").
+    let ad_server = ads::AdServer::new(ads::AdServerConfig {
+        public_url: Some(format!("{base}/adserver")),
+        catalog: ads::adserver::catalog::default_catalog(&format!("{base}/vod")),
+        seed: 1,
+        max_sessions: 10_000,
+    });
+    let ssai = ads::Proxy::new(ads::ProxyConfig {
+        api_token: token_arc.clone(),
+        ..Default::default()
+    });
+    let dvr_url = channel
+        .endpoints
+        .iter()
+        .find(|e| e.spec.id == "dvr")
+        .map(|e| e.url.clone())
+        .unwrap_or_default();
+    let (dvr_prefix, dvr_file) = dvr_url
+        .split_once("/origin/out/")
+        .map(|(_, rest)| (format!("{base}/origin/out"), rest.to_string()))
+        .unwrap_or_default();
+    ssai.put_config(
+        "demo",
+        serde_json::from_value(serde_json::json!({
+            "VideoContentSourceUrl": dvr_prefix,
+            "AdDecisionServerUrl": format!("{base}/adserver/api/v1/vast?dur=[session.avail_duration_secs]&uid=[session.id]"),
+            "SlateAdUrl": format!("{base}/vod/ts/slate/master.m3u8"),
+        }))?,
+    )?;
+    let ssai_master = format!("{base}/ads/v1/master/demo/{dvr_file}");
 
     let router = Router::new()
         .route("/vod/{*path}", get(fixture))
@@ -180,6 +216,8 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             "/schedule",
             schedule::schedule_api::router(schedule.clone(), token_arc.clone()),
         )
+        .nest("/adserver", ad_server.router())
+        .nest("/ads", ssai.router())
         .merge(web::common_routes())
         .layer(web::cors());
     let server = tokio::spawn(web::serve(listener, router));
@@ -248,6 +286,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         origin: channel,
         fetcher,
         schedule,
+        ssai_master,
         server,
     })
 }
@@ -338,6 +377,9 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     {cmaf}
   AES-128 endpoint (key URI carries its token):
     {aes}
+  server-side ad insertion (each GET is a new viewer with its own ads; breaks every VOD):
+    {ssai}
+  test ad server (VAST): {b}/adserver/api/v1/vast?dur=30
 
   house-ad stitched VOD (vod1, the ad-marked VOD as a mid-roll at 4 s; &i=1 for
   HLS Interstitials instead of splicing):
@@ -354,6 +396,7 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
 
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
              {b}/stitch/api/docs  {b}/catalog/api/docs  {b}/schedule/api/docs
+             {b}/ads/api/docs  {b}/adserver/api/docs
   fetchers:  {b}/pullpush/api/v1/fetchers
   health:    {b}/healthz   metrics: {b}/metrics
   control:   {control}
@@ -374,6 +417,7 @@ Ctrl-C stops.",
             )
         },
         stitched = demo.stitched,
+        ssai = demo.ssai_master,
     );
     demo.server.await??;
     demo.pullpush.close().await?;

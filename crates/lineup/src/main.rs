@@ -124,6 +124,8 @@ enum Command {
     Catalog(schedule::cli::CatalogArgs),
     /// Run the schedule service (channels, schedules, auto-fill from MRSS, XMLTV).
     Schedule(schedule::cli::ScheduleArgs),
+    /// Run the test ad server (/adserver) and the SSAI proxy (/ads).
+    Ads(ads::AdsArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }
@@ -247,6 +249,16 @@ fn main() -> ExitCode {
                 schedule::cli::run_schedule(args).await?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Ads(args) => {
+                web::require_token(
+                    "lineup ads",
+                    &[args.listen],
+                    args.api_token.as_ref().map(|t| t.expose()),
+                    "--api-token",
+                    insecure,
+                )?;
+                run_ads(args).await
+            }
             Command::Validate(args) => validate::run(args).await,
         }
     });
@@ -276,5 +288,15 @@ async fn run_pullpush(args: pullpush::PullPushArgs) -> anyhow::Result<ExitCode> 
     service.serve(args.listen).await?;
     // Stop the fetchers and wait until their state is on disk, so a restart continues.
     service.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_ads(args: ads::AdsArgs) -> anyhow::Result<ExitCode> {
+    let (ad_server, proxy) = ads::build(&args)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!(addr = %args.listen, "ads listening: /adserver (VAST), /ads (SSAI)");
+    web::serve(listener, ads::router(&ad_server, &proxy)).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -200,15 +200,24 @@ async fn wait_for_js(browser: &Browser, script: &str, what: &str) -> serde_json:
 /// non-fatal errors players report around timeline holes.
 async fn endpoint_plays_clean(endpoint: &str, player: &str) {
     let demo = DemoProcess::start().await;
-    let playlist = match endpoint {
-        "engine" => "engine/channels/demo/master.m3u8".to_string(),
+    let (playlist, seconds) = match endpoint {
+        "engine" => ("engine/channels/demo/master.m3u8".to_string(), PLAY_SECONDS),
+        // A per-viewer SSAI session of the DVR endpoint, long enough to cross an ad break
+        // (one every two VODs of ~10 s, each 10 s long).
+        "ssai" => {
+            demo.wait_for_dvr("dvr", 8.0, Duration::from_secs(60)).await;
+            (
+                "ads/v1/master/demo/dvr/index.m3u8?ads.uid=browser".to_string(),
+                SSAI_PLAY_SECONDS,
+            )
+        }
         origin => {
             demo.wait_for_dvr(origin, 8.0, Duration::from_secs(60))
                 .await;
-            format!("origin/out/demo/{origin}/index.m3u8")
+            (format!("origin/out/demo/{origin}/index.m3u8"), PLAY_SECONDS)
         }
     };
-    let s = check_player(&demo, &playlist, player, PLAY_SECONDS).await;
+    let s = check_player(&demo, &playlist, player, seconds).await;
     let what = format!("{player} on {endpoint}");
     assert_smooth(&what, &s);
     assert!(s.errors.is_empty(), "{what}: player errors: {s:?}");
@@ -231,13 +240,17 @@ endpoint_checks! {
     engine_channel_plays_in_shaka: "engine", "shaka";
     origin_dvr_plays_in_hlsjs: "dvr", "hlsjs";
     origin_dvr_plays_in_shaka: "dvr", "shaka";
-    #[ignore = "needs h-origin fixes: CMAF timeline holes around discontinuities (hls.js \
-                bufferSeekOverHole/bufferStalledError, issue 10 item 6)"]
+    #[ignore = "CMAF timeline holes around discontinuities remain (hls.js \
+                bufferSeekOverHole/bufferStalledError, issue 10 item 6): open"]
     origin_cmaf_plays_in_hlsjs: "cmaf", "hlsjs";
     origin_cmaf_plays_in_shaka: "cmaf", "shaka";
     origin_aes_plays_in_hlsjs: "aes", "hlsjs";
     origin_aes_plays_in_shaka: "aes", "shaka";
+    ssai_session_plays_through_a_break_in_hlsjs: "ssai", "hlsjs";
 }
+
+/// Long enough for an SSAI session to cross at least one ad break.
+const SSAI_PLAY_SECONDS: f64 = 40.0;
 
 /// A time-shifted span of the DVR endpoint (`?start=<t>&end=<t+30s>`) plays the requested
 /// time, not the live edge: the programme date-time at the playhead is `t` plus what was
@@ -285,11 +298,7 @@ macro_rules! time_shift_checks {
 time_shift_checks! {
     dvr_time_shift_media_playlist_plays_requested_time_in_hlsjs: "hlsjs", true;
     dvr_time_shift_media_playlist_plays_requested_time_in_shaka: "shaka", true;
-    #[ignore = "needs h-origin fixes: the master drops start/end from the URIs it names \
-                (issue 10 item 6)"]
     dvr_time_shift_master_plays_requested_time_in_hlsjs: "hlsjs", false;
-    #[ignore = "needs h-origin fixes: the master drops start/end from the URIs it names \
-                (issue 10 item 6)"]
     dvr_time_shift_master_plays_requested_time_in_shaka: "shaka", false;
 }
 

@@ -343,7 +343,7 @@ async fn live_startover_timeshift_aes() {
     cmaf_checks(&r, &first, tmp.path()).await;
 
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = push_task.await;
+    push_task.await.expect("the ingest pusher task panicked");
 }
 
 /// The CMAF endpoint of the same channel: fMP4 remuxed from the ingested TS.

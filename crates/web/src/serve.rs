@@ -118,10 +118,12 @@ pub async fn serve_with(
     use hyper_util::server::conn::auto;
     use tower::ServiceExt;
 
-    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        options.request_timeout,
-    ));
+    let router = router
+        .layer(axum::middleware::from_fn(track_requests))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -183,6 +185,34 @@ pub async fn serve_with(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Counts every request by route (the matched route pattern, e.g.
+/// `/origin/out/{channel}/{endpoint}/{*path}`, so ids never become label values) and
+/// status class, and times it: `http_requests_total{route,status}` and
+/// `http_request_duration_seconds{route}` on `/metrics`.
+async fn track_requests(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = match response.status().as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::histogram!("http_request_duration_seconds", "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("http_requests_total", "route" => route, "status" => status).increment(1);
+    response
 }
 
 /// An `accept` error: a connection that went away before we took it is nothing; anything
@@ -326,6 +356,29 @@ mod tests {
             .await
             .expect("a queued connection must be served once a slot frees");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// Requests are counted by route pattern and status class on /metrics.
+    #[tokio::test]
+    async fn requests_are_counted_by_route_and_status() {
+        let (addr, _stop) = start(ServeOptions::default()).await;
+        assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/nope/123").await.starts_with("HTTP/1.1 404"));
+        let metrics = get(addr, "/metrics").await;
+        let has = |needle: &str| metrics.lines().any(|l| l.contains(needle));
+        assert!(
+            has(r#"http_requests_total{route="/healthz",status="2xx"}"#),
+            "{metrics}"
+        );
+        assert!(
+            has(r#"http_requests_total{route="unmatched",status="4xx"}"#),
+            "{metrics}"
+        );
+        assert!(
+            !has("/nope/123"),
+            "raw paths must not become labels: {metrics}"
+        );
+        assert!(has("http_request_duration_seconds"), "{metrics}");
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! Ads for lineup: a VAST test ad server and a server-side ad insertion (SSAI) proxy.
+//!
+//! **For**: replacing the ad breaks an HLS origin marks (`EXT-X-CUE-OUT`/`EXT-X-CUE-IN`,
+//! `EXT-X-DATERANGE` with `SCTE35-OUT`/`SCTE35-IN`) with ads chosen per viewer, the role AWS
+//! Elemental MediaTailor plays, in front of any origin (ours or anyone's); and answering
+//! the proxy's ad requests in tests and demos with a test ad server compatible with
+//! Eyevinn's test-adserver API.
+//! **Not for**: transcoding or conditioning creatives (an ad must already be HLS with
+//! segments no longer than the content's target duration), DASH, VPAID/interactive ads,
+//! VAST wrappers (not followed), encrypted or fMP4 content (keys and EXT-X-MAP are not
+//! re-stated around ads: TS content only).
+//!
+//! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
+//! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
+//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite).
+//!
+//! # Architecture
+//! ```text
+//!  player --GET master--> Proxy --origin master (shared cache)--> origin
+//!  player --GET n.m3u8--> Proxy --origin window (shared cache)-->
+//!           new break start? --ADS URL template--> ad server (VAST, timeout 3 s)
+//!                            --creative masters/media (loaded once, shared)--> CDN
+//!           plan (ads + slate, or original content) once per viewer and break
+//!           Timeline::advance(window, plans) -> Timeline::render(rendition) -> playlist
+//!  player --GET ad segment--> Proxy (302 to the creative) --beacons--> ad server
+//! ```
+//! Invariants:
+//! - The rewrite is pure ([`ssai::rewrite`]): a viewer's output is a log of segments shared
+//!   by its renditions, appended at the tail as the origin advances and trimmed at the
+//!   head as the origin's window slides, so media sequence and discontinuity sequence are
+//!   consistent across reloads and renditions; property-tested (`tests/rewrite_props.rs`).
+//! - A break is planned once per viewer; nothing the ADS does (slow, failing, invalid or
+//!   empty VAST, unplayable creatives) breaks a playlist: the break becomes slate, or the
+//!   original content when the unfilled time exceeds the personalization threshold.
+//! - An origin failure answers the last good window for a third of the manifest duration
+//!   (at least 6 s, at most 60 s), then the error (502).
+//! - Beacons fire at most once per viewer, ad and event, when the viewer fetches the ad
+//!   segment that reaches the event's position; each is retried with a 3 s timeout.
+//! - Sessions expire after ten manifest durations without a request and are capped
+//!   (503 with `Retry-After` beyond).
+
+pub mod adserver;
+mod error;
+pub mod ssai;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use adserver::{AdServer, AdServerConfig};
+pub use error::{AdsError, Result};
+pub use ssai::{PlaybackConfiguration, Proxy, ProxyConfig};
+
+/// `lineup ads`: the ad server and the proxy on one port (`/adserver`, `/ads`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdsArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8070", env = "LINEUP_ADS_LISTEN")]
+    pub listen: SocketAddr,
+    /// Public base URL (tracking URLs name it); default `http://<listen>`.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Base URL of the HLS creatives for the default catalog (a folder holding
+    /// `ads/vod1/master.m3u8`, `ts/vod1/master.m3u8`, ...: the test fixtures).
+    #[arg(long, default_value = "http://127.0.0.1:8080/vod")]
+    pub creatives_base: String,
+    /// A JSON file with the catalog (`[{"id","url","duration"}, ...]`) instead.
+    #[arg(long)]
+    pub catalog: Option<std::path::PathBuf>,
+    /// Seed of the ad choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Most SSAI sessions at once.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_sessions: usize,
+    /// Bearer token for the playback configuration API.
+    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<web::Secret>,
+}
+
+/// The ad server and the proxy, built from [`AdsArgs`].
+pub fn build(args: &AdsArgs) -> Result<(AdServer, Proxy)> {
+    let public = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let catalog = match &args.catalog {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| AdsError::BadField {
+                field: "catalog".into(),
+                message: format!("{}: {e}", path.display()),
+            })?;
+            serde_json::from_str(&text).map_err(|e| AdsError::BadField {
+                field: "catalog".into(),
+                message: format!("{}: {e}", path.display()),
+            })?
+        }
+        None => adserver::catalog::default_catalog(&args.creatives_base),
+    };
+    let ad_server = AdServer::new(AdServerConfig {
+        public_url: Some(format!("{}/adserver", public.trim_end_matches('/'))),
+        catalog,
+        seed: args.seed,
+        max_sessions: 10_000,
+    });
+    let proxy = Proxy::new(ProxyConfig {
+        max_sessions: args.max_sessions,
+        api_token: args.api_token.as_ref().map(|t| Arc::from(t.expose())),
+        ..Default::default()
+    });
+    Ok((ad_server, proxy))
+}
+
+/// One router with both: the ad server under `/adserver`, the proxy under `/ads`.
+pub fn router(ad_server: &AdServer, proxy: &Proxy) -> axum::Router {
+    axum::Router::new()
+        .nest("/adserver", ad_server.router())
+        .nest("/ads", proxy.router())
+        .merge(web::common_routes())
+        .layer(web::cors())
+}
