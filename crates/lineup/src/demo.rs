@@ -462,7 +462,17 @@ fn page_config(
             });
         }
     }
-    // EXTENSION POINT (ads): a per-viewer SSAI session is pushed here as one more source.
+    // Each load of the page is a new viewer with its own ads (an implicit SSAI session).
+    if let Some(e) = channel.endpoints.iter().find(|e| e.spec.id == "dvr")
+        && let Some(path) = e.url.strip_prefix(&format!("{base}/origin/out/"))
+    {
+        sources.push(Source {
+            id: "ssai".into(),
+            label: "SSAI".into(),
+            url: format!("ads/v1/master/demo/{path}"),
+            note: "the DVR endpoint with per-viewer ads (server-side ad insertion)".into(),
+        });
+    }
     let doc = |name: &str, url: &str| DocLink {
         name: name.into(),
         url: url.into(),
@@ -480,6 +490,8 @@ fn page_config(
             doc("Pull/push API", "pullpush/api/docs"),
             doc("Origin API", "origin/api/docs"),
             doc("Stitch API", "stitch/api/docs"),
+            doc("SSAI API", "ads/api/docs"),
+            doc("Ad server API", "adserver/api/docs"),
             doc("Catalog API", "catalog/api/docs"),
             doc("Schedule API", "schedule/api/docs"),
             doc("Schedule (JSON)", "schedule/api/v1/channels/demo/schedule"),

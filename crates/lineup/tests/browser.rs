@@ -207,7 +207,7 @@ async fn endpoint_plays_clean(endpoint: &str, player: &str) {
         "ssai" => {
             demo.wait_for_dvr("dvr", 8.0, Duration::from_secs(60)).await;
             (
-                "ads/v1/master/demo/dvr/index.m3u8?ads.uid=browser".to_string(),
+                "ads/v1/master/demo/demo/dvr/index.m3u8?ads.uid=browser".to_string(),
                 SSAI_PLAY_SECONDS,
             )
         }

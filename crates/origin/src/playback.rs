@@ -157,7 +157,9 @@ async fn out_inner(
             .map(|v| v.target_duration)
             .max()
             .unwrap_or(2);
-        if data.variants.is_empty() {
+        // A master never names a playlist this origin cannot serve yet (a replica that has
+        // the channel's master before a variant's first segments, a variant just created).
+        if data.variants.values().all(|v| v.segments.is_empty()) {
             return Err(ApiError::not_found("nothing ingested on this channel yet"));
         }
         let text = render::master_playlist(data.master.as_ref(), &data.variants, ep, &query_of(q)?);

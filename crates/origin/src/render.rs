@@ -366,7 +366,7 @@ pub fn master_playlist(
     let variant_of = |master_path: &str, uri: &str| -> Option<&Variant> {
         let p = crate::timeline::join_relative(master_path, uri)?;
         let key = p.strip_suffix(".m3u8").unwrap_or(&p);
-        variants.get(key)
+        variants.get(key).filter(|v| !v.segments.is_empty())
     };
     let slug_of = |master_path: &str, uri: &str| -> Option<String> {
         variant_of(master_path, uri).map(|v| format!("{}.m3u8{query}", v.slug))
@@ -422,7 +422,7 @@ pub fn master_playlist(
             }
         }
         None => {
-            for v in variants.values() {
+            for v in variants.values().filter(|v| !v.segments.is_empty()) {
                 let mut vs = hls::VariantStream {
                     uri: format!("{}.m3u8{query}", v.slug),
                     attrs: AttributeList::new().unquoted("BANDWIDTH", v.bandwidth().max(1)),

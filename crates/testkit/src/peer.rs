@@ -10,6 +10,8 @@ pub fn install_hint(name: &str) -> &'static str {
         "htdigest" => "apt-get install -y apache2-utils",
         "redis-server" | "redis-cli" => "apt-get install -y redis-server",
         "wrk" => "apt-get install -y wrk",
+        "jq" => "apt-get install -y jq",
+        "curl" => "apt-get install -y curl",
         "moto_server" => "pip install 'moto[server]'",
         "python3" if name.contains(':') => "pip install <module>",
         "python3" => "apt-get install -y python3",
