@@ -6,7 +6,7 @@ use common::lineup;
 
 use std::time::Duration;
 
-use lineup::demo::{Args, start};
+use lineup::demo::start;
 
 /// How long one ffmpeg decode may take.
 const DECODE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,14 +21,7 @@ async fn get(url: &str) -> Option<String> {
 async fn demo_chain_plays_end_to_end() {
     testkit::require_peer!("ffmpeg");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let args = Args {
-        listen: listener.local_addr().unwrap(),
-        window: 30,
-        ad_every: 1,
-        pullpush_db: ":memory:".into(),
-        api_token: None,
-        schedule_db: ":memory:".into(),
-    };
+    let args = common::demo_args(&listener, 1);
     let demo = start(&args, listener).await.expect("demo starts");
 
     // The schedule: channel "demo" filled from the catalog's MRSS feed of the bundled VODs,

@@ -7,7 +7,7 @@ use common::lineup;
 
 use std::time::Duration;
 
-use lineup::demo::{Args, start};
+use lineup::demo::start;
 
 async fn get(url: &str) -> Option<String> {
     let r = reqwest::get(url).await.ok()?;
@@ -19,14 +19,7 @@ async fn get(url: &str) -> Option<String> {
 async fn demo_ssai_session_validates_and_decodes() {
     testkit::require_peer!("ffmpeg");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let args = Args {
-        listen: listener.local_addr().unwrap(),
-        window: 30,
-        ad_every: 1,
-        pullpush_db: ":memory:".into(),
-        schedule_db: ":memory:".into(),
-        api_token: None,
-    };
+    let args = common::demo_args(&listener, 1);
     let demo = start(&args, listener).await.expect("demo starts");
     let base = demo.base.clone();
     // An explicit session (so reloading the master keeps the same viewer), once the DVR

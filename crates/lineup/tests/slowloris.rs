@@ -4,9 +4,11 @@
 //! be answered with a 2xx (no socket errors, no timeouts), and a plain client must still
 //! get its answers. Latency is reported by `bench/slowloris/run.sh`, never asserted here.
 
+mod common;
+
 use std::time::Duration;
 
-use lineup::demo::{Args, start};
+use lineup::demo::start;
 use tokio::io::AsyncWriteExt;
 
 const IDLE: usize = 2_000;
@@ -67,14 +69,7 @@ async fn two_thousand_idle_connections_do_not_starve_viewers() {
     web::raise_fd_limit();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let args = Args {
-        listen: addr,
-        window: 30,
-        ad_every: 2,
-        pullpush_db: ":memory:".into(),
-        schedule_db: ":memory:".into(),
-        api_token: None,
-    };
+    let args = common::demo_args(&listener, 2);
     let demo = start(&args, listener).await.expect("demo starts");
     let endpoint = |id: &str| {
         demo.origin
