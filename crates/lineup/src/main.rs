@@ -210,8 +210,12 @@ fn main() -> ExitCode {
                     "--api-token",
                     insecure,
                 )?;
+                let listen = args.listen;
                 let origin = origin::build(args).await?;
-                origin.serve().await?;
+                origin
+                    .serve()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("origin: cannot serve on {listen}: {e}"))?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Stitch(args) => {
@@ -222,7 +226,10 @@ fn main() -> ExitCode {
                     "--api-token",
                     insecure,
                 )?;
-                stitch::serve(args).await?;
+                let listen = args.listen;
+                stitch::serve(args)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("stitch: cannot serve on {listen}: {e}"))?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Catalog(args) => {
@@ -285,7 +292,10 @@ async fn run_engine(args: engine::EngineArgs) -> anyhow::Result<ExitCode> {
 async fn run_pullpush(args: pullpush::PullPushArgs) -> anyhow::Result<ExitCode> {
     let service = pullpush::PullPush::open(pullpush::Config::from(&args)).await?;
     tracing::info!(addr = %args.listen, "pullpush listening");
-    service.serve(args.listen).await?;
+    service
+        .serve(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("pullpush: cannot serve on {}: {e}", args.listen))?;
     // Stop the fetchers and wait until their state is on disk, so a restart continues.
     service.close().await?;
     Ok(ExitCode::SUCCESS)
