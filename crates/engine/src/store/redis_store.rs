@@ -189,6 +189,22 @@ impl RedisStore {
     }
 }
 
+/// What both session writes send: the record's key, the last-seen index, the id, the
+/// last-seen time and the record as JSON.
+type SessionWrite = (String, String, String, Millis, Result<String>);
+
+impl RedisStore {
+    fn session_write(&self, s: &SessionRecord) -> SessionWrite {
+        (
+            self.k(&format!("session:{}", s.id)),
+            self.k("sessions:seen"),
+            s.id.clone(),
+            s.last_seen_ms,
+            serde_json::to_string(s).map_err(|e| Error::Store(e.to_string())),
+        )
+    }
+}
+
 impl Store for RedisStore {
     fn init_log(&self, scope: &str, header: LogHeader) -> BoxFuture<'_, Result<LogHeader>> {
         let key = self.k(&format!("log:{scope}:h"));
@@ -414,10 +430,7 @@ impl Store for RedisStore {
         max: usize,
         live_after: Millis,
     ) -> BoxFuture<'_, Result<bool>> {
-        let key = self.k(&format!("session:{}", s.id));
-        let index = self.k("sessions:seen");
-        let (id, seen) = (s.id.clone(), s.last_seen_ms);
-        let json = serde_json::to_string(s).map_err(|e| Error::Store(e.to_string()));
+        let (key, index, id, seen, json) = self.session_write(s);
         Box::pin(async move {
             let json = json?;
             let mut c = self.conn.clone();
@@ -436,10 +449,7 @@ impl Store for RedisStore {
         })
     }
     fn touch_session(&self, s: &SessionRecord) -> BoxFuture<'_, Result<bool>> {
-        let key = self.k(&format!("session:{}", s.id));
-        let index = self.k("sessions:seen");
-        let (id, seen) = (s.id.clone(), s.last_seen_ms);
-        let json = serde_json::to_string(s).map_err(|e| Error::Store(e.to_string()));
+        let (key, index, id, seen, json) = self.session_write(s);
         Box::pin(async move {
             let json = json?;
             let mut c = self.conn.clone();
