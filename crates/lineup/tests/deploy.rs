@@ -5,7 +5,7 @@
 
 #[test]
 fn compose_topology_starts_and_plays_through_a_replica() {
-    for peer in ["redis-server", "moto_server", "jq", "curl"] {
+    for peer in ["redis-server", "moto_server", "postgres", "jq", "curl"] {
         if testkit::require(peer).is_none() {
             return;
         }

@@ -142,9 +142,26 @@ impl Db {
             .map_err(|e| Error::Db(e.to_string()))??;
             Db::Sqlite(Arc::new(Mutex::new(conn)))
         };
-        for stmt in SCHEMA {
-            db.exec_plain(stmt).await?;
+        // `CREATE ... IF NOT EXISTS` is not safe against itself on PostgreSQL: the catalog
+        // and the schedule service starting together on one database race on the system
+        // catalogs (a unique violation). One schema writer at a time, by advisory lock
+        // (released with the session, or just below).
+        let pg = matches!(db, Db::Postgres(_));
+        if pg {
+            db.exec_plain("SELECT pg_advisory_lock(7414800601)").await?;
         }
+        let mut created = Ok(());
+        for stmt in SCHEMA {
+            created = db.exec_plain(stmt).await;
+            if created.is_err() {
+                break;
+            }
+        }
+        if pg {
+            db.exec_plain("SELECT pg_advisory_unlock(7414800601)")
+                .await?;
+        }
+        created?;
         Ok(db)
     }
 

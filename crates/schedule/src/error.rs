@@ -46,8 +46,17 @@ impl From<rusqlite::Error> for Error {
 }
 
 impl From<tokio_postgres::Error> for Error {
+    /// With the server's own message (tokio-postgres displays only "db error").
     fn from(e: tokio_postgres::Error) -> Self {
-        Error::Db(e.to_string())
+        match e.as_db_error() {
+            Some(d) => Error::Db(format!(
+                "{} ({}): {}",
+                d.severity(),
+                d.code().code(),
+                d.message()
+            )),
+            None => Error::Db(e.to_string()),
+        }
     }
 }
 
