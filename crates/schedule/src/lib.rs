@@ -68,6 +68,7 @@ pub mod probe;
 pub mod requests;
 pub mod schedule_api;
 pub mod service;
+pub mod stitched;
 pub mod xmltv;
 
 pub use client::ScheduleClient;
