@@ -153,6 +153,13 @@ async fn house_ads_stay_out_of_the_plain_feed_and_fill_the_stitched_one() {
         "houseAds"
     );
 
+    let (status, body) = env.get("/catalog/mrss/stitched/all.json").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["field"],
+        "file"
+    );
+
     // The plain feeds (MRSS, Atom, by category) never list a house ad.
     for (path, n) in [
         ("/catalog/mrss/all.xml", 3),
@@ -310,6 +317,61 @@ async fn house_ads_stay_out_of_the_plain_feed_and_fill_the_stitched_one() {
             "{ad_seconds} s of ads\n{text}"
         );
     }
+}
+
+/// `Service::house_ads` (what the engine adapter fills breaks with): the house ads
+/// available now, by id, whichever rule made them house ads.
+#[tokio::test]
+async fn house_ads_are_the_available_ones_by_id() {
+    let now = 1_800_000_000_000;
+    let db = schedule::Db::open(":memory:").await.unwrap();
+    let service = Service::with_db(db, Arc::new(move || now));
+    let asset = |id: &str, category: Option<&str>, tags: &[&str]| Asset {
+        id: id.into(),
+        title: id.into(),
+        description: String::new(),
+        url: format!("http://vod.test/{id}/master.m3u8"),
+        duration: 10.0,
+        renditions: Vec::new(),
+        category: category.map(Into::into),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        thumbnail: None,
+        available_from: None,
+        available_until: None,
+    };
+    for a in [
+        asset("z-ad", Some("ad"), &[]),
+        asset("film", Some("film"), &["ad-free"]),
+        asset("b-promo", Some("promo"), &["house-ad"]),
+        Asset {
+            available_until: Some(now - 1),
+            ..asset("a-expired", Some("ad"), &[])
+        },
+        Asset {
+            available_from: Some(now + 1),
+            ..asset("a-later", None, &["house-ad"])
+        },
+        asset("adverts", Some("ads"), &["house"]),
+    ] {
+        service.put_asset(a).await.unwrap();
+    }
+    let ids: Vec<String> = service
+        .house_ads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ids, ["b-promo", "z-ad"]);
+    let programmes: Vec<String> = service
+        .feed_assets("all")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    // (Added at one instant of the fake clock: the catalog's order is then by id.)
+    assert_eq!(programmes, ["adverts", "film"]);
 }
 
 fn assert_valid(url: &str, text: &str) {
