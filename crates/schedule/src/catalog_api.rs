@@ -64,10 +64,12 @@ struct FeedState {
     stitch: Option<Arc<StitchFeed>>,
 }
 
-/// Every asset, in the order added. `?houseAds=true`: only the house ads (category `ad`
-/// or tag `house-ad`); `?houseAds=false`: only the others.
+/// Every asset, in the order added. `?houseAds=true`: the house ads (category `ad` or tag
+/// `house-ad`) that fill breaks now, i.e. inside their availability window, by id (what
+/// `Service::house_ads` returns in-process); `?houseAds=false`: every asset that is not a
+/// house ad, in the order added.
 #[utoipa::path(get, path = "/api/v1/assets",
-    params(("houseAds" = Option<bool>, Query, description = "true: only house ads; false: only programmes")),
+    params(("houseAds" = Option<bool>, Query, description = "true: the house ads available now, by id; false: every other asset")),
     responses((status = 200, body = Vec<Asset>), (status = 400, description = "houseAds is not true or false")))]
 async fn list_assets(
     State(s): State<Service>,
@@ -84,11 +86,15 @@ async fn list_assets(
             ));
         }
     };
-    let mut assets = s.assets().await?;
-    if let Some(want) = house_ads {
-        assets.retain(|a| a.is_house_ad() == want);
-    }
-    Ok(Json(assets))
+    Ok(Json(match house_ads {
+        Some(true) => s.house_ads().await?,
+        Some(false) => {
+            let mut assets = s.assets().await?;
+            assets.retain(|a| !a.is_house_ad());
+            assets
+        }
+        None => s.assets().await?,
+    }))
 }
 
 /// Import an HLS VOD: its playlists are read for duration and renditions (unless

@@ -145,7 +145,13 @@ async fn house_ads_stay_out_of_the_plain_feed_and_fill_the_stitched_one() {
     };
     assert_eq!(list("?houseAds=true").await, ["ad-a", "ad-b"]);
     assert_eq!(list("?houseAds=false").await, ["vod1", "vod2", "vod3"]);
-    assert_eq!(list("").await.len(), 5);
+    // An expired house ad is in the catalog but fills no break (and is in no feed).
+    let expired = env
+        .add(json!({"url": env.vod("ts/slate"), "id": "ad-0", "category": "ad", "availableUntil": 1}))
+        .await;
+    assert!(expired.is_house_ad());
+    assert_eq!(list("?houseAds=true").await, ["ad-a", "ad-b"]);
+    assert_eq!(list("").await.len(), 6);
     let (status, body) = env.get("/catalog/api/v1/assets?houseAds=yes").await;
     assert_eq!(status, 400);
     assert_eq!(
