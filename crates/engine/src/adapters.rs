@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::profile::Profile;
-use crate::timeline::Item;
+use crate::timeline::{Item, Millis};
+
+pub mod schedule;
+pub use schedule::{ScheduleAdapter, ScheduleAdapterConfig};
 
 /// A channel as configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -47,6 +50,14 @@ pub struct NextItemRequest {
     pub playlist: Option<String>,
     /// Index of the entry being scheduled in the channel's (or session's) log.
     pub position: u64,
+    /// Where the item will start (epoch ms): the schedule's end. Absent when the engine
+    /// only probes what the channel plays (to copy its profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<Millis>,
+    /// The channel's target duration, ms: the rounding a clock-driven adapter may allow
+    /// at a programme boundary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ms: Option<u64>,
 }
 
 /// A VOD as an asset manager describes it.
@@ -289,6 +300,9 @@ impl AssetManager for HttpAssetManager {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("channel", &req.channel);
                 q.append_pair("position", &req.position.to_string());
+                if let Some(at) = req.at_ms {
+                    q.append_pair("at", &at.to_string());
+                }
                 for (k, v) in [
                     ("session", &req.session),
                     ("category", &req.category),

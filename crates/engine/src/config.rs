@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapters::{AssetManager, ChannelManager, FileAdapter, HttpAssetManager};
+use crate::adapters::{
+    AssetManager, ChannelManager, FileAdapter, HttpAssetManager, ScheduleAdapter,
+    ScheduleAdapterConfig,
+};
 use crate::engine::{Engine, EngineOptions, SystemClock};
 use crate::error::{Error, Result};
 use crate::store::{MemoryStore, RedisStore, RedisTimeouts, Store};
@@ -26,6 +29,23 @@ pub struct EngineArgs {
     /// (`GET <url>?channel=..&position=..` -> `{id,title,uri}`).
     #[arg(long = "asset-manager-url", env = "LINEUP_ENGINE_ASSET_MANAGER_URL")]
     pub asset_manager_url: Option<String>,
+    /// Play the channels of this schedule service (lineup's `schedule` or Eyevinn's
+    /// schedule-service) on the clock: programmes start at their scheduled times, ad
+    /// breaks and AD events are filled with house ads, LIVE events switch to their source.
+    /// Channels of the channels file play as before.
+    #[arg(long = "schedule-url", env = "LINEUP_ENGINE_SCHEDULE_URL")]
+    pub schedule_url: Option<String>,
+    /// The catalog whose house ads (category `ad` or tag `house-ad`) fill the schedule's
+    /// ad breaks (default: none, breaks get the slate).
+    #[arg(long = "catalog-url", env = "LINEUP_ENGINE_CATALOG_URL")]
+    pub catalog_url: Option<String>,
+    /// Bearer token for the schedule service and the catalog.
+    #[arg(
+        long = "schedule-token",
+        env = "LINEUP_ENGINE_SCHEDULE_TOKEN",
+        hide_env_values = true
+    )]
+    pub schedule_token: Option<web::Secret>,
     /// Live window length, seconds.
     #[arg(long = "window", env = "LINEUP_ENGINE_WINDOW", default_value_t = 60)]
     pub window_secs: u64,
@@ -103,6 +123,9 @@ impl Default for EngineArgs {
             listen: "127.0.0.1:8000".into(),
             channels: None,
             asset_manager_url: None,
+            schedule_url: None,
+            catalog_url: None,
+            schedule_token: None,
             window_secs: 60,
             session_ttl_secs: 300,
             max_sessions: 100_000,
@@ -150,6 +173,17 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
         None => file.clone(),
     };
     let channels: Arc<dyn ChannelManager> = file;
+    let (assets, channels) = match &args.schedule_url {
+        Some(u) => {
+            let mut cfg = ScheduleAdapterConfig::new(u.clone());
+            cfg.catalog_url = args.catalog_url.clone();
+            cfg.token = args.schedule_token.as_ref().map(|t| t.expose().to_string());
+            cfg.timeout = Duration::from_millis(args.load_timeout_ms.max(1));
+            let s = Arc::new(ScheduleAdapter::new(cfg, assets, channels)?);
+            (s.clone() as Arc<dyn AssetManager>, s as Arc<dyn ChannelManager>)
+        }
+        None => (assets, channels),
+    };
     let store: Arc<dyn Store> = match &args.redis_url {
         Some(u) => Arc::new(
             RedisStore::connect_with(

@@ -360,7 +360,7 @@ impl Engine {
     }
 
     /// Background work: schedule channels ahead of need and expire sessions, every second,
-    /// until the engine is dropped.
+    /// and reload the channel list every ten, until the engine is dropped.
     pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -370,6 +370,12 @@ impl Engine {
                 tick.tick().await;
                 let Some(inner) = weak.upgrade() else { break };
                 let engine = Engine { inner };
+                // Channels come and go (a schedule service's list): look again now and then.
+                if n % 10 == 5
+                    && let Err(e) = engine.reload_channels().await
+                {
+                    tracing::warn!(error = %e, "reloading the channel list failed");
+                }
                 engine.warm_up().await;
                 if n.is_multiple_of(10)
                     && let Err(e) = engine.sweep_sessions().await

@@ -105,6 +105,7 @@ pub mod error;
 pub mod http;
 pub mod plan;
 pub mod profile;
+pub mod slots;
 pub mod store;
 pub mod timeline;
 pub mod vod;

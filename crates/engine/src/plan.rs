@@ -166,6 +166,7 @@ mod tests {
             url: "http://src/live.m3u8".into(),
             start_ms,
             end_ms,
+            programme: None,
         }
     }
 

@@ -71,6 +71,10 @@ pub enum Item {
         url: String,
         start_ms: Millis,
         end_ms: Millis,
+        /// The schedule event this live entry plays (its first segment carries the
+        /// programme DATERANGE).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        programme: Option<ProgrammeTag>,
     },
     /// An ad break of `duration_ms`, filled with `filler` (an HLS VOD URL) or the slate,
     /// looped; marked with CUE-OUT/CUE-IN and SCTE-35 DATERANGEs.
@@ -79,6 +83,37 @@ pub enum Item {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filler: Option<String>,
     },
+    /// (Part of) a scheduled programme: the HLS VOD `url` from `offset_ms` into it, for at
+    /// most `max_ms` (segments are cut at the last boundary before that), padded with the
+    /// slate when the VOD ends sooner, so the next programme starts on time. A programme
+    /// with ad breaks is several entries (content, break, content, ...); `first` marks the
+    /// one that starts it, whose first segment carries the programme DATERANGE.
+    Programme {
+        programme: ProgrammeTag,
+        url: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        offset_ms: u64,
+        max_ms: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        first: bool,
+    },
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Which schedule event an entry plays: announced to players with an `EXT-X-DATERANGE`
+/// (`CLASS="com.lineup.programme"`, `X-PROGRAMME-ID`, `X-TITLE`) on its first segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgrammeTag {
+    /// The schedule event's id.
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    /// The event's scheduled start and end, epoch ms.
+    pub start_ms: Millis,
+    pub end_ms: Millis,
 }
 
 impl Item {
@@ -88,6 +123,21 @@ impl Item {
             Item::Slate { .. } => "slate",
             Item::Live { .. } => "live",
             Item::AdBreak { .. } => "ad_break",
+            Item::Programme { .. } => "programme",
+        }
+    }
+
+    /// The programme this entry starts, if it starts one (its DATERANGE goes on the
+    /// entry's first segment).
+    pub fn starts_programme(&self) -> Option<&ProgrammeTag> {
+        match self {
+            Item::Programme {
+                programme,
+                first: true,
+                ..
+            } => Some(programme),
+            Item::Live { programme, .. } => programme.as_ref(),
+            _ => None,
         }
     }
 }
@@ -226,6 +276,87 @@ impl EntryMedia {
             }
             out.push(RenditionMedia::new(segs));
         }
+        Self::new(out)
+    }
+
+    /// The part of this media from `from_ms` (the segment playing at that offset of
+    /// rendition 0 on) lasting about `max_ms`: cut at the segment boundary nearest to it
+    /// (a segment is kept when its middle is within `max_ms`), so the cut is off by at most
+    /// half a segment either way. Other renditions are cut at the boundaries nearest
+    /// rendition 0's, so every rendition covers the same span. `None` when nothing is left
+    /// at `from_ms` or not even half a segment fits in `max_ms`.
+    pub fn clip(&self, from_ms: u64, max_ms: u64) -> Option<Self> {
+        let r0 = self.renditions.first()?;
+        let n = r0.segments.len();
+        // First segment: the one playing at `from_ms` (ends after it).
+        let i0 = r0.offsets[1..].partition_point(|&o| o <= from_ms);
+        if i0 >= n || from_ms >= r0.total_ms {
+            return None;
+        }
+        let t0 = r0.offsets[i0];
+        // Boundaries after i0: offsets[i0+1..] then the total.
+        let end_of = |k: usize| if k < n { r0.offsets[k] } else { r0.total_ms };
+        let mut i1 = i0;
+        while i1 < n && end_of(i1 + 1) - t0 - r0.segments[i1].dur_ms / 2 <= max_ms {
+            i1 += 1;
+        }
+        if i1 == i0 {
+            return None;
+        }
+        if i0 == 0 && i1 == n {
+            return Some(self.clone());
+        }
+        let (t1, total0) = (end_of(i1), r0.total_ms.max(1));
+        let mut out = Vec::with_capacity(self.renditions.len());
+        for (r, rm) in self.renditions.iter().enumerate() {
+            let (a, b) = if r == 0 {
+                (i0, i1)
+            } else {
+                // Rendition r's boundaries, scaled to rendition 0's time: the nearest to t0
+                // and t1 (at least one segment).
+                let m = rm.segments.len();
+                let total = rm.total_ms.max(1);
+                let bound = |k: usize| -> u64 {
+                    let o = if k < m { rm.offsets[k] } else { rm.total_ms };
+                    (o as u128 * total0 as u128 / total as u128) as u64
+                };
+                let nearest = |t: u64| -> usize {
+                    (0..=m)
+                        .min_by_key(|&k| bound(k).abs_diff(t))
+                        .unwrap_or(0)
+                };
+                let a = nearest(t0).min(m.saturating_sub(1));
+                let b = nearest(t1).max(a + 1).min(m);
+                (a, b)
+            };
+            out.push(RenditionMedia::new(rm.segments[a..b].to_vec()));
+        }
+        Self::new(out).ok()
+    }
+
+    /// This media followed by `next`, with a discontinuity between them.
+    pub fn then(&self, next: &EntryMedia) -> Result<Self> {
+        if self.renditions.len() != next.renditions.len() {
+            return Err(Error::Unusable(
+                "cannot join media with different rendition counts".into(),
+            ));
+        }
+        let out = self
+            .renditions
+            .iter()
+            .zip(&next.renditions)
+            .map(|(a, b)| {
+                let mut segs = a.segments.clone();
+                for (i, s) in b.segments.iter().enumerate() {
+                    let mut s = s.clone();
+                    if i == 0 {
+                        s.discontinuity = true;
+                    }
+                    segs.push(s);
+                }
+                RenditionMedia::new(segs)
+            })
+            .collect();
         Self::new(out)
     }
 
@@ -724,6 +855,11 @@ impl Schedule {
                 seg.markers.insert(0, Marker::CueIn);
                 seg.dateranges.insert(0, cue_in_daterange(&ci));
             }
+            if i == 0
+                && let Some(p) = e.item.starts_programme()
+            {
+                seg.dateranges.push(programme_daterange(e, p));
+            }
             if let Item::AdBreak { .. } = e.item {
                 let offset_ms = (start - e.start_ms).max(0) as u64;
                 let dur = e.duration_ms as f64 / 1000.0;
@@ -789,6 +925,40 @@ fn cue_out_daterange(e: &Entry) -> DateRange {
             .unquoted("SCTE35-OUT", scte.to_hex()),
     }
 }
+
+/// The DATERANGE announcing a programme: `START-DATE` is when this entry actually starts
+/// (the first segment's date), `X-SCHEDULED-START` when the schedule said, and
+/// `PLANNED-DURATION` the time left until its scheduled end. The id is unique per entry.
+fn programme_daterange(e: &Entry, p: &ProgrammeTag) -> DateRange {
+    DateRange {
+        attrs: AttributeList::new()
+            .quoted("ID", format!("programme-{}", e.start_ms))
+            .quoted("CLASS", PROGRAMME_CLASS)
+            .quoted("START-DATE", date_string(e.start_ms))
+            .unquoted(
+                "PLANNED-DURATION",
+                secs((p.end_ms - e.start_ms).max(0) as u64),
+            )
+            .quoted("X-PROGRAMME-ID", quotable(&p.id))
+            .quoted("X-TITLE", quotable(&p.title))
+            .quoted("X-SCHEDULED-START", date_string(p.start_ms)),
+    }
+}
+
+/// A quoted-string attribute value may hold neither `"` nor a line break (RFC 8216
+/// 4.2): those become `'` and spaces.
+fn quotable(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\r' | '\n' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// The `CLASS` of the DATERANGE that starts each scheduled programme.
+pub const PROGRAMME_CLASS: &str = "com.lineup.programme";
 
 fn cue_in_daterange(ci: &CueIn) -> DateRange {
     let scte = media::scte35::SpliceInsert::back_in(ci.event_id, None);

@@ -16,6 +16,8 @@ fn req(channel: &str, position: u64) -> NextItemRequest {
         category: None,
         playlist: None,
         position,
+        at_ms: None,
+        target_ms: None,
     }
 }
 

@@ -16,6 +16,7 @@ fn live_entry(index: u64) -> Entry {
             url: "http://127.0.0.1:1/live.m3u8".into(),
             start_ms: 0,
             end_ms: 60_000,
+            programme: None,
         },
         counts: vec![
             Counts {

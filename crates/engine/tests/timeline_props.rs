@@ -316,6 +316,7 @@ fn open_entry_grows_without_changing_the_past() {
         url: "http://l/".into(),
         start_ms: 4_000,
         end_ms: 20_000,
+        programme: None,
     };
     let mut e = s.next_entry(live.clone(), media(1, "l")).unwrap();
     e.open = true;
@@ -360,4 +361,51 @@ fn open_entry_grows_without_changing_the_past() {
         ),
         (16_000, 8, 1)
     );
+}
+
+proptest! {
+    /// A clip starts at the segment playing at its offset, ends at the boundary nearest to
+    /// its length (within half a segment), and every rendition covers the same span to
+    /// within a segment; joined to another media, a discontinuity marks the join.
+    #[test]
+    fn clips_cut_at_the_nearest_boundary(
+        video in prop::collection::vec(500u32..6_000, 1..20),
+        audio in prop::collection::vec(500u32..4_000, 1..20),
+        from in 0u64..60_000,
+        max in 1u64..60_000,
+    ) {
+        let media = EntryMedia::new(vec![segs("v", &video, None), segs("a", &audio, None)])
+            .unwrap();
+        let total: u64 = video.iter().map(|&d| u64::from(d)).sum();
+        let Some(c) = media.clip(from, max) else {
+            // Nothing left at the offset, or the first segment's middle is past `max`.
+            let start: u64 = video.iter().map(|&d| u64::from(d)).scan(0, |t, d| {
+                let s = *t;
+                *t += d;
+                Some((s, d))
+            }).find(|&(s, d)| s + d > from).map_or(u64::MAX, |(_, d)| d / 2);
+            prop_assert!(from >= total || start > max);
+            return Ok(());
+        };
+        let v = &c.renditions[0];
+        let first = v.segments[0].uri.rsplit('/').next().unwrap().trim_end_matches(".ts");
+        let i0: usize = first.parse().unwrap();
+        let start: u64 = video[..i0].iter().map(|&d| u64::from(d)).sum();
+        prop_assert!(start <= from && from < start + u64::from(video[i0]));
+        let last = v.segments.last().unwrap().dur_ms;
+        prop_assert!(c.duration_ms() - last / 2 <= max, "{} > {max}", c.duration_ms());
+        if start + c.duration_ms() < total {
+            // Stopped early: the next segment's middle was past `max`.
+            let next = u64::from(video[i0 + v.segments.len()]);
+            prop_assert!(c.duration_ms() + next / 2 > max);
+        }
+        prop_assert!(!c.renditions[1].segments.is_empty());
+        let joined = c.then(&media).unwrap();
+        for (r, j) in joined.renditions.iter().enumerate() {
+            let at = c.renditions[r].segments.len();
+            prop_assert_eq!(j.segments.len(), at + media.renditions[r].segments.len());
+            prop_assert!(j.segments[at].discontinuity);
+            prop_assert!(!j.segments[..at].iter().any(|s| s.discontinuity));
+        }
+    }
 }

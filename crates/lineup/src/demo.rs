@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! /vod      the bundled VODs (embedded in the binary)
-//!   -> /engine    channel "demo": the VODs in rotation, slate on failure, ad breaks
+//!   -> /engine    channel "demo": the schedule's programmes on the clock, house-ad breaks,
+//!                 slate on failure
 //!   -> /pullpush  one fetcher pulling the engine's channel, pushing with Digest auth into
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
@@ -17,7 +18,8 @@
 //!   -> /ads       SSAI proxy (playback configuration "demo") in front of the DVR
 //!                 endpoint, asking /adserver (the test ad server) per viewer and break
 //! ```
-//! (The engine does not play the schedule yet: that adapter comes with the engine work.)
+//! The engine's channel "demo" plays the schedule: each programme at its scheduled time,
+//! announced with a programme DATERANGE, AD events filled with the catalog's house ads.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +46,8 @@ pub struct Args {
     /// Live window of the engine's channel, seconds.
     #[arg(long, default_value_t = 30)]
     pub window: u64,
-    /// Insert an ad break after every N VODs (0: none).
+    /// An AD event (a 10 s ad break filled with house ads) after every N programmes of the
+    /// demo channel's schedule (0: none).
     #[arg(long, default_value_t = 2)]
     pub ad_every: u32,
     /// SQLite file for the pull/push fetchers (default: in memory).
@@ -80,45 +83,43 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
 
-    // Engine: channel "demo" from the embedded VODs, served by ourselves under /vod.
+    // Engine: channel "demo" plays the schedule service's channel "demo" (filled from the
+    // catalog's MRSS feed of the embedded VODs, served by ourselves under /vod), with the
+    // catalog's house ads in its AD events, all over loopback HTTP.
     let vod = |name: &str| format!("{base}/vod/ts/{name}/master.m3u8");
     let slate = vod("slate");
-    let file = engine::adapters::ChannelsFile {
-        channels: vec![engine::adapters::FileChannel {
-            config: engine::adapters::ChannelConfig {
-                id: "demo".into(),
-                title: Some("lineup demo channel".into()),
-                profile: None,
-                slate: Some(slate.clone()),
-            },
-            vods: ["vod1", "vod2", "vod3"]
-                .iter()
-                .map(|v| engine::adapters::FileVod::Url(vod(v)))
-                .collect(),
-            order: engine::adapters::Order::RoundRobin,
-            seed: 0,
-            ad_every: (args.ad_every > 0).then_some(args.ad_every),
-            // 10 s: long enough for the test ad server's 8-10 s creatives (SSAI at /ads).
-            ad_duration_secs: 10.0,
-            ad_filler: None,
-        }],
-    };
-    let adapter = Arc::new(engine::adapters::FileAdapter::new(file)?);
+    let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
+    let token_arc: Option<Arc<str>> = token.as_ref().map(|t| Arc::from(t.expose()));
+    let none = Arc::new(engine::adapters::FileAdapter::new(Default::default())?);
+    let mut schedule_cfg =
+        engine::adapters::ScheduleAdapterConfig::new(format!("{base}/schedule"));
+    schedule_cfg.catalog_url = Some(format!("{base}/catalog"));
+    schedule_cfg.token = token.as_ref().map(|t| t.expose().to_string());
+    let adapter = Arc::new(engine::adapters::ScheduleAdapter::new(
+        schedule_cfg,
+        none.clone(),
+        none,
+    )?);
     let engine_args = engine::EngineArgs {
         window_secs: args.window,
         slate_url: Some(slate),
         public_base_url: Some(format!("{base}/engine")),
         ..Default::default()
     };
+    // The schedule starts now: a channel prefilled with a whole window would open on the
+    // slate standing in for the programmes before it. Three segments are enough for a
+    // player to start at once; the window fills as the channel runs.
+    let engine_opts = engine::EngineOptions {
+        channel_prefill: Some(Duration::from_secs(6)),
+        ..engine_args.options()
+    };
     let engine = engine::Engine::new(
-        engine_args.options(),
+        engine_opts,
         Arc::new(engine::SystemClock),
         Arc::new(engine::MemoryStore::new()),
         adapter.clone(),
         adapter,
     );
-    let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
-    let token_arc: Option<Arc<str>> = token.as_ref().map(|t| Arc::from(t.expose()));
     let engine_service = engine::Service::new(
         engine.clone(),
         token.as_ref().map(|t| t.expose().to_string()),
@@ -233,13 +234,14 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .layer(web::cors());
     let server = tokio::spawn(web::serve(listener, router));
 
-    // The engine reads its VODs from /vod over HTTP: load channels once we serve.
+    // The catalog and the schedule read the VODs from /vod, and the engine reads the
+    // schedule, over HTTP: fill and load once we serve.
+    fill_demo_schedule(&schedule, &base, args.ad_every).await?;
     engine
         .reload_channels()
         .await
         .context("loading the demo channel")?;
     engine.spawn_background();
-    fill_demo_schedule(&schedule, &base).await?;
 
     let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
     let ingest_urls: Vec<_> = channel
@@ -303,9 +305,14 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
 }
 
 /// Imports the bundled VODs into the catalog and fills channel "demo" from its MRSS feed.
-async fn fill_demo_schedule(schedule: &schedule::Service, base: &str) -> anyhow::Result<()> {
+async fn fill_demo_schedule(
+    schedule: &schedule::Service,
+    base: &str,
+    ad_every: u32,
+) -> anyhow::Result<()> {
     // The bundled ad creative (the ad server's `lineup-ad-10s`) as a house ad: category
-    // "ad" keeps it out of the programme feeds and puts it in the stitched feed's breaks.
+    // "ad" keeps it out of the programme feeds; it fills the engine's AD events and the
+    // stitched feed's breaks.
     schedule
         .import(schedule::NewAsset {
             url: format!("{base}/vod/ads/vod1/master.m3u8"),
@@ -342,10 +349,12 @@ async fn fill_demo_schedule(schedule: &schedule::Service, base: &str) -> anyhow:
             url: format!("{base}/catalog/mrss/all.xml"),
             channel_id: "demo".into(),
             config: schedule::FillConfig {
-                // The bundled VODs are 8 s long: one 2 s break in the middle of each.
-                ad_breaks: Some(schedule::AdBreakPolicy {
-                    every: 4.0,
-                    duration: 2.0,
+                // An AD event after every `ad_every` programmes (the bundled VODs are 8 s
+                // long), 10 s: long enough for the test ad server's 8-10 s creatives
+                // (SSAI at /ads). The engine fills it with the catalog's house ads.
+                ad_events: (ad_every > 0).then_some(schedule::AdEventPolicy {
+                    every: ad_every,
+                    duration: 10.0,
                 }),
                 // Keep a day of history.
                 schedule_retention: Some(24.0),

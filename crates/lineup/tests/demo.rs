@@ -34,7 +34,14 @@ async fn demo_chain_plays_end_to_end() {
     schedule::plan::check(&events).unwrap();
     assert!(schedule::plan::gaps(&events, now, now + 3_600_000).is_empty());
     let vod = format!("{}/vod/ts/", demo.base);
-    assert!(events.iter().all(|e| e.url.starts_with(&vod)), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.kind == schedule::EventType::Ad || e.url.starts_with(&vod)),
+        "{events:?}"
+    );
+    // `ad_every` 1: an AD event after every programme.
+    assert!(events.iter().any(|e| e.kind == schedule::EventType::Ad));
     let dvr = demo
         .origin
         .endpoints
@@ -47,6 +54,25 @@ async fn demo_chain_plays_end_to_end() {
     // The engine's channel is valid right away.
     let (code, out) = lineup(&["validate", "--check-segments", &demo.engine_master]).await;
     assert_eq!(code, 0, "engine channel:\n{out}");
+    // ... and plays the schedule: a programme DATERANGE names one of its events.
+    let engine_master = demo.engine_master.clone();
+    let programme = testkit::wait_for(Duration::from_secs(30), "a programme DATERANGE", || {
+        let engine_master = engine_master.clone();
+        async move {
+            let master = get(&engine_master).await?;
+            let uri = master.lines().find(|l| !l.starts_with('#') && l.ends_with(".m3u8"))?;
+            let media = get(&engine_master.replace("master.m3u8", uri)).await?;
+            let at = media.find("X-PROGRAMME-ID=\"")? + "X-PROGRAMME-ID=\"".len();
+            Some(media[at..].split('"').next()?.to_string())
+        }
+    })
+    .await
+    .unwrap();
+    let all = schedule::ScheduleClient::in_process(demo.schedule.clone())
+        .events_between("demo", now - 60_000, now + 3_600_000)
+        .await
+        .unwrap();
+    assert!(all.iter().any(|e| e.id == programme), "{programme} not in {all:?}");
 
     // The banner's stitched VOD (vod1 with a house-ad mid-roll) passes `lineup validate`.
     let (code, out) = lineup(&["validate", "--check-segments", &demo.stitched]).await;

@@ -188,6 +188,14 @@ pub struct AdBreakPolicy {
     pub duration: f64,
 }
 
+/// AD events between auto programmes: one of `duration` seconds after every `every`
+/// programmes (the engine fills them with the catalog's house ads, or the slate).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AdEventPolicy {
+    pub every: u32,
+    pub duration: f64,
+}
+
 /// A channel's auto-fill settings (the `config` of `POST /api/v1/auto/mrss`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
@@ -198,6 +206,8 @@ pub struct FillConfig {
     pub mode: PlaybackMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ad_breaks: Option<AdBreakPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ad_events: Option<AdEventPolicy>,
     /// Eyevinn: how long (hours) past events are kept. `None`: forever.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_retention: Option<f64>,
@@ -210,6 +220,7 @@ impl Default for FillConfig {
             order: FillOrder::InOrder,
             mode: PlaybackMode::Loop,
             ad_breaks: None,
+            ad_events: None,
             schedule_retention: None,
         }
     }

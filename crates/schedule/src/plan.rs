@@ -140,6 +140,39 @@ fn auto_event(
     .normalized()
 }
 
+/// The id of the AD event placed after auto programme `seq`.
+pub fn ad_event_id(channel: &str, seq: u64) -> String {
+    format!("{}-ad", auto_id(channel, seq))
+}
+
+/// Whether an AD event follows auto programme `seq` (see [`crate::AdEventPolicy`]).
+fn ad_after(config: &FillConfig, seq: u64) -> Option<Millis> {
+    let p = config.ad_events?;
+    let ms = (p.duration * 1000.0).round() as Millis;
+    (p.every > 0 && ms > 0 && (seq + 1).is_multiple_of(u64::from(p.every))).then_some(ms)
+}
+
+fn ad_event(channel: &str, seq: u64, start: Millis, end: Millis) -> ScheduleEvent {
+    ScheduleEvent {
+        id: ad_event_id(channel, seq),
+        channel_id: channel.to_string(),
+        title: "Ad break".into(),
+        start_time: start,
+        end_time: end,
+        start: String::new(),
+        end: String::new(),
+        url: String::new(),
+        duration: 0.0,
+        kind: EventType::Ad,
+        live_url: None,
+        source: EventSource::Auto,
+        asset_id: None,
+        seq: None,
+        ad_breaks: Vec::new(),
+    }
+    .normalized()
+}
+
 /// Refill `channel`'s schedule at `now`: keep what started before `now` and every manual
 /// event, drop the auto events that had not started, and place auto events from the end of
 /// the running event (or `now`) until `now + horizon` is covered, around the manual events.
@@ -189,12 +222,39 @@ pub fn fill(
     let mut seq = kept.iter().filter_map(|e| e.seq).max().map_or(0, |s| s + 1);
     let horizon_end = now + (config.horizon_hours.max(0.0) * 3_600_000.0) as Millis;
     let mut placed = Vec::new();
+    // An AD event due after the last programme placed (or kept, when its AD event had not
+    // started yet).
+    let mut pending_ad: Option<u64> = kept
+        .iter()
+        .filter(|e| e.kind == EventType::Vod)
+        .max_by_key(|e| e.end_time)
+        .and_then(|e| e.seq)
+        .filter(|&s| {
+            ad_after(config, s).is_some()
+                && !kept.iter().any(|k| k.id == ad_event_id(channel, s))
+                && cursor == kept.iter().map(|e| e.end_time).max().unwrap_or(cursor)
+        });
     while cursor < horizon_end {
         if let Some(m) = manual
             .iter()
             .find(|m| m.start_time <= cursor && cursor < m.end_time)
         {
             cursor = m.end_time;
+            pending_ad = None;
+            continue;
+        }
+        let next_manual = manual
+            .iter()
+            .find(|m| m.start_time > cursor)
+            .map(|m| m.start_time);
+        if let Some(s) = pending_ad.take()
+            && let Some(ms) = ad_after(config, s)
+        {
+            // An AD event that does not fit before a manual event is dropped.
+            if next_manual.is_none_or(|limit| cursor + ms <= limit) {
+                placed.push(ad_event(channel, s, cursor, cursor + ms));
+                cursor += ms;
+            }
             continue;
         }
         let Some(p) = programme_at(config, programmes, seq) else {
@@ -209,14 +269,11 @@ pub fn fill(
             }
             continue;
         }
-        let next_manual = manual
-            .iter()
-            .find(|m| m.start_time > cursor)
-            .map(|m| m.start_time);
         match next_manual {
             Some(limit) if cursor + length > limit => match config.mode {
                 PlaybackMode::Loop => {
                     placed.push(auto_event(channel, config, p, seq, cursor, limit));
+                    pending_ad = ad_after(config, seq).map(|_| seq);
                     seq += 1;
                     cursor = limit;
                 }
@@ -224,6 +281,7 @@ pub fn fill(
             },
             _ => {
                 placed.push(auto_event(channel, config, p, seq, cursor, cursor + length));
+                pending_ad = ad_after(config, seq).map(|_| seq);
                 seq += 1;
                 cursor += length;
             }

@@ -354,10 +354,12 @@ impl Service {
         if kind == EventType::Live && new.live_url.as_deref().is_none_or(str::is_empty) {
             return Err(Error::field("liveUrl", "a LIVE event needs liveUrl"));
         }
-        if kind != EventType::Live && url::Url::parse(&new.url).is_err() {
+        // An AD event without a url is filled by the engine with the catalog's house ads.
+        let url_needed = kind == EventType::Vod || (kind == EventType::Ad && !new.url.is_empty());
+        if url_needed && url::Url::parse(&new.url).is_err() {
             return Err(Error::field(
                 "url",
-                "a VOD or AD event needs an absolute url",
+                "a VOD event needs an absolute url (an AD event: absolute or empty)",
             ));
         }
         for (i, b) in new.ad_breaks.iter().enumerate() {

@@ -331,3 +331,53 @@ fn retention_drops_old_events_and_no_programmes_means_no_events() {
     assert!(later.iter().all(|e| e.end_time >= T0 + 4 * HOUR));
     assert!(plan::fill("ch", &FillConfig::default(), &[], &[], T0).is_empty());
 }
+
+/// AD events follow every second programme, survive refills at any instant (also while the
+/// programme before them runs), and reflow around a manual event like the programmes.
+#[test]
+fn ad_events_follow_every_nth_programme_across_refills() {
+    let progs = programmes();
+    let config = FillConfig {
+        ad_events: Some(AdEventPolicy {
+            every: 2,
+            duration: 30.0,
+        }),
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    let mut now = T0;
+    while now <= T0 + 24 * HOUR {
+        events = plan::fill("ch", &config, &progs, &events, now);
+        plan::check(&events).unwrap();
+        let horizon = now + (config.horizon_hours * HOUR as f64) as Millis;
+        assert!(plan::gaps(&events, now, horizon).is_empty(), "gap at {now}");
+        now += 7 * MIN + 13_000;
+    }
+    let day: Vec<&ScheduleEvent> = events.iter().filter(|e| e.start_time >= T0).collect();
+    let mut programmes_since_ad = 0;
+    for e in &day {
+        match e.kind {
+            EventType::Ad => {
+                assert_eq!(programmes_since_ad, 2, "AD event {} after {programmes_since_ad}", e.id);
+                assert_eq!(e.end_time - e.start_time, 30_000);
+                assert!(e.url.is_empty() && e.asset_id.is_none());
+                programmes_since_ad = 0;
+            }
+            _ => programmes_since_ad += 1,
+        }
+    }
+    assert!(day.iter().filter(|e| e.kind == EventType::Ad).count() > 20);
+    // A manual event reflows them: still no overlaps, and AD events keep their shape.
+    let start = events.iter().find(|e| e.start_time > now + HOUR).unwrap().start_time + 1_000;
+    let with_live =
+        plan::add_manual(&events, live("match", start, start + HOUR), now).unwrap();
+    let refilled = plan::fill("ch", &config, &progs, &with_live, now);
+    plan::check(&refilled).unwrap();
+    assert!(refilled.iter().any(|e| e.id == "match"));
+    assert!(
+        refilled
+            .iter()
+            .filter(|e| e.kind == EventType::Ad)
+            .all(|e| e.end_time - e.start_time == 30_000)
+    );
+}

@@ -124,6 +124,8 @@ impl Engine {
                 category: None,
                 playlist: None,
                 position,
+                at_ms: None,
+                target_ms: None,
             };
             let item = match tokio::time::timeout(
                 self.inner.opts.load_timeout,
@@ -137,6 +139,7 @@ impl Engine {
             };
             let loaded = match item {
                 Item::Vod { url, .. }
+                | Item::Programme { url, .. }
                 | Item::AdBreak {
                     filler: Some(url), ..
                 } => self.inner.vods.get(&url).await,
@@ -239,6 +242,52 @@ impl Engine {
                 let vod = self.inner.vods.get(url).await?;
                 let slate = self.slate_media(ch, profile).await.ok();
                 let media = build_media(profile, &vod, slate.as_ref())?;
+                Ok((item, media))
+            }
+            Item::Programme {
+                ref url,
+                offset_ms,
+                max_ms,
+                ..
+            } => {
+                let vod = match self.inner.vods.get(url).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // The slot keeps to the clock with the slate; the log records the
+                        // slate (what every replica must render), as for any failed item.
+                        metrics::counter!("engine_asset_failures_total", "kind" => "programme")
+                            .increment(1);
+                        tracing::warn!(channel = %ch.config.id, url = %url, error = %e, "programme unusable, playing slate in its slot");
+                        let slate = Item::Slate {
+                            reason: Some(format!("{url}: {e}")),
+                            duration_ms: Some(max_ms),
+                        };
+                        return Box::pin(self.resolve(ch, profile, slate)).await;
+                    }
+                };
+                let slate = self.slate_media(ch, profile).await;
+                let content =
+                    build_media(profile, &vod, slate.as_ref().ok())?.clip(offset_ms, max_ms);
+                let left =
+                    max_ms.saturating_sub(content.as_ref().map_or(0, |m| m.duration_ms()));
+                // Pad with the slate up to the slot's end when the VOD is shorter.
+                let pad = match &slate {
+                    Ok(s) if left > 0 => s.looped(left)?.clip(0, left),
+                    _ => None,
+                };
+                let media = match (content, pad) {
+                    (Some(c), Some(p)) => c.then(&p)?,
+                    (Some(c), None) => c,
+                    (None, Some(p)) => p,
+                    // Nothing of the VOD left at the offset and not one slate segment fits
+                    // in the slot: the slate's first segment (less than one segment over).
+                    (None, None) => {
+                        let s = slate?;
+                        let first = s.renditions[0].segments[0].dur_ms;
+                        s.clip(0, first)
+                            .ok_or_else(|| Error::Unusable("empty slate".into()))?
+                    }
+                };
                 Ok((item, media))
             }
             Item::Slate { duration_ms, .. } => {

@@ -282,18 +282,34 @@ impl Engine {
         let ch = &scope.channel;
         // 0 before the schedule exists (a session's first item is asked for to place its
         // epoch, see `ensure`).
-        let position = scope
-            .schedule
-            .read()
-            .expect("schedule lock")
-            .as_ref()
-            .map_or(0, |s| s.len_total());
+        // Where the item starts, and the target duration in force there (the rounding a
+        // clock-driven adapter allows at a programme boundary). Before the schedule
+        // exists: a session's start (see `timeline::fresh_epoch`).
+        let least = ch
+            .profile
+            .get()
+            .and_then(|p| p.target_duration)
+            .unwrap_or(1);
+        let (position, at, target) = match scope.schedule.read().expect("schedule lock").as_ref()
+        {
+            Some(s) => (
+                s.len_total(),
+                s.end_ms(),
+                s.entries
+                    .back()
+                    .map_or(s.min_target, |e| e.target_duration)
+                    .max(s.min_target),
+            ),
+            None => (0, fresh_epoch(self.now_ms(), least), least),
+        };
         let req = NextItemRequest {
             channel: ch.config.id.clone(),
             session: scope.session.as_ref().map(|s| s.id.clone()),
             category: scope.session.as_ref().and_then(|s| s.category.clone()),
             playlist: scope.session.as_ref().and_then(|s| s.playlist.clone()),
             position,
+            at_ms: Some(at),
+            target_ms: Some(target * 1000),
         };
         let asked = tokio::time::timeout(
             self.inner.opts.load_timeout,

@@ -153,6 +153,7 @@ impl engine::AssetManager for LiveSchedule {
                 url: self.live_url.clone(),
                 start_ms: self.start,
                 end_ms: self.start + self.len_ms,
+                programme: None,
             },
             p => vod(2 + (p - 2) % 2),
         };

@@ -1,0 +1,364 @@
+//! [`ScheduleAdapter`]: channels that play a schedule service's programmes on the clock.
+//!
+//! It reads lineup's schedule service (or Eyevinn's schedule-service: the same JSON and
+//! paths) over HTTP: `GET {schedule}/api/v1/channels` lists the channels,
+//! `GET {schedule}/api/v1/channels/{id}/schedule?start=&end=` their events, and
+//! `GET {catalog}/api/v1/assets?houseAds=true` the house ads that fill ad breaks. What
+//! plays when is decided by the pure [`crate::slots::item_at`] (programme boundaries kept
+//! to within one segment, ad breaks, gaps, live events); this file only fetches.
+//!
+//! Replicas: only the replica that appends an entry asks; the others read the item from
+//! the store's log, so every replica renders the same bytes even if the schedule changes
+//! in between.
+//!
+//! Channels the schedule service does not know are passed to the inner adapters (a
+//! channels file, an HTTP asset manager), so both kinds can run in one engine.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+
+use super::{AssetManager, ChannelConfig, ChannelManager, NextItemRequest};
+use crate::error::{Error, Result};
+use crate::slots::{self, Ask, Slot, SlotKind};
+use crate::timeline::{Item, Millis};
+
+/// Where the schedule lives.
+#[derive(Debug, Clone)]
+pub struct ScheduleAdapterConfig {
+    /// The schedule service's root (`http://host:8090`, or `.../schedule` in the demo).
+    pub schedule_url: String,
+    /// The catalog's root, for house ads (none: breaks are filled with the slate).
+    pub catalog_url: Option<String>,
+    /// Bearer token for both (their `/api/v1` routes may need one).
+    pub token: Option<String>,
+    /// Bound on each request.
+    pub timeout: Duration,
+    /// How far past the instant asked about the events are read.
+    pub read_ahead: Duration,
+}
+
+impl ScheduleAdapterConfig {
+    pub fn new(schedule_url: impl Into<String>) -> Self {
+        Self {
+            schedule_url: schedule_url.into().trim_end_matches('/').to_string(),
+            catalog_url: None,
+            token: None,
+            timeout: Duration::from_secs(5),
+            read_ahead: Duration::from_secs(3 * 3600),
+        }
+    }
+}
+
+/// Channels and items from a schedule service; other channels from `inner`.
+pub struct ScheduleAdapter {
+    cfg: ScheduleAdapterConfig,
+    http: reqwest::Client,
+    inner_assets: Arc<dyn AssetManager>,
+    inner_channels: Arc<dyn ChannelManager>,
+    /// The channels the schedule service listed last time.
+    ours: RwLock<HashSet<String>>,
+}
+
+/// A schedule event as the service answers it (Eyevinn schedule-service JSON).
+#[derive(Debug, Deserialize)]
+struct Event {
+    id: String,
+    #[serde(default)]
+    title: String,
+    start_time: Millis,
+    end_time: Millis,
+    #[serde(default)]
+    url: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(rename = "liveUrl", default)]
+    live_url: Option<String>,
+    #[serde(rename = "adBreaks", default)]
+    ad_breaks: Vec<EventBreak>,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBreak {
+    offset: f64,
+    duration: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedChannel {
+    id: String,
+    #[serde(default)]
+    title: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CatalogAsset {
+    url: String,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+impl CatalogAsset {
+    /// The catalog's rule (`schedule::Asset::is_house_ad`): category `ad` or tag
+    /// `house-ad`. Checked here too, so a catalog that ignores `?houseAds=true` does not
+    /// turn programmes into ads.
+    fn is_house_ad(&self) -> bool {
+        self.category.as_deref() == Some("ad") || self.tags.iter().any(|t| t == "house-ad")
+    }
+}
+
+fn secs_to_ms(s: f64) -> u64 {
+    if s.is_finite() && s > 0.0 {
+        (s * 1000.0).round() as u64
+    } else {
+        0
+    }
+}
+
+impl Event {
+    /// The planner's view (`None`: an event that cannot play, e.g. LIVE without a URL).
+    fn slot(self) -> Option<Slot> {
+        let kind = match self.kind.to_ascii_uppercase().as_str() {
+            "AD" => SlotKind::Ad {
+                url: Some(self.url).filter(|u| !u.is_empty()),
+            },
+            "LIVE" => match self.live_url.filter(|u| !u.is_empty()) {
+                Some(url) => SlotKind::Live { url },
+                None if !self.url.is_empty() => SlotKind::Vod { url: self.url },
+                None => return None,
+            },
+            _ if self.url.is_empty() => return None,
+            _ => SlotKind::Vod { url: self.url },
+        };
+        if self.end_time <= self.start_time {
+            return None;
+        }
+        let mut breaks: Vec<(u64, u64)> = self
+            .ad_breaks
+            .iter()
+            .map(|b| (secs_to_ms(b.offset), secs_to_ms(b.duration)))
+            .filter(|&(_, d)| d > 0)
+            .collect();
+        breaks.sort_unstable();
+        Some(Slot {
+            id: self.id,
+            title: self.title,
+            start_ms: self.start_time,
+            end_ms: self.end_time,
+            kind,
+            breaks,
+        })
+    }
+}
+
+impl ScheduleAdapter {
+    pub fn new(
+        cfg: ScheduleAdapterConfig,
+        inner_assets: Arc<dyn AssetManager>,
+        inner_channels: Arc<dyn ChannelManager>,
+    ) -> Result<Self> {
+        url::Url::parse(&cfg.schedule_url)
+            .map_err(|e| Error::Config(format!("schedule URL {:?}: {e}", cfg.schedule_url)))?;
+        if let Some(c) = &cfg.catalog_url {
+            url::Url::parse(c).map_err(|e| Error::Config(format!("catalog URL {c:?}: {e}")))?;
+        }
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(cfg.timeout)
+                .build()
+                .map_err(|e| Error::Config(e.to_string()))?,
+            cfg,
+            inner_assets,
+            inner_channels,
+            ours: RwLock::new(HashSet::new()),
+        })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        let err = |e: String| Error::Adapter(format!("{url}: {e}"));
+        let mut req = self.http.get(url).query(query);
+        if let Some(t) = &self.cfg.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| err(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(err(format!("HTTP {}", resp.status())));
+        }
+        let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| err(format!("bad JSON: {e}")))
+    }
+
+    /// The channel's playable events overlapping `[from, to)`, by start time.
+    async fn slots(&self, channel: &str, from: Millis, to: Millis) -> Result<Vec<Slot>> {
+        let url = format!(
+            "{}/api/v1/channels/{}/schedule",
+            self.cfg.schedule_url,
+            urlencode(channel)
+        );
+        let events: Vec<Event> = self
+            .get_json(&url, &[("start", from.to_string()), ("end", to.to_string())])
+            .await?;
+        let mut slots: Vec<Slot> = events.into_iter().filter_map(Event::slot).collect();
+        slots.sort_by_key(|s| s.start_ms);
+        Ok(slots)
+    }
+
+    /// House ads' URLs (empty without a catalog, or when it fails: breaks get the slate).
+    async fn house_ads(&self) -> Vec<String> {
+        let Some(base) = &self.cfg.catalog_url else {
+            return Vec::new();
+        };
+        let url = format!("{}/api/v1/assets", base.trim_end_matches('/'));
+        match self
+            .get_json::<Vec<CatalogAsset>>(&url, &[("houseAds", "true".into())])
+            .await
+        {
+            Ok(list) => list
+                .into_iter()
+                .filter(CatalogAsset::is_house_ad)
+                .map(|a| a.url)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "house ads unavailable; breaks get the slate");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn scheduled_item(&self, req: &NextItemRequest) -> Result<Item> {
+        let read_ahead = self.cfg.read_ahead.as_millis() as Millis;
+        let Some(at) = req.at_ms else {
+            // A probe for content (the channel's profile): the position-th upcoming VOD or
+            // live source.
+            let now = chrono::Utc::now().timestamp_millis();
+            let slots = self.slots(&req.channel, now, now + read_ahead).await?;
+            return Ok(match slots::content_urls(&slots, now).nth(req.position as usize) {
+                Some(url) => Item::Vod {
+                    id: url.to_string(),
+                    title: None,
+                    url: url.to_string(),
+                },
+                None => Item::Slate {
+                    reason: Some("nothing scheduled".into()),
+                    duration_ms: None,
+                },
+            });
+        };
+        let slots = self.slots(&req.channel, at, at + read_ahead).await?;
+        let mut ask = Ask {
+            at,
+            snap_ms: req.target_ms.unwrap_or(2_000).max(1),
+            first: req.position == 0,
+            house_ads: &[],
+            pick: req.position,
+        };
+        let item = slots::item_at(&slots, &ask);
+        if !matches!(item, Item::AdBreak { .. }) {
+            return Ok(item);
+        }
+        let ads = self.house_ads().await;
+        ask.house_ads = &ads;
+        Ok(slots::item_at(&slots, &ask))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl AssetManager for ScheduleAdapter {
+    fn next_item(&self, req: NextItemRequest) -> BoxFuture<'_, Result<Item>> {
+        Box::pin(async move {
+            let ours = self
+                .ours
+                .read()
+                .expect("ours lock")
+                .contains(&req.channel);
+            if ours {
+                self.scheduled_item(&req).await
+            } else {
+                self.inner_assets.next_item(req).await
+            }
+        })
+    }
+}
+
+impl ChannelManager for ScheduleAdapter {
+    /// The inner adapter's channels, then the schedule service's (a channel both list
+    /// keeps the inner configuration, e.g. its profile and slate, and plays the schedule).
+    fn channels(&self) -> BoxFuture<'_, Result<Vec<ChannelConfig>>> {
+        Box::pin(async move {
+            let mut list = self.inner_channels.channels().await?;
+            let url = format!("{}/api/v1/channels", self.cfg.schedule_url);
+            let listed: Vec<ListedChannel> = self.get_json(&url, &[]).await?;
+            let ids: HashSet<String> = listed.iter().map(|c| c.id.clone()).collect();
+            for c in listed {
+                if !list.iter().any(|l| l.id == c.id) {
+                    list.push(ChannelConfig {
+                        id: c.id,
+                        title: (!c.title.is_empty()).then_some(c.title),
+                        profile: None,
+                        slate: None,
+                    });
+                }
+            }
+            *self.ours.write().expect("ours lock") = ids;
+            Ok(list)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_become_slots() {
+        let e: Event = serde_json::from_value(serde_json::json!({
+            "id": "e1", "channelId": "c", "title": "News", "start_time": 1000,
+            "end_time": 61000, "start": "", "end": "", "url": "http://v/1.m3u8",
+            "duration": 60, "type": "VOD", "adBreaks": [{"offset": 20.0, "duration": 5.5}]
+        }))
+        .unwrap();
+        let s = e.slot().unwrap();
+        assert_eq!(s.breaks, vec![(20_000, 5_500)]);
+        assert_eq!(
+            s.kind,
+            SlotKind::Vod {
+                url: "http://v/1.m3u8".into()
+            }
+        );
+        let live: Event = serde_json::from_value(serde_json::json!({
+            "id": "e2", "start_time": 0, "end_time": 10, "url": "", "type": "LIVE",
+            "liveUrl": "http://l/x.m3u8"
+        }))
+        .unwrap();
+        assert!(matches!(live.slot().unwrap().kind, SlotKind::Live { .. }));
+        let empty: Event = serde_json::from_value(serde_json::json!({
+            "id": "e3", "start_time": 0, "end_time": 10, "url": "", "type": "LIVE"
+        }))
+        .unwrap();
+        assert!(empty.slot().is_none());
+    }
+
+    #[test]
+    fn house_ads_follow_the_catalog_rule() {
+        let a = |category: Option<&str>, tags: &[&str]| CatalogAsset {
+            url: "u".into(),
+            category: category.map(str::to_string),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        assert!(a(Some("ad"), &[]).is_house_ad());
+        assert!(a(None, &["x", "house-ad"]).is_house_ad());
+        assert!(!a(Some("news"), &["ad"]).is_house_ad());
+    }
+}

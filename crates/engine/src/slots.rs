@@ -1,0 +1,381 @@
+//! The schedule adapter's policy, pure: what a channel plays at an instant of its programme
+//! schedule ([`item_at`]). No I/O and no clock: the adapter
+//! ([`crate::adapters::schedule`]) reads the schedule and asks; tests drive it with
+//! instants.
+//!
+//! # Keeping to the clock
+//! The engine appends entries back to back, each as long as its segments; a schedule says
+//! when programmes start. The two meet here:
+//! - A programme's entry lasts until its end (or its next ad break): the engine cuts its
+//!   segments at the boundary nearest to that ([`crate::timeline::EntryMedia::clip`]) and
+//!   pads with the slate (cut the same way) when the VOD is shorter. The entry then ends
+//!   within half a segment of the boundary.
+//! - Asked at `at`, a programme with no more than `snap_ms` (one target duration) left is
+//!   over: the next one starts now, less than one segment early. A programme that started
+//!   less than `snap_ms` ago plays from its beginning (less than one segment late: ad
+//!   fillers are looped to at least their break and end up to a segment past it). So every
+//!   programme starts within one segment of its scheduled time (after a cut programme,
+//!   within half of one), and the error never accumulates: each decision is made against
+//!   the schedule, not against the previous entry's length.
+//! - A gap in the schedule (LINEAR playback) is the slate until the next programme.
+//! - Ad breaks inside a programme replace its content (the programme's length does not
+//!   change): after a break the VOD resumes at the wall-clock offset into the programme.
+
+use crate::timeline::{Item, Millis, ProgrammeTag};
+
+/// What a schedule event plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotKind {
+    /// An HLS VOD.
+    Vod { url: String },
+    /// A true live HLS source.
+    Live { url: String },
+    /// An ad break, filled with `url` when the event names one, else with a house ad (or
+    /// the slate).
+    Ad { url: Option<String> },
+}
+
+/// One schedule event, as the planner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub id: String,
+    pub title: String,
+    pub start_ms: Millis,
+    pub end_ms: Millis,
+    pub kind: SlotKind,
+    /// Ad breaks inside the programme: (offset from its start, duration), ms, by offset.
+    pub breaks: Vec<(u64, u64)>,
+}
+
+impl Slot {
+    fn tag(&self) -> ProgrammeTag {
+        ProgrammeTag {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+        }
+    }
+}
+
+/// The question.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// Where the item starts (the schedule's end).
+    pub at: Millis,
+    /// One segment: the rounding allowed at a boundary (the channel's target duration).
+    pub snap_ms: u64,
+    /// The log's first entry: it announces the programme even when it joins it late.
+    pub first: bool,
+    /// House ads to fill breaks with, taken in turn by `pick` (the entry's position).
+    pub house_ads: &'a [String],
+    pub pick: u64,
+}
+
+/// What plays at `ask.at` given the channel's events `slots` (by start time, no overlaps).
+pub fn item_at(slots: &[Slot], ask: &Ask) -> Item {
+    let (at, snap) = (ask.at, ask.snap_ms as Millis);
+    let filler = || {
+        (!ask.house_ads.is_empty())
+            .then(|| ask.house_ads[(ask.pick % ask.house_ads.len() as u64) as usize].clone())
+    };
+    // The event playing at `at`: the first with more than one segment left.
+    let Some(e) = slots.iter().find(|s| s.end_ms - at > snap) else {
+        return Item::Slate {
+            reason: Some("nothing scheduled".into()),
+            duration_ms: None,
+        };
+    };
+    if e.start_ms - at > snap {
+        return Item::Slate {
+            reason: Some(format!("nothing scheduled before {}", e.id)),
+            duration_ms: Some((e.start_ms - at) as u64),
+        };
+    }
+    let left = (e.end_ms - at) as u64;
+    let url = match &e.kind {
+        SlotKind::Ad { url } => {
+            return Item::AdBreak {
+                duration_ms: left,
+                filler: url.clone().or_else(filler),
+            };
+        }
+        SlotKind::Live { url } => {
+            return Item::Live {
+                url: url.clone(),
+                start_ms: e.start_ms,
+                end_ms: e.end_ms,
+                programme: Some(e.tag()),
+            };
+        }
+        SlotKind::Vod { url } => url,
+    };
+    // Wall-clock time into the programme (a start less than a segment ago is its start).
+    let raw = (at - e.start_ms).max(0) as u64;
+    let elapsed = if raw < ask.snap_ms { 0 } else { raw };
+    // In a break: one that starts within a segment and has more than a segment left.
+    if let Some(&(off, dur)) = e
+        .breaks
+        .iter()
+        .find(|&&(off, dur)| off <= elapsed + ask.snap_ms && off + dur > elapsed + ask.snap_ms)
+    {
+        let end = (off + dur).min((e.end_ms - e.start_ms) as u64);
+        return Item::AdBreak {
+            duration_ms: (e.start_ms + end as Millis - at).max(1) as u64,
+            filler: filler(),
+        };
+    }
+    // Content until the next break or the programme's end.
+    let limit = e
+        .breaks
+        .iter()
+        .map(|&(off, _)| off)
+        .find(|&off| off > elapsed + ask.snap_ms)
+        .unwrap_or((e.end_ms - e.start_ms) as u64);
+    // The programme's content starts after the breaks at its very beginning (a pre-roll).
+    let mut content_start = 0;
+    for &(off, dur) in &e.breaks {
+        if off <= content_start + ask.snap_ms {
+            content_start = content_start.max(off + dur);
+        }
+    }
+    Item::Programme {
+        programme: e.tag(),
+        url: url.clone(),
+        offset_ms: elapsed,
+        max_ms: (e.start_ms + limit as Millis - at).max(1) as u64,
+        first: ask.first || elapsed <= content_start + ask.snap_ms,
+    }
+}
+
+/// The events' upcoming content (VOD and live URLs), from `at` on: what a channel's profile
+/// is copied from before it starts.
+pub fn content_urls(slots: &[Slot], at: Millis) -> impl Iterator<Item = &str> {
+    slots
+        .iter()
+        .filter(move |s| s.end_ms > at)
+        .filter_map(|s| match &s.kind {
+            SlotKind::Vod { url } | SlotKind::Live { url } => Some(url.as_str()),
+            SlotKind::Ad { .. } => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vod(id: &str, start_s: i64, end_s: i64, breaks: &[(u64, u64)]) -> Slot {
+        Slot {
+            id: id.into(),
+            title: format!("Title {id}"),
+            start_ms: start_s * 1000,
+            end_ms: end_s * 1000,
+            kind: SlotKind::Vod {
+                url: format!("http://v/{id}.m3u8"),
+            },
+            breaks: breaks.iter().map(|&(o, d)| (o * 1000, d * 1000)).collect(),
+        }
+    }
+
+    fn ask(at: Millis) -> Ask<'static> {
+        Ask {
+            at,
+            snap_ms: 2_000,
+            first: false,
+            house_ads: &[],
+            pick: 0,
+        }
+    }
+
+    fn programme(i: &Item) -> (&str, u64, u64, bool) {
+        match i {
+            Item::Programme {
+                programme,
+                offset_ms,
+                max_ms,
+                first,
+                ..
+            } => (programme.id.as_str(), *offset_ms, *max_ms, *first),
+            other => panic!("expected a programme, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_programme_plays_from_its_start_until_its_end() {
+        let s = [vod("a", 0, 30, &[]), vod("b", 30, 60, &[])];
+        assert_eq!(programme(&item_at(&s, &ask(0))), ("a", 0, 30_000, true));
+        // Less than a segment late: from the beginning, still the start.
+        assert_eq!(programme(&item_at(&s, &ask(1_500))), ("a", 0, 28_500, true));
+    }
+
+    #[test]
+    fn the_boundary_snaps_within_one_segment() {
+        let s = [vod("a", 0, 30, &[]), vod("b", 30, 60, &[])];
+        // The previous entry ended 1.5 s early (cut at a segment boundary): b starts now.
+        assert_eq!(
+            programme(&item_at(&s, &ask(28_500))),
+            ("b", 0, 31_500, true)
+        );
+        // ... or 1 s late (a filler overshot): b from its beginning.
+        assert_eq!(
+            programme(&item_at(&s, &ask(31_000))),
+            ("b", 0, 29_000, true)
+        );
+        // More than a segment left: the rest of a (the VOD was shorter: slate pads it).
+        assert_eq!(
+            programme(&item_at(&s, &ask(20_000))),
+            ("a", 20_000, 10_000, false)
+        );
+    }
+
+    #[test]
+    fn joining_late_starts_mid_programme_and_announces_it_once() {
+        let s = [vod("a", 0, 600, &[])];
+        assert_eq!(
+            programme(&item_at(&s, &ask(250_000))),
+            ("a", 250_000, 350_000, false)
+        );
+        let first = Ask {
+            first: true,
+            ..ask(250_000)
+        };
+        assert!(programme(&item_at(&s, &first)).3);
+    }
+
+    #[test]
+    fn gaps_are_slate_until_the_next_programme() {
+        let s = [vod("a", 0, 30, &[]), vod("b", 50, 80, &[])];
+        assert_eq!(
+            item_at(&s, &ask(30_000)),
+            Item::Slate {
+                reason: Some("nothing scheduled before b".into()),
+                duration_ms: Some(20_000)
+            }
+        );
+        assert!(matches!(
+            item_at(&s, &ask(90_000)),
+            Item::Slate {
+                duration_ms: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn breaks_replace_content_and_content_resumes_at_the_clock() {
+        let s = [vod("a", 0, 60, &[(20, 10)])];
+        // Content until the break.
+        assert_eq!(programme(&item_at(&s, &ask(0))), ("a", 0, 20_000, true));
+        // The content entry ended 1 s early: the break starts now, ends at 30 s.
+        let ads = ["http://ads/1.m3u8".to_string(), "http://ads/2.m3u8".to_string()];
+        let a = Ask {
+            house_ads: &ads,
+            pick: 3,
+            ..ask(19_000)
+        };
+        assert_eq!(
+            item_at(&s, &a),
+            Item::AdBreak {
+                duration_ms: 11_000,
+                filler: Some("http://ads/2.m3u8".into())
+            }
+        );
+        // After it: content at 30 s into the VOD, not announced again.
+        assert_eq!(
+            programme(&item_at(&s, &ask(30_500))),
+            ("a", 30_500, 29_500, false)
+        );
+    }
+
+    #[test]
+    fn a_pre_roll_comes_first_and_the_content_after_it_is_the_start() {
+        let s = [vod("a", 0, 60, &[(0, 10)])];
+        assert!(matches!(
+            item_at(&s, &ask(0)),
+            Item::AdBreak {
+                duration_ms: 10_000,
+                filler: None
+            }
+        ));
+        assert_eq!(
+            programme(&item_at(&s, &ask(10_000))),
+            ("a", 10_000, 50_000, true)
+        );
+    }
+
+    #[test]
+    fn ad_and_live_events() {
+        let mut ad = vod("x", 0, 15, &[]);
+        ad.kind = SlotKind::Ad { url: None };
+        let mut live = vod("l", 15, 75, &[]);
+        live.kind = SlotKind::Live {
+            url: "http://live/x.m3u8".into(),
+        };
+        let s = [ad, live];
+        assert_eq!(
+            item_at(&s, &ask(0)),
+            Item::AdBreak {
+                duration_ms: 15_000,
+                filler: None
+            }
+        );
+        match item_at(&s, &ask(14_000)) {
+            Item::Live {
+                start_ms,
+                end_ms,
+                programme: Some(p),
+                ..
+            } => assert_eq!((start_ms, end_ms, p.id.as_str()), (15_000, 75_000, "l")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A day of programmes of awkward lengths, entries of segment-sized steps: every
+    /// programme starts within one segment of its time, and nothing drifts.
+    #[test]
+    fn a_day_of_programmes_keeps_to_the_clock() {
+        let mut slots = Vec::new();
+        let mut t = 0;
+        let mut i = 0;
+        while t < 86_400 {
+            let len = 17 + (i * 7) % 41;
+            let breaks: &[(u64, u64)] = if i % 3 == 0 { &[(8, 5)] } else { &[] };
+            slots.push(vod(&format!("p{i}"), t, t + len, breaks));
+            t += len;
+            i += 1;
+        }
+        // Segments of 2 s: an entry asked to last at most `max` lasts the largest
+        // multiple of 2 s <= max (at least one segment); a break lasts the smallest
+        // multiple of 2 s >= its duration (its filler is looped).
+        let mut at: Millis = 0;
+        let mut starts = std::collections::HashMap::new();
+        while at < 86_400_000 {
+            let item = item_at(&slots, &ask(at));
+            let len = match &item {
+                Item::Programme {
+                    programme,
+                    max_ms,
+                    first,
+                    ..
+                } => {
+                    if *first {
+                        assert!(starts.insert(programme.id.clone(), at).is_none());
+                    }
+                    (max_ms / 2_000).max(1) * 2_000
+                }
+                Item::AdBreak { duration_ms, .. } => duration_ms.div_ceil(2_000) * 2_000,
+                other => panic!("{other:?} at {at}"),
+            };
+            at += len as Millis;
+        }
+        let due: Vec<_> = slots.iter().filter(|s| s.start_ms + 2_000 < at).collect();
+        assert!(due.len() > 2_000, "{} programmes", due.len());
+        for s in due {
+            let Some(started) = starts.get(&s.id) else {
+                panic!("{} never started", s.id)
+            };
+            let err = (started - s.start_ms).abs();
+            assert!(err < 2_000, "{} started {err} ms off", s.id);
+        }
+    }
+}
