@@ -180,7 +180,10 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
             cfg.token = args.schedule_token.as_ref().map(|t| t.expose().to_string());
             cfg.timeout = Duration::from_millis(args.load_timeout_ms.max(1));
             let s = Arc::new(ScheduleAdapter::new(cfg, assets, channels)?);
-            (s.clone() as Arc<dyn AssetManager>, s as Arc<dyn ChannelManager>)
+            (
+                s.clone() as Arc<dyn AssetManager>,
+                s as Arc<dyn ChannelManager>,
+            )
         }
         None => (assets, channels),
     };

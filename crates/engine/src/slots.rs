@@ -267,7 +267,10 @@ mod tests {
         // Content until the break.
         assert_eq!(programme(&item_at(&s, &ask(0))), ("a", 0, 20_000, true));
         // The content entry ended 1 s early: the break starts now, ends at 30 s.
-        let ads = ["http://ads/1.m3u8".to_string(), "http://ads/2.m3u8".to_string()];
+        let ads = [
+            "http://ads/1.m3u8".to_string(),
+            "http://ads/2.m3u8".to_string(),
+        ];
         let a = Ask {
             house_ads: &ads,
             pick: 3,

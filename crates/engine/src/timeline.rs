@@ -321,9 +321,7 @@ impl EntryMedia {
                     (o as u128 * total0 as u128 / total as u128) as u64
                 };
                 let nearest = |t: u64| -> usize {
-                    (0..=m)
-                        .min_by_key(|&k| bound(k).abs_diff(t))
-                        .unwrap_or(0)
+                    (0..=m).min_by_key(|&k| bound(k).abs_diff(t)).unwrap_or(0)
                 };
                 let a = nearest(t0).min(m.saturating_sub(1));
                 let b = nearest(t1).max(a + 1).min(m);

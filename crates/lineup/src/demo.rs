@@ -91,8 +91,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
     let token_arc: Option<Arc<str>> = token.as_ref().map(|t| Arc::from(t.expose()));
     let none = Arc::new(engine::adapters::FileAdapter::new(Default::default())?);
-    let mut schedule_cfg =
-        engine::adapters::ScheduleAdapterConfig::new(format!("{base}/schedule"));
+    let mut schedule_cfg = engine::adapters::ScheduleAdapterConfig::new(format!("{base}/schedule"));
     schedule_cfg.catalog_url = Some(format!("{base}/catalog"));
     schedule_cfg.token = token.as_ref().map(|t| t.expose().to_string());
     let adapter = Arc::new(engine::adapters::ScheduleAdapter::new(

@@ -60,7 +60,9 @@ async fn demo_chain_plays_end_to_end() {
         let engine_master = engine_master.clone();
         async move {
             let master = get(&engine_master).await?;
-            let uri = master.lines().find(|l| !l.starts_with('#') && l.ends_with(".m3u8"))?;
+            let uri = master
+                .lines()
+                .find(|l| !l.starts_with('#') && l.ends_with(".m3u8"))?;
             let media = get(&engine_master.replace("master.m3u8", uri)).await?;
             let at = media.find("X-PROGRAMME-ID=\"")? + "X-PROGRAMME-ID=\"".len();
             Some(media[at..].split('"').next()?.to_string())
@@ -72,7 +74,10 @@ async fn demo_chain_plays_end_to_end() {
         .events_between("demo", now - 60_000, now + 3_600_000)
         .await
         .unwrap();
-    assert!(all.iter().any(|e| e.id == programme), "{programme} not in {all:?}");
+    assert!(
+        all.iter().any(|e| e.id == programme),
+        "{programme} not in {all:?}"
+    );
 
     // The banner's stitched VOD (vod1 with a house-ad mid-roll) passes `lineup validate`.
     let (code, out) = lineup(&["validate", "--check-segments", &demo.stitched]).await;

@@ -224,7 +224,10 @@ fn segments(text: &str) -> BTreeMap<u64, Seen> {
                 uri: s.uri.clone(),
                 pdt_ms,
                 programme,
-                cue_out: s.markers.iter().any(|m| matches!(m, hls::Marker::CueOut { .. })),
+                cue_out: s
+                    .markers
+                    .iter()
+                    .any(|m| matches!(m, hls::Marker::CueOut { .. })),
                 cue_in: s.markers.iter().any(|m| matches!(m, hls::Marker::CueIn)),
             },
         );
@@ -317,7 +320,10 @@ fn check_timing(w: &World, seen: &BTreeMap<u64, Seen>) {
     // AD event filled with the house ad (vod3), CUE-IN after each.
     let p3 = w.events.iter().find(|e| e.id == "p3").unwrap();
     let ad = w.events.iter().find(|e| e.id == "ad").unwrap();
-    for (at, what) in [(p3.start_time + 6_000, "p3 break"), (ad.start_time, "AD event")] {
+    for (at, what) in [
+        (p3.start_time + 6_000, "p3 break"),
+        (ad.start_time, "AD event"),
+    ] {
         let i = segs
             .iter()
             .position(|s| s.cue_out && (s.pdt_ms - at).abs() <= SEGMENT_MS)
@@ -327,7 +333,11 @@ fn check_timing(w: &World, seen: &BTreeMap<u64, Seen>) {
             "no CUE-IN after the {what}"
         );
         if what == "AD event" {
-            assert!(segs[i].uri.contains("/ts/vod3/"), "house ad: {}", segs[i].uri);
+            assert!(
+                segs[i].uri.contains("/ts/vod3/"),
+                "house ad: {}",
+                segs[i].uri
+            );
         }
     }
 }
@@ -360,7 +370,10 @@ async fn two_replicas_on_redis_play_the_same_schedule() {
     let validate = tokio::spawn(validate_follow(format!("{b}/master.m3u8")));
     let (seen, compared) = follow(&w, &[a, b]).await;
     check_timing(&w, &seen);
-    assert!(compared >= 10, "only {compared} same-window reloads compared");
+    assert!(
+        compared >= 10,
+        "only {compared} same-window reloads compared"
+    );
     let (code, out) = validate.await.unwrap();
     assert_eq!(code, 0, "lineup validate --follow:\n{out}");
 }

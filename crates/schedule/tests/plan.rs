@@ -358,7 +358,11 @@ fn ad_events_follow_every_nth_programme_across_refills() {
     for e in &day {
         match e.kind {
             EventType::Ad => {
-                assert_eq!(programmes_since_ad, 2, "AD event {} after {programmes_since_ad}", e.id);
+                assert_eq!(
+                    programmes_since_ad, 2,
+                    "AD event {} after {programmes_since_ad}",
+                    e.id
+                );
                 assert_eq!(e.end_time - e.start_time, 30_000);
                 assert!(e.url.is_empty() && e.asset_id.is_none());
                 programmes_since_ad = 0;
@@ -368,9 +372,13 @@ fn ad_events_follow_every_nth_programme_across_refills() {
     }
     assert!(day.iter().filter(|e| e.kind == EventType::Ad).count() > 20);
     // A manual event reflows them: still no overlaps, and AD events keep their shape.
-    let start = events.iter().find(|e| e.start_time > now + HOUR).unwrap().start_time + 1_000;
-    let with_live =
-        plan::add_manual(&events, live("match", start, start + HOUR), now).unwrap();
+    let start = events
+        .iter()
+        .find(|e| e.start_time > now + HOUR)
+        .unwrap()
+        .start_time
+        + 1_000;
+    let with_live = plan::add_manual(&events, live("match", start, start + HOUR), now).unwrap();
     let refilled = plan::fill("ch", &config, &progs, &with_live, now);
     plan::check(&refilled).unwrap();
     assert!(refilled.iter().any(|e| e.id == "match"));

@@ -37,7 +37,9 @@ pub struct ScheduleAdapterConfig {
     pub token: Option<String>,
     /// Bound on each request.
     pub timeout: Duration,
-    /// How far past the instant asked about the events are read.
+    /// How far past the instant asked about the events are read (a longer gap plays the
+    /// default slate until the next event is this close; keep it short: each entry
+    /// appended reads this much of the schedule).
     pub read_ahead: Duration,
 }
 
@@ -48,7 +50,7 @@ impl ScheduleAdapterConfig {
             catalog_url: None,
             token: None,
             timeout: Duration::from_secs(5),
-            read_ahead: Duration::from_secs(3 * 3600),
+            read_ahead: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -205,7 +207,10 @@ impl ScheduleAdapter {
             urlencode(channel)
         );
         let events: Vec<Event> = self
-            .get_json(&url, &[("start", from.to_string()), ("end", to.to_string())])
+            .get_json(
+                &url,
+                &[("start", from.to_string()), ("end", to.to_string())],
+            )
             .await?;
         let mut slots: Vec<Slot> = events.into_iter().filter_map(Event::slot).collect();
         slots.sort_by_key(|s| s.start_ms);
@@ -241,17 +246,19 @@ impl ScheduleAdapter {
             // live source.
             let now = chrono::Utc::now().timestamp_millis();
             let slots = self.slots(&req.channel, now, now + read_ahead).await?;
-            return Ok(match slots::content_urls(&slots, now).nth(req.position as usize) {
-                Some(url) => Item::Vod {
-                    id: url.to_string(),
-                    title: None,
-                    url: url.to_string(),
+            return Ok(
+                match slots::content_urls(&slots, now).nth(req.position as usize) {
+                    Some(url) => Item::Vod {
+                        id: url.to_string(),
+                        title: None,
+                        url: url.to_string(),
+                    },
+                    None => Item::Slate {
+                        reason: Some("nothing scheduled".into()),
+                        duration_ms: None,
+                    },
                 },
-                None => Item::Slate {
-                    reason: Some("nothing scheduled".into()),
-                    duration_ms: None,
-                },
-            });
+            );
         };
         let slots = self.slots(&req.channel, at, at + read_ahead).await?;
         let mut ask = Ask {
@@ -278,11 +285,7 @@ fn urlencode(s: &str) -> String {
 impl AssetManager for ScheduleAdapter {
     fn next_item(&self, req: NextItemRequest) -> BoxFuture<'_, Result<Item>> {
         Box::pin(async move {
-            let ours = self
-                .ours
-                .read()
-                .expect("ours lock")
-                .contains(&req.channel);
+            let ours = self.ours.read().expect("ours lock").contains(&req.channel);
             if ours {
                 self.scheduled_item(&req).await
             } else {

@@ -290,8 +290,7 @@ impl Engine {
             .get()
             .and_then(|p| p.target_duration)
             .unwrap_or(1);
-        let (position, at, target) = match scope.schedule.read().expect("schedule lock").as_ref()
-        {
+        let (position, at, target) = match scope.schedule.read().expect("schedule lock").as_ref() {
             Some(s) => (
                 s.len_total(),
                 s.end_ms(),
