@@ -11,7 +11,9 @@
 //!   -> /origin    channel "demo": DVR (start-over, time-shift), I-frames, ad markers,
 //!                 CMAF, AES-128
 //! /stitch   house ads stitched into the bundled VODs (lambda-stitch payloads)
-//! /catalog    the three VODs imported as assets, published as MRSS/Atom at /catalog/mrss/
+//! /catalog    the three VODs imported as assets, published as MRSS/Atom at /catalog/mrss/,
+//!             plus the bundled ad creative as a house ad: /catalog/mrss/stitched/all.xml
+//!             points each VOD at /stitch with house-ad breaks
 //!   -> /schedule  channel "demo" auto-filled from /catalog/mrss/all.xml (EPG: XMLTV)
 //!   -> /ads       SSAI proxy (playback configuration "demo") in front of the DVR
 //!                 endpoint, asking /adserver (the test ad server) per viewer and break
@@ -210,7 +212,16 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         )
         .nest(
             "/catalog",
-            schedule::catalog_api::router(schedule.clone(), token_arc.clone()),
+            schedule::catalog_api::router_with(
+                schedule.clone(),
+                token_arc.clone(),
+                // The stitched feed: a house-ad pre-roll, and a mid-roll every 4 s of the
+                // 8 s VODs.
+                Some(schedule::stitched::StitchFeed::new(
+                    &format!("{base}/stitch"),
+                    4.0,
+                )?),
+            ),
         )
         .nest(
             "/schedule",
@@ -298,6 +309,19 @@ async fn fill_demo_schedule(
     base: &str,
     ad_every: u32,
 ) -> anyhow::Result<()> {
+    // The bundled ad creative (the ad server's `lineup-ad-10s`) as a house ad: category
+    // "ad" keeps it out of the programme feeds; it fills the engine's AD events and the
+    // stitched feed's breaks.
+    schedule
+        .import(schedule::NewAsset {
+            url: format!("{base}/vod/ads/vod1/master.m3u8"),
+            id: Some("house-ad-10s".into()),
+            title: Some("lineup house ad".into()),
+            category: Some(schedule::HOUSE_AD_CATEGORY.into()),
+            ..Default::default()
+        })
+        .await
+        .context("importing the house ad into the catalog")?;
     for (n, category) in [("vod1", "news"), ("vod2", "film"), ("vod3", "news")] {
         schedule
             .import(schedule::NewAsset {
@@ -399,6 +423,8 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     {b}/schedule/api/v1/channels/demo/schedule
   catalog:   {b}/catalog/api/v1/assets
   MRSS feed: {b}/catalog/mrss/all.xml   (Atom: {b}/catalog/mrss/all.atom)
+  stitched MRSS feed (each VOD with house-ad pre-roll and mid-rolls, via /stitch):
+             {b}/catalog/mrss/stitched/all.xml
   XMLTV EPG: {b}/schedule/api/v1/channels/demo/xmltv   (all channels: {b}/schedule/api/v1/xmltv)
 
   APIs:      {b}/engine/api/docs  {b}/pullpush/api/docs  {b}/origin/api/docs
@@ -503,6 +529,7 @@ fn page_config(
             doc("Schedule API", "schedule/api/docs"),
             doc("Schedule (JSON)", "schedule/api/v1/channels/demo/schedule"),
             doc("MRSS feed", "catalog/mrss/all.xml"),
+            doc("Stitched MRSS feed", "catalog/mrss/stitched/all.xml"),
             doc("XMLTV (EPG)", "schedule/api/v1/channels/demo/xmltv"),
         ],
     }

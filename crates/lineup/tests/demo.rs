@@ -83,6 +83,23 @@ async fn demo_chain_plays_end_to_end() {
     let (code, out) = lineup(&["validate", "--check-segments", &demo.stitched]).await;
     assert_eq!(code, 0, "stitched VOD:\n{out}");
 
+    // The stitched feed: the three VODs (not the house ad), each through /stitch with the
+    // house ad as pre-roll and mid-roll (8 s + 2 x 10 s); its first item validates too.
+    let feed = get(&format!("{}/catalog/mrss/stitched/all.xml", demo.base))
+        .await
+        .expect("stitched feed");
+    let items = schedule::feeds::parse(&feed).unwrap();
+    let ids: Vec<&str> = items.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["vod1", "vod2", "vod3"]);
+    assert!(items.iter().all(|e| e.duration == Some(28.0)), "{items:?}");
+    let first = &items[0].url;
+    assert!(
+        first.starts_with(&format!("{}/stitch/", demo.base)),
+        "{first}"
+    );
+    let (code, out) = lineup(&["validate", "--check-segments", first]).await;
+    assert_eq!(code, 0, "stitched feed item:\n{out}");
+
     // Wait until the origin's live playlist lists a few segments pushed by pullpush.
     let variant = testkit::wait_for(Duration::from_secs(60), "origin DVR playlist", || {
         let dvr = dvr.clone();

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::Asset;
+use crate::model::{Asset, HOUSE_AD_TAG};
 use crate::service::{NewAsset, Service};
+use crate::stitched::StitchFeed;
 
 /// Where the data lives and how the API is reached (shared by both commands).
 #[derive(clap::Args, Debug, Clone)]
@@ -54,6 +55,15 @@ pub struct CatalogArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// The stitch service (`lineup stitch`) base URL including its prefix, e.g.
+    /// `http://127.0.0.1:8000/stitch`: enables the house-ad stitched feeds
+    /// `/mrss/stitched/{feed}.xml` (404 without it).
+    #[arg(long, env = "LINEUP_STITCH_URL")]
+    pub stitch_url: Option<String>,
+    /// Seconds of content between house-ad mid-rolls in the stitched feeds (after a
+    /// pre-roll); 0: pre-roll only.
+    #[arg(long, default_value_t = 300.0)]
+    pub stitch_every: f64,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -65,8 +75,16 @@ pub enum CatalogCommand {
         /// HLS master or media playlist URLs.
         #[arg(required = true)]
         urls: Vec<String>,
+        /// Category of every asset added (`ad` makes them house ads).
         #[arg(long)]
         category: Option<String>,
+        /// A tag for every asset added (repeatable; `house-ad` makes them house ads).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Mark them as house ads (adds the tag `house-ad`): they fill ad breaks and the
+        /// stitched feeds, and never appear in the programme feeds.
+        #[arg(long)]
+        house_ad: bool,
         /// Print the added assets as JSON (no progress bar).
         #[arg(long)]
         json: bool,
@@ -108,13 +126,24 @@ pub async fn run_catalog(args: CatalogArgs) -> Result<()> {
     let service = Service::open(&args.store.database()?).await?;
     match args.command.unwrap_or(CatalogCommand::Serve) {
         CatalogCommand::Serve => {
+            let stitch = args
+                .stitch_url
+                .as_deref()
+                .map(|url| StitchFeed::new(url, args.stitch_every))
+                .transpose()?;
             let listener = listen(&args.serve.listen).await?;
             let addr = listener
                 .local_addr()
                 .map_err(|e| Error::Io(e.to_string()))?;
             tracing::info!(%addr, "catalog listening");
             println!("catalog on http://{addr}  feed: http://{addr}/mrss/all.xml");
-            let router = crate::catalog_api::router(service, token(&args.serve));
+            if let Some(s) = &stitch {
+                println!(
+                    "house-ad stitched feed: http://{addr}/mrss/stitched/all.xml (via {})",
+                    s.url
+                );
+            }
+            let router = crate::catalog_api::router_with(service, token(&args.serve), stitch);
             web::serve(listener, router)
                 .await
                 .map_err(|e| Error::Io(e.to_string()))
@@ -122,9 +151,14 @@ pub async fn run_catalog(args: CatalogArgs) -> Result<()> {
         CatalogCommand::Add {
             urls,
             category,
+            mut tags,
+            house_ad,
             json,
         } => {
-            let added = add(&service, &urls, category, json).await?;
+            if house_ad && !tags.iter().any(|t| t == HOUSE_AD_TAG) {
+                tags.push(HOUSE_AD_TAG.to_string());
+            }
+            let added = add(&service, &urls, category, tags, json).await?;
             if json {
                 let out = serde_json::to_string_pretty(&added).map_err(Error::from)?;
                 println!("{out}");
@@ -148,11 +182,12 @@ pub async fn run_catalog(args: CatalogArgs) -> Result<()> {
 
 fn print_asset(a: &Asset) {
     println!(
-        "{:<20} {:>9.3}s {:>2} renditions  {}",
+        "{:<20} {:>9.3}s {:>2} renditions  {}{}",
         a.id,
         a.duration,
         a.renditions.len(),
-        a.url
+        a.url,
+        if a.is_house_ad() { "  (house ad)" } else { "" }
     );
 }
 
@@ -162,6 +197,7 @@ async fn add(
     service: &Service,
     urls: &[String],
     category: Option<String>,
+    tags: Vec<String>,
     json: bool,
 ) -> Result<Vec<Asset>> {
     let bar = if json {
@@ -180,6 +216,7 @@ async fn add(
             .import(NewAsset {
                 url: url.clone(),
                 category: category.clone(),
+                tags: tags.clone(),
                 ..Default::default()
             })
             .await?;

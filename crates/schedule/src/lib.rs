@@ -5,12 +5,16 @@
 //! **For**: knowing what a channel plays when. `lineup catalog` keeps assets (`POST
 //! /api/v1/assets` or `lineup catalog add <HLS URL>...` reads each VOD's duration and
 //! renditions) and publishes them at `/mrss/{feed}.xml` (RSS 2.0 + Media RSS) and
-//! `/mrss/{feed}.atom` (the Atom shape Eyevinn's schedule service reads). `lineup schedule`
+//! `/mrss/{feed}.atom` (the Atom shape Eyevinn's schedule service reads). House ads
+//! ([`Asset::is_house_ad`]: category `ad` or tag `house-ad`) stay out of those feeds; they
+//! fill breaks: [`Service::house_ads`] for the engine, and the stitched feed
+//! `/mrss/stitched/{feed}.xml` whose items point at the stitch service with house ads
+//! inserted ([`stitched::StitchFeed`]; `lineup catalog --stitch-url`). `lineup schedule`
 //! keeps channels and events with Eyevinn schedule-service's JSON and paths, fills a
 //! channel from a feed (`POST /api/v1/auto/mrss`), takes manual events, and exports XMLTV.
 //! The engine asks [`ScheduleClient::events_between`] what to play.
-//! **Not for**: playing anything (the engine does), stitching ads into VODs, or hosting
-//! media.
+//! **Not for**: playing anything (the engine does), stitching ads into VODs (the stitched
+//! feed only writes the `stitch` crate's payload URLs), or hosting media.
 //!
 //! Main types: [`Service`] (the async shell over a [`Db`]), [`plan`] (the pure policy),
 //! [`ScheduleEvent`], [`Channel`], [`Asset`], [`FillConfig`], [`ScheduleClient`];
@@ -19,6 +23,8 @@
 //! # Architecture
 //! ```text
 //!  lineup catalog add URL --probe (hls)--> assets --feeds::mrss/atom--> /mrss/all.xml
+//!     house ads (category "ad" / tag "house-ad", never in the feeds above)     |
+//!       --stitched::StitchFeed::item--> /mrss/stitched/all.xml (items at /stitch)  |
 //!                                                                           |
 //!  POST /api/v1/auto/mrss {url, channelId, config} --read_feed (feeds::parse)-'
 //!      -> channel.auto.programmes (stored with the channel)
@@ -68,6 +74,7 @@ pub mod probe;
 pub mod requests;
 pub mod schedule_api;
 pub mod service;
+pub mod stitched;
 pub mod xmltv;
 
 pub use client::ScheduleClient;

@@ -63,7 +63,20 @@ impl Asset {
     pub fn available_at(&self, now: Millis) -> bool {
         self.available_from.is_none_or(|f| f <= now) && self.available_until.is_none_or(|u| now < u)
     }
+
+    /// Whether the asset is a house ad: its `category` is [`HOUSE_AD_CATEGORY`] (`"ad"`) or
+    /// its `tags` contain [`HOUSE_AD_TAG`] (`"house-ad"`). House ads fill ad breaks (the
+    /// stitched feed, the engine's breaks) and never appear in the programme feeds.
+    pub fn is_house_ad(&self) -> bool {
+        self.category.as_deref() == Some(HOUSE_AD_CATEGORY)
+            || self.tags.iter().any(|t| t == HOUSE_AD_TAG)
+    }
 }
+
+/// The category that marks an asset as a house ad (see [`Asset::is_house_ad`]).
+pub const HOUSE_AD_CATEGORY: &str = "ad";
+/// The tag that marks an asset as a house ad (see [`Asset::is_house_ad`]).
+pub const HOUSE_AD_TAG: &str = "house-ad";
 
 /// Event kinds, as in Eyevinn's schedule service plus `AD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

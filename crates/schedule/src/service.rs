@@ -81,6 +81,33 @@ impl Service {
         self.inner.db.assets().await
     }
 
+    /// The house ads ([`Asset::is_house_ad`]) available now, ordered by id: what fills ad
+    /// breaks (the stitched feed, the engine's breaks).
+    pub async fn house_ads(&self) -> Result<Vec<Asset>> {
+        let now = self.now();
+        let mut ads: Vec<Asset> = self
+            .assets()
+            .await?
+            .into_iter()
+            .filter(|a| a.is_house_ad() && a.available_at(now))
+            .collect();
+        ads.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(ads)
+    }
+
+    /// The programmes the feed named `feed` publishes now, in the order added: available
+    /// assets that are not house ads, all of them (`all`) or those of category `feed`.
+    pub async fn feed_assets(&self, feed: &str) -> Result<Vec<Asset>> {
+        let now = self.now();
+        Ok(self
+            .assets()
+            .await?
+            .into_iter()
+            .filter(|a| a.available_at(now) && !a.is_house_ad())
+            .filter(|a| feed == "all" || a.category.as_deref() == Some(feed))
+            .collect())
+    }
+
     pub async fn asset(&self, id: &str) -> Result<Asset> {
         self.inner
             .db

@@ -515,6 +515,7 @@ async fn the_token_guards_the_json_apis_and_the_docs_list_every_route() {
             ("put", "/api/v1/assets/{id}"),
             ("delete", "/api/v1/assets/{id}"),
             ("get", "/mrss/{file}"),
+            ("get", "/mrss/stitched/{file}"),
         ],
     );
     expect(
