@@ -240,8 +240,6 @@ endpoint_checks! {
     engine_channel_plays_in_shaka: "engine", "shaka";
     origin_dvr_plays_in_hlsjs: "dvr", "hlsjs";
     origin_dvr_plays_in_shaka: "dvr", "shaka";
-    #[ignore = "CMAF timeline holes around discontinuities remain (hls.js \
-                bufferSeekOverHole/bufferStalledError, issue 10 item 6): open"]
     origin_cmaf_plays_in_hlsjs: "cmaf", "hlsjs";
     origin_cmaf_plays_in_shaka: "cmaf", "shaka";
     origin_aes_plays_in_hlsjs: "aes", "hlsjs";

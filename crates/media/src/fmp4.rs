@@ -13,6 +13,22 @@
 //! written and presentation time is the original PTS. Video-only and audio-only
 //! inputs work (demuxed renditions).
 //!
+//! # Discontinuities
+//! A segment that starts a run of continuous timestamps (after an
+//! `EXT-X-DISCONTINUITY`) is remuxed with [`RemuxOptions::starts_span`]: its
+//! first video sample then decodes at its presentation time (`tfdt` = earliest
+//! PTS) and the next few samples' decode times are spaced closer until they
+//! meet the TS DTS (see `decode_first_at_presentation`); presentation times and
+//! the segment's end are unchanged. Why: hls.js (passthrough remuxer) places a
+//! discontinuity by mapping the smallest `tfdt` of the fragment's tracks to
+//! the end of what it buffered before. With the TS DTS as `tfdt`, B-frame video
+//! (DTS 80 ms before PTS at 25 fps) was presented 80 ms after that point, and
+//! every discontinuity left a hole that stalled hls.js. With `tfdt` at the
+//! first PTS, the earliest track (usually audio) starts where the previous
+//! span ended. Composition offsets stay non-negative (`trun` version 0): with
+//! version 1 and negative offsets, ffmpeg 5.1 presents fragmented video late by
+//! the largest negative offset.
+//!
 //! # Why hand-written
 //! `mp4-atom` 0.17 has everything, but needs Rust 1.88 (the workspace promises
 //! 1.85) and pulls `num`, `derive_more`, `pastey`, `thiserror` 1 and `tracing`
@@ -706,9 +722,24 @@ struct Samples {
     data: Vec<u8>,
 }
 
+/// Options of [`remux_ts_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemuxOptions {
+    /// The segment starts a run of continuous timestamps (it follows an
+    /// `EXT-X-DISCONTINUITY`, or nothing): the video track's leading decode
+    /// times are moved up so that its `tfdt` is its earliest presentation time
+    /// (see the module docs, "Discontinuities").
+    pub starts_span: bool,
+}
+
 /// Remuxes one TS segment (H.264 and/or AAC ADTS; other streams ignored) into
 /// a CMAF init segment and a media segment with `mfhd` `sequence_number`.
 pub fn remux_ts(ts_data: &[u8], sequence_number: u32) -> Result<Remuxed> {
+    remux_ts_with(ts_data, sequence_number, RemuxOptions::default())
+}
+
+/// [`remux_ts`] with [`RemuxOptions`].
+pub fn remux_ts_with(ts_data: &[u8], sequence_number: u32, opts: RemuxOptions) -> Result<Remuxed> {
     let d = ts::demux(ts_data)?;
     let video = d
         .streams
@@ -729,7 +760,7 @@ pub fn remux_ts(ts_data: &[u8], sequence_number: u32) -> Result<Remuxed> {
     let mut tracks = Vec::new();
     let mut next_id = 1;
     if let Some(pid) = video {
-        tracks.push(video_samples(&d, pid, next_id)?);
+        tracks.push(video_samples(&d, pid, next_id, opts.starts_span)?);
         next_id += 1;
     }
     if let Some(pid) = audio {
@@ -744,7 +775,7 @@ pub fn remux_ts(ts_data: &[u8], sequence_number: u32) -> Result<Remuxed> {
     })
 }
 
-fn video_samples(d: &ts::Demuxed, pid: u16, track_id: u32) -> Result<Samples> {
+fn video_samples(d: &ts::Demuxed, pid: u16, track_id: u32, starts_span: bool) -> Result<Samples> {
     let mut sps: Option<(Vec<u8>, usize)> = None;
     let mut pps: Option<Vec<u8>> = None;
     let mut aus: Vec<(u64, u64, bool, Vec<u8>)> = Vec::new();
@@ -790,6 +821,9 @@ fn video_samples(d: &ts::Demuxed, pid: u16, track_id: u32) -> Result<Samples> {
         detail: format!("H.264 PPS on PID {pid:#x}"),
     })?;
     let info = parse_sps(&sps, sps_off)?;
+    if starts_span {
+        decode_first_at_presentation(&mut aus);
+    }
     let mut meta = Vec::with_capacity(aus.len());
     let mut data = Vec::new();
     let mut last_dur = 3600;
@@ -831,6 +865,38 @@ fn video_samples(d: &ts::Demuxed, pid: u16, track_id: u32) -> Result<Samples> {
         meta,
         data,
     })
+}
+
+/// Moves the leading decode times of `aus` (pts, dts, ..., in decode order) up so that
+/// the first access unit decodes at the earliest presentation time of the segment, with
+/// every composition offset still non-negative (so `trun` stays version 0).
+///
+/// With B-frames the first DTS is before the first PTS (ffmpeg/x264: 80 ms at 25 fps).
+/// The access units up to the first one decoded after that presentation time get evenly
+/// spaced decode times between the two; later ones keep theirs, so the segment still
+/// ends where the next one starts. Presentation times do not change. Nothing changes
+/// when the first access unit is not the earliest presented, or when no spacing fits.
+fn decode_first_at_presentation(aus: &mut [(u64, u64, bool, Vec<u8>)]) {
+    let Some(&(p0, d0, _, _)) = aus.first() else {
+        return;
+    };
+    if d0 >= p0 || aus.iter().any(|a| a.0 < p0) {
+        return;
+    }
+    let Some(k) = (1..aus.len()).find(|&i| aus[i].1 > p0) else {
+        return;
+    };
+    let (span, steps) = (aus[k].1 - p0, k as u64);
+    if span < steps {
+        return;
+    }
+    let dts = |i: usize| p0 + span * i as u64 / steps;
+    if (0..k).any(|i| dts(i) > aus[i].0) {
+        return;
+    }
+    for (i, au) in aus[..k].iter_mut().enumerate() {
+        au.1 = dts(i);
+    }
 }
 
 fn audio_samples(d: &ts::Demuxed, pid: u16, track_id: u32) -> Result<Samples> {
@@ -1210,6 +1276,56 @@ mod tests {
         );
         assert_eq!(info.keyframes(1)[0].pts, 12_600);
         assert_eq!(info.tracks[1].sample_rate, 48_000);
+    }
+
+    /// x264 at 25 fps (90 kHz): I P B b P..., DTS 80 ms before PTS.
+    fn b_frame_aus() -> Vec<(u64, u64, bool, Vec<u8>)> {
+        [
+            (7200, 0),
+            (21600, 3600),
+            (14400, 7200),
+            (10800, 10800),
+            (18000, 14400),
+        ]
+        .iter()
+        .map(|&(p, d)| (p + 126_000, d + 126_000, p == 7200, vec![]))
+        .collect()
+    }
+
+    #[test]
+    fn span_start_decodes_first_at_its_presentation_time() {
+        let mut aus = b_frame_aus();
+        decode_first_at_presentation(&mut aus);
+        let dts: Vec<u64> = aus.iter().map(|a| a.1 - 126_000).collect();
+        // Up to the first DTS after the first PTS (10800), evenly spaced; the rest kept.
+        assert_eq!(dts, [7200, 8400, 9600, 10800, 14400]);
+        assert!(
+            aus.iter().all(|a| a.1 <= a.0),
+            "negative composition offset"
+        );
+    }
+
+    #[test]
+    fn span_start_leaves_what_it_cannot_fix_alone() {
+        // No B-frames: DTS = PTS already.
+        let mut aus: Vec<_> = (0..3u64)
+            .map(|i| (i * 3600, i * 3600, i == 0, vec![]))
+            .collect();
+        let before = aus.clone();
+        decode_first_at_presentation(&mut aus);
+        assert_eq!(aus, before);
+        // A later access unit presented before the first one (open GOP).
+        let mut aus = b_frame_aus();
+        aus[2].0 = aus[0].0 - 3600;
+        let before = aus.clone();
+        decode_first_at_presentation(&mut aus);
+        assert_eq!(aus, before);
+        // Every DTS before the first PTS (a cut segment): nothing to meet.
+        let mut aus = b_frame_aus();
+        aus.truncate(3);
+        let before = aus.clone();
+        decode_first_at_presentation(&mut aus);
+        assert_eq!(aus, before);
     }
 
     #[test]

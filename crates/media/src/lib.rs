@@ -28,7 +28,9 @@
 //!   `ts::inspect` (keyframes, durations) and `fmp4::remux_ts` (Annex B ->
 //!   AVCC, ADTS -> raw AAC, box writer). `scte35` is used by `ts` for 0x86 PIDs.
 //! - Remuxed decode times are the source PTS/DTS, so segments remuxed one at a
-//!   time are continuous; the init segment depends only on codec parameters.
+//!   time are continuous (a segment that starts a discontinuity span decodes its
+//!   first video sample at its presentation time: `fmp4::RemuxOptions`); the init
+//!   segment depends only on codec parameters.
 //! - Tests that need peers (python3 + threefive, openssl, ffmpeg/ffprobe) skip
 //!   with a printed reason when a peer is missing, unless
 //!   `LINEUP_REQUIRE_PEERS=1`, which turns a missing peer into a failure.

@@ -9,7 +9,10 @@
 //! kept once per variant under a short content hash (`init_<hash>.mp4`), so a codec change
 //! yields a new URI and playlists re-emit `EXT-X-MAP` exactly where the init changes (and
 //! after every discontinuity). Remuxed decode times are the TS DTS, so fragments remuxed
-//! one at a time are continuous.
+//! one at a time are continuous. A segment with a discontinuity is remuxed with
+//! `RemuxOptions::starts_span`: its video decodes from its first presentation time, which
+//! is where hls.js puts the start of a discontinuity (`media::fmp4`, "Discontinuities";
+//! with the TS DTS, hls.js left an 80 ms hole at every discontinuity and stalled there).
 //!
 //! Limits: only TS segments with H.264 and/or AAC ADTS remux (see `media::fmp4`); a segment
 //! that does not remux is listed as `EXT-X-GAP` and its `.m4s` answers 404. AES-128 is not
@@ -89,9 +92,11 @@ pub fn init_file(init_id: &str) -> String {
     format!("init_{init_id}.mp4")
 }
 
-/// Remux one TS segment. `None` (and a warning) when it does not remux.
-pub fn remux(ts: &[u8], seq: u64) -> Option<(CmafSeg, CmafInit)> {
-    let r = match media::fmp4::remux_ts(ts, seq as u32) {
+/// Remux one TS segment. `None` (and a warning) when it does not remux. `starts_span`:
+/// the segment carries a discontinuity (see the module docs).
+pub fn remux(ts: &[u8], seq: u64, starts_span: bool) -> Option<(CmafSeg, CmafInit)> {
+    let opts = media::fmp4::RemuxOptions { starts_span };
+    let r = match media::fmp4::remux_ts_with(ts, seq as u32, opts) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(seq, error = %e, "TS -> CMAF remux failed");

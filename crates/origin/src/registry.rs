@@ -300,7 +300,7 @@ impl Shared {
         variant: &str,
         wanted: Vec<(u64, String)>,
     ) -> Result<(), OriginError> {
-        let missing: Vec<(u64, String)> = {
+        let missing: Vec<(u64, String, bool)> = {
             let data = ch.lock();
             let Some(v) = data.variants.get(variant) else {
                 return Ok(());
@@ -308,16 +308,22 @@ impl Shared {
             wanted
                 .into_iter()
                 .filter(|(seq, _)| !v.cmaf.segs.contains_key(seq))
+                .map(|(seq, key)| {
+                    let disc = v.segments.get(&seq).is_some_and(|m| m.discontinuity);
+                    (seq, key, disc)
+                })
                 .collect()
         };
-        for (seq, key) in missing {
+        for (seq, key, starts_span) in missing {
             let store = self.store.clone();
             let k = key.clone();
             let result = self
                 .remux
                 .get_or_run(&format!("{}:{key}", ch.id), async move {
                     match store.get(&k).await? {
-                        Some(ts) => crate::work::blocking(move || cmaf::remux(&ts, seq)).await,
+                        Some(ts) => {
+                            crate::work::blocking(move || cmaf::remux(&ts, seq, starts_span)).await
+                        }
                         None => Err(OriginError::not_found(format!("segment {seq}"))),
                     }
                 })

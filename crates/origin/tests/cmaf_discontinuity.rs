@@ -1,7 +1,8 @@
 //! CMAF across discontinuities: every fMP4 fragment the origin remuxes, probed with
 //! ffprobe (init + fragment), has per-track decode timestamps contiguous with the previous
 //! fragment inside each discontinuity span, and each track is presented from where its TS
-//! source was (also the first fragment after a discontinuity).
+//! source was (also the first fragment after a discontinuity); the first fragment after a
+//! discontinuity decodes first what it presents first.
 
 mod common;
 
@@ -107,6 +108,17 @@ async fn fragments_are_contiguous_per_track_and_start_where_the_ts_did() {
                 }
                 _ => {}
             }
+        }
+        if seg.discontinuity {
+            // hls.js starts a discontinuity where the previous one ended with the smallest
+            // tfdt of the fragment's tracks: that must be the first thing presented, or
+            // the player has a hole there (B-frame video decodes 80 ms before it shows).
+            let decode = got.values().map(|t| t.0).fold(f64::MAX, f64::min);
+            let shown = got.values().map(|t| t.2).fold(f64::MAX, f64::min);
+            assert!(
+                (decode - shown).abs() < 0.0001,
+                "segment {seq}: first decode at {decode}, first presentation at {shown}: {got:?}"
+            );
         }
         discontinuities += usize::from(seg.discontinuity);
         prev = Some(got);
