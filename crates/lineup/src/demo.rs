@@ -220,7 +220,24 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .nest("/ads", ssai.router())
         .merge(web::common_routes())
         .layer(web::cors());
-    let server = tokio::spawn(web::serve(listener, router));
+    // The way out (Ctrl-C / SIGTERM): the fetcher drains first, while the origin it pushes
+    // to in this same process still accepts; then the listener closes and the requests in
+    // flight finish; then the origin writes what it has not persisted. All of it within the
+    // shutdown deadline (`--shutdown-timeout`).
+    let server = tokio::spawn({
+        let (pullpush, origin) = (pullpush.clone(), origin.clone());
+        async move {
+            let served = web::serve_until(listener, router, async move {
+                web::shutdown_signal().await;
+                if let Err(e) = pullpush.close().await {
+                    tracing::error!(error = %e, "persisting the fetchers' state failed");
+                }
+            })
+            .await;
+            origin.flush().await;
+            served
+        }
+    });
 
     // The engine reads its VODs from /vod over HTTP: load channels once we serve.
     engine
@@ -420,7 +437,9 @@ Ctrl-C stops.",
         ssai = demo.ssai_master,
     );
     demo.server.await??;
+    // Already closed on the way out; again in case the server stopped on its own.
     demo.pullpush.close().await?;
+    tracing::info!("lineup demo stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -483,8 +502,8 @@ fn page_config(
         default_source: "engine".into(),
         fetchers: Some("pullpush/api/v1/fetchers".into()),
         now_playing: Some("engine/api/v1/channels/demo".into()),
-        // EXTENSION POINT (schedule): the channel's EPG endpoint, once the schedule exists.
-        schedule: None,
+        // The EPG strip: channel "demo"'s schedule (the page adds `start`/`end`).
+        schedule: Some("schedule/api/v1/channels/demo/schedule".into()),
         docs: vec![
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),
