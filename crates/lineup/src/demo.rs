@@ -75,6 +75,8 @@ pub struct Demo {
 
 /// Start everything on `listener`.
 pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Result<Demo> {
+    // Before the services count anything (the origin's channel gauge is set at creation).
+    web::metrics_handle();
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
 

@@ -186,6 +186,9 @@ fn main() -> ExitCode {
     }
     web::raise_fd_limit();
     web::set_shutdown_timeout(cli.shutdown_timeout);
+    // The metrics recorder before any service counts anything (a gauge set while building
+    // a service, such as the origin's channels, would otherwise be lost).
+    web::metrics_handle();
     web::set_control_origins(cli.cors_origins.clone());
     let insecure = cli.insecure_no_auth;
     let runtime = match web::runtime() {
