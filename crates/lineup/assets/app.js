@@ -509,6 +509,14 @@ window.lineup = {
   select(id) { const s = config.sources.find((x) => x.id === id); if (s) play(s); return !!s; },
   goLive,
   seekTo,
+  // Seek to a programme date-time (ms); returns the media time, or null outside the window.
+  seekToDate(ms) {
+    const t = dateToTime(new Date(ms));
+    if (t !== null) seekTo(t);
+    return t;
+  },
+  // The schedule the EPG strip holds.
+  schedule: () => epg.events.map((e) => ({ id: e.id, start: e.start_time, end: e.end_time })),
   state() {
     const w = liveWindow();
     const date = playheadDate();
