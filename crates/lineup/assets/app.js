@@ -174,6 +174,7 @@ function adBreaks() {
   return Object.values(details.dateRanges).flatMap((dr) => {
     const start = dateToTime(dr.startDate);
     const seconds = dr.duration ?? dr.plannedDuration ?? null;
+    if (dr.class === "com.lineup.programme") return []; // programme starts (EPG strip)
     const isAd = dr.attr["SCTE35-OUT"] || dr.attr["SCTE35-CMD"] || /ad/i.test(dr.class || dr.id);
     return start !== null && seconds && isAd ? [{ id: dr.id, start, end: start + seconds }] : [];
   });

@@ -365,7 +365,15 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
                 args.listen
             )
         })?;
-    let demo = start(&args, listener).await?;
+    // A stop signal while starting stops here (the services call each other over this
+    // listener, which the signal closes: finishing the start would only fail).
+    let demo = tokio::select! {
+        demo = start(&args, listener) => demo?,
+        _ = web::shutdown_signal() => {
+            tracing::info!("stopped while starting");
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+    };
     let b = &demo.base;
     let endpoint = |id: &str| {
         demo.origin

@@ -374,3 +374,68 @@ async fn pullpush_drains_its_fetcher_on_sigterm_and_resumes_it() {
     sigterm(&child);
     exits_cleanly(&mut child, &log).await;
 }
+
+/// `lineup demo --pullpush-db FILE`: SIGTERM drains the fetcher while the origin it pushes
+/// to (same process) still accepts, the process exits 0, and the next start continues the
+/// same fetcher from the database instead of creating another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_stops_cleanly_and_resumes_its_fetcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pullpush.db");
+    let log = dir.path().join("demo.log");
+    let port = testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "demo",
+        "--listen",
+        &listen,
+        "--pullpush-db",
+        db.to_str().unwrap(),
+    ];
+    let client = reqwest::Client::new();
+    let fetchers = format!("{base}/pullpush/api/v1/fetchers");
+    let demo_fetcher = |client: reqwest::Client, url: String| async move {
+        let list = testkit::http::get_json(&client, url).await;
+        list.as_array()
+            .and_then(|l| l.iter().find(|f| f["name"] == "demo").cloned())
+    };
+
+    let mut child = spawn(&args, &log);
+    wait_healthy(&base, &mut child, &log).await;
+    let first = testkit::wait_for(Duration::from_secs(60), "the demo fetcher pushing", || {
+        let f = demo_fetcher(client.clone(), fetchers.clone());
+        async move { f.await.filter(|f| f["segments_pushed"].as_u64() >= Some(3)) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+    sigterm(&child);
+    exits_cleanly(&mut child, &log).await;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("transfers in flight finished"),
+        "the fetcher drained rather than being cut: {text}"
+    );
+
+    let mut child = spawn(&args, &log);
+    wait_healthy(&base, &mut child, &log).await;
+    // Started: the banner is out (the fetcher resumed from the database before that).
+    testkit::wait_until(Duration::from_secs(60), "the demo's banner", || {
+        let log = log.clone();
+        async move {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.contains("lineup demo is running on"))
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let list = testkit::http::get_json(&client, &fetchers).await;
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("fetcher list")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![first["id"].as_str().unwrap()], "{list}");
+    sigterm(&child);
+    exits_cleanly(&mut child, &log).await;
+}
