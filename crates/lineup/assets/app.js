@@ -364,7 +364,8 @@ async function refreshEpg() {
     epg.to = to;
     epg.error = null;
   } catch (e) {
-    epg.error = e.message;
+    // A service started with --api-token protects its whole API, reads included.
+    epg.error = /HTTP 401/.test(e.message) ? "the schedule API needs the API token" : "unreachable";
   } finally {
     epg.loading = false;
   }
