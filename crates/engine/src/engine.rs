@@ -344,8 +344,10 @@ impl Engine {
                 target_duration: *td,
             });
         }
+        let started = std::time::Instant::now();
         let pl = sched.render(slot, now, &opts)?;
         let body = Bytes::from(pl.to_bytes());
+        metrics::histogram!("engine_render_seconds").record(started.elapsed().as_secs_f64());
         let td = pl.target_duration.unwrap_or(1);
         scope
             .cache
@@ -360,7 +362,8 @@ impl Engine {
     }
 
     /// Background work: schedule channels ahead of need and expire sessions, every second,
-    /// and reload the channel list every ten, until the engine is dropped.
+    /// and reload the channel list every ten, until the engine is dropped (and set the
+    /// `engine_sessions` gauge: sessions held).
     pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -376,6 +379,7 @@ impl Engine {
                 {
                     tracing::warn!(error = %e, "reloading the channel list failed");
                 }
+                metrics::gauge!("engine_sessions").set(engine.local_sessions() as f64);
                 engine.warm_up().await;
                 if n.is_multiple_of(10)
                     && let Err(e) = engine.sweep_sessions().await

@@ -174,6 +174,7 @@ function adBreaks() {
   return Object.values(details.dateRanges).flatMap((dr) => {
     const start = dateToTime(dr.startDate);
     const seconds = dr.duration ?? dr.plannedDuration ?? null;
+    if (dr.class === "com.lineup.programme") return []; // programme starts (EPG strip)
     const isAd = dr.attr["SCTE35-OUT"] || dr.attr["SCTE35-CMD"] || /ad/i.test(dr.class || dr.id);
     return start !== null && seconds && isAd ? [{ id: dr.id, start, end: start + seconds }] : [];
   });
@@ -306,9 +307,7 @@ function fetcherView(f) {
   return view;
 }
 
-// On air: the engine's item playing now. EXTENSION POINT (schedule): when config.schedule
-// names an EPG endpoint, fetch it here too and fill #epg with the strip (the programme on
-// air highlighted); until then the engine's item on air is all the page knows.
+// On air: the engine's item playing now (the EPG strip below says what is scheduled).
 // A VOD without a title is named by its folder: `.../vod1/master.m3u8` -> `vod1`.
 function vodName(id) {
   const parts = String(id).split("?")[0].split("/").filter(Boolean);
@@ -326,6 +325,154 @@ async function refreshOnAir() {
     $("onair-kind").className = `pill ${item.type === "ad_break" ? "ad" : "ok"}`;
     $("onair").hidden = false;
   } catch (_) { /* the engine API may be protected: the panel stays hidden */ }
+}
+
+// ---------------------------------------------------------------- EPG strip
+
+// The channel's schedule (config.schedule: Eyevinn schedule-service events, epoch-ms
+// start_time/end_time), fetched around the playhead and refreshed every 15 s. The
+// programme at the playhead is highlighted: scrub back in the DVR window and the strip
+// shows what was on then. Which programme that is comes from the stream when it says so
+// (EXT-X-DATERANGE CLASS="com.lineup.programme" with X-PROGRAMME-ID, as the engine tags
+// programme starts), else from the schedule's times and the playhead's date-time.
+const EPG_BEHIND_MS = 60 * 1000;      // fetched before the DVR window's start
+const EPG_AHEAD_MS = 10 * 60 * 1000;  // fetched after now
+const EPG_BEFORE = 2;                 // programmes shown before the highlighted one
+const EPG_AFTER = 6;                  // programmes shown after the one on air
+let epg = { events: [], from: 0, to: 0, error: null, key: "", current: null, live: null, loading: false };
+
+function epgRange() {
+  const w = liveWindow();
+  const first = w ? timeToDate(w.start) : null;
+  const now = Date.now();
+  const head = playheadDate();
+  const from = Math.min(first ? first.getTime() : now, head ? head.getTime() : now, now) - EPG_BEHIND_MS;
+  return { from, to: now + EPG_AHEAD_MS };
+}
+
+async function refreshEpg() {
+  if (!config.schedule || epg.loading) return;
+  epg.loading = true;
+  const { from, to } = epgRange();
+  const sep = config.schedule.includes("?") ? "&" : "?";
+  try {
+    const events = await getJson(`${config.schedule}${sep}start=${Math.floor(from)}&end=${Math.ceil(to)}`);
+    epg.events = events
+      .filter((e) => Number.isFinite(e.start_time) && Number.isFinite(e.end_time) && e.end_time > e.start_time)
+      .sort((a, b) => a.start_time - b.start_time);
+    epg.from = from;
+    epg.to = to;
+    epg.error = null;
+  } catch (e) {
+    // A service started with --api-token protects its whole API, reads included.
+    epg.error = /HTTP 401/.test(e.message) ? "the schedule API needs the API token" : "unreachable";
+  } finally {
+    epg.loading = false;
+  }
+  drawEpg();
+}
+
+// The programme the stream itself names at the playhead (the last programme DATERANGE
+// that started at or before it), if the playlist carries them.
+function programmeFromStream(at) {
+  if (!details || !details.dateRanges || !at) return null;
+  let best = null;
+  for (const dr of Object.values(details.dateRanges)) {
+    if (dr.class !== "com.lineup.programme" || !dr.startDate) continue;
+    const id = dr.attr && dr.attr["X-PROGRAMME-ID"];
+    if (!id || dr.startDate.getTime() > at.getTime()) continue;
+    if (!best || dr.startDate > best.start) best = { id, start: dr.startDate };
+  }
+  return best && best.id;
+}
+
+function eventAt(ms) {
+  return epg.events.find((e) => e.start_time <= ms && ms < e.end_time) || null;
+}
+
+function epgClock(ms, withSeconds) {
+  const d = new Date(ms);
+  return withSeconds ? clockText(d) : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function drawEpg() {
+  const card = $("epg");
+  if (!config || !config.schedule) return;
+  card.hidden = false;
+  const now = Date.now();
+  const head = playheadDate() || new Date(now);
+  const fromStream = programmeFromStream(head);
+  const current = (fromStream && epg.events.find((e) => e.id === fromStream)) || eventAt(head.getTime());
+  const live = eventAt(now);
+  epg.current = current;
+  epg.live = live;
+  // Refetch when the playhead left the range we hold (a seek far back, a long pause).
+  if (epg.events.length && !epg.loading && (head.getTime() < epg.from || now > epg.to - EPG_AHEAD_MS / 2)) {
+    refreshEpg();
+  }
+  const evs = epg.events;
+  const at = current ? evs.indexOf(current) : evs.findIndex((e) => e.end_time > head.getTime());
+  const liveAt = live ? evs.indexOf(live) : evs.findIndex((e) => e.start_time > now);
+  const first = Math.max(0, (at >= 0 ? at : liveAt >= 0 ? liveAt : 0) - EPG_BEFORE);
+  const last = Math.min(evs.length, Math.max(at, liveAt, first) + EPG_AFTER + 1);
+  const shown = evs.slice(first, last);
+  const behind = !atLive();
+  $("epg-note").textContent = epg.error
+    ? `schedule unavailable: ${epg.error}`
+    : behind && current ? `watching ${durationText((now - head.getTime()) / 1000)} behind live` : "";
+
+  // Redraw the items only when what they show changes; the progress bar moves every time.
+  const key = JSON.stringify([shown.map((e) => [e.id, e.start_time, e.end_time, e.title]),
+    current && current.id, live && live.id, behind]);
+  const strip = $("epg-strip");
+  if (key !== epg.key) {
+    epg.key = key;
+    if (!shown.length) {
+      strip.replaceChildren(el("li", { className: "prog empty muted" },
+        epg.error ? "The schedule cannot be read right now." : "Nothing scheduled."));
+    } else {
+      strip.replaceChildren(...shown.map((e) => programmeView(e, e === current, e === live, live, now)));
+    }
+    const mark = strip.querySelector(".prog.current") || strip.querySelector(".prog.live");
+    if (mark) strip.scrollTo({ left: Math.max(0, mark.offsetLeft - 8), behavior: "smooth" });
+  }
+  const bar = strip.querySelector(".prog.current .progress i");
+  if (bar && current) {
+    const f = (head.getTime() - current.start_time) / (current.end_time - current.start_time);
+    bar.style.width = `${Math.min(100, Math.max(0, f * 100))}%`;
+  }
+}
+
+function programmeView(e, isCurrent, isLive, live, now) {
+  const seconds = (e.end_time - e.start_time) < 120000 || new Date(e.start_time).getSeconds() !== 0;
+  let label;
+  if (isCurrent && isLive) label = "Now";
+  else if (isCurrent) label = "Watching";
+  else if (isLive) label = "Live now";
+  else if (e.start_time >= now) label = live && e.start_time === live.end_time ? "Next" : `In ${durationText((e.start_time - now) / 1000)}`;
+  else label = "Earlier";
+  const type = String(e.type || "VOD").toUpperCase();
+  const breaks = Array.isArray(e.adBreaks) ? e.adBreaks.length : 0;
+  const meta = el("div", { className: "meta" },
+    el("span", { className: `pill ${type === "AD" ? "ad" : type === "LIVE" ? "error" : "ok"}` }, type),
+    el("span", {}, durationText((e.end_time - e.start_time) / 1000)));
+  if (breaks) meta.append(el("span", { className: "muted" }, `${breaks} ad break${breaks > 1 ? "s" : ""}`));
+  const li = el("li", {
+    className: `prog${isCurrent ? " current" : ""}${isLive ? " live" : ""}${e.end_time <= now && !isCurrent ? " past" : ""}`,
+    title: `${e.title} · ${epgClock(e.start_time, true)}–${epgClock(e.end_time, true)}`,
+  },
+  el("div", { className: "when" },
+    el("span", { className: "label" }, label),
+    el("span", { className: "time" }, `${epgClock(e.start_time, seconds)}–${epgClock(e.end_time, seconds)}`)),
+  el("div", { className: "title" }, e.title || "Untitled"),
+  meta);
+  if (isCurrent) {
+    li.setAttribute("aria-current", "true");
+    li.append(el("div", { className: "progress" }, el("i")));
+  }
+  li.dataset.id = e.id;
+  li.dataset.type = type;
+  return li;
 }
 
 function drawStatic() {
@@ -350,6 +497,11 @@ async function main() {
   refreshOnAir();
   setInterval(refreshFetchers, 2000);
   setInterval(refreshOnAir, 3000);
+  if (config.schedule) {
+    refreshEpg();
+    setInterval(refreshEpg, 15000);
+    setInterval(drawEpg, 500);
+  }
 }
 main().catch((e) => notice(`Cannot load the page configuration: ${e.message}`, true));
 
@@ -359,6 +511,14 @@ window.lineup = {
   select(id) { const s = config.sources.find((x) => x.id === id); if (s) play(s); return !!s; },
   goLive,
   seekTo,
+  // Seek to a programme date-time (ms); returns the media time, or null outside the window.
+  seekToDate(ms) {
+    const t = dateToTime(new Date(ms));
+    if (t !== null) seekTo(t);
+    return t;
+  },
+  // The schedule the EPG strip holds.
+  schedule: () => epg.events.map((e) => ({ id: e.id, start: e.start_time, end: e.end_time })),
   state() {
     const w = liveWindow();
     const date = playheadDate();
@@ -372,6 +532,12 @@ window.lineup = {
       liveEdgeDate: edge ? edge.getTime() : null,
       adBreaks: adBreaks().length,
       inAdBreak: inAdBreak(),
+      epg: config && config.schedule ? {
+        programmes: epg.events.length,
+        current: epg.current && epg.current.id,
+        live: epg.live && epg.live.id,
+        fromStream: programmeFromStream(date),
+      } : null,
       ...monitor.snapshot(),
     };
   },

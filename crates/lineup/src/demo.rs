@@ -80,6 +80,8 @@ pub struct Demo {
 
 /// Start everything on `listener`.
 pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Result<Demo> {
+    // Before the services count anything (the origin's channel gauge is set at creation).
+    web::metrics_handle();
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
 
@@ -231,7 +233,24 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .nest("/ads", ssai.router())
         .merge(web::common_routes())
         .layer(web::cors());
-    let server = tokio::spawn(web::serve(listener, router));
+    // The way out (Ctrl-C / SIGTERM): the fetcher drains first, while the origin it pushes
+    // to in this same process still accepts; then the listener closes and the requests in
+    // flight finish; then the origin writes what it has not persisted. All of it within the
+    // shutdown deadline (`--shutdown-timeout`).
+    let server = tokio::spawn({
+        let (pullpush, origin) = (pullpush.clone(), origin.clone());
+        async move {
+            let served = web::serve_until(listener, router, async move {
+                web::shutdown_signal().await;
+                if let Err(e) = pullpush.close().await {
+                    tracing::error!(error = %e, "persisting the fetchers' state failed");
+                }
+            })
+            .await;
+            origin.flush().await;
+            served
+        }
+    });
 
     // The catalog and the schedule read the VODs from /vod, and the engine reads the
     // schedule, over HTTP: fill and load once we serve.
@@ -377,7 +396,15 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
                 args.listen
             )
         })?;
-    let demo = start(&args, listener).await?;
+    // A stop signal while starting stops here (the services call each other over this
+    // listener, which the signal closes: finishing the start would only fail).
+    let demo = tokio::select! {
+        demo = start(&args, listener) => demo?,
+        _ = web::shutdown_signal() => {
+            tracing::info!("stopped while starting");
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+    };
     let b = &demo.base;
     let endpoint = |id: &str| {
         demo.origin
@@ -453,7 +480,9 @@ Ctrl-C stops.",
         ssai = demo.ssai_master,
     );
     demo.server.await??;
+    // Already closed on the way out; again in case the server stopped on its own.
     demo.pullpush.close().await?;
+    tracing::info!("lineup demo stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -516,8 +545,8 @@ fn page_config(
         default_source: "engine".into(),
         fetchers: Some("pullpush/api/v1/fetchers".into()),
         now_playing: Some("engine/api/v1/channels/demo".into()),
-        // EXTENSION POINT (schedule): the channel's EPG endpoint, once the schedule exists.
-        schedule: None,
+        // The EPG strip: channel "demo"'s schedule (the page adds `start`/`end`).
+        schedule: Some("schedule/api/v1/channels/demo/schedule".into()),
         docs: vec![
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),

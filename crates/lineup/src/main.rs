@@ -47,6 +47,18 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, env = "LINEUP_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// Seconds a service may take to stop on SIGTERM or Ctrl-C: it stops accepting at once,
+    /// requests in flight finish, pull/push fetchers finish their transfers and persist
+    /// their state, the origin writes its index; what is still running then is cut. Exit
+    /// status 0 either way.
+    #[arg(
+        long,
+        global = true,
+        env = "LINEUP_SHUTDOWN_TIMEOUT",
+        default_value = "10",
+        value_parser = parse_seconds
+    )]
+    shutdown_timeout: std::time::Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +67,18 @@ struct Cli {
 enum LogFormat {
     Text,
     Json,
+}
+
+/// A non-negative number of seconds (fractions allowed).
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=3600.0).contains(&secs) {
+        return Err(format!("{s}: must be between 0 and 3600 seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// `--config PATH` / `--config=PATH` from the raw arguments, else `LINEUP_CONFIG`, else
@@ -161,6 +185,10 @@ fn main() -> ExitCode {
             .init(),
     }
     web::raise_fd_limit();
+    web::set_shutdown_timeout(cli.shutdown_timeout);
+    // The metrics recorder before any service counts anything (a gauge set while building
+    // a service, such as the origin's channels, would otherwise be lost).
+    web::metrics_handle();
     web::set_control_origins(cli.cors_origins.clone());
     let insecure = cli.insecure_no_auth;
     let runtime = match web::runtime() {

@@ -6,7 +6,7 @@
 //!
 //! The page reads one JSON document, `page.json` ([`PageConfig`]): the streams it can play,
 //! where the fetchers and the on-air item are, and the API docs. Other services add to it
-//! (a per-viewer SSAI session is one more [`Source`]; an EPG strip reads
+//! (a per-viewer SSAI session is one more [`Source`]; the EPG strip reads
 //! [`PageConfig::schedule`]) without touching the page's code.
 //!
 //! Caching: assets are served under `assets/<hash>/...`, where the hash covers every
@@ -60,8 +60,11 @@ pub struct PageConfig {
     pub fetchers: Option<String>,
     /// `GET` answering the engine's channel (`{title, now_playing}`).
     pub now_playing: Option<String>,
-    /// EXTENSION POINT (schedule): `GET` answering the channel's EPG; the page draws the
-    /// strip when it is set.
+    /// `GET` answering the channel's schedule as Eyevinn schedule-service events (`id`,
+    /// `title`, `start_time`/`end_time` in epoch ms, `type`, `adBreaks`), taking
+    /// `start=<ms>&end=<ms>`: the page draws the EPG strip when it is set, highlighting the
+    /// programme at the playhead (named by the stream's `com.lineup.programme` DATERANGEs
+    /// when it carries them, else found by time).
     pub schedule: Option<String>,
     pub docs: Vec<DocLink>,
 }

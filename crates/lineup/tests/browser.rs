@@ -48,6 +48,9 @@ async fn demo_page_plays_seeks_back_and_goes_live() {
     assert_eq!(s.source.as_deref(), Some("engine"));
     assert_smooth("engine channel on the page", &s);
 
+    // The EPG strip: programmes from the schedule, the one at the playhead highlighted.
+    check_epg(&demo, &browser, "engine channel at live", true).await;
+
     // The fetcher's state and the API docs are on the page.
     let fetcher_state = wait_for_js(
         &browser,
@@ -121,6 +124,40 @@ async fn demo_page_plays_seeks_back_and_goes_live() {
         "after seeking back 30 s the playhead is {behind:.1} s behind live (was {behind_at_live:.1} s): {s:?}"
     );
     assert_eq!(s.at_live, Some(false), "{s:?}");
+    // The strip follows the playhead back: it highlights what was on then.
+    check_epg(&demo, &browser, "DVR 30 s behind live", false).await;
+    // Scrub to a programme that has ended (the latest whose start the DVR window holds):
+    // the strip highlights it, and not the one on air.
+    let past = browser
+        .execute(
+            "const s = lineup.state();\
+             const first = s.liveEdgeDate - (s.window.end - s.window.start) * 1000;\
+             const past = lineup.schedule().filter(e => e.start >= first + 2000 && e.end < Date.now() - 12000);\
+             const e = past[past.length - 1];\
+             if (!e) return null;\
+             return lineup.seekToDate(e.start + 2000) === null ? null : e.id;",
+            json!([]),
+        )
+        .await
+        .expect("seek to a past programme");
+    let Some(past) = past.as_str().map(str::to_string) else {
+        panic!(
+            "no ended programme in the DVR window: {:?}",
+            state(&browser, PAGE).await
+        );
+    };
+    browser
+        .execute("lineup.resetStats();", json!([]))
+        .await
+        .expect("reset");
+    let s = play_for(&browser, PAGE, 2.0, SLACK).await;
+    assert_smooth("DVR after scrubbing to an ended programme", &s);
+    let v = check_epg(&demo, &browser, "DVR on an ended programme", false).await;
+    assert_eq!(v.current.as_deref(), Some(past.as_str()), "{v:?}");
+    assert_ne!(
+        v.current, v.live,
+        "the ended programme is not the one on air: {v:?}"
+    );
 
     // "Go live" returns to the live edge.
     browser.click("#golive").await.expect("go live");
@@ -163,6 +200,11 @@ async fn demo_page_plays_seeks_back_and_goes_live() {
     })
     .await;
     eprintln!("screenshot ({shown:?}): {:?}", state(&browser, PAGE).await);
+    // Tall enough for the EPG strip under the player.
+    browser
+        .set_window_size(1366, 1100)
+        .await
+        .expect("window size");
     let png = browser.screenshot().await.expect("screenshot");
     let path = screenshot_path("demo-page.png");
     std::fs::write(&path, png).expect("write screenshot");
@@ -182,6 +224,86 @@ async fn demo_page_plays_seeks_back_and_goes_live() {
     let png = browser.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_path("demo-page-phone.png"), png).expect("write screenshot");
     eprintln!("screenshots: {}", path.display());
+}
+
+/// What the EPG strip shows (read in one go, so that it is consistent).
+#[derive(Debug, serde::Deserialize)]
+struct EpgView {
+    /// Programmes in the strip.
+    shown: usize,
+    /// `data-id` of the highlighted programme (`.prog.current`), and its `aria-current`.
+    current: Option<String>,
+    aria: Option<String>,
+    /// `data-id` of the programme on air now (`.prog.live`).
+    live: Option<String>,
+    /// The playhead's programme date-time (ms), or the wall clock without one.
+    at: f64,
+    /// The programme the stream names at the playhead (`com.lineup.programme` DATERANGE).
+    from_stream: Option<String>,
+}
+
+/// Waits for the EPG strip to show programmes, then checks that the highlighted one is the
+/// programme at the playhead: the one the stream names there, else the schedule's event
+/// whose times contain the playhead's date-time (none when the playhead is before the
+/// schedule begins, as in the first seconds of a demo's DVR window). `live`: at the live
+/// edge, where the schedule always has a programme, one must be highlighted.
+async fn check_epg(demo: &DemoProcess, browser: &Browser, what: &str, live: bool) -> EpgView {
+    let script = "const c = document.querySelector('#epg .prog.current');\
+         const l = document.querySelector('#epg .prog.live');\
+         const s = lineup.state();\
+         const shown = document.querySelectorAll('#epg .prog[data-id]').length;\
+         if (!shown || !s.epg) return null;\
+         return { shown, current: c && c.dataset.id, aria: c && c.getAttribute('aria-current'),\
+                  live: l && l.dataset.id, at: s.playheadDate || Date.now(),\
+                  from_stream: s.epg.fromStream || null };";
+    let v: EpgView = serde_json::from_value(
+        wait_for_js(browser, script, &format!("the EPG strip ({what})")).await,
+    )
+    .expect("EPG view");
+    assert!(v.shown >= 1, "{what}: {v:?}");
+    let at = v.at as i64;
+    let schedule = testkit::http::get_json(
+        &reqwest::Client::new(),
+        demo.url(&format!(
+            "schedule/api/v1/channels/demo/schedule?start={}&end={}",
+            at - 600_000,
+            at + 600_000
+        )),
+    )
+    .await;
+    let events = schedule.as_array().expect("schedule events");
+    // The page redraws every half second and the playhead moves on: allow for that.
+    let containing = |t: i64| {
+        events
+            .iter()
+            .find(|e| e["start_time"].as_i64() <= Some(t) && Some(t) < e["end_time"].as_i64())
+            .and_then(|e| e["id"].as_str())
+            .map(str::to_string)
+    };
+    let expected: Vec<Option<String>> = match &v.from_stream {
+        Some(id) => vec![Some(id.clone())],
+        None => [at, at - 1_500].iter().map(|t| containing(*t)).collect(),
+    };
+    assert!(
+        expected.contains(&v.current),
+        "{what}: the strip highlights {:?}, the programme at the playhead is {expected:?}: {v:?}",
+        v.current
+    );
+    if live {
+        assert!(
+            v.current.is_some(),
+            "{what}: nothing highlighted at live: {v:?}"
+        );
+    }
+    assert!(
+        v.live.is_some(),
+        "{what}: the programme on air now is not marked: {v:?}"
+    );
+    if v.current.is_some() {
+        assert_eq!(v.aria.as_deref(), Some("true"), "{what}: {v:?}");
+    }
+    eprintln!("EPG ({what}): {v:?}");
+    v
 }
 
 /// Polls `script` in the page until it returns something other than `null`.

@@ -92,9 +92,53 @@ pub async fn ingest(
     method: Method,
     req: Request,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let kind = ingest_kind(&method, &path);
     match ingest_inner(&s, &channel, &ingest, &path, &original, &method, req).await {
-        Ok(r) => r,
-        Err(e) => e,
+        Ok(r) => {
+            metrics::histogram!("origin_ingest_seconds", "kind" => kind)
+                .record(started.elapsed().as_secs_f64());
+            r
+        }
+        Err(e) => {
+            metrics::counter!("origin_ingest_errors_total", "reason" => error_reason(e.status(), kind))
+                .increment(1);
+            e
+        }
+    }
+}
+
+/// What an ingest request carries: `playlist`, `segment`, `delete` (or `other`, refused).
+fn ingest_kind(method: &Method, path: &str) -> &'static str {
+    if method == Method::DELETE {
+        return "delete";
+    }
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if ext == "m3u8" {
+        "playlist"
+    } else if SEGMENT_EXTS.contains(&ext.as_str()) {
+        "segment"
+    } else {
+        "other"
+    }
+}
+
+/// The `reason` label of `origin_ingest_errors_total`, from the answer's status (each
+/// status has one cause in [`ingest_inner`]'s checks).
+fn error_reason(status: StatusCode, kind: &str) -> &'static str {
+    match status.as_u16() {
+        400 if kind == "playlist" => "bad_playlist",
+        400 if kind == "segment" => "bad_segment",
+        400 => "bad_path",
+        401 => "unauthorized",
+        404 => "unknown_channel",
+        413 => "too_large",
+        415 => "unsupported_media",
+        500..=599 => "store",
+        _ => "other",
     }
 }
 

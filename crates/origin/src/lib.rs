@@ -265,6 +265,26 @@ impl Origin {
         self.shared.sweep().await
     }
 
+    /// Write what this replica holds and has not persisted yet: each channel's timeline
+    /// index, where it changed since the last write (an ingest DELETE, or a write that
+    /// failed and waits for the next ingest to retry). With the memory store there is
+    /// nothing to write. Run on the way out, after the requests in flight have finished.
+    pub async fn flush(&self) {
+        let channels: Vec<_> = self
+            .shared
+            .channels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for ch in channels {
+            if let Err(e) = self.shared.save_index(&ch).await {
+                tracing::error!(channel = %ch.id, error = %e, "could not persist the channel's index on the way out");
+            }
+        }
+    }
+
     /// The OpenAPI document of the control API.
     pub fn openapi() -> utoipa::openapi::OpenApi {
         ApiDoc::openapi()
@@ -314,10 +334,14 @@ impl Origin {
             .layer(web::cors())
     }
 
-    /// Bind `config.listen` and serve until Ctrl-C / SIGTERM.
+    /// Bind `config.listen` and serve until Ctrl-C / SIGTERM; then let the requests in
+    /// flight finish (ingest PUTs included, within the shutdown deadline) and
+    /// [`Origin::flush`].
     pub async fn serve(self) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(self.shared.config.listen).await?;
         tracing::info!(addr = %self.shared.config.listen, "origin listening");
-        web::serve(listener, self.router()).await
+        web::serve(listener, self.router()).await?;
+        self.flush().await;
+        Ok(())
     }
 }

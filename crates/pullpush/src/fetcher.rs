@@ -8,6 +8,11 @@
 //! and whenever a track's ready prefix grows, trim the window, render and put its playlist,
 //! then persist its [`TrackState`]. The master goes out once every media playlist exists.
 //! Segments that left the window are deleted after a grace period.
+//!
+//! Stopping ([`run`]'s `stop` turning true) is graceful: no more polls, the transfers in
+//! flight finish, the playlists they complete are published and their state persisted,
+//! and the output delivers what it queued ([`Output::flush`]); then the task returns. The
+//! caller bounds how long that may take ([`crate::PullPush::close_within`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -275,6 +280,7 @@ async fn transfer(
                     format!("bytes={}-{}", off, off + len.max(1) - 1),
                 );
             }
+            let asked = Instant::now();
             let resp = req
                 .send()
                 .await
@@ -282,6 +288,10 @@ async fn transfer(
             if !resp.status().is_success() {
                 return Err(format!("GET {}: {}", tr.source, resp.status()));
             }
+            // Time to the response head: the source's latency (the body streams on into
+            // the output, timed as the push).
+            metrics::histogram!("pullpush_fetch_seconds", "kind" => "segment")
+                .record(asked.elapsed().as_secs_f64());
             let len = resp.content_length();
             let stream = resp.bytes_stream().map_err(std::io::Error::other).boxed();
             output
@@ -382,19 +392,24 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
     let mut failing_since: Option<Instant> = None;
     // The latest error of a transfer that is still retrying.
     let retrying: Arc<Mutex<Option<String>>> = Arc::default();
+    // Asked to stop: finish the transfers in flight, publish, then return.
+    let mut stopping = *stop.borrow();
 
     loop {
         let now = Instant::now();
-        // 2. Poll what is due.
+        // 2. Poll what is due (nothing new once stopping).
         let due: Vec<usize> = (0..tracks.len())
-            .filter(|&i| tracks[i].next_poll <= now && !tracks[i].model.source_ended)
+            .filter(|&i| !stopping && tracks[i].next_poll <= now && !tracks[i].model.source_ended)
             .collect();
         if !due.is_empty() {
             let fetches = due.iter().map(|&i| {
                 let client = client.clone();
                 let url = tracks[i].url.clone();
                 async move {
+                    let started = Instant::now();
                     let text = get_text(&client, &url).await?;
+                    metrics::histogram!("pullpush_fetch_seconds", "kind" => "playlist")
+                        .record(started.elapsed().as_secs_f64());
                     hls::parse_media(&text).map_err(|e| format!("{url}: {e}"))
                 }
             });
@@ -543,6 +558,15 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
             metrics::gauge!("pullpush_lag_seconds", "fetcher" => fid.clone()).set(s.lag_seconds);
         }
 
+        // Stopping, and every transfer in flight has finished and been published: let the
+        // output deliver what it queued, and return (the state of every playlist published
+        // is persisted by now).
+        if stopping && jobs.is_empty() {
+            output.flush().await;
+            tracing::info!(fetcher = %fid, "stopped: transfers in flight finished and published");
+            return;
+        }
+
         // 4. Ended?
         if master_written
             && tracks
@@ -582,6 +606,10 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         }
         if failing_since.is_some() {
             wake = wake.min(now + Duration::from_secs(1));
+        }
+        if stopping {
+            // No polls are due any more: only the transfers in flight wake us.
+            wake = now + Duration::from_secs(1);
         }
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
@@ -640,8 +668,12 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                     }
                 }
             }
-            _ = stop.changed() => {
-                return;
+            changed = stop.changed(), if !stopping => {
+                // The sender gone (the fetcher was dropped) stops at once; `true` drains.
+                if changed.is_err() {
+                    return;
+                }
+                stopping = *stop.borrow();
             }
         }
     }

@@ -128,16 +128,40 @@ impl PullPush {
             .build()
             .map_err(|e| Error::Source(e.to_string()))?;
         let registry = RwLock::new(OutputRegistry::with_builtin(&config.outputs));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                config,
-                registry,
-                store,
-                fetchers: Mutex::new(BTreeMap::new()),
-                claims: Mutex::new(Default::default()),
-                client,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            config,
+            registry,
+            store,
+            fetchers: Mutex::new(BTreeMap::new()),
+            claims: Mutex::new(Default::default()),
+            client,
+        });
+        // `pullpush_fetchers{state}`, counted when /metrics is read.
+        let weak = Arc::downgrade(&inner);
+        web::on_scrape(move || {
+            let Some(inner) = weak.upgrade() else {
+                return false;
+            };
+            let mut counts: BTreeMap<&'static str, usize> = [
+                FetcherState::Running,
+                FetcherState::Failing,
+                FetcherState::Stopped,
+                FetcherState::Ended,
+            ]
+            .into_iter()
+            .map(|s| (s.as_str(), 0))
+            .collect();
+            for e in inner.fetchers.lock().unwrap().values() {
+                *counts
+                    .entry(e.shared.stats.lock().unwrap().state.as_str())
+                    .or_default() += 1;
+            }
+            for (state, n) in counts {
+                metrics::gauge!("pullpush_fetchers", "state" => state).set(n as f64);
+            }
+            true
+        });
+        Ok(Self { inner })
     }
 
     /// `new` + `resume`.
@@ -338,9 +362,9 @@ impl PullPush {
         Ok(())
     }
 
-    /// Stop every fetcher task but keep them in the store (they resume on the next start).
-    /// Asks the store to commit the queued track states without waiting; prefer
-    /// [`PullPush::close`] where an `.await` is possible.
+    /// Stop every fetcher task at once but keep them in the store (they resume on the next
+    /// start); transfers in flight are abandoned. Asks the store to commit the queued track
+    /// states without waiting; prefer [`PullPush::close`] where an `.await` is possible.
     pub fn shutdown(&self) {
         let entries = std::mem::take(&mut *self.inner.fetchers.lock().unwrap());
         for (_, e) in entries {
@@ -349,10 +373,31 @@ impl PullPush {
         self.inner.store.flush_soon();
     }
 
-    /// [`PullPush::shutdown`], then wait until the store has committed every queued track
-    /// state (graceful exit: the restart continues exactly where this run stopped).
+    /// [`PullPush::close_within`] the process's shutdown deadline
+    /// ([`web::shutdown_deadline`]: the stop signal plus `--shutdown-timeout`).
     pub async fn close(&self) -> Result<()> {
-        self.shutdown();
+        self.close_within(web::shutdown_deadline()).await
+    }
+
+    /// Stop every fetcher gracefully, keeping them in the store (they resume on the next
+    /// start): each finishes the transfers it has in flight, publishes the playlists they
+    /// complete and lets its output deliver what it queued; a fetcher still at it at
+    /// `deadline` is stopped where it is. Then wait until the store has committed every
+    /// track state, so a restart continues exactly where this run stopped.
+    pub async fn close_within(&self, deadline: tokio::time::Instant) -> Result<()> {
+        let entries = std::mem::take(&mut *self.inner.fetchers.lock().unwrap());
+        for e in entries.values() {
+            let _ = e.stop.send(true);
+        }
+        for (id, mut e) in entries {
+            if tokio::time::timeout_at(deadline, &mut e.task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(fetcher = %id, name = %e.spec.name, "still draining at the shutdown deadline: stopped where it was");
+            }
+            // Dropping the entry aborts a task that is still running.
+        }
         self.inner.store.flush().await
     }
 
@@ -441,11 +486,28 @@ impl PullPush {
             .layer(web::cors())
     }
 
-    /// Serve the router on `addr` until Ctrl-C / SIGTERM.
+    /// Serve the router on `addr` until Ctrl-C / SIGTERM; then stop the fetchers gracefully
+    /// ([`PullPush::close`]: transfers in flight finish, state is persisted) while requests
+    /// in flight finish, all within the process's shutdown deadline.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "pullpush listening");
-        web::serve(listener, self.router()).await
+        let this = self.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let drain = tokio::spawn(async move {
+            web::shutdown_signal().await;
+            let _ = stop.send(());
+            if let Err(e) = this.close().await {
+                tracing::error!(error = %e, "pullpush: persisting fetcher state on the way out failed");
+            }
+        });
+        let served = web::serve_until(listener, self.router(), async move {
+            let _ = stopped.await;
+        })
+        .await;
+        // The fetchers drain alongside the requests; both are bounded by the deadline.
+        let _ = drain.await;
+        served
     }
 }
 

@@ -495,6 +495,7 @@ impl Service {
         let channels = match self.channels().await {
             Ok(c) => c,
             Err(e) => {
+                metrics::counter!("schedule_errors_total", "kind" => "store").increment(1);
                 tracing::warn!("schedule tick: {e}");
                 return;
             }
@@ -514,11 +515,20 @@ impl Service {
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(channel = %c.id, "feed {}: {e}", auto.url),
+                    Err(e) => {
+                        metrics::counter!("schedule_errors_total", "kind" => "feed").increment(1);
+                        tracing::warn!(channel = %c.id, "feed {}: {e}", auto.url)
+                    }
                 }
             }
-            if let Err(e) = self.refill(&c.id).await {
-                tracing::warn!(channel = %c.id, "refill: {e}");
+            let started = std::time::Instant::now();
+            match self.refill(&c.id).await {
+                Ok(_) => metrics::histogram!("schedule_refill_seconds")
+                    .record(started.elapsed().as_secs_f64()),
+                Err(e) => {
+                    metrics::counter!("schedule_errors_total", "kind" => "refill").increment(1);
+                    tracing::warn!(channel = %c.id, "refill: {e}");
+                }
             }
         }
     }

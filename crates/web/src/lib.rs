@@ -8,7 +8,9 @@
 //!   edge (`impl From<MyError> for ApiError`).
 //! - [`JsonBody`]: a JSON extractor whose rejections are 400 (never 404 or 422) and name the
 //!   field that failed, using `serde_path_to_error`.
-//! - [`common_routes`]: `GET /healthz` and `GET /metrics` (Prometheus text).
+//! - [`common_routes`]: `GET /healthz` and `GET /metrics` (Prometheus text; histograms
+//!   named `*_seconds` have buckets, so replicas aggregate; [`on_scrape`] lets a service
+//!   set gauges from its state at scrape time).
 //! - [`cors`]: CORS open to every origin for playback (playlists, segments, keys), closed
 //!   for the control plane except the origins the operator lists ([`set_control_origins`]);
 //!   cross-origin control requests from anyone else are refused before the handler.
@@ -20,7 +22,8 @@
 //! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
 //!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
 //! - [`serve`]: serve with header-read and request timeouts and a connection cap (see
-//!   [`ServeOptions`]), and stop on Ctrl-C / SIGTERM.
+//!   [`ServeOptions`]), and stop on Ctrl-C / SIGTERM: stop accepting, let requests in flight
+//!   finish until [`shutdown_deadline`], then return.
 //!
 //! What it is not for: anything specific to one service. No business logic lives here.
 
@@ -30,9 +33,12 @@ mod serve;
 
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
 pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
-pub use serve::{ServeOptions, raise_fd_limit, serve, serve_until, serve_with, shutdown_signal};
+pub use serve::{
+    DEFAULT_SHUTDOWN_TIMEOUT, ServeOptions, raise_fd_limit, serve, serve_until, serve_with,
+    set_shutdown_timeout, shutdown_deadline, shutdown_signal, shutdown_timeout,
+};
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use axum::{
     Json, Router,
@@ -186,16 +192,72 @@ pub fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Buckets of every `*_seconds` histogram: 0.5 ms (a cached playlist) to 30 s (a stuck
+/// upstream). Buckets rather than the exporter's default summaries, so that an operator
+/// can sum replicas and compute quantiles over any window.
+pub const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 /// Install the Prometheus recorder for this process (idempotent). Returns `None` if another
 /// recorder was installed first (then `/metrics` answers empty).
+///
+/// Histogram samples wait in the recorder until they are folded into buckets, which a
+/// scrape does; a thread does it every few seconds too, so that memory stays flat when
+/// nobody scrapes (a busy engine records tens of thousands of samples a second).
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                    SECONDS_BUCKETS,
+                )
+                .ok()?
+                .install_recorder()
+                .ok()?;
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
+            Some(handle)
+        })
         .as_ref()
 }
 
+/// A function run before each `/metrics` answer; it returns `false` once its service is
+/// gone (then it is dropped).
+type Collector = Box<dyn Fn() -> bool + Send + Sync>;
+static COLLECTORS: Mutex<Vec<Collector>> = Mutex::new(Vec::new());
+
+/// Run `collect` before every `/metrics` answer of this process, to set gauges from state
+/// that is cheaper to read on demand than to track (fetchers by state, sessions held).
+/// `collect` returns `false` when what it reads is gone (hold the service by a `Weak`);
+/// it is then forgotten.
+pub fn on_scrape(collect: impl Fn() -> bool + Send + Sync + 'static) {
+    metrics_handle();
+    COLLECTORS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Box::new(collect));
+}
+
+/// The Prometheus text of this process, after running the [`on_scrape`] collectors.
+pub fn render_metrics() -> String {
+    COLLECTORS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|collect| collect());
+    metrics_handle().map(|h| h.render()).unwrap_or_default()
+}
+
 async fn metrics_text() -> Response {
-    let body = metrics_handle().map(|h| h.render()).unwrap_or_default();
+    let body = render_metrics();
     (
         [(
             header::CONTENT_TYPE,

@@ -14,8 +14,14 @@
 //!   file-descriptor limit, which [`raise_fd_limit`] lifts to the hard limit at start.
 //! - `TCP_NODELAY` on every connection: a response is never held back waiting for the
 //!   client's ACK.
+//! - **Graceful shutdown** ([`ServeOptions::shutdown_timeout`], `lineup --shutdown-timeout`):
+//!   on the stop signal the listener closes at once, idle keep-alive connections are told to
+//!   go, and requests in flight may finish until the deadline ([`shutdown_deadline`]: the
+//!   signal's instant plus the timeout, shared by everything a service drains on the way
+//!   out); whatever is still open then is cut.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,6 +33,8 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
+    /// How long requests in flight may take to finish after the stop signal.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -35,8 +43,40 @@ impl Default for ServeOptions {
             header_read_timeout: Duration::from_secs(20),
             request_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(),
+            shutdown_timeout: shutdown_timeout(),
         }
     }
+}
+
+/// The process-wide shutdown timeout (`lineup --shutdown-timeout`), in ms.
+static SHUTDOWN_TIMEOUT_MS: AtomicU64 = AtomicU64::new(DEFAULT_SHUTDOWN_TIMEOUT.as_millis() as u64);
+/// When the process received its stop signal (set by [`shutdown_signal`]).
+static SHUTDOWN_STARTED: OnceLock<tokio::time::Instant> = OnceLock::new();
+
+/// Default for [`ServeOptions::shutdown_timeout`].
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Set the shutdown timeout every listener of this process uses (the binary does, from
+/// `--shutdown-timeout`).
+pub fn set_shutdown_timeout(timeout: Duration) {
+    SHUTDOWN_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
+}
+
+/// The process-wide shutdown timeout ([`DEFAULT_SHUTDOWN_TIMEOUT`] unless set).
+pub fn shutdown_timeout() -> Duration {
+    Duration::from_millis(SHUTDOWN_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+/// The instant by which this process must have finished shutting down: when
+/// [`shutdown_signal`] fired (or now, if it has not) plus [`shutdown_timeout`]. Every
+/// part of a service that drains on the way out (requests in flight, pull/push fetchers,
+/// state flushes) works against this one deadline.
+pub fn shutdown_deadline() -> tokio::time::Instant {
+    let started = SHUTDOWN_STARTED
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now);
+    started + shutdown_timeout()
 }
 
 /// The file-descriptor limit minus room for files, upstream connections and stores.
@@ -93,7 +133,7 @@ pub fn raise_fd_limit() -> Option<u64> {
 }
 
 /// Serve `router` on `listener` until Ctrl-C or SIGTERM, then stop accepting and wait for
-/// the open connections to finish their requests.
+/// the open connections to finish their requests (until [`shutdown_deadline`]).
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     serve_until(listener, router, shutdown_signal()).await
 }
@@ -183,7 +223,26 @@ pub async fn serve_with(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // The deadline counts from the signal (a service may have drained other work first).
+    let deadline = SHUTDOWN_STARTED
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now)
+        + options.shutdown_timeout;
+    if tokio::time::timeout_at(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        let open = options
+            .max_connections
+            .max(1)
+            .saturating_sub(slots.available_permits());
+        tracing::warn!(
+            open,
+            timeout = ?options.shutdown_timeout,
+            "requests still in flight at the shutdown deadline; closing their connections"
+        );
+    }
     Ok(())
 }
 
@@ -229,7 +288,8 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C or SIGTERM, and records the instant ([`shutdown_deadline`] counts
+/// from it).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -244,6 +304,11 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    SHUTDOWN_STARTED.get_or_init(tokio::time::Instant::now);
+    tracing::info!(
+        timeout = ?shutdown_timeout(),
+        "stop signal: finishing in-flight work, then exiting"
+    );
 }
 
 #[cfg(test)]
@@ -379,6 +444,108 @@ mod tests {
             "raw paths must not become labels: {metrics}"
         );
         assert!(has("http_request_duration_seconds"), "{metrics}");
+    }
+
+    /// A router whose `/hold` handler says when it has started and answers only when
+    /// released.
+    fn holding_router() -> (Router, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>) {
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let (e, r) = (entered.clone(), release.clone());
+        let router = crate::common_routes().route(
+            "/hold",
+            axum::routing::get(move || {
+                let (e, r) = (e.clone(), r.clone());
+                async move {
+                    e.notify_one();
+                    r.notified().await;
+                    "done"
+                }
+            }),
+        );
+        (router, entered, release)
+    }
+
+    /// After the stop signal the listener closes, and a request already in the handler
+    /// still gets its answer; then `serve_with` returns.
+    #[tokio::test]
+    async fn in_flight_requests_finish_after_the_stop_signal() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (router, entered, release) = holding_router();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with(
+            listener,
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+            ServeOptions {
+                shutdown_timeout: Duration::from_secs(30),
+                ..Default::default()
+            },
+        ));
+        let client = tokio::spawn(get(addr, "/hold"));
+        entered.notified().await;
+        stop.send(()).unwrap();
+        // The listener goes away: new connections are refused.
+        wait_refused(addr).await;
+        assert!(
+            !server.is_finished(),
+            "the server must wait for the request in flight"
+        );
+        release.notify_one();
+        let answer = client.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("done"), "{answer}");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server returns once the request is answered")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// A request that does not finish by the deadline is cut, and the server returns.
+    #[tokio::test]
+    async fn stuck_requests_are_cut_at_the_shutdown_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (router, entered, _release) = holding_router();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with(
+            listener,
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+            ServeOptions {
+                shutdown_timeout: Duration::from_millis(200),
+                ..Default::default()
+            },
+        ));
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /hold HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        entered.notified().await;
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server gives up on the stuck request at the deadline")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// Polls until connecting to `addr` fails.
+    async fn wait_refused(addr: std::net::SocketAddr) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the listener still accepts after the stop signal"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[test]

@@ -86,6 +86,27 @@ pub trait Output: Send + Sync {
     fn status(&self) -> OutputStatus {
         OutputStatus::default()
     }
+    /// Resolves once everything `put` accepted has been delivered (queueing outputs); the
+    /// fetcher awaits it when it stops. Outputs that store within `put` need nothing here.
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Runs one write to a destination and records how long it took when it succeeded, as
+/// `pullpush_push_seconds{output}` (each built-in output wraps the place where bytes reach
+/// its destination: a file, an S3 object, an ingest PUT).
+pub(crate) async fn timed_push<T, E>(
+    output: &'static str,
+    write: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> std::result::Result<T, E> {
+    let started = std::time::Instant::now();
+    let result = write.await;
+    if result.is_ok() {
+        metrics::histogram!("pullpush_push_seconds", "output" => output)
+            .record(started.elapsed().as_secs_f64());
+    }
+    result
 }
 
 /// Builds an output from the fetcher's `payload`. Errors name the field relative to the

@@ -94,7 +94,7 @@ impl Output for DirOutput {
         body: Body,
         _len: Option<u64>,
     ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
+        Box::pin(super::timed_push("dir", async move {
             let target = self.full(path)?;
             let folder = target.parent().unwrap_or(&self.root).to_path_buf();
             tokio::fs::create_dir_all(&folder)
@@ -132,7 +132,7 @@ impl Output for DirOutput {
                 let _ = tokio::fs::remove_file(&tmp).await;
             }
             result
-        })
+        }))
     }
 
     fn delete<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<()>> {

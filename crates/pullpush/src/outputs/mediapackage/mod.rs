@@ -162,6 +162,7 @@ impl MediaPackageOutput {
                 queue: Mutex::new(VecDeque::new()),
                 notify: Notify::new(),
                 closed: AtomicBool::new(false),
+                busy: AtomicBool::new(false),
                 last_error: Mutex::new(None),
                 capacity: queue_size,
                 capacity_bytes: queue_bytes,
@@ -235,6 +236,23 @@ impl Output for MediaPackageOutput {
         self.stem.clone()
     }
 
+    /// Until every ingest's queue is empty and its worker idle (an ingest that keeps
+    /// failing keeps this waiting: the caller bounds it).
+    fn flush(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            loop {
+                let idle = self
+                    .ingests
+                    .iter()
+                    .all(|i| !i.busy.load(Ordering::SeqCst) && i.queue.lock().unwrap().is_empty());
+                if idle {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    }
+
     fn status(&self) -> OutputStatus {
         let mut errors = Vec::new();
         let mut queued = 0;
@@ -288,6 +306,8 @@ struct Ingest {
     queue: Mutex<VecDeque<Op>>,
     notify: Notify,
     closed: AtomicBool,
+    /// An op was taken from the queue and is not delivered yet.
+    busy: AtomicBool,
     last_error: Mutex<Option<String>>,
     capacity: usize,
     capacity_bytes: u64,
@@ -339,14 +359,19 @@ impl Ingest {
             if self.closed.load(Ordering::SeqCst) {
                 return;
             }
-            let op = self.queue.lock().unwrap().pop_front();
+            let op = {
+                let mut q = self.queue.lock().unwrap();
+                let op = q.pop_front();
+                self.busy.store(op.is_some(), Ordering::SeqCst);
+                op
+            };
             let Some(op) = op else {
                 self.notify.notified().await;
                 continue;
             };
             let mut attempt = 0u32;
             loop {
-                match self.deliver(&op).await {
+                match super::timed_push("mediapackage", self.deliver(&op)).await {
                     Ok(()) => {
                         *self.last_error.lock().unwrap() = None;
                         break;

@@ -156,7 +156,7 @@ impl Output for S3Output {
         body: Body,
         _len: Option<u64>,
     ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
+        Box::pin(super::timed_push("s3", async move {
             let mut attrs = Attributes::new();
             attrs.insert(Attribute::ContentType, content_type.to_string().into());
             let mut w = object_store::buffered::BufWriter::with_capacity(
@@ -185,7 +185,7 @@ impl Output for S3Output {
                 .await
                 .map_err(|e| Error::Output(e.to_string()))?;
             Ok(n)
-        })
+        }))
     }
 
     fn delete<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<()>> {

@@ -45,7 +45,7 @@ impl Output for VoidOutput {
         body: Body,
         _len: Option<u64>,
     ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
+        Box::pin(super::timed_push("void", async move {
             let mut s = body.into_stream();
             let mut n = 0u64;
             while let Some(chunk) = s.next().await {
@@ -54,7 +54,7 @@ impl Output for VoidOutput {
             self.bytes.fetch_add(n, Ordering::Relaxed);
             self.objects.fetch_add(1, Ordering::Relaxed);
             Ok(n)
-        })
+        }))
     }
 
     fn delete<'a>(&'a self, _path: &'a str) -> BoxFuture<'a, Result<()>> {
