@@ -81,10 +81,12 @@ pub fn place(item: &Item, at: Millis) -> Placement {
 }
 
 /// What plays at `at` instead of `item`, which could not be used (`error` says why): the
-/// slate, for its default duration, or until the end of a live event.
+/// slate, for its default duration, or until the end of a live event, or for a scheduled
+/// programme's slot (the next programme keeps its time).
 pub fn fallback(item: &Item, at: Millis, error: &str) -> Item {
     let duration_ms = match item {
         Item::Live { end_ms, .. } if *end_ms > at => Some((end_ms - at) as u64),
+        Item::Programme { max_ms, .. } => Some((*max_ms).max(1)),
         _ => None,
     };
     Item::Slate {
@@ -188,6 +190,32 @@ mod tests {
             step(&v(false, 100)),
             Step::Schedule,
             "end == until is not covered"
+        );
+    }
+
+    /// A scheduled programme that cannot play (its VOD does not fit the channel, say) is
+    /// the slate for its slot, not the default slate: that would overrun the next
+    /// programme's start by up to the default's length (and leave it unannounced).
+    #[test]
+    fn a_failed_programme_is_the_slate_for_its_slot() {
+        let p = Item::Programme {
+            programme: crate::timeline::ProgrammeTag {
+                id: "p".into(),
+                title: String::new(),
+                start_ms: 0,
+                end_ms: 3_000,
+            },
+            url: "http://v/p.m3u8".into(),
+            offset_ms: 0,
+            max_ms: 3_000,
+            first: true,
+        };
+        assert_eq!(
+            fallback(&p, 0, "bad"),
+            Item::Slate {
+                reason: Some("bad".into()),
+                duration_ms: Some(3_000)
+            }
         );
     }
 
