@@ -9,14 +9,22 @@
 //!
 //! Replicas: only the replica that appends an entry asks; the others read the item from
 //! the store's log, so every replica renders the same bytes even if the schedule changes
-//! in between.
+//! in between (or this replica planned from its last read, below).
+//!
+//! An unreachable schedule service (down, or slower than half the timeout): the channel
+//! list keeps its channels as last listed (an engine starting then serves its other
+//! channels and adds these when the service answers), and items are planned from the
+//! channel's last schedule read while that covers the instant asked (`read_ahead`, 15
+//! minutes), so programmes keep their times. House ads are read at most every 30 s, with a
+//! quarter of the timeout; failing, the last list (or the slate) fills the break. The
+//! answer thus comes within the timeout the engine waits for it.
 //!
 //! Channels the schedule service does not know are passed to the inner adapters (a
 //! channels file, an HTTP asset manager), so both kinds can run in one engine.
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde::Deserialize;
@@ -35,7 +43,8 @@ pub struct ScheduleAdapterConfig {
     pub catalog_url: Option<String>,
     /// Bearer token for both (their `/api/v1` routes may need one).
     pub token: Option<String>,
-    /// Bound on each request.
+    /// Bound on an answer (give the engine's load timeout): the schedule read gets half of
+    /// it, house ads a quarter.
     pub timeout: Duration,
     /// How far past the instant asked about the events are read (a longer gap plays the
     /// default slate until the next event is this close; keep it short: each entry
@@ -63,7 +72,23 @@ pub struct ScheduleAdapter {
     inner_channels: Arc<dyn ChannelManager>,
     /// The channels the schedule service listed last time.
     ours: RwLock<HashSet<String>>,
+    /// ... as channel configurations (kept while the service is unreachable).
+    listed: RwLock<Vec<ChannelConfig>>,
+    /// Each channel's last schedule read.
+    read: Mutex<HashMap<String, Read>>,
+    /// House ads as last read, and when.
+    ads: Mutex<Option<(Instant, Vec<String>)>>,
 }
+
+/// The events overlapping `[from, to)`, as read at some point.
+struct Read {
+    from: Millis,
+    to: Millis,
+    slots: Vec<Slot>,
+}
+
+/// How long a house ad list is used before it is read again.
+const HOUSE_ADS_TTL: Duration = Duration::from_secs(30);
 
 /// A schedule event as the service answers it (Eyevinn schedule-service JSON).
 #[derive(Debug, Deserialize)]
@@ -178,6 +203,9 @@ impl ScheduleAdapter {
             inner_assets,
             inner_channels,
             ours: RwLock::new(HashSet::new()),
+            listed: RwLock::new(Vec::new()),
+            read: Mutex::new(HashMap::new()),
+            ads: Mutex::new(None),
         })
     }
 
@@ -217,24 +245,81 @@ impl ScheduleAdapter {
         Ok(slots)
     }
 
-    /// House ads' URLs (empty without a catalog, or when it fails: breaks get the slate).
+    /// The channel's events overlapping `[at, at + read_ahead)`; when the service does not
+    /// answer (in half the timeout), the last read if it covers `at`.
+    async fn slots_at(&self, channel: &str, at: Millis) -> Result<Vec<Slot>> {
+        let to = at.saturating_add(self.cfg.read_ahead.as_millis() as Millis);
+        let budget = self.cfg.timeout / 2;
+        let fetched = match tokio::time::timeout(budget, self.slots(channel, at, to)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Adapter(format!(
+                "schedule of {channel}: no answer within {budget:?}"
+            ))),
+        };
+        let mut read = self.read.lock().expect("read lock");
+        match fetched {
+            Ok(slots) => {
+                let r = Read {
+                    from: at,
+                    to,
+                    slots: slots.clone(),
+                };
+                read.insert(channel.to_string(), r);
+                Ok(slots)
+            }
+            Err(e) => {
+                metrics::counter!("engine_schedule_errors_total", "what" => "schedule")
+                    .increment(1);
+                match read.get(channel) {
+                    Some(r) if r.from <= at && at < r.to => {
+                        tracing::warn!(channel, error = %e, "schedule service unreachable; planning from its last answer");
+                        Ok(r.slots.clone())
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    /// House ads' URLs (empty without a catalog; the last list, or empty, when it fails:
+    /// breaks get the slate).
     async fn house_ads(&self) -> Vec<String> {
         let Some(base) = &self.cfg.catalog_url else {
             return Vec::new();
         };
-        let url = format!("{}/api/v1/assets", base.trim_end_matches('/'));
-        match self
-            .get_json::<Vec<CatalogAsset>>(&url, &[("houseAds", "true".into())])
-            .await
+        let last = self.ads.lock().expect("ads lock").clone();
+        if let Some((when, ads)) = &last
+            && when.elapsed() < HOUSE_ADS_TTL
         {
-            Ok(list) => list
-                .into_iter()
-                .filter(CatalogAsset::is_house_ad)
-                .map(|a| a.url)
-                .collect(),
+            return ads.clone();
+        }
+        let url = format!("{}/api/v1/assets", base.trim_end_matches('/'));
+        let budget = self.cfg.timeout / 4;
+        let got = tokio::time::timeout(
+            budget,
+            self.get_json::<Vec<CatalogAsset>>(&url, &[("houseAds", "true".into())]),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Adapter(format!(
+                "{url}: no answer within {budget:?}"
+            )))
+        });
+        match got {
+            Ok(list) => {
+                let ads: Vec<String> = list
+                    .into_iter()
+                    .filter(CatalogAsset::is_house_ad)
+                    .map(|a| a.url)
+                    .collect();
+                *self.ads.lock().expect("ads lock") = Some((Instant::now(), ads.clone()));
+                ads
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "house ads unavailable; breaks get the slate");
-                Vec::new()
+                metrics::counter!("engine_schedule_errors_total", "what" => "house_ads")
+                    .increment(1);
+                tracing::warn!(error = %e, "house ads unavailable; breaks get the last list or the slate");
+                last.map(|(_, ads)| ads).unwrap_or_default()
             }
         }
     }
@@ -260,7 +345,7 @@ impl ScheduleAdapter {
                 },
             );
         };
-        let slots = self.slots(&req.channel, at, at + read_ahead).await?;
+        let slots = self.slots_at(&req.channel, at).await?;
         let mut ask = Ask {
             at,
             snap_ms: req.target_ms.unwrap_or(2_000).max(1),
@@ -302,19 +387,34 @@ impl ChannelManager for ScheduleAdapter {
         Box::pin(async move {
             let mut list = self.inner_channels.channels().await?;
             let url = format!("{}/api/v1/channels", self.cfg.schedule_url);
-            let listed: Vec<ListedChannel> = self.get_json(&url, &[]).await?;
-            let ids: HashSet<String> = listed.iter().map(|c| c.id.clone()).collect();
-            for c in listed {
-                if !list.iter().any(|l| l.id == c.id) {
-                    list.push(ChannelConfig {
-                        id: c.id,
-                        title: (!c.title.is_empty()).then_some(c.title),
-                        profile: None,
-                        slate: None,
-                    });
+            match self.get_json::<Vec<ListedChannel>>(&url, &[]).await {
+                Ok(listed) => {
+                    let ids: HashSet<String> = listed.iter().map(|c| c.id.clone()).collect();
+                    let configs = listed
+                        .into_iter()
+                        .map(|c| ChannelConfig {
+                            id: c.id,
+                            title: (!c.title.is_empty()).then_some(c.title),
+                            profile: None,
+                            slate: None,
+                        })
+                        .collect();
+                    *self.listed.write().expect("listed lock") = configs;
+                    *self.ours.write().expect("ours lock") = ids;
+                }
+                Err(e) => {
+                    // Dropping its channels would end them mid-air (and an engine could not
+                    // start while the service is down): keep them as last listed.
+                    metrics::counter!("engine_schedule_errors_total", "what" => "channels")
+                        .increment(1);
+                    tracing::warn!(error = %e, "schedule service unreachable; keeping its channels as last listed");
                 }
             }
-            *self.ours.write().expect("ours lock") = ids;
+            for c in self.listed.read().expect("listed lock").iter() {
+                if !list.iter().any(|l| l.id == c.id) {
+                    list.push(c.clone());
+                }
+            }
             Ok(list)
         })
     }
