@@ -524,7 +524,7 @@ mod hostile {
         ) {
             let i = item_at(&slots, &Ask { snap_ms: snap, ..ask(at) });
             if let Some(l) = length(&i) {
-                prop_assert!(l >= 1 && l <= MAX_ENTRY_MS, "{:?}", i);
+                prop_assert!((1..=MAX_ENTRY_MS).contains(&l), "{:?}", i);
             }
             if let Item::Programme { programme, max_ms, .. } = &i {
                 let left = programme.end_ms.saturating_sub(at).max(0) as u64;
