@@ -93,11 +93,17 @@ pub fn programme_at<'a>(
         .and_then(|&i| programmes.get(i))
 }
 
+/// Whether an ad policy's `every` or `duration` (seconds) is usable: finite, in (0, 3600]
+/// (the service refuses others; a stored one is ignored, see [`ad_breaks`], [`ad_after`]).
+pub fn policy_secs_ok(s: f64) -> bool {
+    s.is_finite() && s > 0.0 && s <= 3600.0
+}
+
 fn ad_breaks(config: &FillConfig, length_secs: f64) -> Vec<AdBreak> {
     let Some(policy) = config.ad_breaks else {
         return Vec::new();
     };
-    if policy.every <= 0.0 || policy.duration <= 0.0 {
+    if !(policy_secs_ok(policy.every) && policy.every >= 1.0 && policy_secs_ok(policy.duration)) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -147,7 +153,7 @@ pub fn ad_event_id(channel: &str, seq: u64) -> String {
 
 /// Whether an AD event follows auto programme `seq` (see [`crate::AdEventPolicy`]).
 fn ad_after(config: &FillConfig, seq: u64) -> Option<Millis> {
-    let p = config.ad_events?;
+    let p = config.ad_events.filter(|p| policy_secs_ok(p.duration))?;
     let ms = (p.duration * 1000.0).round() as Millis;
     (p.every > 0 && ms > 0 && (seq + 1).is_multiple_of(u64::from(p.every))).then_some(ms)
 }

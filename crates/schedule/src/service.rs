@@ -473,6 +473,28 @@ impl Service {
         {
             return Err(Error::field("config.horizonHours", "must be in (0, 744]"));
         }
+        if let Some(p) = req.config.ad_events
+            && !plan::policy_secs_ok(p.duration)
+        {
+            return Err(Error::field(
+                "config.adEvents.duration",
+                "must be in (0, 3600] seconds",
+            ));
+        }
+        if let Some(p) = req.config.ad_breaks {
+            if !(plan::policy_secs_ok(p.every) && p.every >= 1.0) {
+                return Err(Error::field(
+                    "config.adBreaks.every",
+                    "must be in [1, 3600] seconds",
+                ));
+            }
+            if !plan::policy_secs_ok(p.duration) {
+                return Err(Error::field(
+                    "config.adBreaks.duration",
+                    "must be in (0, 3600] seconds",
+                ));
+            }
+        }
         let mut channel = self.channel(&req.channel_id).await?;
         let programmes = self.read_feed(&req.url).await?;
         if programmes.is_empty() {
