@@ -234,15 +234,13 @@ impl ScheduleAdapter {
             self.cfg.schedule_url,
             urlencode(channel)
         );
-        let events: Vec<Event> = self
+        let events: Vec<serde_json::Value> = self
             .get_json(
                 &url,
                 &[("start", from.to_string()), ("end", to.to_string())],
             )
             .await?;
-        let mut slots: Vec<Slot> = events.into_iter().filter_map(Event::slot).collect();
-        slots.sort_by_key(|s| s.start_ms);
-        Ok(slots)
+        Ok(events_to_slots(channel, events))
     }
 
     /// The channel's events overlapping `[at, at + read_ahead)`; when the service does not
@@ -363,6 +361,24 @@ impl ScheduleAdapter {
     }
 }
 
+/// The playable events, by start time. An event that does not parse is skipped (logged and
+/// counted): one bad event must not turn the whole schedule into the slate.
+fn events_to_slots(channel: &str, events: Vec<serde_json::Value>) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = events
+        .into_iter()
+        .filter_map(|v| match serde_json::from_value::<Event>(v) {
+            Ok(e) => e.slot(),
+            Err(e) => {
+                metrics::counter!("engine_schedule_errors_total", "what" => "event").increment(1);
+                tracing::warn!(channel, error = %e, "schedule event skipped: malformed");
+                None
+            }
+        })
+        .collect();
+    slots.sort_by_key(|s| s.start_ms);
+    slots
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -451,6 +467,24 @@ mod tests {
         }))
         .unwrap();
         assert!(empty.slot().is_none());
+    }
+
+    /// One malformed event (a foreign service's, or a half-written one) is skipped, not a
+    /// failure of the whole schedule (every item would be the slate); unsorted events are
+    /// put in order.
+    #[test]
+    fn a_malformed_event_does_not_hide_the_others() {
+        let events = vec![
+            serde_json::json!({"id": "late", "start_time": 60_000, "end_time": 90_000,
+                               "url": "http://v/2.m3u8", "type": "vod"}),
+            serde_json::json!({"id": "bad", "start_time": null, "end_time": 10}),
+            serde_json::json!({"id": 7, "start_time": 0, "end_time": 10, "url": "http://v/x"}),
+            serde_json::json!({"id": "early", "start_time": 0, "end_time": 60_000,
+                               "url": "http://v/1.m3u8", "type": "vod"}),
+        ];
+        let slots = events_to_slots("c", events);
+        let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["early", "late"]);
     }
 
     #[test]
