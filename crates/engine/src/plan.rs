@@ -80,6 +80,43 @@ pub fn place(item: &Item, at: Millis) -> Placement {
     }
 }
 
+/// `item` as the engine schedules it: asking for at most [`crate::slots::MAX_ENTRY_MS`]
+/// and at least 1 ms (an entry's slate, filler or padding is built in memory; whatever an
+/// asset manager answers).
+pub fn bounded(item: Item) -> Item {
+    let cap = |ms: u64| ms.clamp(1, crate::slots::MAX_ENTRY_MS);
+    match item {
+        Item::Slate {
+            reason,
+            duration_ms,
+        } => Item::Slate {
+            reason,
+            duration_ms: duration_ms.map(cap),
+        },
+        Item::AdBreak {
+            duration_ms,
+            filler,
+        } => Item::AdBreak {
+            duration_ms: cap(duration_ms),
+            filler,
+        },
+        Item::Programme {
+            programme,
+            url,
+            offset_ms,
+            max_ms,
+            first,
+        } => Item::Programme {
+            programme,
+            url,
+            offset_ms,
+            max_ms: cap(max_ms),
+            first,
+        },
+        other => other,
+    }
+}
+
 /// What plays at `at` instead of `item`, which could not be used (`error` says why): the
 /// slate, for its default duration, or until the end of a live event, or for a scheduled
 /// programme's slot (the next programme keeps its time).
@@ -196,6 +233,57 @@ mod tests {
     /// A scheduled programme that cannot play (its VOD does not fit the channel, say) is
     /// the slate for its slot, not the default slate: that would overrun the next
     /// programme's start by up to the default's length (and leave it unannounced).
+    /// An asset manager's item (HTTP adapters answer any item) asking for an entry longer
+    /// than [`crate::slots::MAX_ENTRY_MS`] is cut to it: the entry's looped slate or filler
+    /// is built in memory (`max_ms: u64::MAX` never finished looping).
+    #[test]
+    fn items_from_adapters_are_bounded() {
+        let cap = crate::slots::MAX_ENTRY_MS;
+        let huge = [
+            Item::Slate {
+                reason: None,
+                duration_ms: Some(u64::MAX),
+            },
+            Item::AdBreak {
+                duration_ms: u64::MAX,
+                filler: None,
+            },
+            Item::Programme {
+                programme: crate::timeline::ProgrammeTag {
+                    id: "p".into(),
+                    title: String::new(),
+                    start_ms: 0,
+                    end_ms: Millis::MAX,
+                },
+                url: "http://v/p.m3u8".into(),
+                offset_ms: 0,
+                max_ms: u64::MAX,
+                first: true,
+            },
+        ];
+        for i in huge {
+            let b = bounded(i.clone());
+            let len = match b {
+                Item::Slate { duration_ms, .. } => duration_ms.unwrap(),
+                Item::AdBreak { duration_ms, .. } => duration_ms,
+                Item::Programme { max_ms, .. } => max_ms,
+                _ => unreachable!(),
+            };
+            assert_eq!(len, cap, "{i:?}");
+        }
+        let small = Item::AdBreak {
+            duration_ms: 0,
+            filler: None,
+        };
+        assert_eq!(
+            bounded(small),
+            Item::AdBreak {
+                duration_ms: 1,
+                filler: None
+            }
+        );
+    }
+
     #[test]
     fn a_failed_programme_is_the_slate_for_its_slot() {
         let p = Item::Programme {

@@ -316,7 +316,8 @@ impl Engine {
         )
         .await;
         match asked {
-            Ok(Ok(i)) => i,
+            // Bounded: an entry's media is built in memory, whatever the adapter answered.
+            Ok(Ok(i)) => plan::bounded(i),
             Ok(Err(e)) => {
                 metrics::counter!("engine_adapter_errors_total").increment(1);
                 tracing::warn!(scope = %scope.key, error = %e, "asset manager failed, playing slate");
