@@ -15,7 +15,7 @@
 //! - [`after_lost_append`]: what to do when an append lost but there is nothing to catch up
 //!   with (the store lost the log).
 
-use crate::timeline::{Item, Millis};
+use crate::timeline::{Item, Millis, ProgrammeTag};
 
 /// A live item whose start is further than this after the schedule's end gets the slate
 /// until it starts; a closer (or past) start joins the source at the schedule's end.
@@ -113,6 +113,34 @@ pub fn bounded(item: Item) -> Item {
             max_ms: cap(max_ms),
             first,
         },
+        other => other,
+    }
+}
+
+/// `item` as the engine schedules it after `last`, the programme of the schedule's most
+/// recent programme (or live) entry: a programme entry that does not continue `last` starts
+/// its programme as far as viewers can tell, so it carries the programme DATERANGE even when
+/// the adapter did not mark it `first` (it joined late: the slate of a failed or timed-out
+/// adapter answer overran the programme's start).
+pub fn announce(item: Item, last: Option<&ProgrammeTag>) -> Item {
+    match item {
+        Item::Programme {
+            programme,
+            url,
+            offset_ms,
+            max_ms,
+            first,
+        } => {
+            let continues =
+                last.is_some_and(|l| l.id == programme.id && l.start_ms == programme.start_ms);
+            Item::Programme {
+                programme,
+                url,
+                offset_ms,
+                max_ms,
+                first: first || !continues,
+            }
+        }
         other => other,
     }
 }
@@ -282,6 +310,33 @@ mod tests {
                 filler: None
             }
         );
+    }
+
+    /// A programme joined after something else played at its start (the adapter failed
+    /// or timed out there and the default slate overran it) is announced all the same; one
+    /// resumed after its own break (or its previous part) is not announced again.
+    #[test]
+    fn a_programme_joined_late_after_something_else_is_announced() {
+        let tag = |id: &str, start_ms| crate::timeline::ProgrammeTag {
+            id: id.into(),
+            title: String::new(),
+            start_ms,
+            end_ms: start_ms + 60_000,
+        };
+        let part = |first| Item::Programme {
+            programme: tag("b", 60_000),
+            url: "http://v/b.m3u8".into(),
+            offset_ms: 8_000,
+            max_ms: 52_000,
+            first,
+        };
+        let first = |i: Item| matches!(i, Item::Programme { first: true, .. });
+        assert!(first(announce(part(false), Some(&tag("a", 0)))));
+        assert!(first(announce(part(false), None)));
+        // The same event id at another time is another programme (a repeat).
+        assert!(first(announce(part(false), Some(&tag("b", 0)))));
+        assert!(!first(announce(part(false), Some(&tag("b", 60_000)))));
+        assert!(first(announce(part(true), Some(&tag("b", 60_000)))));
     }
 
     #[test]
