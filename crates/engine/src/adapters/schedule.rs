@@ -361,6 +361,33 @@ impl ScheduleAdapter {
     }
 }
 
+/// The listed channels the engine can serve: ids of 1 to 128 letters, digits, `.`, `_`
+/// and `-` (the schedule service's own rule; the ids become URL path segments and store
+/// keys). Others are skipped, logged.
+fn listed_configs(listed: Vec<ListedChannel>) -> Vec<ChannelConfig> {
+    listed
+        .into_iter()
+        .filter(|c| {
+            let ok = (1..=128).contains(&c.id.len())
+                && c.id != "."
+                && c.id != ".."
+                && c.id
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
+            if !ok {
+                tracing::warn!(id = %c.id, "schedule channel skipped: unusable id");
+            }
+            ok
+        })
+        .map(|c| ChannelConfig {
+            id: c.id,
+            title: (!c.title.is_empty()).then_some(c.title),
+            profile: None,
+            slate: None,
+        })
+        .collect()
+}
+
 /// The playable events, by start time. An event that does not parse is skipped (logged and
 /// counted): one bad event must not turn the whole schedule into the slate.
 fn events_to_slots(channel: &str, events: Vec<serde_json::Value>) -> Vec<Slot> {
@@ -405,16 +432,8 @@ impl ChannelManager for ScheduleAdapter {
             let url = format!("{}/api/v1/channels", self.cfg.schedule_url);
             match self.get_json::<Vec<ListedChannel>>(&url, &[]).await {
                 Ok(listed) => {
-                    let ids: HashSet<String> = listed.iter().map(|c| c.id.clone()).collect();
-                    let configs = listed
-                        .into_iter()
-                        .map(|c| ChannelConfig {
-                            id: c.id,
-                            title: (!c.title.is_empty()).then_some(c.title),
-                            profile: None,
-                            slate: None,
-                        })
-                        .collect();
+                    let configs = listed_configs(listed);
+                    let ids: HashSet<String> = configs.iter().map(|c| c.id.clone()).collect();
                     *self.listed.write().expect("listed lock") = configs;
                     *self.ours.write().expect("ours lock") = ids;
                 }
@@ -485,6 +504,19 @@ mod tests {
         let slots = events_to_slots("c", events);
         let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["early", "late"]);
+    }
+
+    /// Channel ids become URL path segments and store keys: a foreign service's id that is
+    /// empty, too long or has other characters than the schedule service allows is skipped.
+    #[test]
+    fn odd_channel_ids_are_skipped() {
+        let listed: Vec<ListedChannel> = serde_json::from_value(serde_json::json!([
+            {"id": "news.hd", "title": "News"}, {"id": ""}, {"id": "a/b"},
+            {"id": "x{y}"}, {"id": ".."}, {"id": "z".repeat(200)}, {"id": "ok_1-2"}
+        ]))
+        .unwrap();
+        let ids: Vec<String> = listed_configs(listed).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["news.hd", "ok_1-2"]);
     }
 
     #[test]
