@@ -277,3 +277,97 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
     modes.schedule.store(DOWN, Ordering::SeqCst);
     assert!(ids(adapter().channels().await.unwrap()).is_empty());
 }
+
+/// Eyevinn's schedule-service reads `start`/`end` as ISO 8601 (an epoch-ms string is parsed
+/// as a date in the year 1700) and lists the events *starting* in the range: the event
+/// playing at the instant asked is not in it. The adapter must still find it, e.g. when the
+/// programme resumes after a break or the channel starts in its middle.
+#[tokio::test]
+async fn schedule_adapter_reads_an_eyevinn_style_schedule_service() {
+    use axum::{
+        Json, Router, extract::Query, http::StatusCode, response::IntoResponse, routing::get,
+    };
+    use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
+    use futures::future::BoxFuture;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    const T0: i64 = 1_700_000_000_000;
+    let events = serde_json::json!([
+        {"id": "p1", "channelId": "eye", "title": "One", "start_time": T0,
+         "end_time": T0 + 3_600_000, "start": "", "end": "", "url": "http://v/1.m3u8",
+         "duration": 3600, "type": "VOD"},
+        {"id": "p2", "channelId": "eye", "title": "Two", "start_time": T0 + 3_600_000,
+         "end_time": T0 + 7_200_000, "start": "", "end": "", "url": "http://v/2.m3u8",
+         "duration": 3600, "type": "VOD"}
+    ]);
+    let app = Router::new()
+        .route(
+            "/api/v1/channels",
+            get(|| async { Json(serde_json::json!([{"id": "eye", "title": "E"}])) }),
+        )
+        .route(
+            "/api/v1/channels/eye/schedule",
+            get(move |Query(q): Query<HashMap<String, String>>| {
+                let events = events.clone();
+                async move {
+                    let iso = |k: &str| {
+                        q.get(k).map(|s| {
+                            chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp_millis())
+                        })
+                    };
+                    let (Some(Ok(start)), Some(Ok(end))) = (iso("start"), iso("end")) else {
+                        return (StatusCode::BAD_REQUEST, "start/end: ISO 8601").into_response();
+                    };
+                    let list: Vec<_> = events
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|e| {
+                            let s = e["start_time"].as_i64().unwrap();
+                            s >= start && s < end
+                        })
+                        .cloned()
+                        .collect();
+                    Json(list).into_response()
+                }
+            }),
+        );
+    let base = common::serve(app).await;
+    struct Nothing;
+    impl ChannelManager for Nothing {
+        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
+            Box::pin(async { Ok(vec![]) })
+        }
+    }
+    impl AssetManager for Nothing {
+        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
+            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
+        }
+    }
+    let mut cfg = ScheduleAdapterConfig::new(base.clone());
+    cfg.timeout = Duration::from_secs(5);
+    let a = ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap();
+    a.channels().await.unwrap();
+    let ask = |at: i64| {
+        let mut r = req("eye", 3);
+        r.at_ms = Some(at);
+        r.target_ms = Some(2_000);
+        a.next_item(r)
+    };
+    // Its start, the middle of it, and the next one.
+    for (at, id, offset) in [
+        (T0, "p1", 0),
+        (T0 + 1_800_000, "p1", 1_800_000),
+        (T0 + 3_600_000, "p2", 0),
+    ] {
+        match ask(at).await.unwrap() {
+            Item::Programme {
+                programme,
+                offset_ms,
+                ..
+            } => assert_eq!((programme.id.as_str(), offset_ms), (id, offset), "at {at}"),
+            other => panic!("at {at}: {other:?}"),
+        }
+    }
+}

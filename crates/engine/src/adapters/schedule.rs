@@ -2,7 +2,10 @@
 //!
 //! It reads lineup's schedule service (or Eyevinn's schedule-service: the same JSON and
 //! paths) over HTTP: `GET {schedule}/api/v1/channels` lists the channels,
-//! `GET {schedule}/api/v1/channels/{id}/schedule?start=&end=` their events, and
+//! `GET {schedule}/api/v1/channels/{id}/schedule?start=&end=` their events (ISO 8601
+//! instants; lineup's service lists the events overlapping the range, Eyevinn's those
+//! starting in it, so when no event in the answer is running at the instant asked the
+//! adapter also reads the `read_behind` before it), and
 //! `GET {catalog}/api/v1/assets?houseAds=true` the house ads that fill ad breaks. What
 //! plays when is decided by the pure [`crate::slots::item_at`] (programme boundaries kept
 //! to within one segment, ad breaks, gaps, live events); this file only fetches.
@@ -50,6 +53,9 @@ pub struct ScheduleAdapterConfig {
     /// default slate until the next event is this close; keep it short: each entry
     /// appended reads this much of the schedule).
     pub read_ahead: Duration,
+    /// How far before the instant asked events are looked for when the service lists only
+    /// the events starting in a range (Eyevinn's): the longest event joined in its middle.
+    pub read_behind: Duration,
 }
 
 impl ScheduleAdapterConfig {
@@ -60,6 +66,7 @@ impl ScheduleAdapterConfig {
             token: None,
             timeout: Duration::from_secs(5),
             read_ahead: Duration::from_secs(15 * 60),
+            read_behind: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -235,10 +242,7 @@ impl ScheduleAdapter {
             urlencode(channel)
         );
         let events: Vec<serde_json::Value> = self
-            .get_json(
-                &url,
-                &[("start", from.to_string()), ("end", to.to_string())],
-            )
+            .get_json(&url, &[("start", iso(from)), ("end", iso(to))])
             .await?;
         Ok(events_to_slots(channel, events))
     }
@@ -248,7 +252,19 @@ impl ScheduleAdapter {
     async fn slots_at(&self, channel: &str, at: Millis) -> Result<Vec<Slot>> {
         let to = at.saturating_add(self.cfg.read_ahead.as_millis() as Millis);
         let budget = self.cfg.timeout / 2;
-        let fetched = match tokio::time::timeout(budget, self.slots(channel, at, to)).await {
+        let read = async {
+            let mut slots = self.slots(channel, at, to).await?;
+            if !slots.iter().any(|s| s.start_ms <= at && at < s.end_ms) {
+                // A service listing the events that start in the range leaves out the one
+                // running now: look back for it.
+                let from = at.saturating_sub(self.cfg.read_behind.as_millis() as Millis);
+                slots.extend(self.slots(channel, from, at).await?);
+                slots.sort_by_key(|s| s.start_ms);
+                slots.dedup_by(|a, b| a.id == b.id && a.start_ms == b.start_ms);
+            }
+            Ok(slots)
+        };
+        let fetched = match tokio::time::timeout(budget, read).await {
             Ok(r) => r,
             Err(_) => Err(Error::Adapter(format!(
                 "schedule of {channel}: no answer within {budget:?}"
@@ -404,6 +420,13 @@ fn events_to_slots(channel: &str, events: Vec<serde_json::Value>) -> Vec<Slot> {
         .collect();
     slots.sort_by_key(|s| s.start_ms);
     slots
+}
+
+/// An instant as the schedule APIs read it (ISO 8601, UTC, milliseconds).
+fn iso(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn urlencode(s: &str) -> String {
