@@ -162,6 +162,22 @@ pub fn item_at(slots: &[Slot], ask: &Ask) -> Item {
     }
 }
 
+/// `slots` as [`item_at`] wants them: by start time, without overlaps. An event starting
+/// while another runs cuts that one at its start (an event inserted over others, say a
+/// breaking-news live event, plays; the rest of the one it interrupts does not); of events
+/// starting together the last listed plays. Events left without time are dropped. Lineup's service
+/// never overlaps events; a foreign one may.
+pub fn normalized(mut slots: Vec<Slot>) -> Vec<Slot> {
+    slots.sort_by_key(|s| s.start_ms);
+    for i in 1..slots.len() {
+        let start = slots[i].start_ms;
+        let prev = &mut slots[i - 1];
+        prev.end_ms = prev.end_ms.min(start);
+    }
+    slots.retain(|s| s.end_ms > s.start_ms);
+    slots
+}
+
 /// The events' upcoming content (VOD and live URLs), from `at` on: what a channel's profile
 /// is copied from before it starts.
 pub fn content_urls(slots: &[Slot], at: Millis) -> impl Iterator<Item = &str> {
@@ -435,6 +451,48 @@ mod hostile {
             Item::Slate { duration_ms, .. } => *duration_ms,
             Item::Live { .. } | Item::Vod { .. } => None,
         }
+    }
+
+    /// Overlapping events (a foreign service does not refuse them): an event starting while
+    /// another runs cuts it there, so an inserted event (breaking news) plays instead of
+    /// being skipped; unsorted input is put in order.
+    #[test]
+    fn an_event_starting_inside_another_cuts_it() {
+        let cut = normalized(vec![
+            slot("a", 0, 100_000, vec![(70_000, 10_000)]),
+            slot("n", 50_000, 80_000, vec![]),
+        ]);
+        assert_eq!((cut[0].end_ms, cut[1].start_ms), (50_000, 50_000));
+        // Before the cut: the programme runs to it, the break past it is gone.
+        match item_at(&cut, &ask(0)) {
+            Item::Programme { max_ms, .. } => assert_eq!(max_ms, 50_000),
+            other => panic!("{other:?}"),
+        }
+        let mut news = slot("news", 50_000, 80_000, vec![]);
+        news.kind = SlotKind::Live {
+            url: "http://l/news.m3u8".into(),
+        };
+        let s = normalized(vec![
+            news,
+            slot("a", 0, 100_000, vec![(70_000, 10_000)]),
+            slot("same-start", 0, 30_000, vec![]),
+            slot("b", 100_000, 160_000, vec![]),
+        ]);
+        let spans: Vec<(&str, Millis, Millis)> = s
+            .iter()
+            .map(|s| (s.id.as_str(), s.start_ms, s.end_ms))
+            .collect();
+        // "a" and "same-start" start together: the later listed wins the tie (it is cut
+        // where the next event starts, and nothing of "a" is left).
+        assert_eq!(
+            spans,
+            [
+                ("same-start", 0, 30_000),
+                ("news", 50_000, 80_000),
+                ("b", 100_000, 160_000)
+            ]
+        );
+        assert!(matches!(item_at(&s, &ask(50_000)), Item::Live { .. }));
     }
 
     #[test]

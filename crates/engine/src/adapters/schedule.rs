@@ -261,6 +261,7 @@ impl ScheduleAdapter {
                 slots.extend(self.slots(channel, from, at).await?);
                 slots.sort_by_key(|s| s.start_ms);
                 slots.dedup_by(|a, b| a.id == b.id && a.start_ms == b.start_ms);
+                slots = slots::normalized(slots);
             }
             Ok(slots)
         };
@@ -404,10 +405,11 @@ fn listed_configs(listed: Vec<ListedChannel>) -> Vec<ChannelConfig> {
         .collect()
 }
 
-/// The playable events, by start time. An event that does not parse is skipped (logged and
+/// The playable events, by start time, overlaps cut ([`slots::normalized`]). An event that
+/// does not parse is skipped (logged and
 /// counted): one bad event must not turn the whole schedule into the slate.
 fn events_to_slots(channel: &str, events: Vec<serde_json::Value>) -> Vec<Slot> {
-    let mut slots: Vec<Slot> = events
+    let slots: Vec<Slot> = events
         .into_iter()
         .filter_map(|v| match serde_json::from_value::<Event>(v) {
             Ok(e) => e.slot(),
@@ -418,8 +420,7 @@ fn events_to_slots(channel: &str, events: Vec<serde_json::Value>) -> Vec<Slot> {
             }
         })
         .collect();
-    slots.sort_by_key(|s| s.start_ms);
-    slots
+    slots::normalized(slots)
 }
 
 /// An instant as the schedule APIs read it (ISO 8601, UTC, milliseconds).
