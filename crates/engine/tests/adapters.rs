@@ -249,8 +249,10 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
         } => assert_eq!((offset_ms, max_ms), (30_000, 30_000)),
         other => panic!("{other:?}"),
     }
-    // ... or hangs.
+    // ... or hangs (the list is read in the engine's background loop: not for long).
     modes.schedule.store(HANG, Ordering::SeqCst);
+    let listed = tokio::time::timeout(timeout, a.channels()).await;
+    assert_eq!(ids(listed.expect("listed in time").unwrap()), ["sch"]);
     assert_eq!(
         at(&a, T0 + 60_000).await.unwrap(),
         Item::AdBreak {

@@ -454,7 +454,16 @@ impl ChannelManager for ScheduleAdapter {
         Box::pin(async move {
             let mut list = self.inner_channels.channels().await?;
             let url = format!("{}/api/v1/channels", self.cfg.schedule_url);
-            match self.get_json::<Vec<ListedChannel>>(&url, &[]).await {
+            // Half the timeout, as for a schedule read: the engine's background loop waits.
+            let budget = self.cfg.timeout / 2;
+            let listed = tokio::time::timeout(budget, self.get_json(&url, &[]))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Adapter(format!(
+                        "{url}: no answer within {budget:?}"
+                    )))
+                });
+            match listed {
                 Ok(listed) => {
                     let configs = listed_configs(listed);
                     let ids: HashSet<String> = configs.iter().map(|c| c.id.clone()).collect();
