@@ -146,6 +146,9 @@ fn auto_event(
     .normalized()
 }
 
+/// The longest auto event placed for one programme (a feed claiming longer is cut).
+pub const MAX_PROGRAMME_MS: Millis = 86_400_000;
+
 /// The id of the AD event placed after auto programme `seq`.
 pub fn ad_event_id(channel: &str, seq: u64) -> String {
     format!("{}-ad", auto_id(channel, seq))
@@ -266,7 +269,8 @@ pub fn fill(
         let Some(p) = programme_at(config, programmes, seq) else {
             break;
         };
-        let length = (p.duration * 1000.0).round() as Millis;
+        // A feed's duration is not trusted: at most a day (1e300 s overflowed the clock).
+        let length = ((p.duration * 1000.0).round() as Millis).min(MAX_PROGRAMME_MS);
         if length <= 0 {
             seq += 1;
             // A pass of zero-length programmes would never advance: stop.
