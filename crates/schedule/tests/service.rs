@@ -660,3 +660,60 @@ async fn auto_fill_policies_out_of_range_are_refused_by_field() {
         }
     }
 }
+
+/// Extreme instants and durations in a new event are refused by field, not a panic (an
+/// overflow in the handler): `start_time` at the edge of i64, a duration of 1e300 s.
+#[tokio::test]
+async fn events_at_extreme_times_are_refused_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::open(dir.path().join("s.db").to_str().unwrap())
+        .await
+        .unwrap();
+    service
+        .put_channel(Channel {
+            id: "c".into(),
+            tenant: String::new(),
+            title: "C".into(),
+            auto: None,
+        })
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let cases = [
+        (
+            schedule::NewEvent {
+                start_time: Some(Millis::MIN),
+                end_time: Some(Millis::MAX),
+                ad_breaks: vec![AdBreak {
+                    offset: 1.0,
+                    duration: 1.0,
+                }],
+                ..Default::default()
+            },
+            "start_time",
+        ),
+        (
+            schedule::NewEvent {
+                start_time: Some(now + 60_000),
+                duration: Some(1e300),
+                ..Default::default()
+            },
+            "duration",
+        ),
+        (
+            schedule::NewEvent {
+                start_time: Some(now + 60_000),
+                end_time: Some(Millis::MAX),
+                ..Default::default()
+            },
+            "end_time",
+        ),
+    ];
+    for (mut new, field) in cases {
+        new.url = "http://127.0.0.1:1/v/master.m3u8".into();
+        match service.add_event("c", new).await {
+            Err(schedule::Error::Field { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
