@@ -373,3 +373,44 @@ async fn schedule_adapter_reads_an_eyevinn_style_schedule_service() {
         }
     }
 }
+
+/// A schedule service answering without end (or a huge body) does not fill the engine's
+/// memory: an answer over the adapter's limit is an error (the engine plays its slate).
+#[tokio::test]
+async fn schedule_adapter_refuses_a_huge_answer() {
+    use axum::{Json, Router, routing::get};
+    use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
+    use futures::future::BoxFuture;
+    use std::sync::Arc;
+
+    let app = Router::new()
+        .route(
+            "/api/v1/channels",
+            get(|| async { Json(serde_json::json!([{"id": "big"}])) }),
+        )
+        .route(
+            "/api/v1/channels/big/schedule",
+            // Valid JSON (an empty list padded with whitespace), 64 MiB of it.
+            get(|| async { format!("[{}]", " ".repeat(64 << 20)) }),
+        );
+    let base = common::serve(app).await;
+    struct Nothing;
+    impl ChannelManager for Nothing {
+        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
+            Box::pin(async { Ok(vec![]) })
+        }
+    }
+    impl AssetManager for Nothing {
+        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
+            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
+        }
+    }
+    let mut cfg = ScheduleAdapterConfig::new(base.clone());
+    cfg.timeout = Duration::from_secs(20);
+    let a = ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap();
+    a.channels().await.unwrap();
+    let mut r = req("big", 1);
+    r.at_ms = Some(1_700_000_000_000);
+    let err = a.next_item(r).await.unwrap_err().to_string();
+    assert!(err.contains("bytes"), "{err}");
+}

@@ -94,6 +94,9 @@ struct Read {
     slots: Vec<Slot>,
 }
 
+/// The largest answer read from the schedule service or the catalog.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
+
 /// How long a house ad list is used before it is read again.
 const HOUSE_ADS_TTL: Duration = Duration::from_secs(30);
 
@@ -226,11 +229,18 @@ impl ScheduleAdapter {
         if let Some(t) = &self.cfg.token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.map_err(|e| err(e.to_string()))?;
+        let mut resp = req.send().await.map_err(|e| err(e.to_string()))?;
         if !resp.status().is_success() {
             return Err(err(format!("HTTP {}", resp.status())));
         }
-        let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+        // Read up to a limit: a day of events is a few hundred kB.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| err(e.to_string()))? {
+            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(err(format!("answer over {MAX_ANSWER_BYTES} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         serde_json::from_slice(&bytes).map_err(|e| err(format!("bad JSON: {e}")))
     }
 
