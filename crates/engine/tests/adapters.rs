@@ -215,6 +215,8 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
         let mut cfg = ScheduleAdapterConfig::new(base.clone());
         cfg.catalog_url = Some(format!("{base}catalog"));
         cfg.timeout = timeout;
+        // Every ask reads (or fails to read) the service.
+        cfg.reuse_for = Duration::ZERO;
         ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap()
     };
     async fn ask(adapter: &ScheduleAdapter, at_ms: i64, timeout: Duration) -> engine::Result<Item> {
@@ -413,4 +415,63 @@ async fn schedule_adapter_refuses_a_huge_answer() {
     r.at_ms = Some(1_700_000_000_000);
     let err = a.next_item(r).await.unwrap_err().to_string();
     assert!(err.contains("bytes"), "{err}");
+}
+
+/// Entries appended in a row (and a channel's sessions) make one schedule request while the
+/// last read is fresh; with reuse off, every ask reads.
+#[tokio::test]
+async fn schedule_adapter_reuses_a_fresh_read() {
+    use axum::{Json, Router, routing::get};
+    use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
+    use futures::future::BoxFuture;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const T0: i64 = 1_700_000_000_000;
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counter = reads.clone();
+    let app = Router::new()
+        .route(
+            "/api/v1/channels",
+            get(|| async { Json(serde_json::json!([{"id": "c"}])) }),
+        )
+        .route(
+            "/api/v1/channels/c/schedule",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Json(serde_json::json!([{"id": "p", "start_time": T0,
+                        "end_time": T0 + 3_600_000, "url": "http://v/1.m3u8", "type": "vod"}]))
+                }
+            }),
+        );
+    let base = common::serve(app).await;
+    struct Nothing;
+    impl ChannelManager for Nothing {
+        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
+            Box::pin(async { Ok(vec![]) })
+        }
+    }
+    impl AssetManager for Nothing {
+        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
+            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
+        }
+    }
+    for (reuse, expected) in [(Duration::from_secs(3600), 2), (Duration::ZERO, 3)] {
+        reads.store(0, Ordering::SeqCst);
+        let mut cfg = ScheduleAdapterConfig::new(base.clone());
+        cfg.reuse_for = reuse;
+        let a = ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap();
+        a.channels().await.unwrap();
+        // Two asks close together, one past half the read-ahead (read again).
+        for at in [T0, T0 + 10_000, T0 + 8 * 60_000] {
+            let mut r = req("c", 1);
+            r.at_ms = Some(at);
+            match a.next_item(r).await.unwrap() {
+                Item::Programme { offset_ms, .. } => assert_eq!(offset_ms as i64, at - T0),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), expected, "reuse {reuse:?}");
+    }
 }

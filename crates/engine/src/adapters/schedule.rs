@@ -56,6 +56,10 @@ pub struct ScheduleAdapterConfig {
     /// How far before the instant asked events are looked for when the service lists only
     /// the events starting in a range (Eyevinn's): the longest event joined in its middle.
     pub read_behind: Duration,
+    /// A channel's schedule read this recently (and still reaching half the read-ahead past
+    /// the instant asked) is used again without asking: the entries a channel appends in a
+    /// row, and its sessions', make one request.
+    pub reuse_for: Duration,
 }
 
 impl ScheduleAdapterConfig {
@@ -67,6 +71,7 @@ impl ScheduleAdapterConfig {
             timeout: Duration::from_secs(5),
             read_ahead: Duration::from_secs(15 * 60),
             read_behind: Duration::from_secs(24 * 3600),
+            reuse_for: Duration::from_secs(2),
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct ScheduleAdapter {
 struct Read {
     from: Millis,
     to: Millis,
+    when: Instant,
     slots: Vec<Slot>,
 }
 
@@ -260,7 +266,15 @@ impl ScheduleAdapter {
     /// The channel's events overlapping `[at, at + read_ahead)`; when the service does not
     /// answer (in half the timeout), the last read if it covers `at`.
     async fn slots_at(&self, channel: &str, at: Millis) -> Result<Vec<Slot>> {
-        let to = at.saturating_add(self.cfg.read_ahead.as_millis() as Millis);
+        let ahead = self.cfg.read_ahead.as_millis() as Millis;
+        let to = at.saturating_add(ahead);
+        if let Some(r) = self.read.lock().expect("read lock").get(channel)
+            && r.when.elapsed() < self.cfg.reuse_for
+            && r.from <= at
+            && at <= r.to - ahead / 2
+        {
+            return Ok(r.slots.clone());
+        }
         let budget = self.cfg.timeout / 2;
         let read = async {
             let mut slots = self.slots(channel, at, to).await?;
@@ -287,6 +301,7 @@ impl ScheduleAdapter {
                 let r = Read {
                     from: at,
                     to,
+                    when: Instant::now(),
                     slots: slots.clone(),
                 };
                 read.insert(channel.to_string(), r);
