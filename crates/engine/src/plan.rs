@@ -15,7 +15,7 @@
 //! - [`after_lost_append`]: what to do when an append lost but there is nothing to catch up
 //!   with (the store lost the log).
 
-use crate::timeline::{Item, Millis};
+use crate::timeline::{Item, Millis, ProgrammeTag};
 
 /// A live item whose start is further than this after the schedule's end gets the slate
 /// until it starts; a closer (or past) start joins the source at the schedule's end.
@@ -80,11 +80,78 @@ pub fn place(item: &Item, at: Millis) -> Placement {
     }
 }
 
+/// `item` as the engine schedules it: asking for at most [`crate::slots::MAX_ENTRY_MS`]
+/// and at least 1 ms (an entry's slate, filler or padding is built in memory; whatever an
+/// asset manager answers).
+pub fn bounded(item: Item) -> Item {
+    let cap = |ms: u64| ms.clamp(1, crate::slots::MAX_ENTRY_MS);
+    match item {
+        Item::Slate {
+            reason,
+            duration_ms,
+        } => Item::Slate {
+            reason,
+            duration_ms: duration_ms.map(cap),
+        },
+        Item::AdBreak {
+            duration_ms,
+            filler,
+        } => Item::AdBreak {
+            duration_ms: cap(duration_ms),
+            filler,
+        },
+        Item::Programme {
+            programme,
+            url,
+            offset_ms,
+            max_ms,
+            first,
+        } => Item::Programme {
+            programme,
+            url,
+            offset_ms,
+            max_ms: cap(max_ms),
+            first,
+        },
+        other => other,
+    }
+}
+
+/// `item` as the engine schedules it after `last`, the programme of the schedule's most
+/// recent programme (or live) entry: a programme entry that does not continue `last` starts
+/// its programme as far as viewers can tell, so it carries the programme DATERANGE even when
+/// the adapter did not mark it `first` (it joined late: the slate of a failed or timed-out
+/// adapter answer overran the programme's start).
+pub fn announce(item: Item, last: Option<&ProgrammeTag>) -> Item {
+    match item {
+        Item::Programme {
+            programme,
+            url,
+            offset_ms,
+            max_ms,
+            first,
+        } => {
+            let continues =
+                last.is_some_and(|l| l.id == programme.id && l.start_ms == programme.start_ms);
+            Item::Programme {
+                programme,
+                url,
+                offset_ms,
+                max_ms,
+                first: first || !continues,
+            }
+        }
+        other => other,
+    }
+}
+
 /// What plays at `at` instead of `item`, which could not be used (`error` says why): the
-/// slate, for its default duration, or until the end of a live event.
+/// slate, for its default duration, or until the end of a live event, or for a scheduled
+/// programme's slot (the next programme keeps its time).
 pub fn fallback(item: &Item, at: Millis, error: &str) -> Item {
     let duration_ms = match item {
         Item::Live { end_ms, .. } if *end_ms > at => Some((end_ms - at) as u64),
+        Item::Programme { max_ms, .. } => Some((*max_ms).max(1)),
         _ => None,
     };
     Item::Slate {
@@ -188,6 +255,110 @@ mod tests {
             step(&v(false, 100)),
             Step::Schedule,
             "end == until is not covered"
+        );
+    }
+
+    /// A scheduled programme that cannot play (its VOD does not fit the channel, say) is
+    /// the slate for its slot, not the default slate: that would overrun the next
+    /// programme's start by up to the default's length (and leave it unannounced).
+    /// An asset manager's item (HTTP adapters answer any item) asking for an entry longer
+    /// than [`crate::slots::MAX_ENTRY_MS`] is cut to it: the entry's looped slate or filler
+    /// is built in memory (`max_ms: u64::MAX` never finished looping).
+    #[test]
+    fn items_from_adapters_are_bounded() {
+        let cap = crate::slots::MAX_ENTRY_MS;
+        let huge = [
+            Item::Slate {
+                reason: None,
+                duration_ms: Some(u64::MAX),
+            },
+            Item::AdBreak {
+                duration_ms: u64::MAX,
+                filler: None,
+            },
+            Item::Programme {
+                programme: crate::timeline::ProgrammeTag {
+                    id: "p".into(),
+                    title: String::new(),
+                    start_ms: 0,
+                    end_ms: Millis::MAX,
+                },
+                url: "http://v/p.m3u8".into(),
+                offset_ms: 0,
+                max_ms: u64::MAX,
+                first: true,
+            },
+        ];
+        for i in huge {
+            let b = bounded(i.clone());
+            let len = match b {
+                Item::Slate { duration_ms, .. } => duration_ms.unwrap(),
+                Item::AdBreak { duration_ms, .. } => duration_ms,
+                Item::Programme { max_ms, .. } => max_ms,
+                _ => unreachable!(),
+            };
+            assert_eq!(len, cap, "{i:?}");
+        }
+        let small = Item::AdBreak {
+            duration_ms: 0,
+            filler: None,
+        };
+        assert_eq!(
+            bounded(small),
+            Item::AdBreak {
+                duration_ms: 1,
+                filler: None
+            }
+        );
+    }
+
+    /// A programme joined after something else played at its start (the adapter failed
+    /// or timed out there and the default slate overran it) is announced all the same; one
+    /// resumed after its own break (or its previous part) is not announced again.
+    #[test]
+    fn a_programme_joined_late_after_something_else_is_announced() {
+        let tag = |id: &str, start_ms| crate::timeline::ProgrammeTag {
+            id: id.into(),
+            title: String::new(),
+            start_ms,
+            end_ms: start_ms + 60_000,
+        };
+        let part = |first| Item::Programme {
+            programme: tag("b", 60_000),
+            url: "http://v/b.m3u8".into(),
+            offset_ms: 8_000,
+            max_ms: 52_000,
+            first,
+        };
+        let first = |i: Item| matches!(i, Item::Programme { first: true, .. });
+        assert!(first(announce(part(false), Some(&tag("a", 0)))));
+        assert!(first(announce(part(false), None)));
+        // The same event id at another time is another programme (a repeat).
+        assert!(first(announce(part(false), Some(&tag("b", 0)))));
+        assert!(!first(announce(part(false), Some(&tag("b", 60_000)))));
+        assert!(first(announce(part(true), Some(&tag("b", 60_000)))));
+    }
+
+    #[test]
+    fn a_failed_programme_is_the_slate_for_its_slot() {
+        let p = Item::Programme {
+            programme: crate::timeline::ProgrammeTag {
+                id: "p".into(),
+                title: String::new(),
+                start_ms: 0,
+                end_ms: 3_000,
+            },
+            url: "http://v/p.m3u8".into(),
+            offset_ms: 0,
+            max_ms: 3_000,
+            first: true,
+        };
+        assert_eq!(
+            fallback(&p, 0, "bad"),
+            Item::Slate {
+                reason: Some("bad".into()),
+                duration_ms: Some(3_000)
+            }
         );
     }
 

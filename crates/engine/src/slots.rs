@@ -72,31 +72,40 @@ pub struct Ask<'a> {
     pub pick: u64,
 }
 
+/// The longest entry the planner asks for. A longer event (or gap) plays as several
+/// entries: an entry's media (a short VOD's slate padding, a break's looped filler) is
+/// built in memory, so a year-long event must not become one entry.
+pub const MAX_ENTRY_MS: u64 = 6 * 3_600_000;
+
 /// What plays at `ask.at` given the channel's events `slots` (by start time, no overlaps).
+/// Any input is planned without panicking: times are clamped (an event's breaks to its
+/// span, every entry to [`MAX_ENTRY_MS`]).
 pub fn item_at(slots: &[Slot], ask: &Ask) -> Item {
-    let (at, snap) = (ask.at, ask.snap_ms as Millis);
+    let (at, snap) = (ask.at, ask.snap_ms);
+    // Milliseconds from `at` until `t` (0 when `t` is not after it), bounded.
+    let until = |t: Millis| t.saturating_sub(at).max(0) as u64;
+    let capped = |ms: u64| ms.clamp(1, MAX_ENTRY_MS);
     let filler = || {
         (!ask.house_ads.is_empty())
             .then(|| ask.house_ads[(ask.pick % ask.house_ads.len() as u64) as usize].clone())
     };
     // The event playing at `at`: the first with more than one segment left.
-    let Some(e) = slots.iter().find(|s| s.end_ms - at > snap) else {
+    let Some(e) = slots.iter().find(|s| until(s.end_ms) > snap) else {
         return Item::Slate {
             reason: Some("nothing scheduled".into()),
             duration_ms: None,
         };
     };
-    if e.start_ms - at > snap {
+    if until(e.start_ms) > snap {
         return Item::Slate {
             reason: Some(format!("nothing scheduled before {}", e.id)),
-            duration_ms: Some((e.start_ms - at) as u64),
+            duration_ms: Some(capped(until(e.start_ms))),
         };
     }
-    let left = (e.end_ms - at) as u64;
     let url = match &e.kind {
         SlotKind::Ad { url } => {
             return Item::AdBreak {
-                duration_ms: left,
+                duration_ms: capped(until(e.end_ms)),
                 filler: url.clone().or_else(filler),
             };
         }
@@ -110,32 +119,37 @@ pub fn item_at(slots: &[Slot], ask: &Ask) -> Item {
         }
         SlotKind::Vod { url } => url,
     };
+    let len = e.end_ms.saturating_sub(e.start_ms).max(0) as u64;
+    // Breaks within the programme only, cut at its end (a break past it is ignored: the
+    // programme's length does not change).
+    let breaks = || {
+        e.breaks
+            .iter()
+            .filter(move |&&(off, _)| off < len)
+            .map(move |&(off, dur)| (off, dur.min(len - off)))
+    };
     // Wall-clock time into the programme (a start less than a segment ago is its start).
-    let raw = (at - e.start_ms).max(0) as u64;
-    let elapsed = if raw < ask.snap_ms { 0 } else { raw };
+    let raw = at.saturating_sub(e.start_ms).max(0) as u64;
+    let elapsed = if raw < snap { 0 } else { raw };
+    let soon = elapsed.saturating_add(snap);
+    // Milliseconds from `at` until `off` into the programme.
+    let until_off = |off: u64| until(e.start_ms.saturating_add(off as Millis));
     // In a break: one that starts within a segment and has more than a segment left.
-    if let Some(&(off, dur)) = e
-        .breaks
-        .iter()
-        .find(|&&(off, dur)| off <= elapsed + ask.snap_ms && off + dur > elapsed + ask.snap_ms)
-    {
-        let end = (off + dur).min((e.end_ms - e.start_ms) as u64);
+    if let Some((off, dur)) = breaks().find(|&(off, dur)| off <= soon && off + dur > soon) {
         return Item::AdBreak {
-            duration_ms: (e.start_ms + end as Millis - at).max(1) as u64,
+            duration_ms: capped(until_off(off + dur)),
             filler: filler(),
         };
     }
     // Content until the next break or the programme's end.
-    let limit = e
-        .breaks
-        .iter()
-        .map(|&(off, _)| off)
-        .find(|&off| off > elapsed + ask.snap_ms)
-        .unwrap_or((e.end_ms - e.start_ms) as u64);
+    let limit = breaks()
+        .map(|(off, _)| off)
+        .find(|&off| off > soon)
+        .unwrap_or(len);
     // The programme's content starts after the breaks at its very beginning (a pre-roll).
-    let mut content_start = 0;
-    for &(off, dur) in &e.breaks {
-        if off <= content_start + ask.snap_ms {
+    let mut content_start = 0u64;
+    for (off, dur) in breaks() {
+        if off <= content_start.saturating_add(snap) {
             content_start = content_start.max(off + dur);
         }
     }
@@ -143,9 +157,25 @@ pub fn item_at(slots: &[Slot], ask: &Ask) -> Item {
         programme: e.tag(),
         url: url.clone(),
         offset_ms: elapsed,
-        max_ms: (e.start_ms + limit as Millis - at).max(1) as u64,
-        first: ask.first || elapsed <= content_start + ask.snap_ms,
+        max_ms: capped(until_off(limit)),
+        first: ask.first || elapsed <= content_start.saturating_add(snap),
     }
+}
+
+/// `slots` as [`item_at`] wants them: by start time, without overlaps. An event starting
+/// while another runs cuts that one at its start (an event inserted over others, say a
+/// breaking-news live event, plays; the rest of the one it interrupts does not); of events
+/// starting together the last listed plays. Events left without time are dropped. Lineup's service
+/// never overlaps events; a foreign one may.
+pub fn normalized(mut slots: Vec<Slot>) -> Vec<Slot> {
+    slots.sort_by_key(|s| s.start_ms);
+    for i in 1..slots.len() {
+        let start = slots[i].start_ms;
+        let prev = &mut slots[i - 1];
+        prev.end_ms = prev.end_ms.min(start);
+    }
+    slots.retain(|s| s.end_ms > s.start_ms);
+    slots
 }
 
 /// The events' upcoming content (VOD and live URLs), from `at` on: what a channel's profile
@@ -379,6 +409,185 @@ mod tests {
             };
             let err = (started - s.start_ms).abs();
             assert!(err < 2_000, "{} started {err} ms off", s.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    //! Odd schedules (from a service this engine does not control): no panic, no entry
+    //! past its slot, nothing unbounded.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ask(at: Millis) -> Ask<'static> {
+        Ask {
+            at,
+            snap_ms: 2_000,
+            first: false,
+            house_ads: &[],
+            pick: 0,
+        }
+    }
+
+    fn slot(id: &str, start_ms: Millis, end_ms: Millis, breaks: Vec<(u64, u64)>) -> Slot {
+        Slot {
+            id: id.into(),
+            title: String::new(),
+            start_ms,
+            end_ms,
+            kind: SlotKind::Vod {
+                url: format!("http://v/{id}.m3u8"),
+            },
+            breaks,
+        }
+    }
+
+    /// How long an item may make its entry (None: the engine's default slate).
+    fn length(i: &Item) -> Option<u64> {
+        match i {
+            Item::Programme { max_ms, .. } => Some(*max_ms),
+            Item::AdBreak { duration_ms, .. } => Some(*duration_ms),
+            Item::Slate { duration_ms, .. } => *duration_ms,
+            Item::Live { .. } | Item::Vod { .. } => None,
+        }
+    }
+
+    /// Overlapping events (a foreign service does not refuse them): an event starting while
+    /// another runs cuts it there, so an inserted event (breaking news) plays instead of
+    /// being skipped; unsorted input is put in order.
+    #[test]
+    fn an_event_starting_inside_another_cuts_it() {
+        let cut = normalized(vec![
+            slot("a", 0, 100_000, vec![(70_000, 10_000)]),
+            slot("n", 50_000, 80_000, vec![]),
+        ]);
+        assert_eq!((cut[0].end_ms, cut[1].start_ms), (50_000, 50_000));
+        // Before the cut: the programme runs to it, the break past it is gone.
+        match item_at(&cut, &ask(0)) {
+            Item::Programme { max_ms, .. } => assert_eq!(max_ms, 50_000),
+            other => panic!("{other:?}"),
+        }
+        let mut news = slot("news", 50_000, 80_000, vec![]);
+        news.kind = SlotKind::Live {
+            url: "http://l/news.m3u8".into(),
+        };
+        let s = normalized(vec![
+            news,
+            slot("a", 0, 100_000, vec![(70_000, 10_000)]),
+            slot("same-start", 0, 30_000, vec![]),
+            slot("b", 100_000, 160_000, vec![]),
+        ]);
+        let spans: Vec<(&str, Millis, Millis)> = s
+            .iter()
+            .map(|s| (s.id.as_str(), s.start_ms, s.end_ms))
+            .collect();
+        // "a" and "same-start" start together: the later listed wins the tie (it is cut
+        // where the next event starts, and nothing of "a" is left).
+        assert_eq!(
+            spans,
+            [
+                ("same-start", 0, 30_000),
+                ("news", 50_000, 80_000),
+                ("b", 100_000, 160_000)
+            ]
+        );
+        assert!(matches!(item_at(&s, &ask(50_000)), Item::Live { .. }));
+    }
+
+    #[test]
+    fn a_break_past_the_programme_does_not_stretch_it() {
+        // A 60 s programme whose (bad) break is at 100 s: the programme still ends at 60 s.
+        let s = [
+            slot("a", 0, 60_000, vec![(100_000, 10_000)]),
+            slot("b", 60_000, 120_000, vec![]),
+        ];
+        match item_at(&s, &ask(0)) {
+            Item::Programme { max_ms, .. } => assert_eq!(max_ms, 60_000),
+            other => panic!("{other:?}"),
+        }
+        // ... and b starts on time, announced.
+        match item_at(&s, &ask(60_000)) {
+            Item::Programme {
+                programme, first, ..
+            } => assert_eq!((programme.id.as_str(), first), ("b", true)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_day_long_event_is_played_in_bounded_entries() {
+        // One event lasting a year: each entry is at most MAX_ENTRY_MS (its slate pad or its
+        // filler loop is built in memory).
+        let year = 365 * 86_400_000;
+        let s = [slot("a", 0, year, vec![])];
+        assert!(length(&item_at(&s, &ask(0))).unwrap() <= MAX_ENTRY_MS);
+        let mut ad = slot("x", 0, year, vec![]);
+        ad.kind = SlotKind::Ad { url: None };
+        assert!(length(&item_at(&[ad], &ask(0))).unwrap() <= MAX_ENTRY_MS);
+        let s = [slot("a", 0, year, vec![(1_000, year as u64)])];
+        assert!(length(&item_at(&s, &ask(5_000))).unwrap() <= MAX_ENTRY_MS);
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let s = [
+            slot("a", Millis::MIN, Millis::MIN + 10, vec![]),
+            slot("b", Millis::MIN, 10_000, vec![(u64::MAX, u64::MAX)]),
+            slot("c", 20_000, Millis::MAX, vec![(u64::MAX - 1, 5)]),
+        ];
+        for at in [Millis::MIN, -1, 0, 5_000, 15_000, 30_000, Millis::MAX - 1] {
+            let i = item_at(&s, &ask(at));
+            if let Some(l) = length(&i) {
+                assert!(l <= MAX_ENTRY_MS, "{i:?} at {at}");
+            }
+        }
+    }
+
+    fn arb_slot() -> impl Strategy<Value = Slot> {
+        (
+            prop_oneof![any::<Millis>(), -100_000..200_000i64],
+            prop_oneof![any::<Millis>(), -100_000..200_000i64],
+            proptest::collection::vec(
+                (
+                    prop_oneof![any::<u64>(), 0..100_000u64],
+                    prop_oneof![any::<u64>(), 0..100_000u64],
+                ),
+                0..3,
+            ),
+            0..3u8,
+        )
+            .prop_map(|(a, b, mut breaks, k)| {
+                breaks.sort_unstable();
+                let mut s = slot("s", a.min(b), a.max(b), breaks);
+                s.kind = match k {
+                    0 => s.kind,
+                    1 => SlotKind::Ad { url: None },
+                    _ => SlotKind::Live {
+                        url: "http://l/x.m3u8".into(),
+                    },
+                };
+                s
+            })
+    }
+
+    proptest! {
+        /// Whatever the events (unsorted, overlapping, zero-length, at extreme times):
+        /// no panic, a bounded entry, and a programme entry never runs past its event.
+        #[test]
+        fn any_schedule_gives_a_bounded_item(
+            slots in proptest::collection::vec(arb_slot(), 0..4),
+            at in prop_oneof![any::<Millis>(), -100_000..200_000i64],
+            snap in 1..10_000u64,
+        ) {
+            let i = item_at(&slots, &Ask { snap_ms: snap, ..ask(at) });
+            if let Some(l) = length(&i) {
+                prop_assert!((1..=MAX_ENTRY_MS).contains(&l), "{:?}", i);
+            }
+            if let Item::Programme { programme, max_ms, .. } = &i {
+                let left = programme.end_ms.saturating_sub(at).max(0) as u64;
+                prop_assert!(*max_ms <= left.max(1), "{:?} at {}", i, at);
+            }
         }
     }
 }

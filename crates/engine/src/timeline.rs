@@ -323,9 +323,19 @@ impl EntryMedia {
                 let nearest = |t: u64| -> usize {
                     (0..=m).min_by_key(|&k| bound(k).abs_diff(t)).unwrap_or(0)
                 };
-                let a = nearest(t0).min(m.saturating_sub(1));
-                let b = nearest(t1).max(a + 1).min(m);
-                (a, b)
+                let (a, b) = (nearest(t0).min(m.saturating_sub(1)), nearest(t1).min(m));
+                if b > a {
+                    (a, b)
+                } else {
+                    // The span is within one boundary's reach (this rendition's segments are
+                    // longer than it): the one segment playing at its middle, not the one
+                    // after that boundary (which could end more than a segment past it).
+                    let mid = t0 + (t1 - t0) / 2;
+                    let k = (0..m)
+                        .find(|&k| bound(k + 1) > mid)
+                        .unwrap_or(m.saturating_sub(1));
+                    (k, (k + 1).min(m))
+                }
             };
             out.push(RenditionMedia::new(rm.segments[a..b].to_vec()));
         }

@@ -93,11 +93,17 @@ pub fn programme_at<'a>(
         .and_then(|&i| programmes.get(i))
 }
 
+/// Whether an ad policy's `every` or `duration` (seconds) is usable: finite, in (0, 3600]
+/// (the service refuses others; a stored one is ignored, see [`ad_breaks`], [`ad_after`]).
+pub fn policy_secs_ok(s: f64) -> bool {
+    s.is_finite() && s > 0.0 && s <= 3600.0
+}
+
 fn ad_breaks(config: &FillConfig, length_secs: f64) -> Vec<AdBreak> {
     let Some(policy) = config.ad_breaks else {
         return Vec::new();
     };
-    if policy.every <= 0.0 || policy.duration <= 0.0 {
+    if !(policy_secs_ok(policy.every) && policy.every >= 1.0 && policy_secs_ok(policy.duration)) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -140,6 +146,9 @@ fn auto_event(
     .normalized()
 }
 
+/// The longest auto event placed for one programme (a feed claiming longer is cut).
+pub const MAX_PROGRAMME_MS: Millis = 86_400_000;
+
 /// The id of the AD event placed after auto programme `seq`.
 pub fn ad_event_id(channel: &str, seq: u64) -> String {
     format!("{}-ad", auto_id(channel, seq))
@@ -147,7 +156,7 @@ pub fn ad_event_id(channel: &str, seq: u64) -> String {
 
 /// Whether an AD event follows auto programme `seq` (see [`crate::AdEventPolicy`]).
 fn ad_after(config: &FillConfig, seq: u64) -> Option<Millis> {
-    let p = config.ad_events?;
+    let p = config.ad_events.filter(|p| policy_secs_ok(p.duration))?;
     let ms = (p.duration * 1000.0).round() as Millis;
     (p.every > 0 && ms > 0 && (seq + 1).is_multiple_of(u64::from(p.every))).then_some(ms)
 }
@@ -260,7 +269,8 @@ pub fn fill(
         let Some(p) = programme_at(config, programmes, seq) else {
             break;
         };
-        let length = (p.duration * 1000.0).round() as Millis;
+        // A feed's duration is not trusted: at most a day (1e300 s overflowed the clock).
+        let length = ((p.duration * 1000.0).round() as Millis).min(MAX_PROGRAMME_MS);
         if length <= 0 {
             seq += 1;
             // A pass of zero-length programmes would never advance: stop.

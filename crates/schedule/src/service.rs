@@ -338,11 +338,24 @@ impl Service {
             parse_time("start_time", new.start_time, new.start.as_deref())?.ok_or_else(|| {
                 Error::field("start_time", "give start_time (ms) or start (ISO 8601)")
             })?;
+        // Instants a date can name (1970 to 9999): the arithmetic below cannot overflow.
+        const LAST: Millis = 253_402_300_799_999;
+        if !(0..=LAST).contains(&start) {
+            return Err(Error::field(
+                "start_time",
+                "must be in 1970-01-01..9999-12-31",
+            ));
+        }
         let end = match parse_time("end_time", new.end_time, new.end.as_deref())? {
             Some(e) => e,
             None => match new.duration {
-                Some(d) if d.is_finite() && d > 0.0 => start + (d * 1000.0).round() as Millis,
-                _ => {
+                Some(d) if d.is_finite() && d > 0.0 && d <= 366.0 * 86_400.0 => {
+                    start + (d * 1000.0).round() as Millis
+                }
+                Some(_) => {
+                    return Err(Error::field("duration", "seconds, > 0 and at most a year"));
+                }
+                None => {
                     return Err(Error::field(
                         "end_time",
                         "give end_time (ms), end (ISO 8601) or duration (seconds > 0)",
@@ -350,6 +363,12 @@ impl Service {
                 }
             },
         };
+        if !(0..=LAST).contains(&end) {
+            return Err(Error::field(
+                "end_time",
+                "must be in 1970-01-01..9999-12-31",
+            ));
+        }
         let kind = new.kind.unwrap_or(EventType::Vod);
         if kind == EventType::Live && new.live_url.as_deref().is_none_or(str::is_empty) {
             return Err(Error::field("liveUrl", "a LIVE event needs liveUrl"));
@@ -472,6 +491,28 @@ impl Service {
             && req.config.horizon_hours <= 24.0 * 31.0)
         {
             return Err(Error::field("config.horizonHours", "must be in (0, 744]"));
+        }
+        if let Some(p) = req.config.ad_events
+            && !plan::policy_secs_ok(p.duration)
+        {
+            return Err(Error::field(
+                "config.adEvents.duration",
+                "must be in (0, 3600] seconds",
+            ));
+        }
+        if let Some(p) = req.config.ad_breaks {
+            if !(plan::policy_secs_ok(p.every) && p.every >= 1.0) {
+                return Err(Error::field(
+                    "config.adBreaks.every",
+                    "must be in [1, 3600] seconds",
+                ));
+            }
+            if !plan::policy_secs_ok(p.duration) {
+                return Err(Error::field(
+                    "config.adBreaks.duration",
+                    "must be in (0, 3600] seconds",
+                ));
+            }
         }
         let mut channel = self.channel(&req.channel_id).await?;
         let programmes = self.read_feed(&req.url).await?;

@@ -389,3 +389,44 @@ fn ad_events_follow_every_nth_programme_across_refills() {
             .all(|e| e.end_time - e.start_time == 30_000)
     );
 }
+
+/// A stored policy out of range (the service refuses new ones) is ignored, not planned: an
+/// AD event of 1e300 s overflowed the clock, a break every 1e-300 s never ended.
+#[test]
+fn ad_policies_out_of_range_are_ignored() {
+    let config = FillConfig {
+        ad_events: Some(AdEventPolicy {
+            every: 1,
+            duration: 1e300,
+        }),
+        ad_breaks: Some(AdBreakPolicy {
+            every: 1e-300,
+            duration: 10.0,
+        }),
+        ..Default::default()
+    };
+    let events = plan::fill("ch", &config, &programmes(), &[], T0);
+    plan::check(&events).unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events
+            .iter()
+            .all(|e| e.kind == EventType::Vod && e.ad_breaks.is_empty())
+    );
+}
+
+/// A feed's programme claiming an absurd duration (1e300 s) does not overflow the fill's
+/// clock: it is cut to a day (`plan::MAX_PROGRAMME_MS`), longer than the horizon here.
+#[test]
+fn an_absurd_programme_duration_does_not_overflow() {
+    let mut progs = programmes();
+    progs[0].duration = 1e300;
+    let config = FillConfig::default();
+    let events = plan::fill("ch", &config, &progs, &[], T0);
+    plan::check(&events).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].end_time, T0 + plan::MAX_PROGRAMME_MS);
+    // Refilled later, still running: kept, nothing placed after it.
+    let later = plan::fill("ch", &config, &progs, &events, T0 + HOUR);
+    assert_eq!(later, events);
+}

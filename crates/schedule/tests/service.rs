@@ -593,3 +593,127 @@ async fn a_restarted_service_keeps_filling_from_the_stored_programmes() {
     plan::check(&events).unwrap();
     assert!(plan::gaps(&events, now, now + 1_800_000).is_empty());
 }
+
+/// Auto-fill policies out of range are refused by field, before the feed is read: an AD
+/// event of 1e300 s overflowed the planner's clock, a break every 1e-300 s never ended.
+#[tokio::test]
+async fn auto_fill_policies_out_of_range_are_refused_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::open(dir.path().join("s.db").to_str().unwrap())
+        .await
+        .unwrap();
+    service
+        .put_channel(Channel {
+            id: "c".into(),
+            tenant: String::new(),
+            title: "C".into(),
+            auto: None,
+        })
+        .await
+        .unwrap();
+    let bad = [
+        (
+            FillConfig {
+                ad_events: Some(AdEventPolicy {
+                    every: 1,
+                    duration: 1e300,
+                }),
+                ..Default::default()
+            },
+            "config.adEvents.duration",
+        ),
+        (
+            FillConfig {
+                ad_breaks: Some(AdBreakPolicy {
+                    every: 1e-300,
+                    duration: 10.0,
+                }),
+                ..Default::default()
+            },
+            "config.adBreaks.every",
+        ),
+        (
+            FillConfig {
+                ad_breaks: Some(AdBreakPolicy {
+                    every: 600.0,
+                    duration: 1e300,
+                }),
+                ..Default::default()
+            },
+            "config.adBreaks.duration",
+        ),
+    ];
+    for (config, field) in bad {
+        let err = service
+            .set_auto_mrss(schedule::AutoMrss {
+                url: "http://127.0.0.1:1/feed.xml".into(),
+                channel_id: "c".into(),
+                config,
+                id: None,
+                tenant: None,
+            })
+            .await
+            .unwrap_err();
+        match err {
+            schedule::Error::Field { field: f, .. } => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}
+
+/// Extreme instants and durations in a new event are refused by field, not a panic (an
+/// overflow in the handler): `start_time` at the edge of i64, a duration of 1e300 s.
+#[tokio::test]
+async fn events_at_extreme_times_are_refused_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::open(dir.path().join("s.db").to_str().unwrap())
+        .await
+        .unwrap();
+    service
+        .put_channel(Channel {
+            id: "c".into(),
+            tenant: String::new(),
+            title: "C".into(),
+            auto: None,
+        })
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let cases = [
+        (
+            schedule::NewEvent {
+                start_time: Some(Millis::MIN),
+                end_time: Some(Millis::MAX),
+                ad_breaks: vec![AdBreak {
+                    offset: 1.0,
+                    duration: 1.0,
+                }],
+                ..Default::default()
+            },
+            "start_time",
+        ),
+        (
+            schedule::NewEvent {
+                start_time: Some(now + 60_000),
+                duration: Some(1e300),
+                ..Default::default()
+            },
+            "duration",
+        ),
+        (
+            schedule::NewEvent {
+                start_time: Some(now + 60_000),
+                end_time: Some(Millis::MAX),
+                ..Default::default()
+            },
+            "end_time",
+        ),
+    ];
+    for (mut new, field) in cases {
+        new.url = "http://127.0.0.1:1/v/master.m3u8".into();
+        match service.add_event("c", new).await {
+            Err(schedule::Error::Field { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}

@@ -316,7 +316,18 @@ impl Engine {
         )
         .await;
         match asked {
-            Ok(Ok(i)) => i,
+            // Bounded: an entry's media is built in memory, whatever the adapter answered.
+            Ok(Ok(i)) => {
+                let guard = scope.schedule.read().expect("schedule lock");
+                let last = guard.as_ref().and_then(|s| {
+                    s.entries.iter().rev().find_map(|e| match &e.item {
+                        Item::Programme { programme, .. } => Some(programme),
+                        Item::Live { programme, .. } => programme.as_ref(),
+                        _ => None,
+                    })
+                });
+                plan::announce(plan::bounded(i), last)
+            }
             Ok(Err(e)) => {
                 metrics::counter!("engine_adapter_errors_total").increment(1);
                 tracing::warn!(scope = %scope.key, error = %e, "asset manager failed, playing slate");
