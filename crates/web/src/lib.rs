@@ -26,11 +26,16 @@
 
 mod auth;
 mod cors;
+mod retry;
 mod serve;
 
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
 pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
-pub use serve::{ServeOptions, raise_fd_limit, serve, serve_until, serve_with, shutdown_signal};
+pub use retry::{RetryAfter, RetryAfterFuture, RetryAfterService, retry_after_on_503};
+pub use serve::{
+    ServeOptions, TrackFuture, TrackRequests, TrackService, raise_fd_limit, serve, serve_until,
+    serve_with, shutdown_signal,
+};
 
 use std::sync::OnceLock;
 
@@ -188,11 +193,33 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Install the Prometheus recorder for this process (idempotent). Returns `None` if another
 /// recorder was installed first (then `/metrics` answers empty).
+///
+/// Histogram samples are kept until drained, which a scrape or the recorder's upkeep does:
+/// a thread runs the upkeep every [`METRICS_UPKEEP`], so a process nobody scrapes does not
+/// grow by every request it times.
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(METRICS_UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("no metrics upkeep thread: {e}");
+            }
+            Some(handle)
+        })
         .as_ref()
 }
+
+/// How often the metrics recorder drains histogram samples when nobody scrapes.
+pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn metrics_text() -> Response {
     let body = metrics_handle().map(|h| h.render()).unwrap_or_default();
