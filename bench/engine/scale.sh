@@ -185,7 +185,7 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
     echo "| RSS per channel ((RSS_N - RSS_1) / (N - 1)) | | $(per "${R[one_rss]}" "${R[many_rss]}" $((NCH - 1))) KB | < 20 KB |"
     echo "| process start -> \`/healthz\` | | ${R[many_health]} ms | |"
     echo "| process start -> first channel's first playlist | ${R[one_first]} ms | ${R[many_first]} ms | |"
-    echo "| process start -> last channel's first playlist | | ${R[many_last]} ms (after the first) | |"
+    echo "| process start -> last channel's first playlist (asked right after the first's) | | ${R[many_last]} ms | |"
     echo "| items scheduled by the end (\`engine_items_scheduled_total\`) | | ${R[many_sched]} | |"
     echo
   fi

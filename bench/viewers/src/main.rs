@@ -155,7 +155,11 @@ async fn connection(addr: String, mut rx: mpsc::Receiver<Request>) {
     let mut buf = Vec::with_capacity(64 * 1024);
     while let Some(req) = rx.recv().await {
         let mut head = Vec::with_capacity(160);
-        let _ = write!(head, "{} {} HTTP/1.1\r\nhost: {addr}\r\n", req.method, req.path);
+        let _ = write!(
+            head,
+            "{} {} HTTP/1.1\r\nhost: {addr}\r\n",
+            req.method, req.path
+        );
         if !req.body.is_empty() {
             let _ = write!(
                 head,
@@ -221,10 +225,7 @@ async fn exchange(
         if buf.len() > 64 * 1024 {
             return Err("response head over 64 KiB".into());
         }
-        let n = s
-            .read_buf(buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
+        let n = s.read_buf(buf).await.map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("connection closed before a response".into());
         }
@@ -286,15 +287,14 @@ impl Pool {
         let (reply, answer) = oneshot::channel();
         let t = Instant::now();
         let q = &self.0[i % self.0.len()];
-        if q
-            .send(Request {
-                method,
-                path,
-                body,
-                reply,
-            })
-            .await
-            .is_err()
+        if q.send(Request {
+            method,
+            path,
+            body,
+            reply,
+        })
+        .await
+        .is_err()
         {
             return Answer {
                 result: Err("connection task gone".into()),
@@ -424,12 +424,12 @@ fn check(v: &mut Viewer, status: u16, body: &[u8], sent_wall_ms: i64) -> Verdict
         t = t.map(|t| t + (s.duration * 1000.0).round() as i64);
     }
     match t {
-        Some(end) if end + STALE_TOLERANCE_MS <= sent_wall_ms => problems.push(Problem::Stale(
-            format!(
+        Some(end) if end + STALE_TOLERANCE_MS <= sent_wall_ms => {
+            problems.push(Problem::Stale(format!(
                 "last segment (seq {last}) ended {} ms before the request was sent",
                 sent_wall_ms - end
-            ),
-        )),
+            )))
+        }
         None => problems.push(Problem::Stale("no PROGRAM-DATE-TIME".into())),
         _ => {}
     }
@@ -491,7 +491,10 @@ async fn viewer(
                 }
                 Stats::note(&stats.first_error, || format!("{path}: {e}"));
             }
-            Verdict::Checked { target: t, problems } => {
+            Verdict::Checked {
+                target: t,
+                problems,
+            } => {
                 target = t;
                 for p in problems {
                     for c in &counters {
@@ -666,7 +669,8 @@ async fn main() {
         m.non_monotonic.load(Relaxed),
         m.late.load(Relaxed),
         pct(server_cpu),
-        rss.map(|r| format!("{r:.0} MB")).unwrap_or_else(|| "n/a".into()),
+        rss.map(|r| format!("{r:.0} MB"))
+            .unwrap_or_else(|| "n/a".into()),
         pct(gen_cpu),
     );
     let a = &stats.all;
