@@ -61,8 +61,9 @@ impl Service {
             .with_state(self.clone())
             .merge(web::common_routes())
             .merge(web::docs_routes(Self::openapi()))
-            .layer(web::retry_after_on_503(RETRY_AFTER_SECS))
-            .layer(web::cors())
+            // One layer (each `Router::layer` is one more boxed service per route, cloned
+            // per request): CORS outside, Retry-After on 503 inside.
+            .layer((web::cors(), web::retry_after_on_503(RETRY_AFTER_SECS)))
     }
 
     /// The OpenAPI document of the control API and playlist routes.

@@ -120,13 +120,16 @@ pub async fn serve_with(
 
     // The recorder must exist before the first request: route handles are taken once.
     crate::metrics_handle();
-    let router =
-        router
-            .layer(TrackRequests)
-            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                options.request_timeout,
-            ));
+    // Each `Router::layer` wraps every route in one more boxed service, cloned on every
+    // request: only the metrics layer needs the matched route; the timeout wraps the router
+    // once, outside routing.
+    let router = tower::Layer::layer(
+        &tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            options.request_timeout,
+        ),
+        router.layer(TrackRequests),
+    );
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
