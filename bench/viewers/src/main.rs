@@ -12,7 +12,7 @@
 //! - it does not **skip** segments: its first sequence is at most one past the last
 //!   sequence of the viewer's previous playlist.
 //!
-//! Viewers share a pool of keep-alive connections (`--conns`, default 200: a player would
+//! Viewers share a pool of keep-alive connections (`--conns`, default 1,000: a player would
 //! hold its own, but this machine's file-descriptor limit is 20,000 and a CDN edge in front
 //! of the engine pools them too); a request's latency is measured from the moment it is
 //! written to the moment its body is read, not counting its wait for a free connection
@@ -26,7 +26,7 @@
 //! the machine with the server.
 //!
 //! ```text
-//! viewers --base http://127.0.0.1:PORT --channel ID --viewers N [--secs 40] [--conns 200]
+//! viewers --base http://127.0.0.1:PORT --channel ID --viewers N [--secs 40] [--conns 1000]
 //!         [--rendition v0] [--ramp-ms 2000] [--warm-secs 6] [--server-pid PID]
 //!         [--markdown-row]
 //! viewers --markdown-header
@@ -67,7 +67,7 @@ const HEADER: &str = "| viewers | conns | reloads/s (expected) | p50 | p99 | max
 fn usage() -> ! {
     eprintln!(
         "usage: viewers --base http://HOST:PORT[/prefix] --channel ID --viewers N [--secs 40] \
-         [--conns 200] [--rendition v0] [--ramp-ms 2000] [--warm-secs 6] [--server-pid PID] \
+         [--conns 1000] [--rendition v0] [--ramp-ms 2000] [--warm-secs 6] [--server-pid PID] \
          [--markdown-row] | --markdown-header"
     );
     std::process::exit(2)
@@ -80,7 +80,7 @@ fn parse_args() -> Args {
         channel: String::new(),
         viewers: 0,
         secs: 40,
-        conns: 200,
+        conns: 1000,
         rendition: "v0".into(),
         ramp_ms: 2000,
         warm_secs: 6,

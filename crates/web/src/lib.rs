@@ -20,7 +20,9 @@
 //! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
 //!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
 //! - [`serve`]: serve with header-read and request timeouts and a connection cap (see
-//!   [`ServeOptions`]), and stop on Ctrl-C / SIGTERM.
+//!   [`ServeOptions`]), request metrics by route ([`TrackRequests`]), and stop on Ctrl-C /
+//!   SIGTERM.
+//! - [`retry_after_on_503`]: a `Retry-After` on every 503 a router answers.
 //!
 //! What it is not for: anything specific to one service. No business logic lives here.
 
