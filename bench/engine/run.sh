@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# lineup's engine next to the Node.js reference (eyevinn-channel-engine 3.0.5), one run:
-#   1. media-playlist requests/s and p99 latency at 100 connections (wrk -t2 -c100),
-#      next to nginx serving the same playlist bytes from a file (the "static bytes"
-#      reference: what any server reaches on this machine, with wrk sharing the cores),
-#   2. resident memory per session (lineup) / per channel (reference: its per-viewer
+# lineup's engine next to nginx and the Node.js reference (eyevinn-channel-engine 3.0.5),
+# one run:
+#   1. media-playlist requests/s and p99 latency (wrk -t2 -c50 -d10s) of a channel's and
+#      of one viewer session's media playlist, next to nginx serving the channel
+#      playlist's bytes from a file (the "static bytes" reference: what any server reaches
+#      on this machine, with wrk sharing the cores); same-run ratios channel / nginx and
+#      session / channel, with the machine's load average before each run,
+#   2. the viewer load (bench/viewers: N viewers, each its own session, reloading every
+#      target duration) when BENCH_VIEWERS is set,
+#   3. resident memory per session (lineup) / per channel (reference: its per-viewer
 #      sessions answer 500 "Session not ready" in 3.0.5, see /work/shared/PEERS.md).
 # Prints a table and writes bench/out/engine.md. Nothing asserts timings.
 #
-# env: BENCH_DURATION (wrk seconds, 15), BENCH_CONNS (100), BENCH_SESSIONS (cumulative
-#      session totals, "1000 10000 100000"), BENCH_REF_CHANNELS ("10 100"),
-#      BENCH_NO_BUILD=1 (use the existing target/release/lineup).
+# env: BENCH_DURATION (wrk seconds, 10), BENCH_CONNS (50), BENCH_SESSIONS (cumulative
+#      session totals, "1000 10000 100000"; "" skips), BENCH_REF_CHANNELS ("10 100"),
+#      BENCH_REF=0 (skip the Node.js reference), BENCH_VIEWERS ("" = skip; e.g.
+#      "1000 10000 50000": one bench/viewers run per N, BENCH_VIEWERS_SECS each, 40),
+#      BENCH_NO_BUILD=1 (use the existing target/release/lineup and viewers).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/engine"
 OUT="$ROOT/bench/out"
-DUR=${BENCH_DURATION:-15}
-CONNS=${BENCH_CONNS:-100}
-SESSIONS=${BENCH_SESSIONS:-"1000 10000 100000"}
+DUR=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNS:-50}
+SESSIONS=${BENCH_SESSIONS-"1000 10000 100000"}
+REF=${BENCH_REF:-1}
+VIEWERS=${BENCH_VIEWERS:-}
+VIEWERS_SECS=${BENCH_VIEWERS_SECS:-40}
 REF_CHANNELS=${BENCH_REF_CHANNELS:-"10 100"}
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/lineup-bench-engine.XXXXXX)
@@ -32,7 +42,8 @@ trap cleanup EXIT
 
 log() { printf '[bench/engine %s] %s\n' "$(date +%T)" "$*" >&2; }
 need() { command -v "$1" >/dev/null || { echo "missing tool: $1" >&2; exit 2; }; }
-for t in cargo node npm wrk curl python3; do need "$t"; done
+for t in cargo wrk curl python3; do need "$t"; done
+if [[ $REF == 1 ]]; then need node; need npm; fi
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 TCK=$(getconf CLK_TCK)
@@ -58,14 +69,17 @@ T0=$(date +%s)
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
   log "cargo build --release -p lineup"
   (cd "$ROOT" && cargo build --release -p lineup >&2)
+  if [[ -n $VIEWERS ]]; then (cd "$ROOT" && cargo build --release -p viewers >&2); fi
 fi
-LINEUP="$ROOT/target/release/lineup"
+LINEUP=${LINEUP_BIN:-"$ROOT/target/release/lineup"}
 [[ -x "$LINEUP" ]] || { echo "no $LINEUP" >&2; exit 2; }
-if [[ ! -d "$HERE/node_modules/eyevinn-channel-engine" ]]; then
-  log "npm ci (eyevinn-channel-engine 3.0.5, restify 8.6.1 override)"
-  (cd "$HERE" && npm ci --no-audit --no-fund >&2)
+if [[ $REF == 1 ]]; then
+  if [[ ! -d "$HERE/node_modules/eyevinn-channel-engine" ]]; then
+    log "npm ci (eyevinn-channel-engine 3.0.5, restify 8.6.1 override)"
+    (cd "$HERE" && npm ci --no-audit --no-fund >&2)
+  fi
+  (cd "$HERE" && sh ./patch-restify.sh) # idempotent
 fi
-(cd "$HERE" && sh ./patch-restify.sh) # idempotent
 
 # --- fixture origin: stdlib threading server, high listen backlog ---------------------------
 FIX_PORT=$(free_port)
@@ -94,7 +108,7 @@ EOF
 start_lineup() {
   LIN_PORT=$(free_port)
   RUST_LOG=warn "$LINEUP" engine --listen "127.0.0.1:$LIN_PORT" --channels "$WORK/channels.toml" \
-    --slate-url "$SLATE" >>"$WORK/lineup.log" 2>&1 &
+    --slate-url "$SLATE" "$@" >>"$WORK/lineup.log" 2>&1 &
   LIN_PID=$!
   PIDS+=("$LIN_PID")
   LIN="http://127.0.0.1:$LIN_PORT"
@@ -102,8 +116,17 @@ start_lineup() {
 }
 start_lineup
 LIN_MEDIA="$LIN/channels/bench/v0.m3u8"
+# One viewer session on the same channel: its own schedule, its own render cache. Created
+# now so that its window (which starts at three target durations) has filled to the
+# channel's by the time it is benchmarked (the last wrk run).
+SESSION_ID=$(curl -fsS -X POST -H 'content-type: application/json' -d '{"channel":"bench"}' \
+  "$LIN/api/v1/sessions" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+SESSION_T0=$(date +%s)
+LIN_SESSION="$LIN/sessions/$SESSION_ID/v0.m3u8"
+wait_playlist "$LIN_SESSION" 30
 
 # --- reference -----------------------------------------------------------------------------
+if [[ $REF == 1 ]]; then
 REF_PORT=$(free_port)
 (cd "$HERE" && REF_PORT=$REF_PORT REF_VODS="$(IFS=,; echo "${VODS[*]}")" REF_SLATE="$SLATE" \
   exec node --expose-gc ref.js) >"$WORK/ref.log" 2>&1 &
@@ -115,6 +138,7 @@ wait_playlist "$REF/live/master.m3u8?channel=1" 60 '#EXT-X-STREAM-INF' || { cat 
 REF_MEDIA_REL=$(curl -fsS "$REF/live/master.m3u8?channel=1" | grep -v '^#' | grep -m1 m3u8)
 REF_MEDIA="$REF/live/$REF_MEDIA_REL"
 wait_playlist "$REF_MEDIA" 60
+fi
 
 # --- sanity: real playlists, not error pages ------------------------------------------------
 check() { # name url -> "EXTINF count, bytes"
@@ -123,13 +147,14 @@ check() { # name url -> "EXTINF count, bytes"
   printf '%s segments, %s bytes' "$(grep -c '^#EXTINF' <<<"$body")" "$(printf '%s' "$body" | wc -c)"
 }
 LIN_CHECK=$(check lineup "$LIN_MEDIA")
-REF_CHECK=$(check ref "$REF_MEDIA")
 log "lineup $LIN_MEDIA: $LIN_CHECK"
-log "reference $REF_MEDIA: $REF_CHECK"
-if grep -q '/ts/slate/' <(curl -fsS "$REF_MEDIA"); then
-  REF_SLATE_NOTE="(reference playlist contains slate segments)"
-else
-  REF_SLATE_NOTE=""
+REF_SLATE_NOTE=""
+if [[ $REF == 1 ]]; then
+  REF_CHECK=$(check ref "$REF_MEDIA")
+  log "reference $REF_MEDIA: $REF_CHECK"
+  if grep -q '/ts/slate/' <(curl -fsS "$REF_MEDIA"); then
+    REF_SLATE_NOTE="(reference playlist contains slate segments)"
+  fi
 fi
 
 # --- static bytes: nginx serving lineup's rendered media playlist from a file ---------------
@@ -152,10 +177,11 @@ NGX_PIDS="$NGX_PID $(pgrep -P "$NGX_PID" | tr '\n' ' ')"
 NGX_CHECK=$(check nginx "$NGX_MEDIA")
 
 # --- throughput ----------------------------------------------------------------------------
-declare -A CPU_S
+declare -A CPU_S LOAD_AT
 wrk_run() { # name url "server-pids" -> $WORK/wrk-<name>.txt, CPU_S[name] (server CPU seconds)
   wrk -t2 -c"$CONNS" -d3s "$2" >/dev/null 2>&1 || true # warm-up (JIT, caches), not reported
-  log "wrk -t2 -c$CONNS -d${DUR}s --latency $2"
+  LOAD_AT[$1]=$(cut -d' ' -f1 /proc/loadavg)
+  log "wrk -t2 -c$CONNS -d${DUR}s --latency $2 (load ${LOAD_AT[$1]})"
   local c0 pids; read -ra pids <<<"$3"; c0=$(cpu_ticks "${pids[@]}")
   wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$2" >"$WORK/wrk-$1.txt" 2>&1
   CPU_S[$1]=$(python3 -c "print(f'{($(cpu_ticks "${pids[@]}") - $c0) / $TCK:.1f}')")
@@ -164,7 +190,7 @@ wrk_run() { # name url "server-pids" -> $WORK/wrk-<name>.txt, CPU_S[name] (serve
 LOAD_WRK=$(uptime)
 wrk_run lineup "$LIN_MEDIA" "$LIN_PID"
 wrk_run nginx "$NGX_MEDIA" "$NGX_PIDS"
-wrk_run ref "$REF_MEDIA" "$REF_PID"
+if [[ $REF == 1 ]]; then wrk_run ref "$REF_MEDIA" "$REF_PID"; fi
 rps() { awk '/^Requests\/sec/ {print $2}' "$WORK/wrk-$1.txt"; }
 p99() { awk '$1=="99%" {print $2}' "$WORK/wrk-$1.txt"; }
 non2xx() { awk -F': *' '/Non-2xx or 3xx/ {print $2}' "$WORK/wrk-$1.txt" | grep . || echo 0; }
@@ -172,15 +198,41 @@ sockerr() { grep -m1 'Socket errors' "$WORK/wrk-$1.txt" | sed 's/^ *Socket error
 total() { awk '/requests in/ {print $1}' "$WORK/wrk-$1.txt"; }
 # Ceiling of the HTTP stack + wrk on this machine: lineup's /healthz (no engine work).
 wrk_run healthz "$LIN/healthz" "$LIN_PID"
-LIN_RPS=$(rps lineup); REF_RPS=$(rps ref)
-RATIO=$(python3 -c "print(f'{$LIN_RPS/$REF_RPS:.1f}')")
+# The session, once its window lists as many segments as the channel's (a full window:
+# the window length after its creation; at most 75 s).
+want=$(grep -c '^#EXTINF' <(curl -fsS "$LIN_MEDIA"))
+while (( $(grep -c '^#EXTINF' <(curl -fsS "$LIN_SESSION")) < want && $(date +%s) - SESSION_T0 < 75 )); do sleep 1; done
+SES_CHECK=$(check session "$LIN_SESSION")
+log "lineup session $LIN_SESSION: $SES_CHECK"
+wrk_run session "$LIN_SESSION" "$LIN_PID"
+LIN_RPS=$(rps lineup)
 per_cpu() { python3 -c "print(f'{$(total "$1") / max($2, 0.1):.0f}')"; }
-LIN_PER_CPU=$(per_cpu lineup "${CPU_S[lineup]}"); REF_PER_CPU=$(per_cpu ref "${CPU_S[ref]}")
-CPU_RATIO=$(python3 -c "print(f'{$LIN_PER_CPU/$REF_PER_CPU:.1f}')")
+LIN_PER_CPU=$(per_cpu lineup "${CPU_S[lineup]}")
 NGX_RPS=$(rps nginx); NGX_PER_CPU=$(per_cpu nginx "${CPU_S[nginx]}")
+SES_RPS=$(rps session); SES_PER_CPU=$(per_cpu session "${CPU_S[session]}")
 NGX_RATIO=$(python3 -c "print(f'{$LIN_RPS/$NGX_RPS:.2f}')")
-NGX_REF=$(python3 -c "print(f'{$NGX_RPS/$REF_RPS:.1f}')")
+SES_RATIO=$(python3 -c "print(f'{$SES_RPS/$LIN_RPS:.2f}')")
+SES_NGX_RATIO=$(python3 -c "print(f'{$SES_RPS/$NGX_RPS:.2f}')")
+if [[ $REF == 1 ]]; then
+  REF_RPS=$(rps ref)
+  RATIO=$(python3 -c "print(f'{$LIN_RPS/$REF_RPS:.1f}')")
+  REF_PER_CPU=$(per_cpu ref "${CPU_S[ref]}")
+  CPU_RATIO=$(python3 -c "print(f'{$LIN_PER_CPU/$REF_PER_CPU:.1f}')")
+  NGX_REF=$(python3 -c "print(f'{$NGX_RPS/$REF_RPS:.1f}')")
+fi
 kill "$NGX_PID"; wait "$NGX_PID" 2>/dev/null || true
+
+# --- viewer load (bench/viewers), fresh lineup per N -------------------------------------
+declare -A VIEW_ROW
+for n in $VIEWERS; do
+  kill "$LIN_PID"; wait "$LIN_PID" 2>/dev/null || true
+  start_lineup --max-sessions $(( n * 2 > 100000 ? n * 2 : 100000 ))
+  log "viewers: $n for ${VIEWERS_SECS}s (load $(cut -d' ' -f1 /proc/loadavg))"
+  VIEW_ROW[$n]=$("$ROOT/target/release/viewers" --base "$LIN" --channel bench --viewers "$n" \
+    --secs "$VIEWERS_SECS" --server-pid "$LIN_PID" --markdown-row 2>>"$WORK/viewers.log") ||
+    VIEW_ROW[$n]="| $n | viewers failed: $(tail -1 "$WORK/viewers.log") |"
+  log "  ${VIEW_ROW[$n]}"
+done
 
 # --- lineup memory per session (fresh process) ---------------------------------------------
 kill "$LIN_PID"; wait "$LIN_PID" 2>/dev/null || true
@@ -212,11 +264,12 @@ for n in $SESSIONS; do
 done
 
 # --- reference memory per channel ----------------------------------------------------------
+declare -A REF_RSS REF_HEAP REF_CH_NOTE
+if [[ $REF == 1 ]]; then
 ref_gc() { curl -fsS "$REF/bench/gc" >/dev/null; sleep 1; curl -fsS "$REF/bench/gc" | python3 -c 'import json,sys; print(json.load(sys.stdin)["heapUsed"]//1024)'; }
 REF_HEAP0=$(ref_gc)
 REF_RSS0=$(rss_kb "$REF_PID")
 log "reference RSS with 1 channel: $REF_RSS0 kB"
-declare -A REF_RSS REF_HEAP REF_CH_NOTE
 for n in $REF_CHANNELS; do
   curl -fsS "$REF/bench/channels?n=$n" >/dev/null
   ok=0
@@ -230,43 +283,70 @@ for n in $REF_CHANNELS; do
   REF_CH_NOTE[$n]="$ok/$n channels' media playlists fetched"
   log "reference RSS with $n channels: ${REF_RSS[$n]} kB ($ok/$n ready)"
 done
+fi
 LOAD_END=$(uptime)
 
 # --- report --------------------------------------------------------------------------------
 kb() { python3 -c "print(f'{($2-$1)/$3:.1f}')" "$@"; }
 mb() { python3 -c "print(f'{$1/1024:.1f}')"; }
 {
-  echo "## engine: lineup vs eyevinn-channel-engine 3.0.5 ($(date -u +%F' '%H:%M' UTC'))"
+  echo "## engine: lineup vs nginx (same bytes) and eyevinn-channel-engine 3.0.5 ($(date -u +%F' '%H:%M' UTC'))"
   echo
-  echo "| measure | lineup | reference (Node) | nginx, same bytes from a file | note |"
-  echo "|---|---|---|---|---|"
-  echo "| media playlist req/s (wrk -t2 -c$CONNS -d${DUR}s) | $LIN_RPS | $REF_RPS | $NGX_RPS | lineup = ${RATIO}x reference (target >= 20x) = ${NGX_RATIO}x nginx; nginx = ${NGX_REF}x reference |"
-  echo "| requests per server CPU-second (utime+stime during the run) | $LIN_PER_CPU ($(total lineup) req / ${CPU_S[lineup]} s) | $REF_PER_CPU ($(total ref) req / ${CPU_S[ref]} s) | $NGX_PER_CPU ($(total nginx) req / ${CPU_S[nginx]} s) | lineup = ${CPU_RATIO}x reference; less sensitive to the shared cores than req/s |"
-  echo "| ceiling: lineup \`/healthz\` req/s (same wrk) | $(rps healthz) (p99 $(p99 healthz)) | | | HTTP stack + wrk on this machine, no engine work |"
-  echo "| p99 latency | $(p99 lineup) | $(p99 ref) | $(p99 nginx) | |"
-  echo "| requests / non-2xx / socket errors | $(total lineup) / $(non2xx lineup) / $(sockerr lineup) | $(total ref) / $(non2xx ref) / $(sockerr ref) | $(total nginx) / $(non2xx nginx) / $(sockerr nginx) | |"
-  echo "| playlist benchmarked | \`/channels/bench/v0.m3u8\`: $LIN_CHECK | \`/live/$REF_MEDIA_REL\`: $REF_CHECK $REF_SLATE_NOTE | \`/v0.m3u8\`: $NGX_CHECK (lineup's bytes) | one channel, same 3 VODs round-robin, 60 s window (lineup) |"
-  echo "| RSS baseline | $(mb "$LIN_RSS0") MB (fresh, 1 channel) | $(mb "$REF_RSS0") MB (1 channel, after wrk, GC'd) | | |"
-  for n in $SESSIONS; do
-    if [[ -n "${LIN_RSS[$n]:-}" ]]; then
-      echo "| RSS with $n sessions (lineup) | $(mb "${LIN_RSS[$n]}") MB = $(kb "$LIN_RSS0" "${LIN_RSS[$n]}" "$n") KB/session | n/a: per-viewer sessions answer 500 in 3.0.5 | | ${LIN_SESS_NOTE[$n]} |"
-    else
-      echo "| RSS with $n sessions (lineup) | ${LIN_SESS_NOTE[$n]} | | | |"
-    fi
-  done
-  prev=1
-  for n in $REF_CHANNELS; do
-    echo "| RSS with $n channels (reference) | | $(mb "${REF_RSS[$n]}") MB = $(kb "$REF_RSS0" "${REF_RSS[$n]}" $((n - 1))) KB/channel (JS heap: $(kb "$REF_HEAP0" "${REF_HEAP[$n]}" $((n - 1))) KB/channel) | | ${REF_CH_NOTE[$n]}; a reference channel = a Session (the class its viewer sessions use, minus their disabled playhead) + SessionLive + StreamSwitcher |"
-  done
-  last=""; for n in $SESSIONS; do [[ -n "${LIN_RSS[$n]:-}" ]] && last=$n; done
-  if [[ -n "$last" ]]; then
-    echo "| 100,000 sessions (lineup) | $( if [[ $last == 100000 ]]; then echo "measured: $(mb "${LIN_RSS[$last]}") MB"; else echo "extrapolated from $last: $(python3 -c "print(f'{($LIN_RSS0 + (${LIN_RSS[$last]}-$LIN_RSS0)*100000/$last)/1024:.0f}')") MB"; fi) | extrapolated from per-channel cost: $(python3 -c "print(f'{($REF_RSS0 + (${REF_RSS[${REF_CHANNELS##* }]}-$REF_RSS0)*100000/(${REF_CHANNELS##* }-1))/1024/1024:.1f}')") GB | | target < 4 GB |"
+  echo "Same-run ratios (wrk -t2 -c$CONNS -d${DUR}s --latency, keep-alive, after a 3 s warm-up each):"
+  echo
+  echo "| ratio | value | target |"
+  echo "|---|---:|---|"
+  echo "| engine channel playlist / nginx (same bytes from a file) | $NGX_RATIO | >= 1 |"
+  echo "| session playlist / channel playlist | $SES_RATIO | >= 0.9 |"
+  echo "| session playlist / nginx | $SES_NGX_RATIO | >= 1 |"
+  if [[ $REF == 1 ]]; then
+    echo "| engine channel playlist / reference (Node) | $RATIO | >= 20 |"
   fi
   echo
-  echo "Targets: >= 20x the reference's req/s; < 20 KB per session; 100,000 sessions < 4 GB."
-  echo "Sessions: lineup's via \`POST /api/v1/sessions\`; each fetched its \`v0.m3u8\` once (all of the first 1,000, every 10th above) so it is active, not just created. RSS = VmRSS from /proc; KB/session = (RSS - baseline) / total sessions. The reference's per-viewer sessions answer 500 \"Session not ready\" in 3.0.5, so its cost is measured per channel (channels 2..N added through its channel manager, each channel's media playlist fetched, \`global.gc()\` before each reading)."
+  echo "| measure | lineup channel | lineup session | nginx, same bytes from a file | reference (Node) |"
+  echo "|---|---|---|---|---|"
+  refc() { if [[ $REF == 1 ]]; then echo "$1"; else echo "not run (BENCH_REF=0)"; fi; }
+  echo "| req/s | $LIN_RPS | $SES_RPS | $NGX_RPS | $(refc "${REF_RPS:-}") |"
+  echo "| p99 latency | $(p99 lineup) | $(p99 session) | $(p99 nginx) | $(refc "$(p99 ref 2>/dev/null)") |"
+  echo "| requests per server CPU-second (utime+stime during the run) | $LIN_PER_CPU ($(total lineup) req / ${CPU_S[lineup]} s) | $SES_PER_CPU ($(total session) req / ${CPU_S[session]} s) | $NGX_PER_CPU ($(total nginx) req / ${CPU_S[nginx]} s) | $(refc "${REF_PER_CPU:-} ($(total ref 2>/dev/null) req / ${CPU_S[ref]:-} s)") |"
+  echo "| requests / non-2xx / socket errors | $(total lineup) / $(non2xx lineup) / $(sockerr lineup) | $(total session) / $(non2xx session) / $(sockerr session) | $(total nginx) / $(non2xx nginx) / $(sockerr nginx) | $(refc "$(total ref 2>/dev/null) / $(non2xx ref 2>/dev/null) / $(sockerr ref 2>/dev/null)") |"
+  echo "| load average (1 min) before the run | ${LOAD_AT[lineup]} | ${LOAD_AT[session]} | ${LOAD_AT[nginx]} | $(refc "${LOAD_AT[ref]:-}") |"
+  echo "| playlist benchmarked | \`/channels/bench/v0.m3u8\`: $LIN_CHECK | \`/sessions/<id>/v0.m3u8\`: $SES_CHECK | \`/v0.m3u8\`: $NGX_CHECK (the channel's bytes) | $(refc "\`/live/${REF_MEDIA_REL:-}\`: ${REF_CHECK:-} $REF_SLATE_NOTE") |"
+  echo "| ceiling: lineup \`/healthz\` req/s (same wrk) | $(rps healthz) (p99 $(p99 healthz)) | | | |"
   echo
-  echo "Machine: $(nproc) cores shared by wrk, both servers, the Python fixture server and other engineers' compiles; timings are indicative only."
+  if [[ -n $VIEWERS ]]; then
+    echo "Viewer load (\`target/release/viewers\`: N viewers, each its own session created with \`POST /api/v1/sessions\`, reloading its \`v0.m3u8\` every target duration as a player does; ${VIEWERS_SECS} s measured after every viewer's first playlist; fresh lineup per row, \`--max-sessions\` raised to fit):"
+    echo
+    "$ROOT/target/release/viewers" --markdown-header
+    for n in $VIEWERS; do echo "${VIEW_ROW[$n]}"; done
+    echo
+  fi
+  if [[ -n $SESSIONS || $REF == 1 ]]; then
+    echo "| memory | lineup | reference (Node) | note |"
+    echo "|---|---|---|---|"
+    echo "| RSS baseline | $(mb "$LIN_RSS0") MB (fresh, 1 channel) | $(refc "$(mb "${REF_RSS0:-0}") MB (1 channel, after wrk, GC'd)") | |"
+    for n in $SESSIONS; do
+      if [[ -n "${LIN_RSS[$n]:-}" ]]; then
+        echo "| RSS with $n sessions (lineup) | $(mb "${LIN_RSS[$n]}") MB = $(kb "$LIN_RSS0" "${LIN_RSS[$n]}" "$n") KB/session | n/a: per-viewer sessions answer 500 in 3.0.5 | ${LIN_SESS_NOTE[$n]} |"
+      else
+        echo "| RSS with $n sessions (lineup) | ${LIN_SESS_NOTE[$n]} | | |"
+      fi
+    done
+    if [[ $REF == 1 ]]; then
+      for n in $REF_CHANNELS; do
+        echo "| RSS with $n channels (reference) | | $(mb "${REF_RSS[$n]}") MB = $(kb "$REF_RSS0" "${REF_RSS[$n]}" $((n - 1))) KB/channel (JS heap: $(kb "$REF_HEAP0" "${REF_HEAP[$n]}" $((n - 1))) KB/channel) | ${REF_CH_NOTE[$n]}; a reference channel = a Session (the class its viewer sessions use, minus their disabled playhead) + SessionLive + StreamSwitcher |"
+      done
+    fi
+    last=""; for n in $SESSIONS; do [[ -n "${LIN_RSS[$n]:-}" ]] && last=$n; done
+    if [[ -n "$last" ]]; then
+      echo "| 100,000 sessions (lineup) | $( if [[ $last == 100000 ]]; then echo "measured: $(mb "${LIN_RSS[$last]}") MB"; else echo "extrapolated from $last: $(python3 -c "print(f'{($LIN_RSS0 + (${LIN_RSS[$last]}-$LIN_RSS0)*100000/$last)/1024:.0f}')") MB"; fi) | $(if [[ $REF == 1 ]]; then echo "extrapolated from per-channel cost: $(python3 -c "print(f'{($REF_RSS0 + (${REF_RSS[${REF_CHANNELS##* }]}-$REF_RSS0)*100000/(${REF_CHANNELS##* }-1))/1024/1024:.1f}')") GB"; fi) | target < 4 GB |"
+    fi
+    echo
+    echo "Targets: >= 20x the reference's req/s; < 20 KB per session; 100,000 sessions < 4 GB."
+    echo "Sessions: lineup's via \`POST /api/v1/sessions\`; each fetched its \`v0.m3u8\` once (all of the first 1,000, every 10th above) so it is active, not just created. RSS = VmRSS from /proc; KB/session = (RSS - baseline) / total sessions. The reference's per-viewer sessions answer 500 \"Session not ready\" in 3.0.5, so its cost is measured per channel (channels 2..N added through its channel manager, each channel's media playlist fetched, \`global.gc()\` before each reading)."
+    echo
+  fi
+  echo "Machine: $(nproc) cores shared by wrk, the servers, the Python fixture server and other engineers' compiles; read the same-run ratios, not the absolute numbers."
   echo "Load (uptime): start: ${LOAD_START#*load average: } | before wrk: ${LOAD_WRK#*load average: } | end: ${LOAD_END#*load average: }"
-  echo "Command: \`bench/engine/run.sh\` (took $(( $(date +%s) - T0 )) s)"
+  echo "Command: \`BENCH_REF=$REF BENCH_VIEWERS=\"$VIEWERS\" BENCH_SESSIONS=\"$SESSIONS\" bench/engine/run.sh\` (took $(( $(date +%s) - T0 )) s)"
 } | tee "$OUT/engine.md"

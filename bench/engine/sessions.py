@@ -2,7 +2,7 @@
 """Create lineup engine sessions fast and fetch some of their media playlists.
 
     sessions.py --base http://127.0.0.1:PORT --channel ID --count N [--fetch-every K]
-                [--rendition v0] [--conns 32]
+                [--rendition v0] [--conns 32] [--also-fetch BASE2]
 
 POSTs N sessions (`POST /api/v1/sessions {"channel": ID}` -> 201 {id, ...}) over `--conns`
 keep-alive connections and GETs `/sessions/<id>/<rendition>.m3u8` for every K-th session
@@ -78,8 +78,11 @@ async def main():
     ap.add_argument("--fetch-every", type=int, default=1)
     ap.add_argument("--rendition", default="v0")
     ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--also-fetch", default=None,
+                    help="another replica's base URL: each fetched playlist is fetched there too")
     a = ap.parse_args()
     u = urlsplit(a.base)
+    u2 = urlsplit(a.also_fetch) if a.also_fetch else None
     body = json.dumps({"channel": a.channel}).encode()
     stats = {"created": 0, "fetched": 0, "empty": 0, "failed": 0, "first_error": None}
     next_i = 0
@@ -92,6 +95,7 @@ async def main():
     async def worker():
         nonlocal next_i
         c = Conn(u.hostname, u.port)
+        c2 = Conn(u2.hostname, u2.port) if u2 else None
         while next_i < a.count:
             i = next_i
             next_i += 1
@@ -110,9 +114,15 @@ async def main():
                             stats["empty"] += 1
                     else:
                         fail(f"GET session playlist -> {st}: {data[:200]!r}")
+                    if c2 is not None:
+                        st, data = await c2.request("GET", f"/sessions/{sid}/{a.rendition}.m3u8")
+                        if st != 200 or not data.startswith(b"#EXTM3U"):
+                            fail(f"GET session playlist on the other replica -> {st}: {data[:200]!r}")
             except Exception as e:  # noqa: BLE001 - counted and reported
                 fail(f"{type(e).__name__}: {e}")
         c.close()
+        if c2 is not None:
+            c2.close()
 
     t0 = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(a.conns)))

@@ -9,18 +9,21 @@
 #      sliding variant playlist);
 #   4. save the origin's rendered live media playlist and one segment, as served, into an
 #      nginx docroot under the same paths, and start nginx (own config, temp dir);
-#   5. wrk -t2 -c100 -d10s --latency against both, for the playlist and the segment;
-#   6. print a markdown table and write it to bench/out/origin.md.
+#   5. wrk -t2 -c50 -d10s --latency against both, for the live playlist, a start-over
+#      playlist (`?start=`), a time-shifted playlist (`?start=&end=`) and a segment, with
+#      the machine's load average before each run;
+#   6. print a markdown table of same-run ratios (origin / nginx) and write it to
+#      bench/out/origin.md.
 # Everything it starts is stopped on exit. It never asserts timings.
 #
 # Knobs (environment): LINEUP_BIN (skip the build), BENCH_DURATION (default 10s),
-# BENCH_CONNECTIONS (100), BENCH_THREADS (2), BENCH_SOURCE_SECONDS (60), BENCH_PERF=1
+# BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_SOURCE_SECONDS (60), BENCH_PERF=1
 # (perf-record the origin during its runs; top symbols to bench/out/origin-perf-*.txt).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DURATION=${BENCH_DURATION:-10s}
-CONNS=${BENCH_CONNECTIONS:-100}
+CONNS=${BENCH_CONNECTIONS:-50}
 THREADS=${BENCH_THREADS:-2}
 SOURCE_SECONDS=${BENCH_SOURCE_SECONDS:-60}
 INGEST_WINDOW=10 # segments in the pushed variant playlist (sliding, like an encoder)
@@ -42,6 +45,7 @@ if [[ -z "$NGINX" ]]; then
 fi
 
 mkdir -p "$OUT_DIR"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lineup-bench-origin.XXXXXX")
 PIDS=()
 cleanup() {
@@ -192,6 +196,24 @@ seg_seq=$(basename "$SEGMENT")
 seg_seq=${seg_seq%%.*}
 cmp -s "$WWW$URL_PATH/$SEGMENT" "$WORK/src/${SRC_FILE[seg_seq - SEQ0]}" ||
     die "the origin served different bytes for segment $seg_seq"
+# Time-shifted playlists: start-over from the 3rd segment (EVENT, to the live edge) and a
+# closed span from the 3rd to the 20th (VOD). nginx ignores the query, so their bytes are
+# saved under other names and nginx is asked for those.
+pdt_of() { # index -> epoch seconds of that source segment's PROGRAM-DATE-TIME
+    local t=${SRC_PDT[$1]#*:}
+    date -u -d "${t/+0000/+00:00}" +%s.%3N
+}
+TS_FROM=$(pdt_of 2)
+TS_TO=$(pdt_of $((NSEG > 20 ? 19 : NSEG - 2)))
+STARTOVER_URL="$PLAYLIST_URL?start=$TS_FROM"
+TIMESHIFT_URL="$PLAYLIST_URL?start=$TS_FROM&end=$TS_TO"
+STARTOVER_FILE="${VARIANT%.m3u8}_startover.m3u8"
+TIMESHIFT_FILE="${VARIANT%.m3u8}_timeshift.m3u8"
+curl -fsS -o "$WWW$URL_PATH/$STARTOVER_FILE" "$STARTOVER_URL" || die "start-over playlist: $STARTOVER_URL"
+curl -fsS -o "$WWW$URL_PATH/$TIMESHIFT_FILE" "$TIMESHIFT_URL" || die "time-shifted playlist: $TIMESHIFT_URL"
+grep -q '^#EXT-X-ENDLIST' "$WWW$URL_PATH/$TIMESHIFT_FILE" || die "the time-shifted playlist is not closed: $(cat "$WWW$URL_PATH/$TIMESHIFT_FILE")"
+STARTOVER_SEGMENTS=$(grep -c '^#EXTINF' "$WWW$URL_PATH/$STARTOVER_FILE")
+TIMESHIFT_SEGMENTS=$(grep -c '^#EXTINF' "$WWW$URL_PATH/$TIMESHIFT_FILE")
 PLAYLIST_BYTES=$(stat -c %s "$WWW$URL_PATH/$VARIANT")
 SEGMENT_BYTES=$(stat -c %s "$WWW$URL_PATH/$SEGMENT")
 
@@ -275,6 +297,10 @@ bench() { # bench KEY URL
 }
 bench pl_origin "$PLAYLIST_URL"
 bench pl_nginx "$NBASE$URL_PATH/$VARIANT"
+bench so_origin "$STARTOVER_URL"
+bench so_nginx "$NBASE$URL_PATH/$STARTOVER_FILE"
+bench ts_origin "$TIMESHIFT_URL"
+bench ts_nginx "$NBASE$URL_PATH/$TIMESHIFT_FILE"
 bench seg_origin "$SEGMENT_URL"
 bench seg_nginx "$NBASE$URL_PATH/$SEGMENT"
 RSS_AFTER=$(rss_kb "$OPID")
@@ -296,8 +322,10 @@ mkdir -p "$OUT_DIR"
     echo
     echo "| what | lineup origin req/s | nginx req/s | ratio | lineup p99 | nginx p99 |"
     echo "|---|---:|---:|---:|---:|---:|"
-    row "live media playlist (\`$URL_PATH/$VARIANT\`)" pl_origin pl_nginx
-    row "segment (\`$URL_PATH/$SEGMENT\`)" seg_origin seg_nginx
+    row "live media playlist (\`$URL_PATH/$VARIANT\`, $PLAYLIST_SEGMENTS segments, $PLAYLIST_BYTES B)" pl_origin pl_nginx
+    row "start-over playlist (\`?start=\`, EVENT, $STARTOVER_SEGMENTS segments)" so_origin so_nginx
+    row "time-shifted playlist (\`?start=&end=\`, VOD, $TIMESHIFT_SEGMENTS segments)" ts_origin ts_nginx
+    row "segment (\`$URL_PATH/$SEGMENT\`, $SEGMENT_BYTES B)" seg_origin seg_nginx
     echo
     echo "Server CPU per request (user+system time of the server's processes during the run /"
     echo "requests; less sensitive than req/s to whatever else runs on the machine):"
@@ -306,6 +334,10 @@ mkdir -p "$OUT_DIR"
     echo "|---|---:|---:|---|"
     printf '| live media playlist | %s | %s | %s, %s |\n' "${CPU[pl_origin]}" "${CPU[pl_nginx]}" \
         "${LOAD[pl_origin]}" "${LOAD[pl_nginx]}"
+    printf '| start-over playlist | %s | %s | %s, %s |\n' "${CPU[so_origin]}" "${CPU[so_nginx]}" \
+        "${LOAD[so_origin]}" "${LOAD[so_nginx]}"
+    printf '| time-shifted playlist | %s | %s | %s, %s |\n' "${CPU[ts_origin]}" "${CPU[ts_nginx]}" \
+        "${LOAD[ts_origin]}" "${LOAD[ts_nginx]}"
     printf '| segment | %s | %s | %s, %s |\n' "${CPU[seg_origin]}" "${CPU[seg_nginx]}" \
         "${LOAD[seg_origin]}" "${LOAD[seg_nginx]}"
     echo
@@ -318,7 +350,8 @@ mkdir -p "$OUT_DIR"
     echo "  $(nproc) workers; lineup: tokio multi-thread runtime), so absolute numbers are low"
     echo "  and the ratio is what to read. Other work on the machine skews both; rerun to compare."
     echo "- $("$NGINX" -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), lineup $("$BIN" --version 2>/dev/null | cut -d' ' -f2)."
-    for k in pl_origin pl_nginx seg_origin seg_nginx; do
+    echo "- machine load (1/5/15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    for k in pl_origin pl_nginx so_origin so_nginx ts_origin ts_nginx seg_origin seg_nginx; do
         if [[ -n "${NOTE[$k]}" ]]; then echo "- wrk $k: ${NOTE[$k]}"; fi
     done
     echo

@@ -194,6 +194,13 @@ pub struct Engine {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// `engine_render_cache_hits_total`, looked up once: the `metrics` macros build the key and
+/// search the registry on every call, and a hit is the whole of a cached request's work.
+fn cache_hits() -> &'static metrics::Counter {
+    static HITS: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    HITS.get_or_init(|| metrics::counter!("engine_render_cache_hits_total"))
+}
+
 fn render_opts(o: &EngineOptions) -> RenderOptions {
     RenderOptions {
         window_ms: o.window.as_millis() as u64,
@@ -308,6 +315,9 @@ impl Engine {
         now: Millis,
     ) -> Result<Rendered> {
         let scope = self.scope(target).await?;
+        if scope.session.is_none() {
+            Self::note_watched(&scope, now);
+        }
         self.touch(&scope).await?;
         let profile = self.profile(&scope.channel).await?;
         let slot = profile
@@ -338,7 +348,7 @@ impl Engine {
         if let Some((p, body, td)) = scope.cache.lock().expect("cache lock").get(&slot)
             && *p == pos
         {
-            metrics::counter!("engine_render_cache_hits_total").increment(1);
+            cache_hits().increment(1);
             return Ok(Rendered {
                 body: body.clone(),
                 target_duration: *td,
@@ -361,9 +371,60 @@ impl Engine {
         })
     }
 
-    /// Background work: schedule channels ahead of need and expire sessions, every second,
-    /// and reload the channel list every ten, until the engine is dropped (and set the
-    /// `engine_sessions` gauge: sessions held).
+    /// Remember that a channel was requested now (at most one store per second: on the hot
+    /// path this is one shared read).
+    fn note_watched(scope: &Scope, now: Millis) {
+        if scope.last_used_ms.load(Ordering::Relaxed) + 1_000 < now {
+            scope.last_used_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// The background tick's scheduling: keep ahead of need the channels requested within
+    /// the last window + lookahead, those playing a live entry (its source is polled as it
+    /// publishes), and every channel that has started (was requested once): a channel left
+    /// to fall behind would have to catch up, in one request, on every item it missed (for
+    /// a schedule-driven channel, one schedule read each). A channel nobody ever requested
+    /// is not scheduled at all: it holds no schedule until its first request. So 10,000
+    /// idle channels cost neither CPU nor memory; [`Engine::warm_up`] still starts them
+    /// all.
+    pub async fn keep_watched_ahead(&self) {
+        let now = self.now_ms();
+        let o = &self.inner.opts;
+        let until = now + o.lookahead.as_millis() as Millis;
+        let idle = (o.window + o.lookahead).as_millis() as Millis;
+        let watched: Vec<Arc<Scope>> = self
+            .inner
+            .scopes
+            .read()
+            .expect("scopes lock")
+            .iter()
+            .filter(|(t, s)| {
+                matches!(t, Target::Channel(_))
+                    && (s.last_used_ms.load(Ordering::Relaxed) + idle >= now
+                        || s.schedule
+                            .read()
+                            .expect("schedule lock")
+                            .as_ref()
+                            .is_some_and(|sch| sch.len_total() > 0))
+            })
+            .map(|(_, s)| s.clone())
+            .collect();
+        for scope in watched {
+            if Self::covered(&scope, until) {
+                continue;
+            }
+            let r = self.ensure(&scope, until).await;
+            self.note_store(&r);
+            if let Err(e) = r {
+                tracing::warn!(scope = %scope.key, error = %e, "could not schedule channel");
+            }
+        }
+    }
+
+    /// Background work: schedule started channels ahead of need
+    /// ([`Engine::keep_watched_ahead`]) and expire sessions, every second, and reload the
+    /// channel list every ten, until the engine is dropped (and set the `engine_sessions`
+    /// gauge: sessions held).
     pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -380,7 +441,7 @@ impl Engine {
                     tracing::warn!(error = %e, "reloading the channel list failed");
                 }
                 metrics::gauge!("engine_sessions").set(engine.local_sessions() as f64);
-                engine.warm_up().await;
+                engine.keep_watched_ahead().await;
                 if n.is_multiple_of(10)
                     && let Err(e) = engine.sweep_sessions().await
                 {

@@ -61,8 +61,9 @@ impl Service {
             .with_state(self.clone())
             .merge(web::common_routes())
             .merge(web::docs_routes(Self::openapi()))
-            .layer(middleware::map_response(retry_after))
-            .layer(web::cors())
+            // One layer (each `Router::layer` is one more boxed service per route, cloned
+            // per request): CORS outside, Retry-After on 503 inside.
+            .layer((web::cors(), web::retry_after_on_503(RETRY_AFTER_SECS)))
     }
 
     /// The OpenAPI document of the control API and playlist routes.
@@ -106,21 +107,9 @@ impl Service {
 )]
 struct ApiDoc;
 
-/// Seconds a client is told to wait after a 503 (the session cap, the state store down).
+/// Seconds a client is told to wait after a 503 (the session cap, the state store down):
+/// every 503 says when to come back (`Retry-After`); its body is the JSON error.
 const RETRY_AFTER_SECS: &str = "2";
-
-/// Every 503 says when to come back (`Retry-After`); its body is the JSON error.
-async fn retry_after(mut r: Response) -> Response {
-    if r.status() == StatusCode::SERVICE_UNAVAILABLE
-        && !r.headers().contains_key(header::RETRY_AFTER)
-    {
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECS),
-        );
-    }
-    r
-}
 
 fn playlist_response(body: bytes::Bytes, cache_control: HeaderValue) -> Response {
     let mut r = body.into_response();

@@ -31,18 +31,24 @@ pub struct Channel {
     pub(crate) pending_gone: Mutex<Vec<String>>,
 }
 
-/// A live media playlist response ready to send: body and `Cache-Control`, rendered when
-/// the timeline changed.
+/// A live or time-shifted media playlist response ready to send: body and `Cache-Control`,
+/// rendered from the channel's data as it is now.
 #[derive(Debug)]
 pub(crate) struct LivePlaylist {
     pub(crate) body: bytes::Bytes,
     pub(crate) cache_control: axum::http::HeaderValue,
 }
 
-/// Endpoint id -> variant slug -> ready live playlist. An immutable snapshot: it holds only
-/// entries rendered from the current `ChannelData` (every mutable access to the data through
-/// [`ChannelGuard`] replaces it with an empty map before the lock is released).
+/// Endpoint id -> key -> ready playlist, where the key is a variant slug (its live playlist)
+/// or `<slug>.m3u8?<query>` (a time-shifted playlist, the query as requested). An immutable
+/// snapshot: it holds only entries rendered from the current `ChannelData` (every mutable
+/// access to the data through [`ChannelGuard`] replaces it with an empty map before the
+/// lock is released).
 pub(crate) type LiveMap = HashMap<String, HashMap<String, Arc<LivePlaylist>>>;
+
+/// Most entries an endpoint's snapshot takes between two changes of the channel: each
+/// publish copies the map, and distinct time-shift queries are the client's to choose.
+pub(crate) const SNAPSHOT_ENTRIES: usize = 64;
 
 impl Channel {
     pub(crate) fn new(id: String, users: [(String, Ha1); 2], data: ChannelData) -> Self {
@@ -66,9 +72,10 @@ impl Channel {
         }
     }
 
-    /// The ready live playlist of (endpoint, variant slug), without taking the data lock.
-    pub(crate) fn live_playlist(&self, endpoint: &str, slug: &str) -> Option<Arc<LivePlaylist>> {
-        self.live.load().get(endpoint)?.get(slug).cloned()
+    /// The ready playlist of (endpoint, key), without taking the data lock: `key` is a
+    /// variant slug (live) or `<slug>.m3u8?<query>` (time-shifted).
+    pub(crate) fn live_playlist(&self, endpoint: &str, key: &str) -> Option<Arc<LivePlaylist>> {
+        self.live.load().get(endpoint)?.get(key).cloned()
     }
 }
 
@@ -90,10 +97,10 @@ impl ChannelGuard<'_> {
         &mut self.data
     }
 
-    /// Publish a live playlist rendered from the data as it is under this lock (applied
-    /// when the lock is released).
-    pub(crate) fn publish(&mut self, endpoint: &str, slug: &str, pl: Arc<LivePlaylist>) {
-        self.publish = Some((endpoint.to_string(), slug.to_string(), pl));
+    /// Publish a playlist rendered from the data as it is under this lock (applied when the
+    /// lock is released), under a [`LiveMap`] key.
+    pub(crate) fn publish(&mut self, endpoint: &str, key: &str, pl: Arc<LivePlaylist>) {
+        self.publish = Some((endpoint.to_string(), key.to_string(), pl));
     }
 }
 
@@ -119,8 +126,11 @@ impl Drop for ChannelGuard<'_> {
         }
         if let Some((ep, slug, pl)) = self.publish.take() {
             let cur = self.live.load();
-            if cur.get(&ep).is_some_and(|m| m.contains_key(&slug)) {
-                return; // published by an earlier request since the last change
+            if cur.get(&ep).is_some_and(|m| {
+                m.contains_key(&slug) || (slug.contains('?') && m.len() >= SNAPSHOT_ENTRIES)
+            }) {
+                // Published by an earlier request since the last change, or full until then.
+                return;
             }
             let mut next = LiveMap::clone(&cur);
             next.entry(ep).or_default().insert(slug, pl);

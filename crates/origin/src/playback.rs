@@ -63,9 +63,11 @@ fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Re
 /// Everything under an endpoint.
 ///
 /// Hot path: the request is taken whole (no header copy, no `String`s for the path
-/// parameters); a live media playlist without a query is answered from the channel's ready
-/// snapshot ([`crate::Channel::live_playlist`]) without taking the channel lock. Anything
-/// else, or a snapshot miss, goes through [`out_inner`].
+/// parameters); a live media playlist without a query, and a time-shifted one (`?start=`,
+/// `?start=&end=`) already rendered since the channel last changed, are answered from the
+/// channel's ready snapshot ([`crate::Channel::live_playlist`]) without taking the channel
+/// lock or parsing the query. Anything else, or a snapshot miss, goes through
+/// [`out_inner`].
 pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let (mut parts, _body) = req.into_parts();
     // The route is `/out/{channel}/{endpoint}/{*path}` (relative to any nesting prefix,
@@ -80,6 +82,23 @@ pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
             let (endpoint, path) = rest.split_once('/')?;
             Some((channel, endpoint, path))
         });
+    // A time-shifted playlist's snapshot key: `<slug>.m3u8?<query>` exactly as requested
+    // (the tail of the request's path and query, where the two are contiguous), kept as
+    // its offset there.
+    let shift_at = match (raw, parts.uri.query()) {
+        (Some((_, _, path)), Some(query)) if is_media_playlist(path) => {
+            let all = pq(&parts.uri);
+            all.len()
+                .checked_sub(path.len() + 1 + query.len())
+                .filter(|at| all[*at..].starts_with(path))
+        }
+        _ => None,
+    };
+    if let (Some(at), Some((channel, endpoint, _))) = (shift_at, raw)
+        && let Some(pl) = s.live_playlist(channel, endpoint, &pq(&parts.uri)[at..])
+    {
+        return live_response(&pl);
+    }
     let owned;
     let (channel, endpoint, path) = match raw {
         Some(r) => r,
@@ -106,10 +125,22 @@ pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
     {
         return live_response(&pl);
     }
-    match out_inner(&s, channel, endpoint, path, &q, &parts.headers).await {
+    let shift_key = shift_at.map(|at| &pq(&parts.uri)[at..]);
+    match out_inner(&s, channel, endpoint, path, &q, shift_key, &parts.headers).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
+}
+
+/// The request's path and query as sent (relative to the router's nesting prefix).
+fn pq(uri: &axum::http::Uri) -> &str {
+    uri.path_and_query().map_or("", |pq| pq.as_str())
+}
+
+/// A media playlist's file name (not the master `index.m3u8`, not an I-frame playlist).
+fn is_media_playlist(path: &str) -> bool {
+    path.strip_suffix(".m3u8")
+        .is_some_and(|slug| !slug.ends_with("_iframes") && slug != "index")
 }
 
 fn live_response(pl: &LivePlaylist) -> Response {
@@ -126,6 +157,7 @@ async fn out_inner(
     endpoint: &str,
     path: &str,
     q: &HashMap<String, String>,
+    shift_key: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let ch = s.channel(channel)?;
@@ -174,7 +206,7 @@ async fn out_inner(
             Some(slug) => (slug, true),
             None => (name, false),
         };
-        return media(s, &ch, channel, endpoint, slug, iframes, q).await;
+        return media(s, &ch, channel, endpoint, slug, iframes, q, shift_key).await;
     }
     // <slug>/<seq>.<ext>
     let (slug, file) = path
@@ -387,6 +419,9 @@ fn find_ep<'a>(eps: &'a [EndpointSpec], id: &str) -> Result<&'a EndpointSpec, Ap
         .ok_or_else(|| ApiError::not_found(format!("endpoint {id:?} not found")))
 }
 
+/// A media playlist (live, start-over, time-shifted, I-frame). `shift_key`: the snapshot
+/// key of a time-shifted request (see [`out`]); its render is published there.
+#[allow(clippy::too_many_arguments)]
 async fn media(
     s: &Shared,
     ch: &crate::Channel,
@@ -395,6 +430,7 @@ async fn media(
     slug: &str,
     iframes: bool,
     q: &HashMap<String, String>,
+    shift_key: Option<&str>,
 ) -> Result<Response, ApiError> {
     let start = q.get("start").map(|v| parse_time("start", v)).transpose()?;
     let end = q.get("end").map(|v| parse_time("end", v)).transpose()?;
@@ -511,12 +547,25 @@ async fn media(
     }
     let (segs, closed) = render::select(v, &ep, span);
     let text = render::media_playlist(&ctx, v, &segs, span, closed, cmaf.map(|_| &v.cmaf));
-    let cc = if closed {
-        cache::CLOSED_PLAYLIST.to_string()
-    } else {
-        cache::live_playlist(td)
-    };
-    Ok(respond(Bytes::from(text), cache::M3U8, cc))
+    let pl = Arc::new(LivePlaylist {
+        body: Bytes::from(text),
+        cache_control: if closed {
+            HeaderValue::from_static(cache::CLOSED_PLAYLIST)
+        } else {
+            live_cache_control(td)
+        },
+    });
+    metrics::counter!("origin_shifted_playlists_rendered_total").increment(1);
+    let resp = live_response(&pl);
+    // Rendered from the data as it is under this lock, so it stays valid until the channel
+    // changes (the snapshot is dropped then). CMAF playlists are not kept: a fragment
+    // remuxed later changes a GAP entry without changing the channel.
+    if let Some(key) = shift_key
+        && cmaf.is_none()
+    {
+        guard.publish(endpoint, key, pl);
+    }
+    Ok(resp)
 }
 
 /// What `start` / `end` ask for, checked against the endpoint's windows.

@@ -22,20 +22,25 @@
 //! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
 //!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
 //! - [`serve`]: serve with header-read and request timeouts and a connection cap (see
-//!   [`ServeOptions`]), and stop on Ctrl-C / SIGTERM: stop accepting, let requests in flight
-//!   finish until [`shutdown_deadline`], then return.
+//!   [`ServeOptions`]), request metrics by route ([`TrackRequests`]), and stop on Ctrl-C /
+//!   SIGTERM: stop accepting, let requests in flight finish until [`shutdown_deadline`],
+//!   then return.
+//! - [`retry_after_on_503`]: a `Retry-After` on every 503 a router answers.
 //!
 //! What it is not for: anything specific to one service. No business logic lives here.
 
 mod auth;
 mod cors;
+mod retry;
 mod serve;
 
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
 pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
+pub use retry::{RetryAfter, RetryAfterFuture, RetryAfterService, retry_after_on_503};
 pub use serve::{
-    DEFAULT_SHUTDOWN_TIMEOUT, ServeOptions, raise_fd_limit, serve, serve_until, serve_with,
-    set_shutdown_timeout, shutdown_deadline, shutdown_signal, shutdown_timeout,
+    DEFAULT_SHUTDOWN_TIMEOUT, ServeOptions, TrackFuture, TrackRequests, TrackService,
+    raise_fd_limit, serve, serve_until, serve_with, set_shutdown_timeout, shutdown_deadline,
+    shutdown_signal, shutdown_timeout,
 };
 
 use std::sync::{Mutex, OnceLock};
@@ -203,8 +208,8 @@ pub const SECONDS_BUCKETS: &[f64] = &[
 /// recorder was installed first (then `/metrics` answers empty).
 ///
 /// Histogram samples wait in the recorder until they are folded into buckets, which a
-/// scrape does; a thread does it every few seconds too, so that memory stays flat when
-/// nobody scrapes (a busy engine records tens of thousands of samples a second).
+/// scrape does; a thread does it every [`METRICS_UPKEEP`] too, so that memory stays flat
+/// when nobody scrapes (a busy engine records tens of thousands of samples a second).
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
         .get_or_init(|| {
@@ -217,14 +222,17 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
                 .install_recorder()
                 .ok()?;
             let upkeep = handle.clone();
-            let _ = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("metrics-upkeep".into())
                 .spawn(move || {
                     loop {
-                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        std::thread::sleep(METRICS_UPKEEP);
                         upkeep.run_upkeep();
                     }
                 });
+            if let Err(e) = spawned {
+                tracing::warn!("no metrics upkeep thread: {e}");
+            }
             Some(handle)
         })
         .as_ref()
@@ -255,6 +263,9 @@ pub fn render_metrics() -> String {
         .retain(|collect| collect());
     metrics_handle().map(|h| h.render()).unwrap_or_default()
 }
+
+/// How often the metrics recorder drains histogram samples when nobody scrapes.
+pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn metrics_text() -> Response {
     let body = render_metrics();

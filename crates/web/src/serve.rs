@@ -158,12 +158,18 @@ pub async fn serve_with(
     use hyper_util::server::conn::auto;
     use tower::ServiceExt;
 
-    let router = router
-        .layer(axum::middleware::from_fn(track_requests))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+    // The recorder must exist before the first request: route handles are taken once.
+    crate::metrics_handle();
+    // Each `Router::layer` wraps every route in one more boxed service, cloned on every
+    // request: only the metrics layer needs the matched route; the timeout wraps the router
+    // once, outside routing.
+    let router = tower::Layer::layer(
+        &tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             options.request_timeout,
-        ));
+        ),
+        router.layer(TrackRequests),
+    );
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -246,32 +252,140 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// Counts every request by route (the matched route pattern, e.g.
-/// `/origin/out/{channel}/{endpoint}/{*path}`, so ids never become label values) and
-/// status class, and times it: `http_requests_total{route,status}` and
-/// `http_request_duration_seconds{route}` on `/metrics`.
-async fn track_requests(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let status = match response.status().as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    metrics::histogram!("http_request_duration_seconds", "route" => route.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("http_requests_total", "route" => route, "status" => status).increment(1);
-    response
+/// The request metrics layer [`serve_with`] puts around every route: counts each request
+/// by route (the matched route pattern, e.g. `/origin/out/{channel}/{endpoint}/{*path}`, so
+/// ids never become label values) and status class, and times it:
+/// `http_requests_total{route,status}` and `http_request_duration_seconds{route}` on
+/// `/metrics`.
+///
+/// Hand-written rather than `axum::middleware::from_fn`: that one clones and boxes the
+/// inner service and boxes two futures per request, and the `metrics` macros build a key
+/// (label strings) and look it up in the registry on every call. Here the handles of a
+/// route are looked up once per route and thread ([`RouteMetrics::get`]) and the future is
+/// the inner one plus an instant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackRequests;
+
+impl<S> tower::Layer<S> for TrackRequests {
+    type Service = TrackService<S>;
+    fn layer(&self, inner: S) -> TrackService<S> {
+        TrackService { inner }
+    }
+}
+
+/// The service [`TrackRequests`] wraps around a route.
+#[derive(Debug, Clone)]
+pub struct TrackService<S> {
+    inner: S,
+}
+
+/// The metric handles of one route: its duration histogram and one request counter per
+/// status class.
+struct RouteMetrics {
+    duration: metrics::Histogram,
+    by_class: [metrics::Counter; 5],
+}
+
+const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+impl RouteMetrics {
+    fn new(route: &str) -> Self {
+        Self {
+            duration: metrics::histogram!("http_request_duration_seconds", "route" => route.to_string()),
+            by_class: STATUS_CLASSES.map(|class| {
+                metrics::counter!("http_requests_total", "route" => route.to_string(), "status" => class)
+            }),
+        }
+    }
+
+    /// The handles of `route`: one per route for the process (leaked: routes are the
+    /// router's patterns, a fixed set), found through a per-thread map so the hot path takes
+    /// no lock.
+    fn get(route: &str) -> &'static RouteMetrics {
+        use std::cell::RefCell;
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        static ALL: Mutex<Option<HashMap<String, &'static RouteMetrics>>> = Mutex::new(None);
+        thread_local! {
+            static MINE: RefCell<HashMap<String, &'static RouteMetrics>> = RefCell::new(HashMap::new());
+        }
+        MINE.with(|mine| {
+            if let Some(m) = mine.borrow().get(route) {
+                return *m;
+            }
+            let m = *ALL
+                .lock()
+                .expect("route metrics lock")
+                .get_or_insert_with(HashMap::new)
+                .entry(route.to_string())
+                .or_insert_with(|| Box::leak(Box::new(RouteMetrics::new(route))));
+            mine.borrow_mut().insert(route.to_string(), m);
+            m
+        })
+    }
+
+    fn record(&self, status: axum::http::StatusCode, started: std::time::Instant) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].increment(1);
+        self.duration.record(started.elapsed().as_secs_f64());
+    }
+}
+
+impl<S, B, ResBody> tower::Service<axum::http::Request<B>> for TrackService<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("unmatched", |p| p.as_str());
+        let metrics = RouteMetrics::get(route);
+        TrackFuture {
+            inner: self.inner.call(request),
+            metrics,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`TrackService`].
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        metrics: &'static RouteMetrics,
+        started: std::time::Instant,
+    }
+}
+
+impl<F, ResBody, E> std::future::Future for TrackFuture<F>
+where
+    F: std::future::Future<Output = Result<axum::http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let Ok(r) = &out {
+            this.metrics.record(r.status(), *this.started);
+        }
+        std::task::Poll::Ready(out)
+    }
 }
 
 /// An `accept` error: a connection that went away before we took it is nothing; anything
