@@ -27,6 +27,7 @@
 //!
 //! ```text
 //! viewers --base http://127.0.0.1:PORT --channel ID --viewers N [--secs 40] [--conns 1000]
+//!         [--channels K: no sessions, viewer i watches channel <ID><i % K>]
 //!         [--rendition v0] [--ramp-ms 2000] [--warm-secs 6] [--server-pid PID]
 //!         [--markdown-row]
 //! viewers --markdown-header
@@ -60,6 +61,9 @@ struct Args {
     warm_secs: u64,
     server_pid: Option<u32>,
     markdown_row: bool,
+    /// `--channels N`: no sessions; viewer i watches channel `<channel><i % N>` (e.g.
+    /// `--channel ch --channels 1000`: channels ch0..ch999, one viewer each at N viewers).
+    channels: Option<usize>,
 }
 
 const HEADER: &str = "| viewers | conns | reloads/s (expected) | p50 | p99 | max | errors | stale | skipped | non-monotonic | late sends | server CPU-s / 1,000 reloads | server CPU | server RSS | generator CPU |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
@@ -68,7 +72,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: viewers --base http://HOST:PORT[/prefix] --channel ID --viewers N [--secs 40] \
          [--conns 1000] [--rendition v0] [--ramp-ms 2000] [--warm-secs 6] [--server-pid PID] \
-         [--markdown-row] | --markdown-header"
+         [--channels N] [--markdown-row] | --markdown-header"
     );
     std::process::exit(2)
 }
@@ -86,6 +90,7 @@ fn parse_args() -> Args {
         warm_secs: 6,
         server_pid: None,
         markdown_row: false,
+        channels: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -111,6 +116,7 @@ fn parse_args() -> Args {
             "--warm-secs" => a.warm_secs = num(val()),
             "--server-pid" => a.server_pid = Some(num(val()) as u32),
             "--markdown-row" => a.markdown_row = true,
+            "--channels" => a.channels = Some(num(val()).max(1) as usize),
             "--markdown-header" => {
                 println!("{HEADER}");
                 std::process::exit(0)
@@ -558,8 +564,22 @@ async fn main() {
     let pool = Pool::new(&args.addr, args.conns);
     let n = args.viewers;
 
-    // 1. Sessions.
+    // 1. Sessions (or, with --channels, static channels: nothing to create).
     let t0 = Instant::now();
+    if let Some(k) = args.channels {
+        let paths = (0..n)
+            .map(|i| {
+                format!(
+                    "{}/channels/{}{}/{}.m3u8",
+                    args.prefix,
+                    args.channel,
+                    i % k,
+                    args.rendition
+                )
+            })
+            .collect();
+        return watch(&args, pool, paths).await;
+    }
     let body = serde_json::json!({ "channel": args.channel }).to_string();
     let mut creators = Vec::with_capacity(n);
     for i in 0..n {
@@ -598,6 +618,16 @@ async fn main() {
         n as f64 / create_secs
     );
 
+    let paths = ids
+        .into_iter()
+        .map(|id| format!("{}/sessions/{id}/{}.m3u8", args.prefix, args.rendition))
+        .collect();
+    watch(&args, pool, paths).await
+}
+
+/// Every viewer reloads its path (spread over the ramp), measured over the window.
+async fn watch(args: &Args, pool: Pool, paths: Vec<String>) {
+    let n = paths.len();
     // 2. Viewers, spread over the ramp; 3. the measurement window.
     let stats = Arc::new(Stats::new());
     let start = Instant::now() + Duration::from_millis(100);
@@ -607,9 +637,8 @@ async fn main() {
         to: from + Duration::from_secs(args.secs),
     });
     let mut tasks = Vec::with_capacity(n);
-    for (i, id) in ids.into_iter().enumerate() {
+    for (i, path) in paths.into_iter().enumerate() {
         let at = start + Duration::from_millis(args.ramp_ms * i as u64 / n as u64);
-        let path = format!("{}/sessions/{id}/{}.m3u8", args.prefix, args.rendition);
         tasks.push(tokio::spawn(viewer(
             i,
             path,
