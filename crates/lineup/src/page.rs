@@ -51,8 +51,8 @@ pub struct DocLink {
 #[derive(Debug, Clone, Default)]
 pub struct PageConfig {
     pub title: String,
-    /// The streams, in tab order. EXTENSION POINT: a per-viewer SSAI session is one more
-    /// source (its URL creating the session, e.g. `...?session=new`).
+    /// The streams, in tab order (the demo's: the engine's channel, the origin's DVR, CMAF
+    /// and AES endpoints, and an SSAI URL whose every load is a new viewer session).
     pub sources: Vec<Source>,
     /// Id of the source played first.
     pub default_source: String,
