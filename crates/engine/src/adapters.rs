@@ -292,6 +292,31 @@ enum HttpAnswer {
     Vod(VodRef),
 }
 
+/// Answers over this are refused: a day of schedule events is a few hundred kB, an item a
+/// few hundred bytes.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// Send `req` and read its JSON answer (at most [`MAX_ANSWER_BYTES`]); errors name `what`
+/// (the URL asked).
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+    req: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<T> {
+    let err = |e: String| Error::Adapter(format!("{what}: {e}"));
+    let mut resp = req.send().await.map_err(|e| err(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(err(format!("HTTP {}", resp.status())));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| err(e.to_string()))? {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(err(format!("answer over {MAX_ANSWER_BYTES} bytes")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| err(format!("bad JSON: {e}")))
+}
+
 impl AssetManager for HttpAssetManager {
     fn next_item(&self, req: NextItemRequest) -> BoxFuture<'_, Result<Item>> {
         Box::pin(async move {
@@ -313,19 +338,7 @@ impl AssetManager for HttpAssetManager {
                     }
                 }
             }
-            let err = |e: String| Error::Adapter(format!("{}: {e}", self.url));
-            let resp = self
-                .client
-                .get(url)
-                .send()
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            if !resp.status().is_success() {
-                return Err(err(format!("HTTP {}", resp.status())));
-            }
-            let bytes = resp.bytes().await.map_err(|e| err(e.to_string()))?;
-            let answer: HttpAnswer =
-                serde_json::from_slice(&bytes).map_err(|e| err(format!("bad JSON: {e}")))?;
+            let answer: HttpAnswer = get_json(self.client.get(url), self.url.as_str()).await?;
             Ok(match answer {
                 HttpAnswer::Item(i) => i,
                 HttpAnswer::Vod(v) => v.into(),

@@ -100,9 +100,6 @@ struct Read {
     slots: Vec<Slot>,
 }
 
-/// The largest answer read from the schedule service or the catalog.
-const MAX_ANSWER_BYTES: usize = 16 << 20;
-
 /// How long a house ad list is used before it is read again.
 const HOUSE_ADS_TTL: Duration = Duration::from_secs(30);
 
@@ -230,24 +227,11 @@ impl ScheduleAdapter {
         url: &str,
         query: &[(&str, String)],
     ) -> Result<T> {
-        let err = |e: String| Error::Adapter(format!("{url}: {e}"));
         let mut req = self.http.get(url).query(query);
         if let Some(t) = &self.cfg.token {
             req = req.bearer_auth(t);
         }
-        let mut resp = req.send().await.map_err(|e| err(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(err(format!("HTTP {}", resp.status())));
-        }
-        // Read up to a limit: a day of events is a few hundred kB.
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| err(e.to_string()))? {
-            if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(err(format!("answer over {MAX_ANSWER_BYTES} bytes")));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&bytes).map_err(|e| err(format!("bad JSON: {e}")))
+        super::get_json(req, url).await
     }
 
     /// The channel's playable events overlapping `[from, to)`, by start time.
