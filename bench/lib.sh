@@ -5,6 +5,21 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# serve_fixtures PORT DIR LOG: serve DIR's files on 127.0.0.1:PORT in the background (Python's
+# threading server with a high listen backlog and no access log; output to LOG). Call it
+# in the script's own shell: `$!` is then the server's pid.
+serve_fixtures() {
+    python3 - "$1" "$2" >"$3" 2>&1 <<'EOF' &
+import functools, http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a): pass
+class S(http.server.ThreadingHTTPServer):
+    request_queue_size = 4096
+    daemon_threads = True
+S(("127.0.0.1", int(sys.argv[1])), functools.partial(H, directory=sys.argv[2])).serve_forever()
+EOF
+}
+
 # nginx_conf DIR PORT ROOT SERVER_LINES: write DIR/nginx.conf for the reference nginx of a
 # benchmark: foreground, one worker per core, no access log, sendfile, long keep-alive,
 # listening on 127.0.0.1:PORT and serving ROOT. SERVER_LINES go inside the server block

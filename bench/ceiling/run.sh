@@ -82,15 +82,7 @@ add_col() { COLS+=("$1"); URL[$1]=$2; SERVER[$1]=$3; }
 
 # ------------------------------------------------------------------ fixture server (engine VODs)
 FIX_PORT=$(free_port)
-python3 - "$FIX_PORT" "$ROOT/tests/fixtures" >"$WORK/fixtures.log" 2>&1 <<'EOF' &
-import functools, http.server, sys
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a): pass
-class S(http.server.ThreadingHTTPServer):
-    request_queue_size = 4096
-    daemon_threads = True
-S(("127.0.0.1", int(sys.argv[1])), functools.partial(H, directory=sys.argv[2])).serve_forever()
-EOF
+serve_fixtures "$FIX_PORT" "$ROOT/tests/fixtures" "$WORK/fixtures.log"
 PIDS+=($!)
 FIX="http://127.0.0.1:$FIX_PORT"
 wait_http "$FIX/ts/vod1/360p/index.m3u8" 10 || die "fixture server did not start"

@@ -83,15 +83,7 @@ fi
 
 # --- fixture origin: stdlib threading server, high listen backlog ---------------------------
 FIX_PORT=$(free_port)
-python3 - "$FIX_PORT" "$ROOT/tests/fixtures" >"$WORK/fixtures.log" 2>&1 <<'EOF' &
-import functools, http.server, sys
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a): pass
-class S(http.server.ThreadingHTTPServer):
-    request_queue_size = 4096
-    daemon_threads = True
-S(("127.0.0.1", int(sys.argv[1])), functools.partial(H, directory=sys.argv[2])).serve_forever()
-EOF
+serve_fixtures "$FIX_PORT" "$ROOT/tests/fixtures" "$WORK/fixtures.log"
 PIDS+=($!)
 FIX="http://127.0.0.1:$FIX_PORT"
 VODS=("$FIX/ts/vod1/master.m3u8" "$FIX/ts/vod2/master.m3u8" "$FIX/ts/vod3/master.m3u8")
