@@ -280,11 +280,10 @@ impl Engine {
     /// Ask the asset manager for the scope's next item (the slate when it fails).
     pub(super) async fn next_item(&self, scope: &Scope) -> Item {
         let ch = &scope.channel;
-        // 0 before the schedule exists (a session's first item is asked for to place its
-        // epoch, see `ensure`).
-        // Where the item starts, and the target duration in force there (the rounding a
-        // clock-driven adapter allows at a programme boundary). Before the schedule
-        // exists: a session's start (see `timeline::fresh_epoch`).
+        // The item's position in the log, where it starts, and the target duration in force
+        // there (the rounding a clock-driven adapter allows at a programme boundary).
+        // Before the schedule exists (a session's first item is asked for to place its
+        // epoch, see `ensure`): position 0 at the session's start (`fresh_epoch`).
         let least = ch
             .profile
             .get()
