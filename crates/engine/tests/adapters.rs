@@ -9,6 +9,11 @@ use engine::adapters::{FileAdapter, NextItemRequest};
 use engine::timeline::Item;
 use engine::{AssetManager, ChannelManager, HttpAssetManager};
 
+/// Adapters with no channels of their own (what a schedule adapter falls back to).
+fn none() -> std::sync::Arc<FileAdapter> {
+    std::sync::Arc::new(FileAdapter::new(Default::default()).unwrap())
+}
+
 fn req(channel: &str, position: u64) -> NextItemRequest {
     NextItemRequest {
         channel: channel.into(),
@@ -135,7 +140,6 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
     };
     use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
     use engine::timeline::Item;
-    use futures::future::BoxFuture;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -198,17 +202,6 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
     };
     let base = common::serve(app.with_state(modes.clone())).await;
 
-    struct Nothing;
-    impl ChannelManager for Nothing {
-        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
-            Box::pin(async { Ok(vec![]) })
-        }
-    }
-    impl AssetManager for Nothing {
-        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
-            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
-        }
-    }
     // The engine gives the adapter its load timeout, and waits that long for an answer.
     let timeout = Duration::from_millis(2_000);
     let adapter = || {
@@ -217,7 +210,7 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
         cfg.timeout = timeout;
         // Every ask reads (or fails to read) the service.
         cfg.reuse_for = Duration::ZERO;
-        ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap()
+        ScheduleAdapter::new(cfg, none(), none()).unwrap()
     };
     async fn ask(adapter: &ScheduleAdapter, at_ms: i64, timeout: Duration) -> engine::Result<Item> {
         let mut r = req("sch", 1);
@@ -291,10 +284,8 @@ async fn schedule_adapter_reads_an_eyevinn_style_schedule_service() {
     use axum::{
         Json, Router, extract::Query, http::StatusCode, response::IntoResponse, routing::get,
     };
-    use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
-    use futures::future::BoxFuture;
+    use engine::adapters::{ScheduleAdapter, ScheduleAdapterConfig};
     use std::collections::HashMap;
-    use std::sync::Arc;
 
     const T0: i64 = 1_700_000_000_000;
     let events = serde_json::json!([
@@ -338,20 +329,9 @@ async fn schedule_adapter_reads_an_eyevinn_style_schedule_service() {
             }),
         );
     let base = common::serve(app).await;
-    struct Nothing;
-    impl ChannelManager for Nothing {
-        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
-            Box::pin(async { Ok(vec![]) })
-        }
-    }
-    impl AssetManager for Nothing {
-        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
-            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
-        }
-    }
     let mut cfg = ScheduleAdapterConfig::new(base.clone());
     cfg.timeout = Duration::from_secs(5);
-    let a = ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap();
+    let a = ScheduleAdapter::new(cfg, none(), none()).unwrap();
     a.channels().await.unwrap();
     let ask = |at: i64| {
         let mut r = req("eye", 3);
@@ -381,9 +361,7 @@ async fn schedule_adapter_reads_an_eyevinn_style_schedule_service() {
 #[tokio::test]
 async fn schedule_adapter_refuses_a_huge_answer() {
     use axum::{Json, Router, routing::get};
-    use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
-    use futures::future::BoxFuture;
-    use std::sync::Arc;
+    use engine::adapters::{ScheduleAdapter, ScheduleAdapterConfig};
 
     let app = Router::new()
         .route(
@@ -396,20 +374,9 @@ async fn schedule_adapter_refuses_a_huge_answer() {
             get(|| async { format!("[{}]", " ".repeat(64 << 20)) }),
         );
     let base = common::serve(app).await;
-    struct Nothing;
-    impl ChannelManager for Nothing {
-        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
-            Box::pin(async { Ok(vec![]) })
-        }
-    }
-    impl AssetManager for Nothing {
-        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
-            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
-        }
-    }
     let mut cfg = ScheduleAdapterConfig::new(base.clone());
     cfg.timeout = Duration::from_secs(20);
-    let a = ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap();
+    let a = ScheduleAdapter::new(cfg, none(), none()).unwrap();
     a.channels().await.unwrap();
     let mut r = req("big", 1);
     r.at_ms = Some(1_700_000_000_000);
@@ -422,8 +389,7 @@ async fn schedule_adapter_refuses_a_huge_answer() {
 #[tokio::test]
 async fn schedule_adapter_reuses_a_fresh_read() {
     use axum::{Json, Router, routing::get};
-    use engine::adapters::{ChannelConfig, ScheduleAdapter, ScheduleAdapterConfig};
-    use futures::future::BoxFuture;
+    use engine::adapters::{ScheduleAdapter, ScheduleAdapterConfig};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -446,22 +412,11 @@ async fn schedule_adapter_reuses_a_fresh_read() {
             }),
         );
     let base = common::serve(app).await;
-    struct Nothing;
-    impl ChannelManager for Nothing {
-        fn channels(&self) -> BoxFuture<'_, engine::Result<Vec<ChannelConfig>>> {
-            Box::pin(async { Ok(vec![]) })
-        }
-    }
-    impl AssetManager for Nothing {
-        fn next_item(&self, _: NextItemRequest) -> BoxFuture<'_, engine::Result<Item>> {
-            Box::pin(async { Err(engine::Error::Adapter("no such channel".into())) })
-        }
-    }
     for (reuse, expected) in [(Duration::from_secs(3600), 2), (Duration::ZERO, 3)] {
         reads.store(0, Ordering::SeqCst);
         let mut cfg = ScheduleAdapterConfig::new(base.clone());
         cfg.reuse_for = reuse;
-        let a = ScheduleAdapter::new(cfg, Arc::new(Nothing), Arc::new(Nothing)).unwrap();
+        let a = ScheduleAdapter::new(cfg, none(), none()).unwrap();
         a.channels().await.unwrap();
         // Two asks close together, one past half the read-ahead (read again).
         for at in [T0, T0 + 10_000, T0 + 8 * 60_000] {
