@@ -83,38 +83,20 @@ pub fn place(item: &Item, at: Millis) -> Placement {
 /// `item` as the engine schedules it: asking for at most [`crate::slots::MAX_ENTRY_MS`]
 /// and at least 1 ms (an entry's slate, filler or padding is built in memory; whatever an
 /// asset manager answers).
-pub fn bounded(item: Item) -> Item {
-    let cap = |ms: u64| ms.clamp(1, crate::slots::MAX_ENTRY_MS);
-    match item {
+pub fn bounded(mut item: Item) -> Item {
+    let cap = |ms: &mut u64| *ms = (*ms).clamp(1, crate::slots::MAX_ENTRY_MS);
+    match &mut item {
         Item::Slate {
-            reason,
-            duration_ms,
-        } => Item::Slate {
-            reason,
-            duration_ms: duration_ms.map(cap),
-        },
-        Item::AdBreak {
-            duration_ms,
-            filler,
-        } => Item::AdBreak {
-            duration_ms: cap(duration_ms),
-            filler,
-        },
-        Item::Programme {
-            programme,
-            url,
-            offset_ms,
-            max_ms,
-            first,
-        } => Item::Programme {
-            programme,
-            url,
-            offset_ms,
-            max_ms: cap(max_ms),
-            first,
-        },
-        other => other,
+            duration_ms: Some(ms),
+            ..
+        }
+        | Item::AdBreak {
+            duration_ms: ms, ..
+        }
+        | Item::Programme { max_ms: ms, .. } => cap(ms),
+        _ => {}
     }
+    item
 }
 
 /// `item` as the engine schedules it after `last`, the programme of the schedule's most
@@ -122,27 +104,16 @@ pub fn bounded(item: Item) -> Item {
 /// its programme as far as viewers can tell, so it carries the programme DATERANGE even when
 /// the adapter did not mark it `first` (it joined late: the slate of a failed or timed-out
 /// adapter answer overran the programme's start).
-pub fn announce(item: Item, last: Option<&ProgrammeTag>) -> Item {
-    match item {
-        Item::Programme {
-            programme,
-            url,
-            offset_ms,
-            max_ms,
-            first,
-        } => {
-            let continues =
-                last.is_some_and(|l| l.id == programme.id && l.start_ms == programme.start_ms);
-            Item::Programme {
-                programme,
-                url,
-                offset_ms,
-                max_ms,
-                first: first || !continues,
-            }
-        }
-        other => other,
+pub fn announce(mut item: Item, last: Option<&ProgrammeTag>) -> Item {
+    if let Item::Programme {
+        programme, first, ..
+    } = &mut item
+    {
+        let continues =
+            last.is_some_and(|l| l.id == programme.id && l.start_ms == programme.start_ms);
+        *first = *first || !continues;
     }
+    item
 }
 
 /// What plays at `at` instead of `item`, which could not be used (`error` says why): the
