@@ -40,9 +40,11 @@
 
 pub mod aes;
 mod bits;
+pub mod cenc;
 mod codec;
 mod error;
 pub mod fmp4;
+mod h264;
 pub mod scte35;
 pub mod ts;
 
