@@ -366,6 +366,24 @@ mod tests {
         assert_eq!(sample_iv(Scheme::Cbcs, &key, 5), key.iv);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_input_never_panics(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            let k = TrackKey { kid: [1; 16], key: [2; 16], iv: [3; 16] };
+            let keys = TrackKeys { video: Some(k), audio: Some(k) };
+            for scheme in [Scheme::Cenc, Scheme::Cbcs] {
+                let _ = protect_init(&a, scheme, &keys, &[]);
+                let _ = encrypt_fragment(&a, &b, scheme, &keys, &FragmentOptions::default());
+            }
+            let mut ts = b.clone();
+            ts.resize(188 * 2, 0x47);
+            let _ = crate::sample_aes::encrypt_ts(&ts, &[0; 16], &[0; 16]);
+        }
+    }
+
     #[test]
     fn clear_runs_merge_and_split_at_65535() {
         let mut ps = ParamSets::default();
