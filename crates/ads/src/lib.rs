@@ -40,6 +40,7 @@
 //!   (503 with `Retry-After` beyond).
 
 pub mod adserver;
+pub mod condition;
 mod error;
 pub mod ssai;
 
