@@ -43,6 +43,7 @@ pub mod adserver;
 pub mod condition;
 mod error;
 pub mod ssai;
+pub mod vast;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
