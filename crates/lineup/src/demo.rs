@@ -258,6 +258,7 @@ fn demo_ads(
     });
     let ssai = ads::Proxy::new(ads::ProxyConfig {
         api_token: token,
+        public_url: Some(format!("{base}/ads")),
         ..Default::default()
     });
     let dvr_url = channel
