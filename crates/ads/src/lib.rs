@@ -12,7 +12,10 @@
 //!
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
-//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite).
+//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite),
+//! [`condition::Conditioner`] (ffmpeg conditioning of MP4 creatives into a content's
+//! renditions; its module doc has the readiness API a break policy calls) and
+//! [`vast::resolve`] (VAST 2/3/4 with wrapper chains, pods and error codes; VMAP pre-rolls).
 //!
 //! # Architecture
 //! ```text
@@ -40,8 +43,10 @@
 //!   (503 with `Retry-After` beyond).
 
 pub mod adserver;
+pub mod condition;
 mod error;
 pub mod ssai;
+pub mod vast;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,7 +61,8 @@ pub struct AdsArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8070", env = "LINEUP_ADS_LISTEN")]
     pub listen: SocketAddr,
-    /// Public base URL (tracking URLs name it); default `http://<listen>`.
+    /// Public base URL (the ad server's tracking URLs and the proxy's session answers name
+    /// it: `<url>/adserver/...`, `<url>/ads/v1/...`); default `http://<listen>`.
     #[arg(long)]
     pub public_url: Option<String>,
     /// Base URL of the HLS creatives for the default catalog (a folder holding
@@ -73,7 +79,7 @@ pub struct AdsArgs {
     #[arg(long, default_value_t = 100_000)]
     pub max_sessions: usize,
     /// Bearer token for the playback configuration API.
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
 }
 
@@ -105,6 +111,7 @@ pub fn build(args: &AdsArgs) -> Result<(AdServer, Proxy)> {
     let proxy = Proxy::new(ProxyConfig {
         max_sessions: args.max_sessions,
         api_token: args.api_token.as_ref().map(|t| Arc::from(t.expose())),
+        public_url: Some(format!("{}/ads", public.trim_end_matches('/'))),
         ..Default::default()
     });
     Ok((ad_server, proxy))
@@ -117,4 +124,31 @@ pub fn router(ad_server: &AdServer, proxy: &Proxy) -> axum::Router {
         .nest("/ads", proxy.router())
         .merge(web::common_routes())
         .layer(web::cors())
+}
+
+/// `lineup ads` in the shell every service shares (tracking URLs name the bound address
+/// unless `--public-url` is given).
+impl web::ServiceConfig for AdsArgs {
+    const NAME: &'static str = "ads";
+
+    fn listen(&self) -> String {
+        self.listen.to_string()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(
+        mut self,
+        local: SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        self.listen = local;
+        let (ad_server, proxy) = build(&self)?;
+        Ok(web::Service::new("ads", router(&ad_server, &proxy))
+            .banner("test ad server (VAST): {base}/adserver/api/v1/vast?dur=30")
+            .banner(
+                "SSAI: {base}/ads/v1/master/<configuration>/<path>  API docs: {base}/ads/api/docs",
+            ))
+    }
 }
