@@ -34,8 +34,17 @@ async fn mezzanine(dir: &Path, name: &str, size: &str, secs: u32) {
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=s={size}:r=25"))
         .args(["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000"])
-        .args(["-t", &secs.to_string(), "-c:v", "libx264", "-preset", "fast"])
-        .args(["-b:v", "8M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2"])
+        .args([
+            "-t",
+            &secs.to_string(),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "fast",
+        ])
+        .args([
+            "-b:v", "8M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
+        ])
         .arg(dir.join(name))
         .status()
         .await
@@ -48,7 +57,12 @@ fn ladder() -> ContentProfile {
         bandwidth: bw,
         average_bandwidth: None,
         video: Some(VideoProfile {
-            codec: if h >= 720 { "avc1.640028" } else { "avc1.64001f" }.into(),
+            codec: if h >= 720 {
+                "avc1.640028"
+            } else {
+                "avc1.64001f"
+            }
+            .into(),
             width: w,
             height: h,
             frame_rate: 25.0,
@@ -147,18 +161,24 @@ async fn main() {
     let profiles = vec![
         (
             "TS VOD (360p + 180p, 2 s)",
-            profile::read(&http, &fx.url("ts/vod1/master.m3u8")).await.unwrap(),
+            profile::read(&http, &fx.url("ts/vod1/master.m3u8"))
+                .await
+                .unwrap(),
         ),
         (
             "CMAF VOD (360p + 180p, 2 s)",
-            profile::read(&http, &fx.url("cmaf/vod1/master.m3u8")).await.unwrap(),
+            profile::read(&http, &fx.url("cmaf/vod1/master.m3u8"))
+                .await
+                .unwrap(),
         ),
         ("TS ladder 1080p/720p/540p/360p, 6 s", ladder()),
     ];
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "conditioning cost, nice 10, one job at a time, {} cores, load {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         load.split_whitespace().next().unwrap_or("?")
     );
     println!(

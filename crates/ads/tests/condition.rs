@@ -148,7 +148,10 @@ async fn content_first_segment(media_url: &str) -> Vec<u8> {
 async fn validate_playlists(ad: &ads::condition::ConditionedAd, content: &hls::MasterPlaylist) {
     let text = String::from_utf8(bytes(&ad.master_url()).await).unwrap();
     let (parsed, problems) = hls::validate::check_text(&text);
-    let errors: Vec<_> = problems.iter().filter(|p| p.severity == hls::validate::Severity::Error).collect();
+    let errors: Vec<_> = problems
+        .iter()
+        .filter(|p| p.severity == hls::validate::Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "master: {errors:?}\n{text}");
     let Some(hls::Playlist::Master(m)) = parsed else {
         panic!("not a master: {text}")
@@ -158,7 +161,10 @@ async fn validate_playlists(ad: &ads::condition::ConditionedAd, content: &hls::M
         m.variants.iter().map(bw).collect::<Vec<_>>(),
         content.variants.iter().map(bw).collect::<Vec<_>>()
     );
-    assert_eq!(m.media.len(), content.media.iter().filter(|r| r.uri().is_some()).count());
+    assert_eq!(
+        m.media.len(),
+        content.media.iter().filter(|r| r.uri().is_some()).count()
+    );
     let base = url::Url::parse(&ad.master_url()).unwrap();
     let mut medias = Vec::new();
     let uris: Vec<String> = m
@@ -170,7 +176,10 @@ async fn validate_playlists(ad: &ads::condition::ConditionedAd, content: &hls::M
     for uri in &uris {
         let text = String::from_utf8(bytes(base.join(uri).unwrap().as_str()).await).unwrap();
         let (parsed, problems) = hls::validate::check_text(&text);
-        let errors: Vec<_> = problems.iter().filter(|p| p.severity == hls::validate::Severity::Error).collect();
+        let errors: Vec<_> = problems
+            .iter()
+            .filter(|p| p.severity == hls::validate::Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{uri}: {errors:?}\n{text}");
         let Some(hls::Playlist::Media(media)) = parsed else {
             panic!("{uri}: not a media playlist")

@@ -169,7 +169,11 @@ pub async fn run(
 /// ad can be loaded like any HLS creative.
 pub fn master_playlist(profile: &ContentProfile, outputs: &[plan::Output]) -> String {
     let mut m = hls::MasterPlaylist {
-        version: Some(if profile.container == Container::Fmp4 { 7 } else { 3 }),
+        version: Some(if profile.container == Container::Fmp4 {
+            7
+        } else {
+            3
+        }),
         independent_segments: true,
         ..Default::default()
     };
@@ -215,7 +219,10 @@ pub fn master_playlist(profile: &ContentProfile, outputs: &[plan::Output]) -> St
         }
         if let Some(video) = &v.video {
             attrs = attrs
-                .unquoted("RESOLUTION", format!("{}x{}", video.width & !1, video.height & !1))
+                .unquoted(
+                    "RESOLUTION",
+                    format!("{}x{}", video.width & !1, video.height & !1),
+                )
                 .unquoted("FRAME-RATE", format!("{:.3}", video.frame_rate));
         }
         if let Some(g) = &v.audio_group {
