@@ -92,6 +92,11 @@ pub fn init_file(init_id: &str) -> String {
     format!("init_{init_id}.mp4")
 }
 
+/// The init file name of an init id protected for a key period (encrypted endpoints).
+pub fn encrypted_init_file(init_id: &str, period: u64) -> String {
+    format!("init_{init_id}_{period}.mp4")
+}
+
 /// Remux one TS segment. `None` (and a warning) when it does not remux. `starts_span`:
 /// the segment carries a discontinuity (see the module docs).
 pub fn remux(ts: &[u8], seq: u64, starts_span: bool) -> Option<(CmafSeg, CmafInit)> {

@@ -21,6 +21,10 @@ pub enum OriginError {
     UnsupportedMedia(String),
     #[error("store: {0}")]
     Store(String),
+    /// The keys of an encrypted endpoint could not be had (key provider down, slow or
+    /// wrong): a 503, never clear content.
+    #[error("keys unavailable: {0}")]
+    KeysUnavailable(String),
 }
 
 impl OriginError {
@@ -50,7 +54,9 @@ impl From<OriginError> for ApiError {
                 ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message).with_field("path")
             }
             // The store is unreachable or failing: try again later, not a server bug.
-            OriginError::Store(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message),
+            OriginError::Store(_) | OriginError::KeysUnavailable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! AES-128 key material for encrypted endpoints: keys and key tokens derived by HMAC from
+//! Key material for encrypted endpoints (AES-128, and DRM endpoints without a key
+//! provider: see [`crate::drm::DerivedKeys`]): keys and key tokens derived by HMAC from
 //! one server secret, so every replica with the same secret serves the same keys and no key
 //! database is needed.
 
@@ -35,6 +36,12 @@ impl Keys {
     /// The 16-byte content key for (channel, endpoint, key id).
     pub fn key(&self, channel: &str, endpoint: &str, kid: u64) -> [u8; 16] {
         let m = self.mac(&["key", channel, endpoint, &kid.to_string()]);
+        m[..16].try_into().expect("16 of 32 bytes")
+    }
+
+    /// The 16-byte key id (KID) of (channel, endpoint, key period), for Common Encryption.
+    pub fn kid(&self, channel: &str, endpoint: &str, kid: u64) -> [u8; 16] {
+        let m = self.mac(&["kid", channel, endpoint, &kid.to_string()]);
         m[..16].try_into().expect("16 of 32 bytes")
     }
 

@@ -6,10 +6,13 @@
 //! endpoints: live playlists (manifest window, time delay), start-over (`?start=`) and
 //! time-shift / catch-up (`?start=&end=`) playlists, ad markers per endpoint mode
 //! (none / passthrough / SCTE-35 enhanced / DATERANGE), AES-128 encryption with key
-//! rotation (TS endpoints), and CMAF packaging (fMP4 remuxed from the ingested TS,
-//! see [`cmaf`]).
+//! rotation (TS endpoints), DRM encryption as MediaPackage offers it (`sample_aes`: CMAF
+//! `cbcs` or TS SAMPLE-AES; `aes_ctr`: CMAF `cenc`; keys per key period from a
+//! [`drm::KeySource`]), and CMAF packaging (fMP4 remuxed from the ingested TS, see
+//! [`cmaf`]).
 //! **Not for**: producing the channel (that is `engine`), pulling from a source (that is
-//! `pullpush`), transcoding, DRM beyond HLS AES-128, or ad insertion (that is `ads`).
+//! `pullpush`), transcoding, talking SPEKE/CPIX (crate `keys` implements
+//! [`drm::KeySource`]), licence servers, or ad insertion (that is `ads`).
 //!
 //! ## Main types
 //! - [`Config`] (= [`OriginArgs`], `clap::Args`), [`build`] -> [`Origin`];
@@ -46,8 +49,11 @@
 //! - `GET/HEAD /out/{ch}/{ep}/index.m3u8[?start=&end=]` (the master carries its query into
 //!   every URI it names), `/out/{ch}/{ep}/{variant}.m3u8[?start=&end=]`,
 //!   `/out/{ch}/{ep}/{variant}/{seq}.ts` (TS endpoints) or `.../{variant}/{seq}.m4s` and
-//!   `.../{variant}/init_{hash}.mp4` (CMAF endpoints): playback, CORS.
-//! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys.
+//!   `.../{variant}/init_{hash}.mp4` (CMAF endpoints; `init_{hash}_{key period}.mp4` on
+//!   encrypted ones): playback, CORS. One parser (`out_path::OutRequest`) turns the path
+//!   into a file kind; the handler dispatches on it.
+//! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys, and the derived keys of DRM
+//!   endpoints without a key provider.
 //! - `/healthz`, `/metrics`.
 //!
 //! ## Architecture
@@ -58,6 +64,8 @@
 //!                                   Store::put(bytes) -> ChannelData::commit(meta) -> evict
 //! GET /out/.. -> ChannelData (select by wall time) -> render (hls writer) -> Bytes
 //!             -> Store::get -> (AES-128, once per segment and endpoint) -> Bytes
+//!             (DRM: KeySource -> keys of the period -> media::cenc / media::sample_aes, once
+//!              per segment, endpoint and key period; no keys -> 503)
 //! GET .m4s / CMAF playlist -> Variant::cmaf cache, else (once) Store::get -> remux_ts -> cache
 //! commit / API change -> persist::Index::put(<ch>.index.json | <ch>.channel.json)
 //! every follow interval: Index::list -> changed objects -> ChannelData (other replicas)
@@ -88,10 +96,13 @@ pub mod cmaf;
 mod config;
 pub mod digest;
 mod disc;
+pub mod drm;
+mod encrypted;
 pub mod error;
 mod ingest;
 pub mod keys;
 pub mod model;
+mod out_path;
 pub mod persist;
 mod playback;
 mod registry;
@@ -116,8 +127,8 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::{Config, OriginArgs, StoreKind, Stores, stores};
 pub use error::OriginError;
 pub use model::{
-    AdMarkers, ChannelSpec, ChannelView, Encryption, EndpointSpec, EndpointView, IngestEndpoint,
-    Packaging,
+    AdMarkers, ChannelSpec, ChannelView, DrmSettings, Encryption, EncryptionContractConfiguration,
+    EndpointSpec, EndpointView, IngestEndpoint, Packaging, SpekeKeyProvider,
 };
 
 use digest::DigestAuth;
@@ -155,7 +166,10 @@ pub struct Origin {
         IngestEndpoint,
         AdMarkers,
         Packaging,
-        Encryption
+        Encryption,
+        DrmSettings,
+        SpekeKeyProvider,
+        EncryptionContractConfiguration
     ))
 )]
 struct ApiDoc;
@@ -211,6 +225,7 @@ impl Origin {
             None => rand::random(),
         };
         let segment_cache_bytes = config.segment_cache_bytes;
+        let keys = Arc::new(Keys::new(secret));
         let public_url = config
             .public_url
             .clone()
@@ -225,7 +240,8 @@ impl Origin {
                 store,
                 channels: RwLock::new(HashMap::new()),
                 digest: DigestAuth::new(secret),
-                keys: Keys::new(secret),
+                keys: keys.clone(),
+                key_source: RwLock::new(Arc::new(drm::DerivedKeys::new(keys))),
                 index,
                 segments_served: std::sync::OnceLock::new(),
                 aes: work::Once::new("aes", segment_cache_bytes, bytes::Bytes::len),
@@ -253,6 +269,16 @@ impl Origin {
     /// ingest URLs with usernames and passwords (shown only here).
     pub async fn create_channel(&self, spec: ChannelSpec) -> Result<ChannelView, OriginError> {
         self.shared.create_channel(spec).await
+    }
+
+    /// Where DRM-encrypted endpoints (`sample_aes`, `aes_ctr`) get their keys from now on
+    /// (a SPEKE v2 client, say); the default derives them from the origin's secret.
+    pub fn set_key_source(&self, source: Arc<dyn drm::KeySource>) {
+        *self
+            .shared
+            .key_source
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = source;
     }
 
     /// A channel's current view (no passwords).

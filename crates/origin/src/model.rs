@@ -34,8 +34,10 @@ pub enum Packaging {
     Cmaf,
 }
 
-/// Output encryption: `"none"` or `{"aes128": {"key_rotation_seconds": 60}}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// Output encryption, MediaPackage's `EncryptionMethod` as the variant: `"none"`,
+/// `{"aes128": {"key_rotation_seconds": 60}}` (TS), `{"sample_aes": {..}}` (TS: Apple
+/// SAMPLE-AES; CMAF: `cbcs`) or `{"aes_ctr": {..}}` (CMAF: `cenc`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Encryption {
     #[default]
@@ -43,6 +45,62 @@ pub enum Encryption {
     /// HLS AES-128 (whole segment, CBC), key rotated every `key_rotation_seconds` of media
     /// wall-clock time.
     Aes128 { key_rotation_seconds: u64 },
+    /// `SAMPLE_AES`: `cbcs` on CMAF endpoints, Apple SAMPLE-AES on TS endpoints.
+    SampleAes(DrmSettings),
+    /// `AES_CTR`: `cenc` (CMAF endpoints only).
+    AesCtr(DrmSettings),
+}
+
+impl Encryption {
+    /// The DRM settings of a SAMPLE_AES / AES_CTR endpoint.
+    pub fn drm(&self) -> Option<&DrmSettings> {
+        match self {
+            Encryption::SampleAes(d) | Encryption::AesCtr(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// Settings of a DRM-encrypted endpoint, in MediaPackage's terms (`CmafEncryption` /
+/// `HlsEncryption`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrmSettings {
+    /// `KeyRotationIntervalSeconds`: a new key every this many seconds of media time; 0
+    /// (the default): one key for the life of the endpoint.
+    #[serde(default)]
+    pub key_rotation_interval_seconds: u64,
+    /// `ConstantInitializationVector`: 32 hex digits; default: derived per key period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constant_initialization_vector: Option<String>,
+    /// `SpekeKeyProvider`: where keys come from; without one, keys are derived from the
+    /// origin's secret and served by the origin itself (`/keys/...`, `identity` key format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speke_key_provider: Option<SpekeKeyProvider>,
+}
+
+/// MediaPackage's `SpekeKeyProvider` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpekeKeyProvider {
+    /// The SPEKE v2 endpoint (`Url`).
+    pub url: String,
+    /// The content id sent to the provider (`ResourceId`).
+    pub resource_id: String,
+    /// DRM system ids asked for (`SystemIds`), UUIDs.
+    pub system_ids: Vec<String>,
+    /// `EncryptionContractConfiguration`: the SPEKE v2 key presets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_contract_configuration: Option<EncryptionContractConfiguration>,
+}
+
+/// SPEKE v2 presets (`PresetSpeke20Video` / `PresetSpeke20Audio`), e.g. `PRESET-VIDEO-1`,
+/// `PRESET-AUDIO-1`, `SHARED`, `UNENCRYPTED`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionContractConfiguration {
+    pub preset_speke20_video: String,
+    pub preset_speke20_audio: String,
 }
 
 fn default_startover() -> u64 {
@@ -121,12 +179,57 @@ impl EndpointSpec {
                 "must be at most 86400",
             ));
         }
-        if self.packaging == Packaging::Cmaf && self.encryption != Encryption::None {
+        if self.packaging == Packaging::Cmaf && matches!(self.encryption, Encryption::Aes128 { .. })
+        {
             return Err(OriginError::bad(
                 field("encryption"),
                 "AES-128 is not offered on cmaf endpoints (the init segment would be encrypted \
-                 too); use packaging \"ts\" for AES-128 or encryption \"none\" for cmaf",
+                 too); use \"sample_aes\" (cbcs) or \"aes_ctr\" (cenc) for cmaf",
             ));
+        }
+        if self.packaging == Packaging::Ts && matches!(self.encryption, Encryption::AesCtr(_)) {
+            return Err(OriginError::bad(
+                field("encryption"),
+                "AES_CTR (cenc) is for cmaf endpoints; use \"sample_aes\" or \"aes128\" on ts",
+            ));
+        }
+        if let Some(d) = self.encryption.drm() {
+            let f = |n: &str| {
+                let m = if matches!(self.encryption, Encryption::SampleAes(_)) {
+                    "sample_aes"
+                } else {
+                    "aes_ctr"
+                };
+                field(&format!("encryption.{m}.{n}"))
+            };
+            if d.key_rotation_interval_seconds > 86_400 {
+                return Err(OriginError::bad(
+                    f("key_rotation_interval_seconds"),
+                    "must be between 0 (off) and 86400",
+                ));
+            }
+            if let Some(iv) = &d.constant_initialization_vector
+                && (iv.len() != 32 || hex::decode(iv).is_err())
+            {
+                return Err(OriginError::bad(
+                    f("constant_initialization_vector"),
+                    "must be 32 hex digits (16 bytes)",
+                ));
+            }
+            if let Some(p) = &d.speke_key_provider {
+                if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
+                    return Err(OriginError::bad(
+                        f("speke_key_provider.url"),
+                        "must be an http(s) URL",
+                    ));
+                }
+                if p.resource_id.is_empty() || p.system_ids.is_empty() {
+                    return Err(OriginError::bad(
+                        f("speke_key_provider"),
+                        "resource_id and at least one system id are required",
+                    ));
+                }
+            }
         }
         if let Encryption::Aes128 {
             key_rotation_seconds,

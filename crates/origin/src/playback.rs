@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{FromRequestParts, Path, Query, Request, State},
+    extract::{Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -14,7 +14,9 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use web::{ApiError, cache};
 
+use crate::drm::{Drm, DrmMethod};
 use crate::model::{Encryption, EndpointSpec, Packaging};
+use crate::out_path::{OutFile, OutPathError, OutRequest};
 use crate::render::{self, Ctx, Span};
 use crate::{LivePlaylist, Shared};
 
@@ -62,54 +64,46 @@ fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Re
 
 /// Everything under an endpoint.
 ///
-/// Hot path: the request is taken whole (no header copy, no `String`s for the path
-/// parameters); a live media playlist without a query, and a time-shifted one (`?start=`,
-/// `?start=&end=`) already rendered since the channel last changed, are answered from the
-/// channel's ready snapshot ([`crate::Channel::live_playlist`]) without taking the channel
-/// lock or parsing the query. Anything else, or a snapshot miss, goes through
-/// [`out_inner`].
+/// The path is parsed once ([`OutRequest`]). Hot path: no header copy, no `String`s for
+/// the path parts; a live media playlist without a query, and a time-shifted one
+/// (`?start=`, `?start=&end=`) already rendered since the channel last changed, are
+/// answered from the channel's ready snapshot ([`crate::Channel::live_playlist`]) without
+/// taking the channel lock or parsing the query. Anything else, or a snapshot miss, goes
+/// through [`out_inner`].
 pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
-    let (mut parts, _body) = req.into_parts();
-    // The route is `/out/{channel}/{endpoint}/{*path}` (relative to any nesting prefix,
-    // which axum strips). Percent-encoded paths take the decoding extractor.
-    let raw = parts
-        .uri
-        .path()
-        .strip_prefix("/out/")
-        .filter(|p| !p.contains('%'))
-        .and_then(|p| {
-            let (channel, rest) = p.split_once('/')?;
-            let (endpoint, path) = rest.split_once('/')?;
-            Some((channel, endpoint, path))
-        });
+    let (parts, _body) = req.into_parts();
+    let r = match OutRequest::parse(parts.uri.path()) {
+        Ok(r) => r,
+        Err(OutPathError::NotFound) => {
+            return ApiError::not_found(format!("{:?} not found", parts.uri.path()))
+                .into_response();
+        }
+        Err(OutPathError::BadEncoding) => {
+            return ApiError::bad_field("path", "percent-encoding is not UTF-8").into_response();
+        }
+    };
     // A time-shifted playlist's snapshot key: `<slug>.m3u8?<query>` exactly as requested
-    // (the tail of the request's path and query, where the two are contiguous), kept as
-    // its offset there.
-    let shift_at = match (raw, parts.uri.query()) {
-        (Some((_, _, path)), Some(query)) if is_media_playlist(path) => {
+    // (the tail of the request's path and query, where the two are contiguous).
+    let shift_key = match (&r.file, parts.uri.query()) {
+        (f, Some(query)) if f.is_media_playlist() => {
             let all = pq(&parts.uri);
             all.len()
-                .checked_sub(path.len() + 1 + query.len())
-                .filter(|at| all[*at..].starts_with(path))
+                .checked_sub(r.raw_file.len() + 1 + query.len())
+                .map(|at| &all[at..])
+                .filter(|k| k.starts_with(r.raw_file))
         }
         _ => None,
     };
-    if let (Some(at), Some((channel, endpoint, _))) = (shift_at, raw)
-        && let Some(pl) = s.live_playlist(channel, endpoint, &pq(&parts.uri)[at..])
+    if let Some(key) = shift_key
+        && let Some(pl) = s.live_playlist(&r.channel, &r.endpoint, key)
     {
         return live_response(&pl);
     }
-    let owned;
-    let (channel, endpoint, path) = match raw {
-        Some(r) => r,
-        None => match Path::<(String, String, String)>::from_request_parts(&mut parts, &s).await {
-            Ok(Path(p)) => {
-                owned = p;
-                (owned.0.as_str(), owned.1.as_str(), owned.2.as_str())
-            }
-            Err(rejection) => return rejection.into_response(),
-        },
-    };
+    if let (OutFile::Media { slug }, None) = (&r.file, parts.uri.query())
+        && let Some(pl) = s.live_playlist(&r.channel, &r.endpoint, slug)
+    {
+        return live_response(&pl);
+    }
     let q: HashMap<String, String> = match parts.uri.query() {
         None => HashMap::new(),
         Some(_) => match Query::try_from_uri(&parts.uri) {
@@ -117,16 +111,7 @@ pub async fn out(State(s): State<Arc<Shared>>, req: Request) -> Response {
             Err(rejection) => return rejection.into_response(),
         },
     };
-    if q.is_empty()
-        && let Some(slug) = path.strip_suffix(".m3u8")
-        && !slug.ends_with("_iframes")
-        && slug != "index"
-        && let Some(pl) = s.live_playlist(channel, endpoint, slug)
-    {
-        return live_response(&pl);
-    }
-    let shift_key = shift_at.map(|at| &pq(&parts.uri)[at..]);
-    match out_inner(&s, channel, endpoint, path, &q, shift_key, &parts.headers).await {
+    match out_inner(&s, &r, &q, shift_key, &parts.headers).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -137,12 +122,6 @@ fn pq(uri: &axum::http::Uri) -> &str {
     uri.path_and_query().map_or("", |pq| pq.as_str())
 }
 
-/// A media playlist's file name (not the master `index.m3u8`, not an I-frame playlist).
-fn is_media_playlist(path: &str) -> bool {
-    path.strip_suffix(".m3u8")
-        .is_some_and(|slug| !slug.ends_with("_iframes") && slug != "index")
-}
-
 fn live_response(pl: &LivePlaylist) -> Response {
     let mut r = Response::new(Body::from(pl.body.clone()));
     let h = r.headers_mut();
@@ -151,17 +130,39 @@ fn live_response(pl: &LivePlaylist) -> Response {
     r
 }
 
+/// Dispatches a parsed request: one arm per kind of file.
 async fn out_inner(
     s: &Shared,
-    channel: &str,
-    endpoint: &str,
-    path: &str,
+    r: &OutRequest<'_>,
     q: &HashMap<String, String>,
     shift_key: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ch = s.channel(channel)?;
-    if path == "index.m3u8" {
+    let ch = s.channel(&r.channel)?;
+    let (channel, endpoint) = (r.channel.as_ref(), r.endpoint.as_ref());
+    match r.file {
+        OutFile::Master => master(s, &ch, endpoint, q).await,
+        OutFile::Media { slug } => {
+            media(s, &ch, channel, endpoint, slug, false, q, shift_key).await
+        }
+        OutFile::IFrames { slug } => media(s, &ch, channel, endpoint, slug, true, q, None).await,
+        OutFile::Init { slug, name } => {
+            init_segment(s, &ch, channel, endpoint, slug, name, headers).await
+        }
+        OutFile::Segment { slug, seq, ext } => {
+            segment(s, &ch, channel, endpoint, slug, seq, ext, headers).await
+        }
+    }
+}
+
+/// `index.m3u8`.
+async fn master(
+    s: &Shared,
+    ch: &crate::Channel,
+    endpoint: &str,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    {
         // CMAF: remux each variant's newest segment so CODECS names what fMP4 carries.
         let newest: Vec<(String, u64, String)> = {
             let data = ch.lock();
@@ -179,7 +180,7 @@ async fn out_inner(
             }
         };
         for (variant, seq, key) in newest {
-            s.ensure_cmaf(&ch, &variant, vec![(seq, key)]).await?;
+            s.ensure_cmaf(ch, &variant, vec![(seq, key)]).await?;
         }
         let data = ch.lock();
         let ep = find_ep(&data.endpoints, endpoint)?;
@@ -195,44 +196,27 @@ async fn out_inner(
             return Err(ApiError::not_found("nothing ingested on this channel yet"));
         }
         let text = render::master_playlist(data.master.as_ref(), &data.variants, ep, &query_of(q)?);
-        return Ok(respond(
+        Ok(respond(
             Bytes::from(text),
             cache::M3U8,
             cache::live_playlist(td),
-        ));
+        ))
     }
-    if let Some(name) = path.strip_suffix(".m3u8") {
-        let (slug, iframes) = match name.strip_suffix("_iframes") {
-            Some(slug) => (slug, true),
-            None => (name, false),
-        };
-        return media(s, &ch, channel, endpoint, slug, iframes, q, shift_key).await;
-    }
-    // <slug>/<seq>.<ext>
-    let (slug, file) = path
-        .rsplit_once('/')
-        .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
-    if let Some(id) = file
-        .strip_prefix("init_")
-        .and_then(|f| f.strip_suffix(".mp4"))
-    {
-        let data = ch.lock();
-        let ep = find_ep(&data.endpoints, endpoint)?;
-        let init = data
-            .variants
-            .values()
-            .find(|v| v.slug == slug)
-            .filter(|_| ep.packaging == Packaging::Cmaf)
-            .and_then(|v| v.cmaf.inits.get(id))
-            .ok_or_else(|| ApiError::not_found(format!("init segment {file:?} not found")))?;
-        let bytes = init.bytes.clone();
-        drop(data);
-        return Ok(with_range(bytes, cache::MP4, headers));
-    }
-    let (seq, ext) = file
-        .split_once('.')
-        .and_then(|(n, e)| Some((n.parse::<u64>().ok()?, e)))
-        .ok_or_else(|| ApiError::not_found(format!("{path:?} not found")))?;
+}
+
+/// `<slug>/<seq>.<ext>`: a TS segment or CMAF fragment, clear or encrypted.
+#[allow(clippy::too_many_arguments)]
+async fn segment(
+    s: &Shared,
+    ch: &crate::Channel,
+    channel: &str,
+    endpoint: &str,
+    slug: &str,
+    seq: u64,
+    ext: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let file = format!("{seq}.{ext}");
     // Under the lock: the endpoint's settings (Copy), the segment's place, and, when the
     // store can answer at once (memory), its bytes; no record is cloned.
     let (encryption, start, bytes, found) = {
@@ -255,7 +239,15 @@ async fn out_inner(
                 None => (None, Found::Fetch(meta.key.clone())),
             }
         };
-        (ep.encryption, meta.start, bytes, found)
+        (ep.encryption.clone(), meta.start, bytes, found)
+    };
+    let drm = match &encryption {
+        Encryption::SampleAes(d) | Encryption::AesCtr(d) => Some(Drm {
+            method: DrmMethod::of(&encryption, matches!(found, Found::Cmaf(..)))
+                .ok_or_else(|| ApiError::not_found("AES_CTR is for CMAF endpoints"))?,
+            settings: d.clone(),
+        }),
+        _ => None,
     };
     if let Found::Cmaf(variant, key) = found {
         if ext != "m4s" {
@@ -263,21 +255,39 @@ async fn out_inner(
                 "{file:?}: this endpoint serves CMAF fragments (.m4s)"
             )));
         }
-        s.ensure_cmaf(&ch, &variant, vec![(seq, key)]).await?;
-        let bytes = ch
-            .lock()
-            .variants
-            .get(&variant)
-            .and_then(|v| v.cmaf.segs.get(&seq).cloned().flatten())
-            .map(|m| m.bytes.clone())
-            .ok_or_else(|| {
-                ApiError::not_found(format!("segment {seq} is not available as CMAF"))
-            })?;
+        s.ensure_cmaf(ch, &variant, vec![(seq, key)]).await?;
+        let (bytes, init) = {
+            let data = ch.lock();
+            let v = data.variants.get(&variant);
+            let seg = v
+                .and_then(|v| v.cmaf.segs.get(&seq).cloned().flatten())
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("segment {seq} is not available as CMAF"))
+                })?;
+            let init = v.and_then(|v| v.cmaf.inits.get(&seg.init_id).map(|i| i.bytes.clone()));
+            (seg.bytes.clone(), init)
+        };
+        let bytes = match (&drm, init) {
+            (None, _) => bytes,
+            (Some(drm), Some(init)) => {
+                s.encrypted_fragment(channel, endpoint, drm, drm.period(start), seq, init, bytes)
+                    .await?
+            }
+            (Some(_), None) => return Err(ApiError::not_found("init segment evicted")),
+        };
         s.segments_served().increment(1);
         return Ok(with_range(bytes, cache::M4S, headers));
     }
     let evicted = || ApiError::not_found(format!("segment {seq} was evicted"));
-    let bytes = if let Encryption::Aes128 {
+    let bytes = if let Some(drm) = &drm {
+        let period = drm.period(start);
+        s.sample_aes_ts(channel, endpoint, drm, period, found.store_key(), bytes)
+            .await
+            .map_err(|e| match e {
+                crate::OriginError::NotFound { .. } => evicted(),
+                e => ApiError::from(e),
+            })?
+    } else if let Encryption::Aes128 {
         key_rotation_seconds,
     } = encryption
     {
@@ -318,12 +328,58 @@ async fn out_inner(
         bytes.ok_or_else(evicted)?
     };
     s.segments_served().increment(1);
-    let ct = if file.ends_with(".ts") {
+    let ct = if ext == "ts" {
         cache::TS
     } else {
-        cache::content_type_for(file)
+        cache::content_type_for(&file)
     };
     Ok(with_range(bytes, ct, headers))
+}
+
+/// `<slug>/init_<id>.mp4` (clear CMAF) or `<slug>/init_<id>_<period>.mp4` (an encrypted
+/// endpoint's init for a key period).
+async fn init_segment(
+    s: &Shared,
+    ch: &crate::Channel,
+    channel: &str,
+    endpoint: &str,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found(format!("init segment {name:?} not found"));
+    let (bytes, drm) = {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, endpoint)?;
+        let drm = Drm::of(ep);
+        let id = match &drm {
+            Some(_) => name
+                .rsplit_once('_')
+                .map(|(id, _)| id)
+                .ok_or_else(missing)?,
+            None => name,
+        };
+        let init = data
+            .variants
+            .values()
+            .find(|v| v.slug == slug)
+            .filter(|_| ep.packaging == Packaging::Cmaf)
+            .and_then(|v| v.cmaf.inits.get(id))
+            .ok_or_else(missing)?;
+        (init.bytes.clone(), drm)
+    };
+    let bytes = match drm {
+        None => bytes,
+        Some(drm) => {
+            let (id, period) = name
+                .rsplit_once('_')
+                .and_then(|(id, p)| Some((id, p.parse::<u64>().ok()?)))
+                .ok_or_else(missing)?;
+            s.encrypted_init(channel, endpoint, &drm, period, id, bytes)
+                .await?
+        }
+    };
+    Ok(with_range(bytes, cache::MP4, headers))
 }
 
 /// The playback query a master carries into the URIs it names: `?k=v&...` (sorted,
@@ -434,8 +490,9 @@ async fn media(
 ) -> Result<Response, ApiError> {
     let start = q.get("start").map(|v| parse_time("start", v)).transpose()?;
     let end = q.get("end").map(|v| parse_time("end", v)).transpose()?;
-    // CMAF: first remux (outside the lock) what the playlist will list.
-    let prep = {
+    // CMAF: first remux (outside the lock) what the playlist will list; DRM: the keys of
+    // the periods it lists.
+    let (prep, drm) = {
         let data = ch.lock();
         let ep = find_ep(&data.endpoints, endpoint)?;
         let v = data
@@ -443,22 +500,28 @@ async fn media(
             .values()
             .find(|v| v.slug == slug)
             .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
-        if ep.packaging == Packaging::Cmaf {
+        let drm = Drm::of(ep);
+        if ep.packaging == Packaging::Cmaf || drm.is_some() {
             let span = span_of(v, ep, start, end)?;
             let cached = span == Span::Live
                 && !iframes
                 && v.live_cache
                     .get(&ep.id)
                     .is_some_and(|(ver, _)| *ver == v.version);
-            let (segs, _) = render::select(v, ep, span);
-            let wanted: Vec<(u64, String)> = if cached {
-                Vec::new()
+            let (segs, _) = if cached {
+                (Vec::new(), false)
             } else {
-                segs.iter().map(|m| (m.seq, m.key.clone())).collect()
+                render::select(v, ep, span)
             };
-            Some((v.key.clone(), wanted))
+            let wanted: Vec<(u64, String)> = segs.iter().map(|m| (m.seq, m.key.clone())).collect();
+            let drm = drm.map(|d| {
+                let periods: Vec<u64> = segs.iter().map(|m| d.period(m.start)).collect();
+                (d, periods)
+            });
+            let cmaf = (ep.packaging == Packaging::Cmaf).then(|| (v.key.clone(), wanted));
+            (cmaf, drm)
         } else {
-            None
+            (None, None)
         }
     };
     if let Some((variant, wanted)) = prep
@@ -466,6 +529,13 @@ async fn media(
     {
         s.ensure_cmaf(ch, &variant, wanted).await?;
     }
+    let periods = match &drm {
+        Some((d, periods)) => {
+            s.keys_of_periods(channel, endpoint, d, periods.iter().copied())
+                .await?
+        }
+        None => Default::default(),
+    };
     let mut guard = ch.lock();
     // Only `live_cache` is written below: that does not change what is served.
     let data = guard.cache_mut();
@@ -486,6 +556,7 @@ async fn media(
         channel,
         endpoint: &ep,
         keys: &s.keys,
+        drm: drm.as_ref().map(|(d, _)| (d, &periods)),
     };
     let td = v.target_duration.max(1);
     if iframes {
@@ -636,8 +707,16 @@ pub async fn key(
     {
         let data = ch.lock();
         let ep = find_ep(&data.endpoints, &endpoint)?;
-        if !matches!(ep.encryption, Encryption::Aes128 { .. }) {
-            return Err(ApiError::not_found("this endpoint is not encrypted"));
+        // AES-128, and DRM endpoints whose keys the origin derives itself (never keys of a
+        // key provider: those go to players through the DRM system's licence server).
+        let derived = ep
+            .encryption
+            .drm()
+            .is_some_and(|d| d.speke_key_provider.is_none());
+        if !matches!(ep.encryption, Encryption::Aes128 { .. }) && !derived {
+            return Err(ApiError::not_found(
+                "this endpoint has no keys on this origin",
+            ));
         }
     }
     let kid: u64 = kid

@@ -26,7 +26,10 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) channels: RwLock<HashMap<String, Arc<Channel>>>,
     pub(crate) digest: DigestAuth,
-    pub(crate) keys: Keys,
+    pub(crate) keys: Arc<Keys>,
+    /// Keys of DRM-encrypted endpoints ([`crate::drm::DerivedKeys`] unless replaced with
+    /// [`crate::Origin::set_key_source`]).
+    pub(crate) key_source: RwLock<Arc<dyn crate::drm::KeySource>>,
     /// `--store disk`/`s3`: where channel definitions and indexes are persisted and
     /// followed (see [`persist`]).
     pub(crate) index: Option<Arc<persist::Index>>,

@@ -7,6 +7,7 @@ use hls::{
 };
 
 use crate::cmaf::CmafCache;
+use crate::drm::{Drm, DrmMethod, PeriodKeys, constant_iv, key_attrs};
 use crate::keys::Keys;
 use crate::model::{AdMarkers, Encryption, EndpointSpec, Packaging};
 use crate::timeline::{AdMark, SegMeta, Variant, secs};
@@ -64,7 +65,12 @@ pub struct Ctx<'a> {
     pub channel: &'a str,
     pub endpoint: &'a EndpointSpec,
     pub keys: &'a Keys,
+    /// A DRM-encrypted endpoint: its settings and the keys of every period listed.
+    pub drm: Option<(&'a Drm, &'a PeriodMap)>,
 }
+
+/// Keys by key period.
+pub type PeriodMap = std::collections::BTreeMap<u64, std::sync::Arc<PeriodKeys>>;
 
 fn pdt(t: DateTime<Utc>) -> chrono::DateTime<chrono::FixedOffset> {
     t.fixed_offset()
@@ -112,7 +118,7 @@ pub fn media_playlist(
         ..Default::default()
     };
     let mut last_key: Option<u64> = None;
-    let mut last_init: Option<&str> = None;
+    let mut last_init: Option<String> = None;
     let mut expected = segs.first().map(|s| s.seq);
     for s in segs {
         // A CMAF fragment not remuxed yet ends the playlist (see `iframe_playlist`).
@@ -139,19 +145,40 @@ pub fn media_playlist(
         // Also on the first segment: its tag counts in its number (RFC 8216 4.3.3.3), and a
         // tag that stays until its segment leaves keeps every number stable (6.2.2).
         seg.discontinuity = s.discontinuity;
+        // DRM: the segment's key period (a new EXT-X-KEY, and a new init, at each change).
+        // A segment of a period whose keys were not fetched for this render (it arrived
+        // since) ends the playlist: it is listed by the next one, never under other keys.
+        let period = ctx.drm.map(|(d, _)| d.period(s.start));
+        if let (Some((_, periods)), Some(p)) = (ctx.drm, period)
+            && !periods.contains_key(&p)
+        {
+            break;
+        }
         if let Some(c) = cmaf {
             match c.segs.get(&s.seq).and_then(Option::as_ref) {
                 Some(m) => {
-                    if seg.discontinuity || last_init != Some(m.init_id.as_str()) {
-                        seg.map = Some(hls::Map::new(
-                            format!("{}/{}", v.slug, crate::cmaf::init_file(&m.init_id)),
-                            None,
-                        ));
-                        last_init = Some(m.init_id.as_str());
+                    let file = match period {
+                        Some(p) => crate::cmaf::encrypted_init_file(&m.init_id, p),
+                        None => crate::cmaf::init_file(&m.init_id),
+                    };
+                    if seg.discontinuity || last_init.as_deref() != Some(file.as_str()) {
+                        seg.map = Some(hls::Map::new(format!("{}/{file}", v.slug), None));
+                        last_init = Some(file);
                     }
                 }
                 None => seg.gap = true,
             }
+        }
+        if let (Some((drm, periods)), Some(p)) = (ctx.drm, period)
+            && last_key != Some(p)
+            && let Some(keys) = periods.get(&p)
+        {
+            let iv =
+                (drm.method == DrmMethod::TsSampleAes).then(|| constant_iv(&drm.settings, keys));
+            for a in key_attrs(drm.method, keys, iv) {
+                seg.keys.push(Key { attrs: a });
+            }
+            last_key = Some(p);
         }
         seg.program_date_time = Some(pdt(s.start));
         if let Encryption::Aes128 {
@@ -539,6 +566,7 @@ mod cmaf_tests {
             channel: "c",
             endpoint: &ep,
             keys: &keys,
+            drm: None,
         };
         let segs: Vec<&SegMeta> = v.segments.values().collect();
         let text = media_playlist(&ctx, &v, &segs, Span::Live, false, Some(&cache));
@@ -608,6 +636,7 @@ mod cmaf_tests {
             channel: "c",
             endpoint: &ep,
             keys: &keys,
+            drm: None,
         };
         let segs: Vec<&SegMeta> = v.segments.values().collect();
         let media = media_playlist(&ctx, &v, &segs, Span::Live, false, Some(&cache));
