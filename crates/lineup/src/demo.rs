@@ -191,7 +191,8 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             "AdDecisionServerUrl": format!("{base}/adserver/api/v1/vast?dur=[session.avail_duration_secs]&uid=[session.id]"),
             "SlateAdUrl": format!("{base}/vod/ts/slate/master.m3u8"),
         }))?,
-    )?;
+    )
+    .await?;
     let ssai_master = format!("{base}/ads/v1/master/demo/{dvr_file}");
 
     let router = Router::new()
