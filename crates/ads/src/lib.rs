@@ -13,7 +13,10 @@
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
 //! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite), [`ssai::policy::plan_break`]
-//! (the pure policy of one break), [`ssai::SessionStore`] (where sessions live).
+//! (the pure policy of one break), [`ssai::SessionStore`] (where sessions live),
+//! [`condition::Conditioner`] (ffmpeg conditioning of MP4 creatives into a content's
+//! renditions; its module doc has the readiness API a break policy calls) and
+//! [`vast::resolve`] (VAST 2/3/4 with wrapper chains, pods and error codes; VMAP pre-rolls).
 //!
 //! # Architecture
 //! ```text
@@ -42,8 +45,10 @@
 //!   (503 with `Retry-After` beyond).
 
 pub mod adserver;
+pub mod condition;
 mod error;
 pub mod ssai;
+pub mod vast;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,7 +81,7 @@ pub struct AdsArgs {
     #[arg(long, default_value_t = 100_000)]
     pub max_sessions: usize,
     /// Bearer token for the playback configuration API.
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
 }
 
@@ -121,4 +126,31 @@ pub fn router(ad_server: &AdServer, proxy: &Proxy) -> axum::Router {
         .nest("/ads", proxy.router())
         .merge(web::common_routes())
         .layer(web::cors())
+}
+
+/// `lineup ads` in the shell every service shares (tracking URLs name the bound address
+/// unless `--public-url` is given).
+impl web::ServiceConfig for AdsArgs {
+    const NAME: &'static str = "ads";
+
+    fn listen(&self) -> String {
+        self.listen.to_string()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(
+        mut self,
+        local: SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        self.listen = local;
+        let (ad_server, proxy) = build(&self)?;
+        Ok(web::Service::new("ads", router(&ad_server, &proxy))
+            .banner("test ad server (VAST): {base}/adserver/api/v1/vast?dur=30")
+            .banner(
+                "SSAI: {base}/ads/v1/master/<configuration>/<path>  API docs: {base}/ads/api/docs",
+            ))
+    }
 }
