@@ -98,6 +98,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     schedule_cfg.token = token.as_ref().map(|t| t.expose().to_string());
     let adapter = Arc::new(engine::adapters::ScheduleAdapter::new(
         schedule_cfg,
+        clock::system(),
         none.clone(),
         none,
     )?);
@@ -116,7 +117,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     };
     let engine = engine::Engine::new(
         engine_opts,
-        Arc::new(engine::SystemClock),
+        clock::system(),
         Arc::new(engine::MemoryStore::new()),
         adapter.clone(),
         adapter,
