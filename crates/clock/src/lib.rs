@@ -124,9 +124,12 @@ impl ManualClock {
         m.skipped += by;
     }
 
-    /// Move both times forward by `ms` milliseconds (a negative `ms` moves nothing).
+    /// Move wall time by `ms` milliseconds, and monotonic time forward by as much (a
+    /// negative `ms` moves wall time back and monotonic time not at all).
     pub fn advance_ms(&self, ms: Millis) {
-        self.advance(Duration::from_millis(ms.max(0) as u64));
+        let mut m = self.lock();
+        m.wall += chrono::TimeDelta::milliseconds(ms);
+        m.skipped += Duration::from_millis(ms.max(0) as u64);
     }
 }
 
@@ -183,6 +186,8 @@ mod tests {
         assert_eq!(shared.now_ms(), 1_700_000_000_000);
         c.advance_ms(1_500);
         assert_eq!(shared.now_ms(), 1_700_000_001_500);
+        c.advance_ms(-500);
+        assert_eq!(shared.now_ms(), 1_700_000_001_000);
         c.set_ms(1_700_000_000_000);
         assert_eq!(c.now_ms(), 1_700_000_000_000);
         c.advance(Duration::from_millis(2));
