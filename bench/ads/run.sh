@@ -69,7 +69,7 @@ done
 MANIFEST=$(curl -fsS -X POST "$BASE/ads/v1/session/demo/demo/dvr/index.m3u8" \
     -H 'content-type: application/json' -d '{"adsParams":{"uid":"bench"}}' |
     python3 -c 'import sys,json; print(json.load(sys.stdin)["manifestUrl"])')
-curl -fsS "$BASE/ads$MANIFEST" >/dev/null
+curl -fsS "$MANIFEST" >/dev/null   # absolute, as returned
 SID=${MANIFEST##*aws.sessionId=}
 SESSION_MEDIA="$BASE/ads/v1/manifest/demo/$SID/0.m3u8"
 curl -fsS "$SESSION_MEDIA" >/dev/null || die "session playlist"

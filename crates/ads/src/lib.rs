@@ -56,7 +56,8 @@ pub struct AdsArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8070", env = "LINEUP_ADS_LISTEN")]
     pub listen: SocketAddr,
-    /// Public base URL (tracking URLs name it); default `http://<listen>`.
+    /// Public base URL (the ad server's tracking URLs and the proxy's session answers name
+    /// it: `<url>/adserver/...`, `<url>/ads/v1/...`); default `http://<listen>`.
     #[arg(long)]
     pub public_url: Option<String>,
     /// Base URL of the HLS creatives for the default catalog (a folder holding
@@ -105,6 +106,7 @@ pub fn build(args: &AdsArgs) -> Result<(AdServer, Proxy)> {
     let proxy = Proxy::new(ProxyConfig {
         max_sessions: args.max_sessions,
         api_token: args.api_token.as_ref().map(|t| Arc::from(t.expose())),
+        public_url: Some(format!("{}/ads", public.trim_end_matches('/'))),
         ..Default::default()
     });
     Ok((ad_server, proxy))

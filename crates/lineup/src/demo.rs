@@ -172,6 +172,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     });
     let ssai = ads::Proxy::new(ads::ProxyConfig {
         api_token: token_arc.clone(),
+        public_url: Some(format!("{base}/ads")),
         ..Default::default()
     });
     let dvr_url = channel

@@ -57,7 +57,15 @@ async fn demo_ssai_session_validates_and_decodes() {
         .json()
         .await
         .unwrap();
-    let master = format!("{base}/ads{}", answer["manifestUrl"].as_str().unwrap());
+    // Both URLs answer as returned (absolute, under the demo's /ads).
+    let master = answer["manifestUrl"].as_str().unwrap().to_string();
+    let tracking = answer["trackingUrl"].as_str().unwrap();
+    assert!(
+        master.starts_with(&format!("{base}/ads/v1/master/demo/")),
+        "{answer}"
+    );
+    let r = reqwest::get(tracking).await.unwrap();
+    assert_eq!(r.status(), 200, "{tracking}");
     let id = master.rsplit_once("aws.sessionId=").unwrap().1.to_string();
     let decode_args = ["-http_persistent", "0", "-i", master.as_str(), "-t", "24"];
     let follow_args = ["validate", "--follow", "24", master.as_str()];

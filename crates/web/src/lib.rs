@@ -19,6 +19,10 @@
 //! - [`bearer_auth`]: the `--api-token` guard for control APIs (constant-time), [`Secret`]
 //!   (never printed), and [`require_token`]: a service listening beyond loopback needs a
 //!   token unless the operator passes `--insecure-no-auth`.
+//! - [`sigv4`]: AWS Signature Version 4 verification for the AWS-shaped APIs (access key
+//!   pairs from flags, the environment or a credentials file; service, region, a 5-minute
+//!   clock skew and the body checked), and [`AwsError`], the error answer the AWS SDKs
+//!   turn into their exception classes (`x-amzn-ErrorType`, `{"message"}`).
 //! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
 //!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
 //! - [`serve`]: serve with header-read and request timeouts and a connection cap (see
@@ -30,11 +34,14 @@
 //! What it is not for: anything specific to one service. No business logic lives here.
 
 mod auth;
+pub mod aws_error;
 mod cors;
 mod retry;
 mod serve;
+pub mod sigv4;
 
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
+pub use aws_error::AwsError;
 pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
 pub use retry::{RetryAfter, RetryAfterFuture, RetryAfterService, retry_after_on_503};
 pub use serve::{

@@ -142,6 +142,12 @@ impl PlaybackConfiguration {
             .is_some_and(|r| r.ad_marker_passthrough.enabled)
     }
 
+    /// The URL of `path` under `VideoContentSourceUrl`; a path that could leave it (any
+    /// `.`/`..` segment, encoded or not) is a 400 ([`super::confine`]).
+    pub fn content_url(&self, path: &str) -> Result<String> {
+        super::confine::join(&self.video_content_source_url, path)
+    }
+
     pub fn ads_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.ad_decision_server_timeout_ms.unwrap_or(3000))
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{OriginalUri, Path, Query, State},
     http::{HeaderValue, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
@@ -63,7 +63,7 @@ pub fn router(p: Proxy) -> Router {
             p.inner.cfg.api_token.clone(),
             web::bearer_auth,
         ));
-    Router::new()
+    let public = Router::new()
         .route("/v1/master/{config}/{*path}", get(master))
         .route("/v1/session/{config}/{*path}", post(start_session))
         .route("/v1/manifest/{config}/{session}/{file}", get(manifest))
@@ -71,11 +71,15 @@ pub fn router(p: Proxy) -> Router {
             "/v1/segment/{config}/{session}/{brk}/{rendition}/{file}",
             get(segment),
         )
-        .route("/v1/tracking/{config}/{session}", get(tracking))
+        .route("/v1/tracking/{config}/{session}", get(tracking));
+    Router::new()
+        .merge(public)
         .merge(api)
         .with_state(p)
         .merge(web::docs_routes(ApiDoc::openapi()))
         .merge(web::common_routes())
+        // Every route: a `.`/`..` segment in any encoding is a 400 before the handler.
+        .layer(middleware::from_fn(super::confine::reject_dot_segments))
 }
 
 fn playlist_response(text: String) -> Response {
@@ -182,6 +186,7 @@ pub struct SessionAnswer {
 async fn start_session(
     State(p): State<Proxy>,
     Path((config, path)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
     body: axum::body::Bytes,
 ) -> Response {
     let req: SessionRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -207,15 +212,40 @@ async fn start_session(
         Ok(c) => c,
         Err(e) => return api_err(e),
     };
+    if let Err(e) = cfg.content_url(&path) {
+        return api_err(e);
+    }
     let mut params: Vec<(String, String)> = req.ads_params.into_iter().collect();
     params.sort();
+    let base = answer_base(&p, uri.path());
+    // The master path as the request wrote it (still percent-encoded).
+    let raw_path = uri
+        .path()
+        .split_once("/v1/session/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map_or(path.as_str(), |(_, rest)| rest);
     match p.new_session(cfg, &path, params, reporting) {
         Ok(s) => Json(SessionAnswer {
-            manifest_url: format!("/v1/master/{config}/{path}?aws.sessionId={}", s.id),
-            tracking_url: format!("/v1/tracking/{config}/{}", s.id),
+            manifest_url: format!(
+                "{base}/v1/master/{config}/{raw_path}?aws.sessionId={}",
+                s.id
+            ),
+            tracking_url: format!("{base}/v1/tracking/{config}/{}", s.id),
         })
         .into_response(),
         Err(e) => api_err(e),
+    }
+}
+
+/// What session answers put before `/v1/...`: the configured public URL, else the path
+/// prefix the request came in on (`/ads` in `lineup demo`), so the URLs resolve as returned.
+fn answer_base(p: &Proxy, request_path: &str) -> String {
+    match &p.inner.cfg.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => request_path
+            .split_once("/v1/session/")
+            .map_or("", |(prefix, _)| prefix)
+            .to_string(),
     }
 }
 
@@ -233,9 +263,13 @@ async fn master(
         Ok(c) => c,
         Err(e) => return api_err(e),
     };
+    if let Err(e) = cfg.content_url(&path) {
+        return api_err(e);
+    }
     let session = match q.get("aws.sessionId") {
         Some(id) => match p.session(id) {
-            Ok(s) => s,
+            Ok(s) if s.config.name == config && s.path == path => s,
+            Ok(_) => return api_err(AdsError::UnknownSession(id.clone())),
             Err(e) => return api_err(e),
         },
         None => {
@@ -250,11 +284,10 @@ async fn master(
             }
         }
     };
-    let url = format!(
-        "{}/{}",
-        cfg.video_content_source_url.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
+    let url = match cfg.content_url(&path) {
+        Ok(u) => u,
+        Err(e) => return api_err(e),
+    };
     let fetched = match p
         .inner
         .origin

@@ -18,6 +18,7 @@
 //! ([`session::Session::decide`]) -> [`rewrite::Timeline::advance`] -> render.
 
 pub mod config;
+pub mod confine;
 mod http;
 pub mod loader;
 pub mod rewrite;
@@ -50,6 +51,10 @@ pub struct ProxyConfig {
     pub min_idle: Duration,
     /// Bearer token for the configuration API.
     pub api_token: Option<Arc<str>>,
+    /// Where players reach the proxy's routes (`https://ads.example.com/ads`): session
+    /// answers give absolute URLs under it. Without it they are absolute paths under the
+    /// prefix the request came in on (MediaTailor's shape).
+    pub public_url: Option<String>,
     pub beacons: tracking::BeaconPolicy,
 }
 
@@ -61,6 +66,7 @@ impl Default for ProxyConfig {
             idle_manifests: 10,
             min_idle: Duration::from_secs(10),
             api_token: None,
+            public_url: None,
             beacons: tracking::BeaconPolicy::default(),
         }
     }

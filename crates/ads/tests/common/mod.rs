@@ -101,8 +101,9 @@ pub async fn explicit_session(
     path: &str,
     params: Value,
 ) -> (String, String, String) {
+    let session_url = format!("{proxy}/v1/session/{config}/{path}");
     let r: Value = reqwest::Client::new()
-        .post(format!("{proxy}/v1/session/{config}/{path}"))
+        .post(&session_url)
         .json(&json!({"adsParams": params, "reportingMode": "SERVER"}))
         .send()
         .await
@@ -117,11 +118,20 @@ pub async fn explicit_session(
         .unwrap()
         .1
         .to_string();
+    // As players do (Shaka's MediaTailor client): resolved against the session URL.
     (
-        format!("{proxy}{manifest}"),
-        format!("{proxy}{tracking}"),
+        resolve(&session_url, &manifest),
+        resolve(&session_url, &tracking),
         id,
     )
+}
+
+/// `reference` resolved against `base` (RFC 3986), as a player resolves a URL it is given.
+pub fn resolve(base: &str, reference: &str) -> String {
+    url::Url::parse(base)
+        .and_then(|b| b.join(reference))
+        .map(|u| u.to_string())
+        .unwrap_or_else(|e| panic!("{reference} against {base}: {e}"))
 }
 
 /// Follow a master URL (absolute) with the RFC 8216 oracle.
