@@ -12,7 +12,10 @@
 //!
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
-//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite).
+//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite),
+//! [`condition::Conditioner`] (ffmpeg conditioning of MP4 creatives into a content's
+//! renditions; its module doc has the readiness API a break policy calls) and
+//! [`vast::resolve`] (VAST 2/3/4 with wrapper chains, pods and error codes; VMAP pre-rolls).
 //!
 //! # Architecture
 //! ```text
@@ -40,8 +43,10 @@
 //!   (503 with `Retry-After` beyond).
 
 pub mod adserver;
+pub mod condition;
 mod error;
 pub mod ssai;
+pub mod vast;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

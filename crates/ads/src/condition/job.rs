@@ -1,0 +1,230 @@
+//! One conditioning job, start to end: download the mezzanine (bounded bytes and time),
+//! ffprobe it, run the planned ffmpeg command, check what it made (every rendition has
+//! segments no longer than the content's target duration, fMP4 an init segment) and
+//! describe it as a [`ConditionedAd`]. The caller owns the work folder: on any error it is
+//! removed, on success the cache takes it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::cache::{ConditionedAd, ConditionedRendition};
+use super::plan::{self, PlanOptions};
+use super::process::Runner;
+use super::profile::{Container, ContentProfile};
+use crate::error::{AdsError, Result};
+
+/// What a job needs besides its inputs.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    pub runner: Runner,
+    pub download_timeout: Duration,
+    pub max_input_bytes: u64,
+    pub plan: PlanOptions,
+}
+
+/// A failure, and whether trying again later could help.
+#[derive(Debug)]
+pub struct JobError {
+    pub error: AdsError,
+    /// The mezzanine itself is the problem (not a network or machine hiccup).
+    pub permanent: bool,
+}
+
+impl JobError {
+    fn transient(error: AdsError) -> Self {
+        Self {
+            error,
+            permanent: false,
+        }
+    }
+
+    fn permanent(error: AdsError) -> Self {
+        Self {
+            error,
+            permanent: true,
+        }
+    }
+}
+
+/// Streams `url` into `path`, refusing more than `max` bytes.
+pub async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    path: &Path,
+    max: u64,
+    timeout: Duration,
+) -> Result<u64> {
+    let fut = async {
+        let err = |e: String| AdsError::Creative(format!("{url}: {e}"));
+        let resp = http.get(url).send().await.map_err(|e| err(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(err(format!("HTTP {}", resp.status())));
+        }
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(err(format!("larger than {max} bytes")));
+        }
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let mut stream = resp.bytes_stream();
+        let mut total = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| err(e.to_string()))?;
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(err(format!("larger than {max} bytes")));
+            }
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| err(e.to_string()))?;
+        }
+        file.flush().await.map_err(|e| err(e.to_string()))?;
+        Ok(total)
+    };
+    tokio::time::timeout(timeout, fut).await.map_err(|_| {
+        AdsError::Creative(format!(
+            "{url}: not downloaded within {} s",
+            timeout.as_secs()
+        ))
+    })?
+}
+
+/// Runs one job in `work` (an empty folder). `key` and `profile_key` name the result.
+pub async fn run(
+    http: &reqwest::Client,
+    settings: &JobSettings,
+    creative_url: &str,
+    profile: &ContentProfile,
+    key: &str,
+    work: &Path,
+) -> std::result::Result<ConditionedAd, JobError> {
+    let input = work.join("mezzanine");
+    download(
+        http,
+        creative_url,
+        &input,
+        settings.max_input_bytes,
+        settings.download_timeout,
+    )
+    .await
+    .map_err(JobError::transient)?;
+    let mut probe_args: Vec<String> = plan::FFPROBE_ARGS.iter().map(|s| s.to_string()).collect();
+    probe_args.push("mezzanine".into());
+    let json = settings
+        .runner
+        .run(&settings.ffprobe, &probe_args, work)
+        .await
+        .map_err(JobError::permanent)?;
+    let probe = plan::parse_ffprobe(&json).map_err(JobError::permanent)?;
+    let (args, outputs) = plan::ffmpeg_args("mezzanine", ".", &probe, profile, settings.plan)
+        .map_err(JobError::permanent)?;
+    for o in &outputs {
+        tokio::fs::create_dir_all(work.join(&o.name))
+            .await
+            .map_err(|e| JobError::transient(AdsError::Creative(e.to_string())))?;
+    }
+    settings
+        .runner
+        .run(&settings.ffmpeg, &args, work)
+        .await
+        .map_err(JobError::permanent)?;
+    let _ = tokio::fs::remove_file(&input).await;
+    let mut renditions = Vec::new();
+    let mut bytes = 0u64;
+    for o in &outputs {
+        let (r, b) = read_output(work, &o.name, o.bandwidth, profile)
+            .await
+            .map_err(JobError::permanent)?;
+        renditions.push(r);
+        bytes += b;
+    }
+    let duration = renditions
+        .first()
+        .map(|r| r.segments.iter().map(|s| s.1).sum())
+        .unwrap_or(0.0);
+    Ok(ConditionedAd {
+        key: key.to_string(),
+        creative_url: creative_url.to_string(),
+        profile_key: profile.key(),
+        container: profile.container,
+        duration,
+        bytes,
+        renditions,
+        base_url: String::new(),
+    })
+}
+
+/// Reads and checks what ffmpeg wrote for one output; its rendition and byte count.
+async fn read_output(
+    work: &Path,
+    name: &str,
+    bandwidth: u64,
+    profile: &ContentProfile,
+) -> Result<(ConditionedRendition, u64)> {
+    let bad = |m: String| AdsError::Creative(format!("conditioned rendition {name}: {m}"));
+    let text = tokio::fs::read(work.join(name).join("index.m3u8"))
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    let m = hls::parse_media(&String::from_utf8_lossy(&text)).map_err(|e| bad(e.to_string()))?;
+    if m.segments.is_empty() {
+        return Err(bad("no segments".into()));
+    }
+    let limit = profile.segment_secs as f64 + 0.5;
+    let mut bytes = text.len() as u64;
+    let mut segments = Vec::new();
+    for s in &m.segments {
+        if s.duration > limit {
+            return Err(bad(format!(
+                "segment {} lasts {:.3} s, over the content's {} s",
+                s.uri, s.duration, profile.segment_secs
+            )));
+        }
+        let file = plain_file(&s.uri).ok_or_else(|| bad(format!("segment name {}", s.uri)))?;
+        bytes += file_len(&work.join(name).join(file)).await?;
+        segments.push((format!("{name}/{file}"), s.duration));
+    }
+    let init = match (
+        profile.container,
+        m.segments[0].map.as_ref().and_then(|x| x.uri()),
+    ) {
+        (Container::Fmp4, Some(u)) => {
+            let file = plain_file(u).ok_or_else(|| bad(format!("init name {u}")))?;
+            bytes += file_len(&work.join(name).join(file)).await?;
+            Some(format!("{name}/{file}"))
+        }
+        (Container::Fmp4, None) => return Err(bad("fMP4 without an init segment".into())),
+        (Container::Ts, _) => None,
+    };
+    Ok((
+        ConditionedRendition {
+            name: name.to_string(),
+            bandwidth,
+            init,
+            segments,
+        },
+        bytes,
+    ))
+}
+
+/// A bare file name (no folders, no query), as ffmpeg writes them.
+fn plain_file(uri: &str) -> Option<&str> {
+    let f = uri.rsplit('/').next()?;
+    (!f.is_empty()
+        && f.len() < 64
+        && f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && !f.starts_with('.'))
+    .then_some(f)
+}
+
+async fn file_len(path: &Path) -> Result<u64> {
+    tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .map_err(|e| AdsError::Creative(format!("{}: {e}", path.display())))
+}
