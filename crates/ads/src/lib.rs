@@ -79,7 +79,7 @@ pub struct AdsArgs {
     #[arg(long, default_value_t = 100_000)]
     pub max_sessions: usize,
     /// Bearer token for the playback configuration API.
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
 }
 
@@ -124,4 +124,31 @@ pub fn router(ad_server: &AdServer, proxy: &Proxy) -> axum::Router {
         .nest("/ads", proxy.router())
         .merge(web::common_routes())
         .layer(web::cors())
+}
+
+/// `lineup ads` in the shell every service shares (tracking URLs name the bound address
+/// unless `--public-url` is given).
+impl web::ServiceConfig for AdsArgs {
+    const NAME: &'static str = "ads";
+
+    fn listen(&self) -> String {
+        self.listen.to_string()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(
+        mut self,
+        local: SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        self.listen = local;
+        let (ad_server, proxy) = build(&self)?;
+        Ok(web::Service::new("ads", router(&ad_server, &proxy))
+            .banner("test ad server (VAST): {base}/adserver/api/v1/vast?dur=30")
+            .banner(
+                "SSAI: {base}/ads/v1/master/<configuration>/<path>  API docs: {base}/ads/api/docs",
+            ))
+    }
 }

@@ -157,8 +157,9 @@ impl EngineArgs {
 }
 
 /// Build an engine from arguments: adapters from the channels file (and optional HTTP asset
-/// manager), memory or Redis store, wall clock; channels loaded and background scheduling
-/// started. Needs a tokio runtime.
+/// manager), memory or Redis store, wall clock; channels loaded and checked (start its
+/// background scheduling with [`Engine::spawn_background`], as the [`web::ServiceConfig`]
+/// shell does). Needs a tokio runtime.
 pub async fn build(args: EngineArgs) -> Result<crate::Service> {
     let file = match &args.channels {
         Some(p) => FileAdapter::from_path(p)?,
@@ -209,10 +210,38 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
         .map_err(|e| Error::Config(format!("loading channels: {e}")))?;
     // A channel whose slate cannot serve its profile is refused here, by name.
     engine.check_channels().await?;
-    engine.spawn_background();
     Ok(crate::Service::new(
         engine,
         args.api_token.as_ref().map(|t| t.expose().to_string()),
         args.public_base_url.clone(),
     ))
+}
+
+/// `lineup engine` in the shell every service shares: the playlists, the control API and
+/// the background scheduling. Session `master_url`s are absolute: `--public-base-url`, or
+/// the address it listens on.
+impl web::ServiceConfig for EngineArgs {
+    const NAME: &'static str = "engine";
+
+    fn listen(&self) -> String {
+        self.listen.clone()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(
+        mut self,
+        local: std::net::SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        if self.public_base_url.is_none() {
+            self.public_base_url = Some(format!("http://{local}"));
+        }
+        let service = build(self).await?;
+        let background = service.engine.spawn_background();
+        Ok(web::Service::new("engine", service.router())
+            .task(background)
+            .banner("channels: {base}/api/v1/channels  API docs: {base}/api/docs"))
+    }
 }

@@ -41,7 +41,7 @@ static FIXTURES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../tests/fixture
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Address to serve everything on.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "LINEUP_LISTEN")]
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Live window of the engine's channel, seconds.
     #[arg(long, default_value_t = 30)]
@@ -55,7 +55,7 @@ pub struct Args {
     pub pullpush_db: String,
     /// Bearer token for every control API. Without it the control APIs are open, which
     /// the demo allows only on a loopback address (or with --insecure-no-auth).
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
     /// Database of the catalog and schedule: SQLite file, `:memory:`, or `postgres://...`.
     #[arg(long, default_value = ":memory:")]
@@ -84,18 +84,102 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     web::metrics_handle();
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-
-    // Engine: channel "demo" plays the schedule service's channel "demo" (filled from the
-    // catalog's MRSS feed of the embedded VODs, served by ourselves under /vod), with the
-    // catalog's house ads in its AD events, all over loopback HTTP.
-    let vod = |name: &str| format!("{base}/vod/ts/{name}/master.m3u8");
-    let slate = vod("slate");
     let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
-    let token_arc: Option<Arc<str>> = token.as_ref().map(|t| Arc::from(t.expose()));
+    let engine = demo_engine(&base, args, token.as_ref())?;
+    let (origin, channel) = demo_origin(addr, &base, token.as_ref()).await?;
+    let pullpush = pullpush::PullPush::open(pullpush::Config {
+        db_path: args.pullpush_db.clone(),
+        api_token: token.clone(),
+        ..Default::default()
+    })
+    .await?;
+    // Catalog and schedule: one service, one database, two routers.
+    let schedule = schedule::Service::open(&args.schedule_db).await?;
+    let page = crate::page::routes(page_config(&base, &channel, args.window));
+    // On the way out (Ctrl-C / SIGTERM) the fetcher drains first, while the origin it
+    // pushes to in this same process still accepts; then the listener closes and the
+    // requests in flight finish; then the origin writes what it has not persisted.
+    let process = web::Process::new()
+        .routes(
+            Router::new()
+                .route("/vod/{*path}", get(fixture))
+                .merge(page),
+        )
+        .mount("/engine", web::Service::new("engine", engine.router()))
+        .mount("/pullpush", pullpush.shell())
+        .mount("/origin", origin.shell());
+    let (process, ssai_master) =
+        mount_the_rest(process, &base, token.as_ref(), &schedule, &channel)?;
+    let server = tokio::spawn(process.serve(listener));
+    // The catalog and the schedule read the VODs from /vod, the engine reads the schedule
+    // and the fetcher the engine, over HTTP: fill, load and start once we serve.
+    fill_demo_schedule(&schedule, &base, args.ad_every).await?;
+    engine
+        .engine
+        .reload_channels()
+        .await
+        .context("loading the demo channel")?;
+    engine.engine.spawn_background();
+    let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
+    let fetcher = demo_fetcher(&pullpush, &channel, &engine_master).await?;
+    Ok(Demo {
+        stitched: stitched_vod(&base),
+        base,
+        pullpush,
+        engine_master,
+        origin: channel,
+        fetcher,
+        schedule,
+        ssai_master,
+        server,
+    })
+}
+
+/// `/stitch`, the catalog and the schedule on one database (`/catalog` publishes the
+/// house-ad stitched feed through `/stitch`), `/adserver` and `/ads`; with the SSAI master.
+fn mount_the_rest(
+    process: web::Process,
+    base: &str,
+    token: Option<&web::Secret>,
+    schedule: &schedule::Service,
+    channel: &origin::ChannelView,
+) -> anyhow::Result<(web::Process, String)> {
+    let token_arc: Option<Arc<str>> = token.map(|t| Arc::from(t.expose()));
+    let stitch = stitch::build(&stitch::StitchArgs {
+        public_url: Some(format!("{base}/stitch")),
+        api_token: token.cloned(),
+        ..Default::default()
+    });
+    // The stitched feed: a house-ad pre-roll, and a mid-roll every 4 s of the 8 s VODs.
+    let stitch_feed = schedule::stitched::StitchFeed::new(&format!("{base}/stitch"), 4.0)?;
+    let catalog =
+        schedule::catalog_api::router_with(schedule.clone(), token_arc.clone(), Some(stitch_feed));
+    let schedule = schedule::schedule_api::router(schedule.clone(), token_arc.clone());
+    let (ad_server, ssai, ssai_master) = demo_ads(base, token_arc, channel)?;
+    let process = process
+        .mount("/stitch", web::Service::new("stitch", stitch.router()))
+        .mount("/catalog", web::Service::new("catalog", catalog))
+        .mount("/schedule", web::Service::new("schedule", schedule))
+        .mount(
+            "/adserver",
+            web::Service::new("adserver", ad_server.router()),
+        )
+        .mount("/ads", web::Service::new("ads", ssai.router()));
+    Ok((process, ssai_master))
+}
+
+/// The engine's channel "demo" plays the schedule service's channel "demo" (filled from the
+/// catalog's MRSS feed of the embedded VODs, served by ourselves under /vod), with the
+/// catalog's house ads in its AD events, all over loopback HTTP.
+fn demo_engine(
+    base: &str,
+    args: &Args,
+    token: Option<&web::Secret>,
+) -> anyhow::Result<engine::Service> {
     let none = Arc::new(engine::adapters::FileAdapter::new(Default::default())?);
     let mut schedule_cfg = engine::adapters::ScheduleAdapterConfig::new(format!("{base}/schedule"));
     schedule_cfg.catalog_url = Some(format!("{base}/catalog"));
-    schedule_cfg.token = token.as_ref().map(|t| t.expose().to_string());
+    schedule_cfg.token = token.map(|t| t.expose().to_string());
     let adapter = Arc::new(engine::adapters::ScheduleAdapter::new(
         schedule_cfg,
         clock::system(),
@@ -104,7 +188,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     )?);
     let engine_args = engine::EngineArgs {
         window_secs: args.window,
-        slate_url: Some(slate),
+        slate_url: Some(format!("{base}/vod/ts/slate/master.m3u8")),
         public_base_url: Some(format!("{base}/engine")),
         ..Default::default()
     };
@@ -122,18 +206,24 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         adapter.clone(),
         adapter,
     );
-    let engine_service = engine::Service::new(
-        engine.clone(),
-        token.as_ref().map(|t| t.expose().to_string()),
+    Ok(engine::Service::new(
+        engine,
+        token.map(|t| t.expose().to_string()),
         engine_args.public_base_url.clone(),
-    );
+    ))
+}
 
-    // Origin: channel "demo" with a DVR endpoint (I-frames, DATERANGE ad markers) and an
-    // AES-128 endpoint.
+/// The origin with channel "demo": a DVR endpoint (I-frames, DATERANGE ad markers), a CMAF
+/// endpoint and an AES-128 endpoint.
+async fn demo_origin(
+    addr: SocketAddr,
+    base: &str,
+    token: Option<&web::Secret>,
+) -> anyhow::Result<(origin::Origin, origin::ChannelView)> {
     let origin = origin::build(origin::Config {
         listen: addr,
         public_url: Some(format!("{base}/origin")),
-        api_token: token.as_ref().map(|t| t.expose().to_string()),
+        api_token: token.map(|t| t.expose().to_string()),
         ..Default::default()
     })
     .await?;
@@ -151,19 +241,16 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
     spec.endpoints = vec![dvr, cmaf, aes];
     let channel = origin.create_channel(spec).await?;
+    Ok((origin, channel))
+}
 
-    // Pull/push: one fetcher, engine -> origin ingest (both ingest URLs, Digest auth).
-    let pullpush = pullpush::PullPush::open(pullpush::Config {
-        db_path: args.pullpush_db.clone(),
-        api_token: token.clone(),
-        ..Default::default()
-    })
-    .await?;
-
-    // Catalog and schedule: one service, one database, two routers.
-    let schedule = schedule::Service::open(&args.schedule_db).await?;
-    // Ads: the test ad server over the bundled creatives, and the SSAI proxy in front of
-    // the origin's DVR endpoint (playback configuration "demo").
+/// The test ad server over the bundled creatives, and the SSAI proxy in front of the
+/// origin's DVR endpoint (playback configuration "demo"); with the SSAI master URL.
+fn demo_ads(
+    base: &str,
+    token: Option<Arc<str>>,
+    channel: &origin::ChannelView,
+) -> anyhow::Result<(ads::AdServer, ads::Proxy, String)> {
     let ad_server = ads::AdServer::new(ads::AdServerConfig {
         public_url: Some(format!("{base}/adserver")),
         catalog: ads::adserver::catalog::default_catalog(&format!("{base}/vod")),
@@ -171,7 +258,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         max_sessions: 10_000,
     });
     let ssai = ads::Proxy::new(ads::ProxyConfig {
-        api_token: token_arc.clone(),
+        api_token: token,
         public_url: Some(format!("{base}/ads")),
         ..Default::default()
     });
@@ -193,77 +280,23 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             "SlateAdUrl": format!("{base}/vod/ts/slate/master.m3u8"),
         }))?,
     )?;
-    let ssai_master = format!("{base}/ads/v1/master/demo/{dvr_file}");
+    Ok((
+        ad_server,
+        ssai,
+        format!("{base}/ads/v1/master/demo/{dvr_file}"),
+    ))
+}
 
-    let router = Router::new()
-        .route("/vod/{*path}", get(fixture))
-        .merge(crate::page::routes(page_config(
-            &base,
-            &channel,
-            args.window,
-        )))
-        .nest("/engine", engine_service.router())
-        .nest("/pullpush", pullpush.router())
-        .nest("/origin", origin.router())
-        .nest(
-            "/stitch",
-            stitch::build(&stitch::StitchArgs {
-                public_url: Some(format!("{base}/stitch")),
-                api_token: token.clone(),
-                ..Default::default()
-            })
-            .router(),
-        )
-        .nest(
-            "/catalog",
-            schedule::catalog_api::router_with(
-                schedule.clone(),
-                token_arc.clone(),
-                // The stitched feed: a house-ad pre-roll, and a mid-roll every 4 s of the
-                // 8 s VODs.
-                Some(schedule::stitched::StitchFeed::new(
-                    &format!("{base}/stitch"),
-                    4.0,
-                )?),
-            ),
-        )
-        .nest(
-            "/schedule",
-            schedule::schedule_api::router(schedule.clone(), token_arc.clone()),
-        )
-        .nest("/adserver", ad_server.router())
-        .nest("/ads", ssai.router())
-        .merge(web::common_routes())
-        .layer(web::cors());
-    // The way out (Ctrl-C / SIGTERM): the fetcher drains first, while the origin it pushes
-    // to in this same process still accepts; then the listener closes and the requests in
-    // flight finish; then the origin writes what it has not persisted. All of it within the
-    // shutdown deadline (`--shutdown-timeout`).
-    let server = tokio::spawn({
-        let (pullpush, origin) = (pullpush.clone(), origin.clone());
-        async move {
-            let served = web::serve_until(listener, router, async move {
-                web::shutdown_signal().await;
-                if let Err(e) = pullpush.close().await {
-                    tracing::error!(error = %e, "persisting the fetchers' state failed");
-                }
-            })
-            .await;
-            origin.flush().await;
-            served
-        }
-    });
-
-    // The catalog and the schedule read the VODs from /vod, and the engine reads the
-    // schedule, over HTTP: fill and load once we serve.
-    fill_demo_schedule(&schedule, &base, args.ad_every).await?;
-    engine
-        .reload_channels()
-        .await
-        .context("loading the demo channel")?;
-    engine.spawn_background();
-
-    let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
+/// Pull/push: one fetcher, engine -> origin ingest (both ingest URLs, Digest auth); the
+/// one a persistent database already holds, if any.
+async fn demo_fetcher(
+    pullpush: &pullpush::PullPush,
+    channel: &origin::ChannelView,
+    engine_master: &str,
+) -> anyhow::Result<pullpush::FetcherInfo> {
+    if let Some(f) = pullpush.list().into_iter().find(|f| f.name == "demo") {
+        return Ok(f);
+    }
     let ingest_urls: Vec<_> = channel
         .ingest
         .iter()
@@ -282,46 +315,30 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
             })
         })
         .collect();
-    let existing = pullpush.list().into_iter().find(|f| f.name == "demo");
-    let fetcher = match existing {
-        Some(f) => f,
-        None => {
-            pullpush
-                .start_fetcher(pullpush::NewFetcher {
-                    name: "demo".into(),
-                    url: engine_master.clone(),
-                    output: "mediapackage".into(),
-                    payload: serde_json::json!({ "ingestUrls": ingest_urls }),
-                    concurrency: None,
-                    window_size: None,
-                })
-                .await?
-        }
+    Ok(pullpush
+        .start_fetcher(pullpush::NewFetcher {
+            name: "demo".into(),
+            url: engine_master.to_string(),
+            output: "mediapackage".into(),
+            payload: serde_json::json!({ "ingestUrls": ingest_urls }),
+            concurrency: None,
+            window_size: None,
+        })
+        .await?)
+}
+
+/// A stitched VOD: vod1 with the ad-marked VOD as a 10 s mid-roll at 4 s.
+fn stitched_vod(base: &str) -> String {
+    let payload = stitch::Payload {
+        uri: format!("{base}/vod/ts/vod1/master.m3u8"),
+        breaks: vec![stitch::Break {
+            pos: 4000.0,
+            duration: Some(10_000.0),
+            url: Some(format!("{base}/vod/ads/vod1/master.m3u8")),
+            asset_list_url: None,
+        }],
     };
-    let stitched = format!(
-        "{base}/stitch/master.m3u8?payload={}",
-        stitch::Payload {
-            uri: vod("vod1"),
-            breaks: vec![stitch::Break {
-                pos: 4000.0,
-                duration: Some(10_000.0),
-                url: Some(format!("{base}/vod/ads/vod1/master.m3u8")),
-                asset_list_url: None,
-            }],
-        }
-        .encode()
-    );
-    Ok(Demo {
-        stitched,
-        base,
-        pullpush,
-        engine_master,
-        origin: channel,
-        fetcher,
-        schedule,
-        ssai_master,
-        server,
-    })
+    format!("{base}/stitch/master.m3u8?payload={}", payload.encode())
 }
 
 /// Imports the bundled VODs into the catalog and fills channel "demo" from its MRSS feed.
@@ -389,15 +406,11 @@ async fn fill_demo_schedule(
     Ok(())
 }
 
-pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (try --listen 127.0.0.1:0)",
-                args.listen
-            )
-        })?;
+/// `lineup demo`: the token rule and the listener of every service, then [`start`], the
+/// banner, and serving until Ctrl-C / SIGTERM.
+pub async fn run(args: Args, insecure_no_auth: bool) -> anyhow::Result<std::process::ExitCode> {
+    let token = args.api_token.as_ref().map(|t| t.expose());
+    let listener = web::bind("demo", &args.listen.to_string(), token, insecure_no_auth).await?;
     // A stop signal while starting stops here (the services call each other over this
     // listener, which the signal closes: finishing the start would only fail).
     let demo = tokio::select! {
@@ -407,6 +420,14 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             return Ok(std::process::ExitCode::SUCCESS);
         }
     };
+    print_banner(&args, &demo);
+    demo.server.await??;
+    tracing::info!("lineup demo stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The URLs to play, check and explore, as a user types them.
+fn print_banner(args: &Args, demo: &Demo) {
     let b = &demo.base;
     let endpoint = |id: &str| {
         demo.origin
@@ -447,7 +468,7 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
 
   play:      ffplay {dvr}
              vlc {dvr}      (Safari: open the URL directly)
-  check:     cargo run --release -- validate --follow 30 {dvr}
+  check:     lineup validate --follow 30 {dvr}
   schedule (auto-filled from the catalog's MRSS feed, Eyevinn schedule-service JSON):
     {b}/schedule/api/v1/channels/demo/schedule
   catalog:   {b}/catalog/api/v1/assets
@@ -481,11 +502,6 @@ Ctrl-C stops.",
         stitched = demo.stitched,
         ssai = demo.ssai_master,
     );
-    demo.server.await??;
-    // Already closed on the way out; again in case the server stopped on its own.
-    demo.pullpush.close().await?;
-    tracing::info!("lineup demo stopped");
-    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// What the web page at `/` shows: the engine's channel and the origin's endpoints, the

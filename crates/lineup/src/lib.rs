@@ -5,6 +5,7 @@
 //! crate only parses arguments, wires services together, prints, and serves the demo's web
 //! page (`page`, assets embedded from `assets/`).
 
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod page;

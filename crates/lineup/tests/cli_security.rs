@@ -32,6 +32,7 @@ fn services_beyond_loopback_need_a_token() {
         ("stitch", vec!["stitch", "--listen", "0.0.0.0:0"]),
         ("schedule", vec!["schedule", "--listen", "0.0.0.0:0"]),
         ("catalog", vec!["catalog", "--listen", "0.0.0.0:0"]),
+        ("ads", vec!["ads", "--listen", "0.0.0.0:0"]),
     ] {
         let (code, _, err) = lineup(&args, &[]);
         assert_eq!(code, 2, "{service}: {err}");
@@ -46,8 +47,9 @@ fn help_never_shows_secret_values() {
     let secret = "do-not-print-me-4f1c";
     for (service, var) in [
         ("engine", "LINEUP_ENGINE_API_TOKEN"),
-        ("pullpush", "LINEUP_API_TOKEN"),
-        ("demo", "LINEUP_API_TOKEN"),
+        ("pullpush", "LINEUP_PULLPUSH_API_TOKEN"),
+        ("origin", "LINEUP_ORIGIN_API_TOKEN"),
+        ("demo", "LINEUP_DEMO_API_TOKEN"),
     ] {
         let (code, out, err) = lineup(&[service, "--help"], &[(var, secret)]);
         assert_eq!(code, 0, "{service}: {err}");

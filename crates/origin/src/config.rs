@@ -46,7 +46,7 @@ pub struct OriginArgs {
     #[arg(long, env = "LINEUP_ORIGIN_PENDING_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub pending_bytes: usize,
     /// Largest accepted ingest body, bytes.
-    #[arg(long, env = "LINEUP_ORIGIN_MAX_BODY", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "LINEUP_ORIGIN_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Segment store.
     #[arg(
@@ -88,7 +88,7 @@ pub struct OriginArgs {
     #[arg(long, env = "LINEUP_ORIGIN_FOLLOW_INTERVAL_MS", default_value_t = 1000)]
     pub follow_interval_ms: u64,
     /// Bearer token required on the control API when set.
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "LINEUP_ORIGIN_API_TOKEN", hide_env_values = true)]
     #[serde(skip_serializing)]
     pub api_token: Option<String>,
     /// Secret for Digest nonces, AES keys and key tokens (any length). Set the same value on

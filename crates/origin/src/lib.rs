@@ -333,14 +333,34 @@ impl Origin {
             .layer(web::cors())
     }
 
-    /// Bind `config.listen` and serve until Ctrl-C / SIGTERM; then let the requests in
-    /// flight finish (ingest PUTs included, within the shutdown deadline) and
-    /// [`Origin::flush`].
-    pub async fn serve(self) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(self.shared.config.listen).await?;
-        tracing::info!(addr = %self.shared.config.listen, "origin listening");
-        web::serve(listener, self.router()).await?;
-        self.flush().await;
-        Ok(())
+    /// This origin in the shared shell: its router, and its channel indexes written once
+    /// the requests in flight (ingest PUTs included) have finished (mount it in a
+    /// [`web::Process`]).
+    pub fn shell(&self) -> web::Service {
+        let this = self.clone();
+        web::Service::new("origin", self.router())
+            .on_flush(async move { this.flush().await })
+            .banner("channels: {base}/api/v1/channels  API docs: {base}/api/docs")
+    }
+}
+
+/// `lineup origin` in the shell every service shares (see [`Origin::shell`]).
+impl web::ServiceConfig for OriginArgs {
+    const NAME: &'static str = "origin";
+
+    fn listen(&self) -> String {
+        self.listen.to_string()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_deref()
+    }
+
+    async fn build(
+        mut self,
+        local: std::net::SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        self.listen = local;
+        Ok(build(self).await?.shell())
     }
 }

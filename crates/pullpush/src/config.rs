@@ -6,18 +6,19 @@ use std::path::{Path, PathBuf};
 use crate::outputs::OutputPolicy;
 
 /// `lineup pullpush` arguments (mount with `#[command(flatten)]` or as a subcommand's args).
+/// Each option's environment variable is `LINEUP_PULLPUSH_<OPTION>` (the binary names them).
 #[derive(Debug, Clone, clap::Args)]
 pub struct PullPushArgs {
     /// Address to listen on.
-    #[arg(long, env = "PULLPUSH_LISTEN", default_value = "127.0.0.1:8082")]
+    #[arg(long, default_value = "127.0.0.1:8082")]
     pub listen: SocketAddr,
     /// SQLite file holding fetchers and their destination sequence state
     /// (`:memory:` forgets everything on exit).
-    #[arg(long = "db", env = "PULLPUSH_DB", default_value = "pullpush.db")]
+    #[arg(long = "db", default_value = "pullpush.db")]
     pub db_path: String,
     /// Bearer token required by the control API. Required when listening beyond loopback
     /// (or pass --insecure-no-auth).
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
     /// Default sliding window of destination playlists, seconds (-1: keep all, EVENT).
     #[arg(long, default_value_t = 120, allow_hyphen_values = true)]
@@ -27,15 +28,11 @@ pub struct PullPushArgs {
     pub default_concurrency: usize,
     /// The only folder `dir` outputs may write in (their `path` is taken relative to it).
     /// Default: `outputs/` beside the --db file (`pullpush-outputs/` for `:memory:`).
-    #[arg(long, env = "PULLPUSH_DIR_ROOT")]
+    #[arg(long)]
     pub dir_root: Option<PathBuf>,
     /// A bucket `s3` outputs may write with this server's own AWS credentials (repeat, or
     /// comma-separate). Fetchers that bring their own keys may name any bucket.
-    #[arg(
-        long = "s3-allowed-bucket",
-        env = "PULLPUSH_S3_ALLOWED_BUCKETS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "s3-allowed-bucket", value_delimiter = ',')]
     pub s3_allowed_buckets: Vec<String>,
 }
 

@@ -495,29 +495,40 @@ impl PullPush {
             .merge(web::docs_routes(self.openapi()))
             .layer(web::cors())
     }
+}
 
-    /// Serve the router on `addr` until Ctrl-C / SIGTERM; then stop the fetchers gracefully
-    /// ([`PullPush::close`]: transfers in flight finish, state is persisted) while requests
-    /// in flight finish, all within the process's shutdown deadline.
-    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, "pullpush listening");
+/// `lineup pullpush` in the shell every service shares: on the stop signal the fetchers
+/// drain ([`PullPush::close`]: transfers in flight finish, state is persisted) before the
+/// listener closes, all within the process's shutdown deadline.
+impl web::ServiceConfig for crate::PullPushArgs {
+    const NAME: &'static str = "pullpush";
+
+    fn listen(&self) -> String {
+        self.listen.to_string()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(self, _local: SocketAddr) -> std::result::Result<web::Service, web::BoxError> {
+        let service = PullPush::open(Config::from(&self)).await?;
+        Ok(service.shell())
+    }
+}
+
+impl PullPush {
+    /// This service in the shared shell: its router, and its fetchers drained on the way
+    /// out (mount it in a [`web::Process`]).
+    pub fn shell(&self) -> web::Service {
         let this = self.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let drain = tokio::spawn(async move {
-            web::shutdown_signal().await;
-            let _ = stop.send(());
-            if let Err(e) = this.close().await {
-                tracing::error!(error = %e, "pullpush: persisting fetcher state on the way out failed");
-            }
-        });
-        let served = web::serve_until(listener, self.router(), async move {
-            let _ = stopped.await;
-        })
-        .await;
-        // The fetchers drain alongside the requests; both are bounded by the deadline.
-        let _ = drain.await;
-        served
+        web::Service::new("pullpush", self.router())
+            .on_drain(async move {
+                if let Err(e) = this.close().await {
+                    tracing::error!(error = %e, "pullpush: persisting fetcher state on the way out failed");
+                }
+            })
+            .banner("fetchers: {base}/api/v1/fetchers  API docs: {base}/api/docs")
     }
 }
 

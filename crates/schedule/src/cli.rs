@@ -13,10 +13,10 @@ use crate::stitched::StitchFeed;
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreArgs {
     /// Data folder for the SQLite database (`lineup.db`), used unless --database-url is set.
-    #[arg(long, default_value = "lineup-data", env = "LINEUP_DATA_DIR")]
+    #[arg(long, default_value = "lineup-data")]
     pub data_dir: PathBuf,
     /// PostgreSQL instead of SQLite: `postgres://user@host:port/db`.
-    #[arg(long, env = "LINEUP_DATABASE_URL")]
+    #[arg(long)]
     pub database_url: Option<String>,
 }
 
@@ -36,16 +36,6 @@ impl StoreArgs {
     }
 }
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8090")]
-    pub listen: String,
-    /// Bearer token required by the JSON APIs (feeds and XMLTV stay public).
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
-    pub api_token: Option<web::Secret>,
-}
-
 /// `lineup catalog`: serve the catalog, or add/list assets.
 #[derive(clap::Args, Debug)]
 pub struct CatalogArgs {
@@ -53,12 +43,16 @@ pub struct CatalogArgs {
     pub command: Option<CatalogCommand>,
     #[command(flatten)]
     pub store: StoreArgs,
-    #[command(flatten)]
-    pub serve: ServeArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8093")]
+    pub listen: String,
+    /// Bearer token required by the JSON API (the feeds stay public).
+    #[arg(long, hide_env_values = true)]
+    pub api_token: Option<web::Secret>,
     /// The stitch service (`lineup stitch`) base URL including its prefix, e.g.
     /// `http://127.0.0.1:8000/stitch`: enables the house-ad stitched feeds
     /// `/mrss/stitched/{feed}.xml` (404 without it).
-    #[arg(long, env = "LINEUP_STITCH_URL")]
+    #[arg(long)]
     pub stitch_url: Option<String>,
     /// Seconds of content between house-ad mid-rolls in the stitched feeds (after a
     /// pre-roll); 0: pre-roll only.
@@ -101,8 +95,12 @@ pub enum CatalogCommand {
 pub struct ScheduleArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    #[command(flatten)]
-    pub serve: ServeArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8092")]
+    pub listen: String,
+    /// Bearer token required by the JSON API (XMLTV stays public).
+    #[arg(long, hide_env_values = true)]
+    pub api_token: Option<web::Secret>,
     /// How often auto channels are topped up, seconds.
     #[arg(long, default_value_t = 10)]
     pub tick_secs: u64,
@@ -111,43 +109,92 @@ pub struct ScheduleArgs {
     pub feed_secs: u64,
 }
 
-async fn listen(addr: &str) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Io(format!("cannot listen on {addr}: {e}")))
+fn token(token: &Option<web::Secret>) -> Option<Arc<str>> {
+    token.as_ref().map(|t| Arc::from(t.expose()))
 }
 
-fn token(serve: &ServeArgs) -> Option<Arc<str>> {
-    serve.api_token.as_ref().map(|t| Arc::from(t.expose()))
+impl CatalogArgs {
+    /// Whether this runs the service (`lineup catalog` or `lineup catalog serve`), as
+    /// opposed to a one-off command (`add`, `list`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(CatalogCommand::Serve))
+    }
 }
 
-/// Runs `lineup catalog ...`.
+/// `lineup catalog` (serving) in the shell every service shares.
+impl web::ServiceConfig for CatalogArgs {
+    const NAME: &'static str = "catalog";
+
+    fn listen(&self) -> String {
+        self.listen.clone()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(
+        self,
+        _local: std::net::SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        let service = Service::open(&self.store.database()?).await?;
+        let stitch = self
+            .stitch_url
+            .as_deref()
+            .map(|url| StitchFeed::new(url, self.stitch_every))
+            .transpose()?;
+        let mut banner =
+            vec!["assets: {base}/api/v1/assets  feed: {base}/mrss/all.xml".to_string()];
+        if let Some(s) = &stitch {
+            banner.push(format!(
+                "house-ad stitched feed: {{base}}/mrss/stitched/all.xml (via {})",
+                s.url
+            ));
+        }
+        let router = crate::catalog_api::router_with(service, token(&self.api_token), stitch);
+        Ok(banner
+            .into_iter()
+            .fold(web::Service::new("catalog", router), web::Service::banner))
+    }
+}
+
+/// `lineup schedule` in the shell every service shares: the API, and the background work
+/// that tops up auto channels and re-reads their feeds.
+impl web::ServiceConfig for ScheduleArgs {
+    const NAME: &'static str = "schedule";
+
+    fn listen(&self) -> String {
+        self.listen.clone()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(
+        self,
+        _local: std::net::SocketAddr,
+    ) -> std::result::Result<web::Service, web::BoxError> {
+        let service = Service::open(&self.store.database()?).await?;
+        let background = service.spawn_background(
+            Duration::from_secs(self.tick_secs.max(1)),
+            Duration::from_secs(self.feed_secs.max(1)),
+        );
+        let router = crate::schedule_api::router(service, token(&self.api_token));
+        Ok(web::Service::new("schedule", router)
+            .task(background)
+            .banner("channels: {base}/api/v1/channels  XMLTV: {base}/api/v1/xmltv"))
+    }
+}
+
+/// Runs `lineup catalog add ...` and `lineup catalog list` (serving goes through
+/// [`web::run`]).
 pub async fn run_catalog(args: CatalogArgs) -> Result<()> {
     let service = Service::open(&args.store.database()?).await?;
     match args.command.unwrap_or(CatalogCommand::Serve) {
-        CatalogCommand::Serve => {
-            let stitch = args
-                .stitch_url
-                .as_deref()
-                .map(|url| StitchFeed::new(url, args.stitch_every))
-                .transpose()?;
-            let listener = listen(&args.serve.listen).await?;
-            let addr = listener
-                .local_addr()
-                .map_err(|e| Error::Io(e.to_string()))?;
-            tracing::info!(%addr, "catalog listening");
-            println!("catalog on http://{addr}  feed: http://{addr}/mrss/all.xml");
-            if let Some(s) = &stitch {
-                println!(
-                    "house-ad stitched feed: http://{addr}/mrss/stitched/all.xml (via {})",
-                    s.url
-                );
-            }
-            let router = crate::catalog_api::router_with(service, token(&args.serve), stitch);
-            web::serve(listener, router)
-                .await
-                .map_err(|e| Error::Io(e.to_string()))
-        }
+        CatalogCommand::Serve => Err(Error::Io(
+            "lineup catalog serve runs through the service shell".into(),
+        )),
         CatalogCommand::Add {
             urls,
             category,
@@ -228,25 +275,4 @@ async fn add(
     }
     bar.finish_and_clear();
     Ok(added)
-}
-
-/// Runs `lineup schedule`.
-pub async fn run_schedule(args: ScheduleArgs) -> Result<()> {
-    let service = Service::open(&args.store.database()?).await?;
-    let listener = listen(&args.serve.listen).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Io(e.to_string()))?;
-    tracing::info!(%addr, "schedule listening");
-    println!(
-        "schedule on http://{addr}  channels: http://{addr}/api/v1/channels  XMLTV: http://{addr}/api/v1/xmltv"
-    );
-    let background = service.spawn_background(
-        Duration::from_secs(args.tick_secs.max(1)),
-        Duration::from_secs(args.feed_secs.max(1)),
-    );
-    let router = crate::schedule_api::router(service, token(&args.serve));
-    let served = web::serve(listener, router).await;
-    background.abort();
-    served.map_err(|e| Error::Io(e.to_string()))
 }

@@ -52,17 +52,17 @@ pub use source::{HttpSource, PlaylistSource, Vod, absolutize};
 #[derive(clap::Args, Debug, Clone)]
 pub struct StitchArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8000", env = "LINEUP_STITCH_LISTEN")]
+    #[arg(long, default_value = "127.0.0.1:8001")]
     pub listen: SocketAddr,
     /// Path prefix the service is served under (lambda-stitch's default).
     #[arg(long, default_value = "/stitch")]
     pub prefix: String,
     /// This service's public URL including the prefix (e.g. `https://host/stitch`), for the
     /// absolute URL of `empty.vtt`; default: derived from each request's Host.
-    #[arg(long, env = "LINEUP_STITCH_PUBLIC_URL")]
+    #[arg(long)]
     pub public_url: Option<String>,
     /// Bearer token required by the control API (`POST /api/v1/stitch`).
-    #[arg(long, env = "LINEUP_API_TOKEN", hide_env_values = true)]
+    #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
     /// How long a fetched playlist is reused, seconds.
     #[arg(long, default_value_t = 60)]
@@ -75,7 +75,7 @@ pub struct StitchArgs {
 impl Default for StitchArgs {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8001)),
             prefix: "/stitch".into(),
             public_url: None,
             api_token: None,
@@ -99,18 +99,32 @@ pub fn build(args: &StitchArgs) -> Stitcher {
     )
 }
 
-/// Serve `lineup stitch` until Ctrl-C: the service under `args.prefix`.
-pub async fn serve(args: StitchArgs) -> std::io::Result<()> {
-    let stitcher = build(&args);
-    let prefix = format!("/{}", args.prefix.trim_matches('/'));
-    let router = if prefix == "/" {
-        stitcher.router()
-    } else {
-        axum::Router::new()
-            .nest(&prefix, stitcher.router())
-            .merge(web::common_routes())
-    };
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %args.listen, %prefix, "stitch listening");
-    web::serve(listener, router).await
+/// `lineup stitch` in the shell every service shares: the service under `--prefix`.
+impl web::ServiceConfig for StitchArgs {
+    const NAME: &'static str = "stitch";
+
+    fn listen(&self) -> String {
+        self.listen.to_string()
+    }
+
+    fn api_token(&self) -> Option<&str> {
+        self.api_token.as_ref().map(web::Secret::expose)
+    }
+
+    async fn build(self, _local: SocketAddr) -> std::result::Result<web::Service, web::BoxError> {
+        let prefix = format!("/{}", self.prefix.trim_matches('/'));
+        let router = build(&self).router();
+        let router = if prefix == "/" {
+            router
+        } else {
+            axum::Router::new()
+                .nest(&prefix, router)
+                .merge(web::common_routes())
+        };
+        Ok(web::Service::new("stitch", router).banner(format!(
+            "stitch: {{base}}{}/master.m3u8?payload=...  API docs: {{base}}{}/api/docs",
+            prefix.trim_end_matches('/'),
+            prefix.trim_end_matches('/')
+        )))
+    }
 }

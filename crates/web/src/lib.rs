@@ -30,6 +30,9 @@
 //!   SIGTERM: stop accepting, let requests in flight finish until [`shutdown_deadline`],
 //!   then return.
 //! - [`retry_after_on_503`]: a `Retry-After` on every 503 a router answers.
+//! - [`Service`], [`ServiceConfig`], [`Process`], [`run`]: the one shell every service runs
+//!   in (its configuration turns into routes, background tasks and a shutdown; the token
+//!   rule, the listener, health, metrics and the shutdown order are written once).
 //!
 //! What it is not for: anything specific to one service. No business logic lives here.
 
@@ -38,6 +41,7 @@ pub mod aws_error;
 mod cors;
 mod retry;
 mod serve;
+mod service;
 pub mod sigv4;
 
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
@@ -49,6 +53,7 @@ pub use serve::{
     raise_fd_limit, serve, serve_until, serve_with, set_shutdown_timeout, shutdown_deadline,
     shutdown_signal, shutdown_timeout,
 };
+pub use service::{BoxError, Process, Service, ServiceConfig, StartError, bind, run};
 
 use std::sync::{Mutex, OnceLock};
 
