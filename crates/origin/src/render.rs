@@ -115,6 +115,13 @@ pub fn media_playlist(
     let mut last_init: Option<&str> = None;
     let mut expected = segs.first().map(|s| s.seq);
     for s in segs {
+        // A CMAF fragment not remuxed yet ends the playlist (see `iframe_playlist`).
+        if let Some(c) = cmaf
+            && !c.segs.contains_key(&s.seq)
+            && !pl.segments.is_empty()
+        {
+            break;
+        }
         let ext = if cmaf.is_some() {
             "m4s"
         } else {
@@ -222,6 +229,15 @@ pub fn iframe_playlist(
         g
     };
     for s in segs {
+        // A CMAF fragment not remuxed yet (its segment was committed after the remux this
+        // request waited for) ends the playlist: listing it as a gap now and as an entry on
+        // the next reload would change a segment under its number (RFC 8216 6.2.1).
+        if let Some(c) = cmaf
+            && !c.segs.contains_key(&s.seq)
+            && !pl.segments.is_empty()
+        {
+            break;
+        }
         let entry = match cmaf {
             Some(c) => c.segs.get(&s.seq).and_then(Option::as_ref).and_then(|m| {
                 let (off, len, at) = *m.keyframes.first()?;
@@ -549,6 +565,59 @@ mod cmaf_tests {
         cache.retain(|seq| seq >= 3);
         assert_eq!(cache.inits.len(), 1);
         assert!(cache.inits.contains_key("b"));
+    }
+
+    /// A segment committed after the remux a request waited for is not listed yet, in
+    /// the media and the I-frame playlist alike: listing it as a GAP now and as a fragment
+    /// on the next reload would change it under its number.
+    #[test]
+    fn a_fragment_not_remuxed_yet_ends_the_playlist() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut v = Variant {
+            slug: "v".into(),
+            target_duration: 2,
+            ..Default::default()
+        };
+        let mut cache = CmafCache::default();
+        for seq in 0..3 {
+            v.segments.insert(seq, meta(seq, false, t0));
+            if seq < 2 {
+                cache.insert(
+                    seq,
+                    Some((
+                        CmafSeg {
+                            bytes: bytes::Bytes::new(),
+                            init_id: "a".into(),
+                            keyframes: vec![(0, 10, 0.0)],
+                        },
+                        CmafInit {
+                            bytes: bytes::Bytes::new(),
+                            codecs: vec![],
+                        },
+                    )),
+                );
+            }
+        }
+        let ep = EndpointSpec {
+            packaging: Packaging::Cmaf,
+            i_frames: true,
+            ..EndpointSpec::new("e")
+        };
+        let keys = Keys::new([0; 32]);
+        let ctx = Ctx {
+            channel: "c",
+            endpoint: &ep,
+            keys: &keys,
+        };
+        let segs: Vec<&SegMeta> = v.segments.values().collect();
+        let media = media_playlist(&ctx, &v, &segs, Span::Live, false, Some(&cache));
+        let iframes = iframe_playlist(&v, &segs, Span::Live, false, Some(&cache));
+        for text in [media, iframes] {
+            let pl = hls::parse_media(&text).unwrap();
+            let uris: Vec<&str> = pl.segments.iter().map(|s| s.uri.as_str()).collect();
+            assert_eq!(uris, ["v/0.m4s", "v/1.m4s"], "{text}");
+            assert!(pl.segments.iter().all(|s| !s.gap), "{text}");
+        }
     }
 
     fn meta(seq: u64, discontinuity: bool, t0: DateTime<Utc>) -> SegMeta {
