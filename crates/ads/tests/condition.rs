@@ -142,6 +142,59 @@ async fn content_first_segment(media_url: &str) -> Vec<u8> {
     out
 }
 
+/// The ad's own master and media playlists pass the RFC 8216 validator (each, and the
+/// variants against each other), and name what the content names: one variant per content
+/// variant with its bandwidth, one audio rendition per content audio rendition.
+async fn validate_playlists(ad: &ads::condition::ConditionedAd, content: &hls::MasterPlaylist) {
+    let text = String::from_utf8(bytes(&ad.master_url()).await).unwrap();
+    let (parsed, problems) = hls::validate::check_text(&text);
+    let errors: Vec<_> = problems
+        .iter()
+        .filter(|p| p.severity == hls::validate::Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "master: {errors:?}\n{text}");
+    let Some(hls::Playlist::Master(m)) = parsed else {
+        panic!("not a master: {text}")
+    };
+    let bw = |v: &hls::VariantStream| v.bandwidth();
+    assert_eq!(
+        m.variants.iter().map(bw).collect::<Vec<_>>(),
+        content.variants.iter().map(bw).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        m.media.len(),
+        content.media.iter().filter(|r| r.uri().is_some()).count()
+    );
+    let base = url::Url::parse(&ad.master_url()).unwrap();
+    let mut medias = Vec::new();
+    let uris: Vec<String> = m
+        .variants
+        .iter()
+        .map(|v| v.uri.clone())
+        .chain(m.media.iter().filter_map(|r| r.uri().map(str::to_string)))
+        .collect();
+    for uri in &uris {
+        let text = String::from_utf8(bytes(base.join(uri).unwrap().as_str()).await).unwrap();
+        let (parsed, problems) = hls::validate::check_text(&text);
+        let errors: Vec<_> = problems
+            .iter()
+            .filter(|p| p.severity == hls::validate::Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{uri}: {errors:?}\n{text}");
+        let Some(hls::Playlist::Media(media)) = parsed else {
+            panic!("{uri}: not a media playlist")
+        };
+        medias.push((uri.clone(), media));
+    }
+    let pairs: Vec<(&str, &hls::MediaPlaylist)> =
+        medias.iter().map(|(u, m)| (u.as_str(), m)).collect();
+    let cross: Vec<_> = hls::validate::check_variants(&m, &pairs)
+        .into_iter()
+        .filter(|p| p.severity == hls::validate::Severity::Error)
+        .collect();
+    assert!(cross.is_empty(), "{cross:?}");
+}
+
 /// Checks every segment of `ad` against the content master at `master_url`.
 async fn check_against_content(
     ad: &ads::condition::ConditionedAd,
@@ -171,6 +224,7 @@ async fn check_against_content(
         targets.len(),
         "one rendition per content rendition"
     );
+    validate_playlists(ad, &master).await;
     for (name, media_url) in targets {
         let want = shape(
             &probe(&content_first_segment(&media_url).await, tmp, "content")

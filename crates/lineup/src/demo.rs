@@ -182,6 +182,7 @@ fn demo_engine(
     schedule_cfg.token = token.map(|t| t.expose().to_string());
     let adapter = Arc::new(engine::adapters::ScheduleAdapter::new(
         schedule_cfg,
+        clock::system(),
         none.clone(),
         none,
     )?);
@@ -200,7 +201,7 @@ fn demo_engine(
     };
     let engine = engine::Engine::new(
         engine_opts,
-        Arc::new(engine::SystemClock),
+        clock::system(),
         Arc::new(engine::MemoryStore::new()),
         adapter.clone(),
         adapter,

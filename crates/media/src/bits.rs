@@ -26,6 +26,11 @@ impl<'a> BitReader<'a> {
         self.base + self.bit / 8
     }
 
+    /// Bits read so far.
+    pub(crate) fn bit_pos(&self) -> usize {
+        self.bit
+    }
+
     /// Reads `n` (<= 64) bits.
     pub(crate) fn bits(&mut self, n: u32) -> Result<u64> {
         debug_assert!(n <= 64);

@@ -208,7 +208,7 @@ impl Mp4Info {
     }
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     d: &'a [u8],
     /// Absolute offset of d[0].
     base: usize,
@@ -216,13 +216,13 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(d: &'a [u8], base: usize) -> Self {
+    pub(crate) fn new(d: &'a [u8], base: usize) -> Self {
         Self { d, base, p: 0 }
     }
-    fn off(&self) -> usize {
+    pub(crate) fn off(&self) -> usize {
         self.base + self.p
     }
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
         if self.d.len() - self.p < n {
             return Err(truncated(
                 what,
@@ -234,31 +234,31 @@ impl<'a> Reader<'a> {
         self.p += n;
         Ok(s)
     }
-    fn u8(&mut self, w: &'static str) -> Result<u8> {
+    pub(crate) fn u8(&mut self, w: &'static str) -> Result<u8> {
         Ok(self.take(1, w)?[0])
     }
-    fn u16(&mut self, w: &'static str) -> Result<u16> {
+    pub(crate) fn u16(&mut self, w: &'static str) -> Result<u16> {
         let b = self.take(2, w)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self, w: &'static str) -> Result<u32> {
+    pub(crate) fn u32(&mut self, w: &'static str) -> Result<u32> {
         let b = self.take(4, w)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self, w: &'static str) -> Result<u64> {
+    pub(crate) fn u64(&mut self, w: &'static str) -> Result<u64> {
         let b = self.take(8, w)?;
         Ok(u64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
     }
-    fn rest(&self) -> &'a [u8] {
+    pub(crate) fn rest(&self) -> &'a [u8] {
         &self.d[self.p..]
     }
 }
 
 /// Iterates boxes in `d` (absolute offset `base`): (kind, box offset, body, body offset).
 /// (kind, box offset, body, body offset)
-type RawBox<'a> = ([u8; 4], usize, &'a [u8], usize);
+pub(crate) type RawBox<'a> = ([u8; 4], usize, &'a [u8], usize);
 
-fn boxes(d: &[u8], base: usize) -> Result<Vec<RawBox<'_>>> {
+pub(crate) fn boxes(d: &[u8], base: usize) -> Result<Vec<RawBox<'_>>> {
     const W: &str = "MP4 box header";
     let mut out = Vec::new();
     let mut p = 0;
@@ -299,7 +299,11 @@ fn boxes(d: &[u8], base: usize) -> Result<Vec<RawBox<'_>>> {
     Ok(out)
 }
 
-fn child<'a>(d: &'a [u8], base: usize, kind: &[u8; 4]) -> Result<Option<(&'a [u8], usize)>> {
+pub(crate) fn child<'a>(
+    d: &'a [u8],
+    base: usize,
+    kind: &[u8; 4],
+) -> Result<Option<(&'a [u8], usize)>> {
     Ok(boxes(d, base)?
         .into_iter()
         .find(|b| &b.0 == kind)
@@ -607,7 +611,7 @@ fn parse_traf(
 // ---------------------------------------------------------------- writing
 
 /// Writes a box: size placeholder, type, body, then patches the size.
-fn bx(out: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn bx(out: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.extend_from_slice(kind);
@@ -617,7 +621,7 @@ fn bx(out: &mut Vec<u8>, kind: &[u8; 4], body: impl FnOnce(&mut Vec<u8>)) {
 }
 
 /// A full box (version + flags).
-fn fbx(
+pub(crate) fn fbx(
     out: &mut Vec<u8>,
     kind: &[u8; 4],
     version: u8,
@@ -631,7 +635,7 @@ fn fbx(
     });
 }
 
-trait Put {
+pub(crate) trait Put {
     fn u16(&mut self, v: u16);
     fn u32(&mut self, v: u32);
     fn u64(&mut self, v: u64);

@@ -53,6 +53,10 @@ pub const INGEST_QUIET: std::time::Duration = std::time::Duration::from_secs(30)
 
 const DEF_SUFFIX: &str = ".channel.json";
 const INDEX_SUFFIX: &str = ".index.json";
+/// A deleted channel's marker: followers drop a channel only when they see it, so a store
+/// that lost its objects (a bucket emptied or restored from an older copy) is not taken
+/// for a deletion of every channel.
+const TOMBSTONE_SUFFIX: &str = ".deleted.json";
 
 #[derive(Serialize, Deserialize)]
 struct DefinitionFile {
@@ -451,6 +455,9 @@ pub fn apply_index(
 pub enum Part {
     Definition,
     Index,
+    /// Written by [`Index::bury`] before a channel's objects are removed; removed by
+    /// [`Index::unbury`] when a channel of that id is created again.
+    Tombstone,
 }
 
 /// One listed channel object: the channel id, its part and its version tag.
@@ -484,6 +491,7 @@ impl Index {
         match part {
             Part::Definition => format!("{id}{DEF_SUFFIX}"),
             Part::Index => format!("{id}{INDEX_SUFFIX}"),
+            Part::Tombstone => format!("{id}{TOMBSTONE_SUFFIX}"),
         }
     }
 
@@ -559,7 +567,27 @@ impl Index {
         }
     }
 
-    /// Remove both parts of a channel and its index pages.
+    /// Delete a channel for every replica: its tombstone first (what followers act on),
+    /// then its objects ([`Index::delete`]).
+    pub async fn bury(&self, id: &str) -> Result<()> {
+        let name = Self::name(id, Part::Tombstone);
+        self.store
+            .put(&self.path(&name), PutPayload::from(b"{}".to_vec()))
+            .await
+            .map_err(|e| OriginError::Store(format!("write {name}: {e}")))?;
+        self.delete(id).await
+    }
+
+    /// Remove a channel's tombstone (it is created again; gone already is fine).
+    pub async fn unbury(&self, id: &str) -> Result<()> {
+        let name = Self::name(id, Part::Tombstone);
+        match self.store.delete(&self.path(&name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(OriginError::Store(format!("delete {name}: {e}"))),
+        }
+    }
+
+    /// Remove both parts of a channel and its index pages (not its tombstone).
     pub async fn delete(&self, id: &str) -> Result<()> {
         let pages = self.path(&format!("{id}.pages"));
         let listed: Vec<Path> = self
@@ -623,6 +651,8 @@ impl Index {
                 let name = o.location.filename()?.to_string();
                 let (id, part) = if let Some(id) = name.strip_suffix(DEF_SUFFIX) {
                     (id, Part::Definition)
+                } else if let Some(id) = name.strip_suffix(TOMBSTONE_SUFFIX) {
+                    (id, Part::Tombstone)
                 } else {
                     (name.strip_suffix(INDEX_SUFFIX)?, Part::Index)
                 };
@@ -655,7 +685,8 @@ impl Index {
     }
 
     /// Whether this process recorded the definition of `id` before `stamp` (so a listing
-    /// started at `stamp` that lacks it means another replica deleted the channel).
+    /// started at `stamp` that lacks it means the channel was deleted, with a tombstone,
+    /// or the store lost it, without one).
     pub fn definition_known_before(&self, id: &str, stamp: u64) -> bool {
         self.seen()
             .get(&Self::name(id, Part::Definition))

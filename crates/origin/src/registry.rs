@@ -9,7 +9,6 @@ use std::sync::{Arc, RwLock};
 use rand::RngCore;
 
 use crate::channel::Channel;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::digest::{DigestAuth, Ha1};
 use crate::error::OriginError;
@@ -18,6 +17,7 @@ use crate::model::{ChannelSpec, ChannelView, EndpointSpec, EndpointView, IngestE
 use crate::store::Store;
 use crate::timeline::{self, ChannelData, Ready};
 use crate::{LivePlaylist, cmaf, persist};
+use clock::Clock;
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -119,7 +119,12 @@ impl Shared {
             // Leftovers of an earlier channel with this id (an index a replica wrote while
             // the channel was being deleted) must not become this channel's timeline.
             Some(index) => match index.delete(&spec.id).await {
-                Ok(()) => self.save_definition(&ch).await,
+                Ok(()) => match self.save_definition(&ch).await {
+                    // After the definition: a follower listing in between sees both and
+                    // waits, never the tombstone alone.
+                    Ok(()) => index.unbury(&spec.id).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             None => Ok(()),
@@ -200,7 +205,7 @@ impl Shared {
         metrics::gauge!("origin_channels").decrement(1.0);
         if let Some(index) = &self.index {
             let _g = ch.persist_lock.lock().await;
-            index.delete(id).await?;
+            index.bury(id).await?;
         }
         let mut keys: Vec<String> = ch
             .lock()

@@ -116,13 +116,16 @@ impl Shared {
         let stamp = index.now_stamp();
         let mut listed = index.list().await?;
         let mut defined = std::collections::HashSet::new();
+        let mut buried = std::collections::HashSet::new();
         // Definitions first, so an index always finds its channel.
         listed.sort_by_key(|l| l.part != persist::Part::Definition);
         for l in &listed {
-            if l.part == persist::Part::Definition {
-                defined.insert(l.id.clone());
-            }
-            if !index.changed(l) {
+            match l.part {
+                persist::Part::Definition => defined.insert(l.id.clone()),
+                persist::Part::Tombstone => buried.insert(l.id.clone()),
+                persist::Part::Index => false,
+            };
+            if l.part == persist::Part::Tombstone || !index.changed(l) {
                 continue;
             }
             let existing = self.channel(&l.id).ok();
@@ -132,6 +135,7 @@ impl Shared {
                     Some(ch) if !self.ingesting(&ch) => self.apply_index(index, &ch).await,
                     _ => Ok(()),
                 },
+                persist::Part::Tombstone => Ok(()),
             };
             if let Err(e) = result {
                 tracing::warn!(channel = %l.id, error = %e, "channel not taken from the store");
@@ -140,15 +144,25 @@ impl Shared {
                 index.unsee(&l.id, l.part);
             }
         }
-        let gone: Vec<String> = self
+        let missing: Vec<Arc<Channel>> = self
             .channels
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .filter(|id| !defined.contains(*id) && index.definition_known_before(id, stamp))
-            .cloned()
+            .iter()
+            .filter(|(id, _)| !defined.contains(*id) && index.definition_known_before(id, stamp))
+            .map(|(_, ch)| ch.clone())
             .collect();
-        for id in gone {
+        let (gone, lost): (Vec<_>, Vec<_>) =
+            missing.into_iter().partition(|ch| buried.contains(&ch.id));
+        // No tombstone: the store lost the definition (emptied, restored from an older
+        // copy), nobody deleted the channel. Write it again; the index follows with the
+        // next ingest.
+        for ch in lost {
+            tracing::warn!(channel = %ch.id, "the store lost this channel's definition: writing it again");
+            // A failure is logged and counted; the next pass finds it missing again.
+            let _ = self.save_definition(&ch).await;
+        }
+        for id in gone.into_iter().map(|ch| ch.id.clone()) {
             let removed = self
                 .channels
                 .write()

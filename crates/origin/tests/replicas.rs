@@ -305,10 +305,11 @@ async fn replicas_share_channels_through_s3() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    assert!(
-        objects(&store).await.is_empty(),
-        "{:?}",
-        objects(&store).await
+    // Only the tombstone is left: what tells the other replicas it was deleted, where a
+    // store that lost the definition (next test) would not.
+    assert_eq!(
+        objects(&store).await,
+        [format!("{PREFIX}/news.deleted.json")],
     );
     let gone = wait_until(Duration::from_secs(15), "B to drop the channel", || {
         let fut = get(&b.run, "/api/v1/channels/news");
@@ -370,4 +371,54 @@ async fn s3_store_config_errors_name_the_field() {
     let (f, msg) = field(origin::build(c).await.err().expect("not s3://"));
     assert_eq!(f, "store_url");
     assert!(msg.contains("s3://bucket"), "{msg}");
+}
+
+/// A store that loses a channel's definition (a bucket emptied or restored from an older
+/// copy) is not a deletion: without the tombstone a delete writes, replicas keep serving
+/// the channel and write its definition again.
+#[tokio::test]
+async fn a_lost_definition_is_written_again_not_taken_for_a_delete() {
+    testkit::require_peer!("moto_server");
+    let moto = Moto::start().await.expect("moto_server");
+    moto.create_bucket("origin").await;
+    let a = replica(&moto).await;
+    let b = replica(&moto).await;
+    create(&a.run, serde_json::json!({"id": "kept"})).await;
+    wait_body(
+        &b.run,
+        "/api/v1/channels/kept",
+        "B to list the channel",
+        |_| true,
+    )
+    .await;
+
+    let store = moto.object_store("origin");
+    let definition = format!("{PREFIX}/kept.channel.json");
+    store
+        .delete(&object_store::path::Path::from(definition.as_str()))
+        .await
+        .unwrap();
+    let back = wait_until(
+        Duration::from_secs(15),
+        "the definition to be written again",
+        || {
+            let store = &store;
+            let definition = &definition;
+            async move { objects(store).await.contains(definition) }
+        },
+    )
+    .await;
+    assert!(back.is_ok(), "{:?}", objects(&store).await);
+    // Both replicas listed the store without the definition meanwhile and kept the channel.
+    for r in [&a.run, &b.run] {
+        assert_eq!(get(r, "/api/v1/channels/kept").await.0, 200);
+    }
+    assert!(
+        !objects(&store)
+            .await
+            .iter()
+            .any(|o| o.ends_with(".deleted.json"))
+    );
+    a.server.abort();
+    b.server.abort();
 }

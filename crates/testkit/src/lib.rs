@@ -54,7 +54,7 @@ pub use browser::Browser;
 pub use ffmpeg::{FfmpegLive, LiveOptions};
 pub use follow::{FollowReport, PlaylistFollower};
 pub use moto::Moto;
-pub use peer::{install_hint, peer, peers_required, require};
+pub use peer::{SHAKA_PACKAGER, install_hint, peer, peers_required, require};
 pub use player::{Decoded, decode_errors, ffmpeg_decode, ffprobe_duration, ffprobe_json};
 pub use postgres::Postgres;
 pub use redis::Redis;

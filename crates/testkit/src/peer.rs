@@ -18,6 +18,9 @@ pub fn install_hint(name: &str) -> &'static str {
         "chromium" => "apt-get install -y chromium",
         "chromedriver" => "apt-get install -y chromium-driver",
         "node" => "apt-get install -y nodejs",
+        "shaka-packager" => {
+            "npm install --prefix /opt/lineup-peers shaka-packager@3 (or set LINEUP_SHAKA_PACKAGER)"
+        }
         "tv_validate_file" => "apt-get install -y xmltv-util",
         "xmllint" => "apt-get install -y libxml2-utils",
         "postgres" | "initdb" | "pg_ctl" => {
@@ -30,6 +33,11 @@ pub fn install_hint(name: &str) -> &'static str {
 fn base(name: &str) -> &str {
     name.split(':').next().unwrap_or(name)
 }
+
+/// Where `.ci/run` installs Shaka Packager (npm `shaka-packager@3` under
+/// `/opt/lineup-peers`); `LINEUP_SHAKA_PACKAGER` overrides it.
+pub const SHAKA_PACKAGER: &str =
+    "/opt/lineup-peers/node_modules/shaka-packager/bin/packager-linux-x64";
 
 /// True when `LINEUP_REQUIRE_PEERS=1`: a missing peer fails the test instead of skipping it.
 pub fn peers_required() -> bool {
@@ -44,8 +52,16 @@ pub fn peers_required() -> bool {
 /// - `postgres`: the newest `/usr/lib/postgresql/<version>/bin/postgres` (with initdb).
 /// - `chromium`: `chromium`, `chromium-browser` or `google-chrome`.
 /// - `python3:<module>`: python3, if `import <module>` works (returns python3's path).
+/// - `shaka-packager`: Shaka Packager's binary: `$LINEUP_SHAKA_PACKAGER`, else
+///   [`SHAKA_PACKAGER`] (where `.ci/run` installs npm `shaka-packager@3`), else `packager`
+///   on `PATH`.
 pub fn peer(name: &str) -> Option<PathBuf> {
     match name {
+        "shaka-packager" => env::var_os("LINEUP_SHAKA_PACKAGER")
+            .map(PathBuf::from)
+            .or_else(|| Some(PathBuf::from(SHAKA_PACKAGER)))
+            .filter(|p| is_executable(p))
+            .or_else(|| which("packager")),
         "apache2" | "httpd" => {
             let bin = which("apache2").or_else(|| which("httpd"))?;
             let m = Path::new(crate::apache::MODULES);

@@ -77,9 +77,15 @@ impl ConditionedAd {
         self.renditions.iter().find(|r| r.name == name)
     }
 
+    /// Its master playlist: a variant per content variant, in master order, and the
+    /// demuxed audio renditions (load it like any HLS creative).
+    pub fn master_url(&self) -> String {
+        self.url("master.m3u8")
+    }
+
     /// Every file of the ad, relative to its folder (`ad.json` not included).
     pub fn files(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = vec!["master.m3u8".to_string()];
         for r in &self.renditions {
             out.push(format!("{}/index.m3u8", r.name));
             out.extend(r.init.iter().cloned());
@@ -338,6 +344,7 @@ mod tests {
     fn job(cache: &Cache, k: &str, bytes: u64) {
         let work = cache.work_dir(k).unwrap();
         std::fs::create_dir_all(work.join("v0")).unwrap();
+        std::fs::write(work.join("master.m3u8"), b"#EXTM3U\n").unwrap();
         std::fs::write(work.join("v0/s000.ts"), vec![0u8; bytes as usize]).unwrap();
         cache.commit(&work, ad(k, bytes)).unwrap();
     }

@@ -143,6 +143,11 @@ pub async fn run(
         renditions.push(r);
         bytes += b;
     }
+    let master = master_playlist(profile, &outputs);
+    tokio::fs::write(work.join("master.m3u8"), &master)
+        .await
+        .map_err(|e| JobError::transient(AdsError::Creative(e.to_string())))?;
+    bytes += master.len() as u64;
     let duration = renditions
         .first()
         .map(|r| r.segments.iter().map(|s| s.1).sum())
@@ -157,6 +162,78 @@ pub async fn run(
         renditions,
         base_url: String::new(),
     })
+}
+
+/// The ad's master playlist: a variant per content variant (its `BANDWIDTH`, codecs,
+/// size, frame rate and audio group), an `EXT-X-MEDIA` per demuxed audio rendition, so the
+/// ad can be loaded like any HLS creative.
+pub fn master_playlist(profile: &ContentProfile, outputs: &[plan::Output]) -> String {
+    let mut m = hls::MasterPlaylist {
+        version: Some(if profile.container == Container::Fmp4 {
+            7
+        } else {
+            3
+        }),
+        independent_segments: true,
+        ..Default::default()
+    };
+    let mut seen_groups = std::collections::BTreeSet::new();
+    for (r, o) in profile
+        .audio
+        .iter()
+        .zip(outputs.iter().skip(profile.variants.len()))
+    {
+        let first = seen_groups.insert(r.group.clone());
+        let mut attrs = hls::AttributeList::new()
+            .unquoted("TYPE", "AUDIO")
+            .quoted("GROUP-ID", r.group.clone())
+            .quoted("NAME", r.name.clone());
+        if let Some(l) = &r.language {
+            attrs = attrs.quoted("LANGUAGE", l.clone());
+        }
+        attrs = attrs
+            .unquoted("DEFAULT", if first { "YES" } else { "NO" })
+            .unquoted("AUTOSELECT", "YES")
+            .quoted("CHANNELS", r.audio.channels.to_string())
+            .quoted("URI", format!("{}/index.m3u8", o.name));
+        m.media.push(hls::Rendition { attrs });
+    }
+    for (v, o) in profile.variants.iter().zip(outputs) {
+        let mut codecs: Vec<String> = v.video.iter().map(|x| x.codec.clone()).collect();
+        let audio_codec = v.audio.as_ref().map(|a| a.codec.clone()).or_else(|| {
+            v.audio_group.as_ref().and_then(|g| {
+                profile
+                    .audio
+                    .iter()
+                    .find(|r| &r.group == g)
+                    .map(|r| r.audio.codec.clone())
+            })
+        });
+        codecs.extend(audio_codec);
+        let mut attrs = hls::AttributeList::new().unquoted("BANDWIDTH", v.bandwidth.max(1));
+        if let Some(avg) = v.average_bandwidth {
+            attrs = attrs.unquoted("AVERAGE-BANDWIDTH", avg);
+        }
+        if !codecs.is_empty() {
+            attrs = attrs.quoted("CODECS", codecs.join(","));
+        }
+        if let Some(video) = &v.video {
+            attrs = attrs
+                .unquoted(
+                    "RESOLUTION",
+                    format!("{}x{}", video.width & !1, video.height & !1),
+                )
+                .unquoted("FRAME-RATE", format!("{:.3}", video.frame_rate));
+        }
+        if let Some(g) = &v.audio_group {
+            attrs = attrs.quoted("AUDIO", g.clone());
+        }
+        m.variants.push(hls::VariantStream {
+            uri: format!("{}/index.m3u8", o.name),
+            attrs,
+        });
+    }
+    hls::Playlist::Master(m).to_string()
 }
 
 /// Reads and checks what ffmpeg wrote for one output; its rendition and byte count.

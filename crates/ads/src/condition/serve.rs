@@ -18,6 +18,7 @@ use super::cache::safe_key;
 
 pub fn router(c: Conditioner) -> Router {
     Router::new()
+        .route("/v1/conditioned/{key}/master.m3u8", get(master))
         .route("/v1/conditioned/{key}/{rendition}/{file}", get(file))
         .with_state(c)
 }
@@ -41,6 +42,15 @@ fn safe_file(f: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+async fn master(State(c): State<Conditioner>, Path(key): Path<String>) -> Response {
+    if !safe_key(&key) {
+        return ApiError::not_found("no such conditioned ad")
+            .with_field("key")
+            .into_response();
+    }
+    send(&c, &key, "master.m3u8".into(), "master.m3u8").await
+}
+
 async fn file(
     State(c): State<Conditioner>,
     Path((key, rendition, file)): Path<(String, String, String)>,
@@ -55,27 +65,31 @@ async fn file(
             .with_field("file")
             .into_response();
     }
-    let rel = format!("{rendition}/{file}");
-    let local = c.inner.cache.ad_dir(&key).join(&rel);
+    send(&c, &key, format!("{rendition}/{file}"), &file).await
+}
+
+/// `rel` of ad `key` (checked names only), from the local cache or the shared store.
+async fn send(c: &Conditioner, key: &str, rel: String, file: &str) -> Response {
+    let local = c.inner.cache.ad_dir(key).join(&rel);
     let body = match tokio::fs::read(&local).await {
         Ok(b) => Some(bytes::Bytes::from(b)),
         Err(_) => match &c.inner.cfg.shared {
-            Some(shared) => shared.file(&key, &rel).await.ok().flatten(),
+            Some(shared) => shared.file(key, &rel).await.ok().flatten(),
             None => None,
         },
     };
     match body {
         Some(b) => (
             [
-                (header::CONTENT_TYPE, web::cache::content_type_for(&file)),
+                (header::CONTENT_TYPE, web::cache::content_type_for(file)),
                 (header::CACHE_CONTROL, web::cache::IMMUTABLE),
             ],
             b,
         )
             .into_response(),
         None => {
-            if c.inner.cache.peek(&key).is_some() && !c.inner.cache.ad_dir(&key).exists() {
-                c.inner.cache.forget(&key);
+            if c.inner.cache.peek(key).is_some() && !c.inner.cache.ad_dir(key).exists() {
+                c.inner.cache.forget(key);
             }
             ApiError::not_found("no such conditioned file")
                 .with_field("file")
