@@ -21,6 +21,11 @@ pub enum AdsError {
     UnknownConfig(String),
     #[error("no session `{0}` (expired or never created)")]
     UnknownSession(String),
+    #[error("no such ad segment in this session")]
+    NoSuchSegment,
+    /// The session store (Redis) failed.
+    #[error("session store: {0}")]
+    Store(String),
     #[error("too many sessions ({0}); try again later")]
     TooManySessions(usize),
     #[error("{field}: {message}")]
@@ -39,6 +44,8 @@ impl From<AdsError> for ApiError {
             }
             AdsError::UnknownConfig(_) => ApiError::not_found(msg).with_field("name"),
             AdsError::UnknownSession(_) => ApiError::not_found(msg).with_field("session"),
+            AdsError::NoSuchSegment => ApiError::not_found(msg).with_field("slot"),
+            AdsError::Store(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg),
             AdsError::TooManySessions(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg),
             AdsError::BadField { field, message } => ApiError::bad_field(field, message),
         }

@@ -12,7 +12,8 @@
 //!
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
-//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite),
+//! [`ssai::rewrite::Timeline`] (the pure per-viewer rewrite), [`ssai::policy::plan_break`]
+//! (the pure policy of one break), [`ssai::SessionStore`] (where sessions live),
 //! [`condition::Conditioner`] (ffmpeg conditioning of MP4 creatives into a content's
 //! renditions; its module doc has the readiness API a break policy calls) and
 //! [`vast::resolve`] (VAST 2/3/4 with wrapper chains, pods and error codes; VMAP pre-rolls).
@@ -21,10 +22,11 @@
 //! ```text
 //!  player --GET master--> Proxy --origin master (shared cache)--> origin
 //!  player --GET n.m3u8--> Proxy --origin window (shared cache)-->
-//!           new break start? --ADS URL template--> ad server (VAST, timeout 3 s)
-//!                            --creative masters/media (loaded once, shared)--> CDN
-//!           plan (ads + slate, or original content) once per viewer and break
-//!           Timeline::advance(window, plans) -> Timeline::render(rendition) -> playlist
+//!           load the session (store) -> new break start?
+//!             --ADS URL template--> ad server (VAST, timeout 3 s)   [no session held]
+//!             --creative masters/media (loaded once, shared)--> CDN
+//!             policy::plan_break(break, answer, readiness, config, now), once per viewer
+//!           state.apply(window, plans) -> save (version compare-and-set) -> render
 //!  player --GET ad segment--> Proxy (302 to the creative) --beacons--> ad server
 //! ```
 //! Invariants:

@@ -282,8 +282,8 @@ async fn vod_origin_failure_caps_expiry_and_config_errors() {
     assert!(answers.contains(&(503, true)), "{answers:?}");
     // Sessions expire when idle.
     testkit::wait_until(Duration::from_secs(20), "idle sessions expire", || {
-        let n = p.session_count();
-        async move { n == 0 }
+        let p = p.clone();
+        async move { p.session_count().await.unwrap() == 0 }
     })
     .await
     .unwrap();

@@ -61,7 +61,7 @@ async fn memory_per_session() {
         assert!(one(http.clone()).await);
     }
     let before = rss_kb();
-    let start = p.session_count();
+    let start = p.session_count().await.unwrap();
     let mut done = 0;
     while done < n {
         let batch: Vec<_> = (0..50.min(n - done)).map(|_| one(http.clone())).collect();
@@ -71,7 +71,7 @@ async fn memory_per_session() {
         done += 50;
     }
     let after = rss_kb();
-    let sessions = p.session_count() - start;
+    let sessions = p.session_count().await.unwrap() - start;
     println!(
         "ssai sessions: {sessions}, RSS {before} KB -> {after} KB, {:.1} KB per session",
         (after.saturating_sub(before)) as f64 / sessions as f64

@@ -8,7 +8,7 @@ use crate::adapters::{
     AssetManager, ChannelManager, FileAdapter, HttpAssetManager, ScheduleAdapter,
     ScheduleAdapterConfig,
 };
-use crate::engine::{Engine, EngineOptions, SystemClock};
+use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::store::{MemoryStore, RedisStore, RedisTimeouts, Store};
 
@@ -166,6 +166,7 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
         None => FileAdapter::new(Default::default())?,
     };
     let file = Arc::new(file);
+    let clock = clock::system();
     let assets: Arc<dyn AssetManager> = match &args.asset_manager_url {
         Some(u) => Arc::new(HttpAssetManager::new(
             u,
@@ -180,7 +181,7 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
             cfg.catalog_url = args.catalog_url.clone();
             cfg.token = args.schedule_token.as_ref().map(|t| t.expose().to_string());
             cfg.timeout = Duration::from_millis(args.load_timeout_ms.max(1));
-            let s = Arc::new(ScheduleAdapter::new(cfg, assets, channels)?);
+            let s = Arc::new(ScheduleAdapter::new(cfg, clock.clone(), assets, channels)?);
             (
                 s.clone() as Arc<dyn AssetManager>,
                 s as Arc<dyn ChannelManager>,
@@ -202,13 +203,7 @@ pub async fn build(args: EngineArgs) -> Result<crate::Service> {
         ),
         None => Arc::new(MemoryStore::new()),
     };
-    let engine = Engine::new(
-        args.options(),
-        Arc::new(SystemClock),
-        store,
-        assets,
-        channels,
-    );
+    let engine = Engine::new(args.options(), clock, store, assets, channels);
     engine
         .reload_channels()
         .await

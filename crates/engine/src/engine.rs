@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use clock::Clock;
 use serde::Serialize;
 
 use crate::adapters::{AssetManager, ChannelConfig, ChannelManager};
@@ -39,43 +40,6 @@ mod schedule;
 mod sessions;
 
 use live::LiveFeed;
-
-/// Where "now" comes from. Tests use [`ManualClock`].
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> Millis;
-}
-
-/// Wall clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> Millis {
-        chrono::Utc::now().timestamp_millis()
-    }
-}
-
-/// A clock tests move by hand.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    pub fn new(ms: Millis) -> Self {
-        Self(AtomicI64::new(ms))
-    }
-    pub fn set(&self, ms: Millis) {
-        self.0.store(ms, Ordering::SeqCst)
-    }
-    pub fn advance(&self, ms: Millis) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> Millis {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// Tunables (see [`crate::config::EngineArgs`] for the CLI form).
 #[derive(Debug, Clone)]
@@ -184,7 +148,7 @@ pub(crate) struct Inner {
     /// Keyed by the request's own [`Target`] (no key string built per request); read-locked
     /// on the hot path, written only when a scope is created or removed.
     scopes: RwLock<HashMap<Target, Arc<Scope>>>,
-    /// When a store call last failed (real time; see [`STORE_BACKOFF`]).
+    /// When a store call last failed (the clock's monotonic time; see [`STORE_BACKOFF`]).
     store_failed: Mutex<Option<std::time::Instant>>,
 }
 
@@ -217,7 +181,7 @@ impl Engine {
         assets: Arc<dyn AssetManager>,
         channel_manager: Arc<dyn ChannelManager>,
     ) -> Self {
-        let vods = VodCache::new(opts.vod_ttl, opts.load_timeout);
+        let vods = VodCache::new(opts.vod_ttl, opts.load_timeout, clock.clone());
         Self {
             inner: Arc::new(Inner {
                 opts,
@@ -284,9 +248,11 @@ impl Engine {
     /// Fail at once while the store is known to be down (see [`STORE_BACKOFF`]).
     fn store_gate(&self) -> Result<()> {
         match *self.inner.store_failed.lock().expect("store_failed lock") {
-            Some(t) if t.elapsed() < STORE_BACKOFF => Err(Error::Store(
-                "the state store is unavailable; retrying in the background".into(),
-            )),
+            Some(t) if self.inner.clock.instant().saturating_duration_since(t) < STORE_BACKOFF => {
+                Err(Error::Store(
+                    "the state store is unavailable; retrying in the background".into(),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -295,7 +261,7 @@ impl Engine {
     fn note_store<T>(&self, r: &Result<T>) {
         let mut failed = self.inner.store_failed.lock().expect("store_failed lock");
         match r {
-            Err(Error::Store(_)) => *failed = Some(std::time::Instant::now()),
+            Err(Error::Store(_)) => *failed = Some(self.inner.clock.instant()),
             Ok(_) => *failed = None,
             Err(_) => {}
         }

@@ -13,7 +13,7 @@
 //!   the master playlist.
 //! - [`Engine`]: channels and sessions over adapters ([`AssetManager`], [`ChannelManager`]),
 //!   a [`Store`] ([`MemoryStore`], [`RedisStore`]), a shared [`vod::VodCache`] and a
-//!   [`Clock`]. [`Service`] is its HTTP face ([`Service::router`], [`Service::openapi`]);
+//!   [`clock::Clock`]. [`Service`] is its HTTP face ([`Service::router`], [`Service::openapi`]);
 //!   [`EngineArgs`] + [`build`] is how the `lineup` binary mounts it.
 //! - [`plan`] (pure): the scheduling policy (poll the live entry / stop / schedule one more
 //!   item; slate before a later live event; what replaces an unusable item; when a live
@@ -115,7 +115,7 @@ pub use adapters::{
     HttpAssetManager, NextItemRequest, VodRef,
 };
 pub use config::{EngineArgs, build};
-pub use engine::{Clock, Engine, EngineOptions, ManualClock, SystemClock, Target};
+pub use engine::{Engine, EngineOptions, Target};
 pub use error::{Error, Result};
 pub use http::Service;
 pub use store::{

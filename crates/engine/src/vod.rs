@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clock::Clock;
+
 use futures::future::{BoxFuture, FutureExt, Shared};
 use hls::{MasterPlaylist, MediaPlaylist, Playlist, VariantStream};
 use url::Url;
@@ -28,12 +30,14 @@ pub struct VodCache {
     ttl: Duration,
     error_ttl: Duration,
     timeout: Duration,
+    clock: Arc<dyn Clock>,
     slots: Arc<Mutex<HashMap<String, Slot>>>,
 }
 
 impl VodCache {
-    /// `timeout` bounds one whole VOD load (master + all media playlists).
-    pub fn new(ttl: Duration, timeout: Duration) -> Self {
+    /// `timeout` bounds one whole VOD load (master + all media playlists); `clock`'s
+    /// monotonic time ages the entries.
+    pub fn new(ttl: Duration, timeout: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .connect_timeout(timeout)
@@ -42,6 +46,7 @@ impl VodCache {
             ttl,
             error_ttl: Duration::from_secs(5),
             timeout,
+            clock,
             slots: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -50,7 +55,7 @@ impl VodCache {
     pub async fn get(&self, url: &str) -> Result<Arc<LoadedVod>> {
         let fut = {
             let mut slots = self.slots.lock().expect("vod cache lock");
-            let now = Instant::now();
+            let now = self.clock.instant();
             let fresh = slots.get(url).and_then(|s| {
                 let ttl = match s.fut.peek() {
                     Some(Err(_)) => self.error_ttl,

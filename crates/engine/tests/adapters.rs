@@ -210,7 +210,7 @@ async fn schedule_adapter_rides_out_an_unreachable_schedule_service() {
         cfg.timeout = timeout;
         // Every ask reads (or fails to read) the service.
         cfg.reuse_for = Duration::ZERO;
-        ScheduleAdapter::new(cfg, none(), none()).unwrap()
+        ScheduleAdapter::new(cfg, clock::system(), none(), none()).unwrap()
     };
     async fn ask(adapter: &ScheduleAdapter, at_ms: i64, timeout: Duration) -> engine::Result<Item> {
         let mut r = req("sch", 1);
@@ -331,7 +331,7 @@ async fn schedule_adapter_reads_an_eyevinn_style_schedule_service() {
     let base = common::serve(app).await;
     let mut cfg = ScheduleAdapterConfig::new(base.clone());
     cfg.timeout = Duration::from_secs(5);
-    let a = ScheduleAdapter::new(cfg, none(), none()).unwrap();
+    let a = ScheduleAdapter::new(cfg, clock::system(), none(), none()).unwrap();
     a.channels().await.unwrap();
     let ask = |at: i64| {
         let mut r = req("eye", 3);
@@ -376,7 +376,7 @@ async fn schedule_adapter_refuses_a_huge_answer() {
     let base = common::serve(app).await;
     let mut cfg = ScheduleAdapterConfig::new(base.clone());
     cfg.timeout = Duration::from_secs(20);
-    let a = ScheduleAdapter::new(cfg, none(), none()).unwrap();
+    let a = ScheduleAdapter::new(cfg, clock::system(), none(), none()).unwrap();
     a.channels().await.unwrap();
     let mut r = req("big", 1);
     r.at_ms = Some(1_700_000_000_000);
@@ -416,7 +416,7 @@ async fn schedule_adapter_reuses_a_fresh_read() {
         reads.store(0, Ordering::SeqCst);
         let mut cfg = ScheduleAdapterConfig::new(base.clone());
         cfg.reuse_for = reuse;
-        let a = ScheduleAdapter::new(cfg, none(), none()).unwrap();
+        let a = ScheduleAdapter::new(cfg, clock::system(), none(), none()).unwrap();
         a.channels().await.unwrap();
         // Two asks close together, one past half the read-ahead (read again).
         for at in [T0, T0 + 10_000, T0 + 8 * 60_000] {

@@ -5,8 +5,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::ManualClock;
 use common::*;
-use engine::{EngineOptions, ManualClock};
+use engine::EngineOptions;
 use serde_json::{Value, json};
 use testkit::http::{assert_api_error, get_json, get_media_playlist, get_status};
 
@@ -172,7 +173,7 @@ async fn sessions_lifecycle() {
         get_status(&c, format!("{base}api/v1/sessions/{id}")).await,
         404
     );
-    clock.advance(31_000);
+    clock.advance_ms(31_000);
     let list = get_json(&c, format!("{base}api/v1/sessions")).await;
     assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
 }

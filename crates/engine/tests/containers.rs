@@ -7,8 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::{Clock, ManualClock};
 use common::*;
-use engine::{Clock, EngineOptions, ManualClock, MemoryStore, Target};
+use engine::{EngineOptions, MemoryStore, Target};
 use serde_json::json;
 
 #[tokio::test]
@@ -43,7 +44,7 @@ async fn a_cmaf_vod_in_a_ts_channel_becomes_slate() {
         let problems = tracker.observe(&pl, clock.now_ms() as u64);
         assert!(problems.is_empty(), "{problems:?}\n{text}");
         uris.extend(pl.segments.iter().map(|s| s.uri.clone()));
-        clock.advance(2_000);
+        clock.advance_ms(2_000);
     }
     assert!(uris.iter().all(|u| !u.contains("/cmaf/")));
     assert!(

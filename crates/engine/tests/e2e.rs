@@ -5,8 +5,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::ManualClock;
 use common::*;
-use engine::{EngineOptions, ManualClock, MemoryStore, Target};
+use engine::{EngineOptions, MemoryStore, Target};
 use serde_json::json;
 
 fn opts(base: &str, window_s: u64) -> EngineOptions {
@@ -202,7 +203,7 @@ async fn replicas_render_identical_bytes() {
             (a.media_playlist(&t, "v1").await.unwrap(), y)
         };
         assert_eq!(x.body, y.body, "step {step}");
-        clock.advance(1_700);
+        clock.advance_ms(1_700);
     }
     // The VOD was fetched and parsed once per engine, not per render.
     assert!(a.cached_vods() <= 4, "{}", a.cached_vods());
@@ -221,7 +222,7 @@ async fn serve_for_debugging() {
         "id": "ts",
         "vods": [format!("{fx}ts/vod1/master.m3u8"), format!("{fx}ts/vod2/master.m3u8")]
     }]}));
-    let (_e, base) = serve_engine(adapter, opts(&fx, 30), Arc::new(engine::SystemClock)).await;
+    let (_e, base) = serve_engine(adapter, opts(&fx, 30), Arc::new(clock::SystemClock)).await;
     println!("ENGINE {base}");
     tokio::time::sleep(Duration::from_secs(400)).await;
 }

@@ -6,9 +6,10 @@ mod common;
 
 use std::sync::Arc;
 
+use clock::Clock;
 use common::follow::follow_master;
 use common::*;
-use engine::{Clock, Engine, MemoryStore, Service};
+use engine::{Engine, MemoryStore, Service};
 use serde_json::json;
 
 async fn live_channel(fx: &str, live_url: String, clock: Arc<dyn Clock>, len_ms: i64) -> String {

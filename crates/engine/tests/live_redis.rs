@@ -8,9 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::Clock;
 use common::follow::follow_master;
 use common::*;
-use engine::{Clock, Engine, RedisStore, Service, Store, Target};
+use engine::{Engine, RedisStore, Service, Store, Target};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

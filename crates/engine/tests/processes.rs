@@ -15,8 +15,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::Clock;
 use common::*;
-use engine::{Clock, EngineOptions, RedisStore, Service};
+use engine::{EngineOptions, RedisStore, Service};
 use hls::validate::{LiveTracker, Severity};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -29,9 +30,16 @@ struct WallScaled {
 }
 
 impl Clock for WallScaled {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()
+    }
     fn now_ms(&self) -> i64 {
         let wall = chrono::Utc::now().timestamp_millis();
         self.t0 + ((wall - self.t0) as f64 * self.factor) as i64
+    }
+    /// Intervals (TTLs, backoff) run in real time here.
+    fn instant(&self) -> std::time::Instant {
+        std::time::Instant::now()
     }
 }
 

@@ -8,10 +8,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::ManualClock;
 use common::*;
-use engine::{
-    Engine, EngineOptions, ManualClock, RedisStore, RedisTimeouts, Service, Store, Target,
-};
+use engine::{Engine, EngineOptions, RedisStore, RedisTimeouts, Service, Store, Target};
 use serde_json::json;
 
 /// No request may take longer than this, Redis hung or not.
@@ -131,7 +130,7 @@ async fn serves_what_it_holds_then_503(s: &Setup, session: &str) -> String {
     let (st, _, first) = get(s, "channels/c/v0.m3u8").await;
     assert_eq!(st, 200, "{first}");
     assert_valid(&first);
-    s.clock.advance(10_000);
+    s.clock.advance_ms(10_000);
     let (st, _, moved) = get(s, "channels/c/v0.m3u8").await;
     assert_eq!(st, 200, "{moved}");
     assert_valid(&moved);
@@ -143,7 +142,7 @@ async fn serves_what_it_holds_then_503(s: &Setup, session: &str) -> String {
     assert_eq!(get(s, "channels/c/master.m3u8").await.0, 200);
 
     // Beyond the schedule: 503, JSON, Retry-After; twice (the second fails fast).
-    s.clock.advance(60_000);
+    s.clock.advance_ms(60_000);
     for _ in 0..2 {
         let (st, retry, body) = get(s, "channels/c/v1.m3u8").await;
         assert_eq!(st, 503, "{body}");
@@ -220,6 +219,6 @@ async fn a_killed_redis_is_survived_and_rejoined() {
         let x = s.engine.media_playlist(&t, "v0").await.unwrap().body;
         let y = other.media_playlist(&t, "v0").await.unwrap().body;
         assert_eq!(x, y);
-        s.clock.advance(3_000);
+        s.clock.advance_ms(3_000);
     }
 }

@@ -6,8 +6,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::{Clock, ManualClock};
 use common::*;
-use engine::{Clock, EngineOptions, ManualClock, RedisStore, Store, Target};
+use engine::{EngineOptions, RedisStore, Store, Target};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +54,7 @@ async fn two_engines_share_state_through_redis() {
             assert_eq!(x.body, y.body, "step {step} {t:?} {r}");
         }
         seen.push(a.media_playlist(&ch, "v0").await.unwrap().body);
-        clock.advance(2_300);
+        clock.advance_ms(2_300);
     }
     let last = seen.last().unwrap().clone();
     let text = String::from_utf8_lossy(&last).to_string();
@@ -64,7 +65,7 @@ async fn two_engines_share_state_through_redis() {
     assert!(text.contains("#EXT-X-CUE-OUT"), "{text}");
 
     // A restarted engine (fresh process state, same Redis) renders the same bytes.
-    clock.advance(-2_300);
+    clock.advance_ms(-2_300);
     let c = engine_with(mk(), opts.clone(), clock.clone(), store().await).await;
     assert_eq!(c.media_playlist(&ch, "v0").await.unwrap().body, last);
     assert!(c.session(&s.id).await.is_ok());
@@ -102,7 +103,7 @@ async fn long_running_log_is_trimmed_and_a_late_replica_skips_history() {
     let ch = Target::Channel("c".into());
     for _ in 0..720 {
         a.media_playlist(&ch, "v0").await.unwrap();
-        clock.advance(10_000);
+        clock.advance_ms(10_000);
     }
     // Let A schedule through the lookahead (30 s) at this instant, so a late replica only
     // catches up. Each render starts a background prefetch unless one is running (then the
@@ -154,7 +155,7 @@ async fn long_running_log_is_trimmed_and_a_late_replica_skips_history() {
     );
     // Both go on identically.
     for _ in 0..20 {
-        clock.advance(3_000);
+        clock.advance_ms(3_000);
         assert_eq!(
             a.media_playlist(&ch, "v0").await.unwrap().body,
             b.media_playlist(&ch, "v0").await.unwrap().body

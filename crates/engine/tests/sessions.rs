@@ -7,9 +7,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::ManualClock;
 use common::*;
 use engine::{
-    Engine, EngineOptions, ManualClock, MemoryStore, RedisStore, Service, Store, Target,
+    Engine, EngineOptions, MemoryStore, RedisStore, Service, Store, Target,
     timeline::PLAYER_START_TARGETS,
 };
 use serde_json::json;
@@ -92,7 +93,7 @@ async fn the_session_cap_answers_503_with_retry_after() {
     assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
 
     // The three expire (30 s TTL, never requested): a new one fits again.
-    clock.advance(31_000);
+    clock.advance_ms(31_000);
     let r = http.get(&new).send().await.unwrap();
     assert_eq!(r.status(), 302);
 }
@@ -133,7 +134,7 @@ async fn a_fresh_session_lists_three_target_durations() {
         assert_eq!(pl.media_sequence, 0);
         assert!(pl.segments[0].uri.contains("ts/vod1/"), "{pl:?}");
         for _ in 0..20 {
-            clock.advance(700);
+            clock.advance_ms(700);
             let b = e.media_playlist(&t, "v0").await.unwrap().body;
             let pl = hls::parse_media(std::str::from_utf8(&b).unwrap()).unwrap();
             let td = pl.target_duration.unwrap();
@@ -147,12 +148,8 @@ async fn a_fresh_session_lists_three_target_durations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_session_follows_clean_from_its_first_reload() {
     let fx = fixture_server().await;
-    let (_e, base) = serve_engine(
-        ts_channel(&fx),
-        opts(&fx, 10),
-        Arc::new(engine::SystemClock),
-    )
-    .await;
+    let (_e, base) =
+        serve_engine(ts_channel(&fx), opts(&fx, 10), Arc::new(clock::SystemClock)).await;
     let created = create_session(&base, "c").await;
     let master = created["master_url"].as_str().unwrap().to_string();
     let http = reqwest::Client::new();
@@ -222,7 +219,7 @@ async fn expired_sessions_leave_every_replica() {
 
     // s1 expires: one replica's sweep removes it from the store, each replica's sweep from
     // its memory.
-    clock.advance(31_000);
+    clock.advance_ms(31_000);
     assert_eq!(a.sweep_sessions().await.unwrap(), 2);
     assert_eq!(a.local_sessions(), 0);
     assert_eq!(b.local_sessions(), 1);

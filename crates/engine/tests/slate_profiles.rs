@@ -49,7 +49,7 @@ async fn a_slate_that_cannot_serve_a_channel_is_refused_naming_it() {
         let e = engine_with(
             channels(file),
             ts_slate(&fx),
-            Arc::new(engine::SystemClock),
+            Arc::new(clock::SystemClock),
             Arc::new(MemoryStore::new()),
         )
         .await;
@@ -174,7 +174,7 @@ async fn content_down_at_first_is_waited_for_not_replaced_by_the_slate() {
         "vods": [format!("{content}vod1/master.m3u8")]
     }]});
     let (_e, base) =
-        serve_engine(channels(file), ts_slate(&fx), Arc::new(engine::SystemClock)).await;
+        serve_engine(channels(file), ts_slate(&fx), Arc::new(clock::SystemClock)).await;
     let r = reqwest::get(format!("{base}channels/late/v0.m3u8"))
         .await
         .unwrap();

@@ -8,9 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::Clock;
 use common::follow::follow_master;
 use common::*;
-use engine::{Clock, EngineOptions};
+use engine::EngineOptions;
 use serde_json::json;
 
 const SPEED: f64 = 3.0;

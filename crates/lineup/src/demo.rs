@@ -109,7 +109,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .mount("/pullpush", pullpush.shell())
         .mount("/origin", origin.shell());
     let (process, ssai_master) =
-        mount_the_rest(process, &base, token.as_ref(), &schedule, &channel)?;
+        mount_the_rest(process, &base, token.as_ref(), &schedule, &channel).await?;
     let server = tokio::spawn(process.serve(listener));
     // The catalog and the schedule read the VODs from /vod, the engine reads the schedule
     // and the fetcher the engine, over HTTP: fill, load and start once we serve.
@@ -137,7 +137,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
 
 /// `/stitch`, the catalog and the schedule on one database (`/catalog` publishes the
 /// house-ad stitched feed through `/stitch`), `/adserver` and `/ads`; with the SSAI master.
-fn mount_the_rest(
+async fn mount_the_rest(
     process: web::Process,
     base: &str,
     token: Option<&web::Secret>,
@@ -155,7 +155,7 @@ fn mount_the_rest(
     let catalog =
         schedule::catalog_api::router_with(schedule.clone(), token_arc.clone(), Some(stitch_feed));
     let schedule = schedule::schedule_api::router(schedule.clone(), token_arc.clone());
-    let (ad_server, ssai, ssai_master) = demo_ads(base, token_arc, channel)?;
+    let (ad_server, ssai, ssai_master) = demo_ads(base, token_arc, channel).await?;
     let process = process
         .mount("/stitch", web::Service::new("stitch", stitch.router()))
         .mount("/catalog", web::Service::new("catalog", catalog))
@@ -182,6 +182,7 @@ fn demo_engine(
     schedule_cfg.token = token.map(|t| t.expose().to_string());
     let adapter = Arc::new(engine::adapters::ScheduleAdapter::new(
         schedule_cfg,
+        clock::system(),
         none.clone(),
         none,
     )?);
@@ -200,7 +201,7 @@ fn demo_engine(
     };
     let engine = engine::Engine::new(
         engine_opts,
-        Arc::new(engine::SystemClock),
+        clock::system(),
         Arc::new(engine::MemoryStore::new()),
         adapter.clone(),
         adapter,
@@ -245,7 +246,7 @@ async fn demo_origin(
 
 /// The test ad server over the bundled creatives, and the SSAI proxy in front of the
 /// origin's DVR endpoint (playback configuration "demo"); with the SSAI master URL.
-fn demo_ads(
+async fn demo_ads(
     base: &str,
     token: Option<Arc<str>>,
     channel: &origin::ChannelView,
@@ -278,7 +279,8 @@ fn demo_ads(
             "AdDecisionServerUrl": format!("{base}/adserver/api/v1/vast?dur=[session.avail_duration_secs]&uid=[session.id]"),
             "SlateAdUrl": format!("{base}/vod/ts/slate/master.m3u8"),
         }))?,
-    )?;
+    )
+    .await?;
     Ok((
         ad_server,
         ssai,

@@ -14,8 +14,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::SystemClock;
 use engine::adapters::{ChannelsFile, FileAdapter, FileChannel, FileVod, ScheduleAdapter};
-use engine::{Engine, EngineOptions, MemoryStore, RedisStore, Store, SystemClock};
+use engine::{Engine, EngineOptions, MemoryStore, RedisStore, Store};
 use schedule::{EventType, NewAsset, NewEvent, ScheduleEvent};
 
 /// One segment of the fixtures: the tolerance at every programme boundary.
@@ -173,7 +174,7 @@ async fn replica(w: &World, store: Arc<dyn Store>) -> (Engine, String) {
     let none = Arc::new(FileAdapter::new(Default::default()).unwrap());
     let mut cfg = engine::adapters::ScheduleAdapterConfig::new(w.schedule_base.clone());
     cfg.catalog_url = Some(w.catalog_base.clone());
-    let adapter = Arc::new(ScheduleAdapter::new(cfg, none.clone(), none).unwrap());
+    let adapter = Arc::new(ScheduleAdapter::new(cfg, clock::system(), none.clone(), none).unwrap());
     let engine = Engine::new(
         EngineOptions {
             window: Duration::from_secs(30),

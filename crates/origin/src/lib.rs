@@ -36,7 +36,7 @@
 //!   (persisting definitions and indexes, following other replicas), `ingest` and
 //!   `playback` (the HTTP handlers), `api` (control API); this file: [`Origin`], its router.
 //! - [`digest::DigestAuth`]: server-side Digest (RFC 7616) with stateless expiring nonces.
-//! - [`clock::Clock`]: time is an input ([`clock::FakeClock`] in tests).
+//! - [`clock::Clock`]: time is an input ([`clock::ManualClock`] in tests).
 //!
 //! ## Routes (relative to the service root)
 //! - `POST/GET /api/v1/channels`, `GET/DELETE /api/v1/channels/{ch}`,
@@ -91,7 +91,6 @@
 mod adbreak;
 mod api;
 mod channel;
-pub mod clock;
 pub mod cmaf;
 mod config;
 pub mod digest;
@@ -119,11 +118,11 @@ use axum::{
     Router,
     routing::{get, put},
 };
+use clock::Clock;
 use utoipa::OpenApi;
 
 pub use channel::Channel;
 pub(crate) use channel::LivePlaylist;
-pub use clock::{Clock, FakeClock, SystemClock};
 pub use config::{Config, OriginArgs, StoreKind, Stores, stores};
 pub use error::OriginError;
 pub use model::{
@@ -178,7 +177,7 @@ struct ApiDoc;
 /// the channels a persistent store holds, then start the background eviction sweep and,
 /// with a persistent store, the loop that follows other replicas' changes.
 pub async fn build(config: Config) -> Result<Origin, OriginError> {
-    let origin = Origin::open(config, Arc::new(SystemClock)).await?;
+    let origin = Origin::open(config, clock::system()).await?;
     let weak = Arc::downgrade(&origin.shared);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));

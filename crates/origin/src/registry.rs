@@ -9,7 +9,6 @@ use std::sync::{Arc, RwLock};
 use rand::RngCore;
 
 use crate::channel::Channel;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::digest::{DigestAuth, Ha1};
 use crate::error::OriginError;
@@ -18,6 +17,7 @@ use crate::model::{ChannelSpec, ChannelView, EndpointSpec, EndpointView, IngestE
 use crate::store::Store;
 use crate::timeline::{self, ChannelData, Ready};
 use crate::{LivePlaylist, cmaf, persist};
+use clock::Clock;
 
 pub(crate) struct Shared {
     pub(crate) config: Config,

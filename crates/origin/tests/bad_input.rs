@@ -5,13 +5,14 @@ mod common;
 
 use std::sync::Arc;
 
+use clock::ManualClock;
 use common::*;
-use origin::{FakeClock, Origin};
+use origin::Origin;
 use testkit::http::{assert_api_error, get_json, get_status, get_text};
 
 #[tokio::test]
 async fn refusals() {
-    let clock = FakeClock::new(chrono::Utc::now());
+    let clock = ManualClock::at(chrono::Utc::now());
     let c2 = clock.clone();
     let r = start(move |c| {
         Origin::with_parts(
@@ -112,8 +113,8 @@ async fn refusals() {
     let replay = put_authorized(&r, "/in/news/1/b.ts", h).await;
     assert_eq!(replay.status(), 401, "replayed nonce count");
     let h2 = answer(&mut p, user, pass, "/in/news/1/b.ts"); // nc = 2
-    clock.advance(chrono::Duration::seconds(
-        origin::digest::NONCE_TTL_SECS + 1,
+    clock.advance(std::time::Duration::from_secs(
+        origin::digest::NONCE_TTL_SECS as u64 + 1,
     ));
     let stale = put_authorized(&r, "/in/news/1/b.ts", h2).await;
     assert_eq!(stale.status(), 401);
@@ -279,7 +280,7 @@ async fn api_token_guards_control_api_only() {
         c.api_token = Some("sekret".into());
         Origin::with_parts(
             c,
-            Arc::new(origin::SystemClock),
+            Arc::new(clock::SystemClock),
             Arc::new(origin::store::MemoryStore::new()),
             None,
         )

@@ -6,11 +6,12 @@ mod common;
 
 use std::sync::Arc;
 
+use clock::ManualClock;
 use common::*;
-use origin::{FakeClock, Origin, StoreKind};
+use origin::{Origin, StoreKind};
 use testkit::http::{get_bytes, get_text};
 
-async fn start_on(dir: &std::path::Path, clock: &FakeClock) -> Running {
+async fn start_on(dir: &std::path::Path, clock: &ManualClock) -> Running {
     let dir = dir.to_path_buf();
     let clock = clock.clone();
     start_async(async move |mut c| {
@@ -33,7 +34,7 @@ async fn disk_store_restores_channels_and_timelines() {
     let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
         .unwrap()
         .to_utc();
-    let clock = FakeClock::new(t0 + chrono::Duration::seconds(12));
+    let clock = ManualClock::at(t0 + chrono::Duration::seconds(12));
     let r = start_on(dir.path(), &clock).await;
     let view = create(&r, serde_json::json!({"id": "news", "description": "d"})).await;
     let resp = r
@@ -160,7 +161,7 @@ async fn long_timelines_are_stored_in_pages() {
     let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
         .unwrap()
         .to_utc();
-    let clock = FakeClock::new(t0 + chrono::Duration::seconds(300));
+    let clock = ManualClock::at(t0 + chrono::Duration::seconds(300));
     let r = start_on(dir.path(), &clock).await;
     let view = create(&r, serde_json::json!({"id": "long"})).await;
     let c = DigestPut::from_view(&view, 0);

@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clock::Clock;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -136,6 +137,7 @@ pub(crate) struct Ctx {
     pub store: Option<Store>,
     pub resume: HashMap<String, TrackState>,
     pub client: reqwest::Client,
+    pub clock: Arc<dyn Clock>,
 }
 
 fn set_error(shared: &Shared, err: Option<String>, failing: bool) {
@@ -266,9 +268,10 @@ async fn transfer(
     sem: Arc<Semaphore>,
     give_up: Duration,
     retrying: Arc<Mutex<Option<String>>>,
+    clock: Arc<dyn Clock>,
 ) -> Result<u64, String> {
     let _permit = sem.acquire_owned().await.map_err(|e| e.to_string())?;
-    let started = Instant::now();
+    let started = clock.instant();
     let content_type = web::cache::content_type_for(&tr.path);
     let mut attempt = 0;
     loop {
@@ -303,7 +306,7 @@ async fn transfer(
         match result {
             Ok(n) => return Ok(n),
             Err(e) => {
-                if started.elapsed() >= give_up {
+                if clock.instant().saturating_duration_since(started) >= give_up {
                     return Err(e);
                 }
                 tracing::debug!(path = %tr.path, error = %e, "transfer failed; retrying");
@@ -326,7 +329,9 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         store,
         mut resume,
         client,
+        clock,
     } = ctx;
+    let clock_now = || Instant::from_std(clock.instant());
     let fid = spec.id.clone();
     let source = match Url::parse(&spec.url) {
         Ok(u) => u,
@@ -360,7 +365,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         }
     };
     let window = spec.window();
-    let now = Instant::now();
+    let now = clock_now();
     let mut tracks: Vec<TrackRt> = layout
         .tracks
         .iter()
@@ -396,7 +401,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
     let mut stopping = *stop.borrow();
 
     loop {
-        let now = Instant::now();
+        let now = clock_now();
         // 2. Poll what is due (nothing new once stopping).
         let due: Vec<usize> = (0..tracks.len())
             .filter(|&i| !stopping && tracks[i].next_poll <= now && !tracks[i].model.source_ended)
@@ -414,7 +419,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                 }
             });
             let results = futures::future::join_all(fetches).await;
-            let now = Instant::now();
+            let now = clock_now();
             for (i, res) in due.into_iter().zip(results) {
                 let t = &mut tracks[i];
                 match res {
@@ -447,12 +452,13 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                         }
                         for tr in transfers {
                             let handle = jobs.spawn({
-                                let (client, output, sem, tr, retrying) = (
+                                let (client, output, sem, tr, retrying, clock) = (
                                     client.clone(),
                                     output.clone(),
                                     sem.clone(),
                                     tr.clone(),
                                     retrying.clone(),
+                                    clock.clone(),
                                 );
                                 async move {
                                     let r = transfer(
@@ -462,6 +468,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                                         sem,
                                         give_up,
                                         retrying,
+                                        clock,
                                     )
                                     .await;
                                     (i, tr, r)
@@ -487,7 +494,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                 continue;
             }
             for path in t.model.trim() {
-                deletes.push_back((Instant::now() + DELETE_GRACE, path));
+                deletes.push_back((clock_now() + DELETE_GRACE, path));
             }
             let Some(rendered) = t.model.render() else {
                 continue;
@@ -541,7 +548,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
                 .or_else(|| retrying.lock().unwrap().clone());
             // A cause must persist before the state says `failing`: one slow reload or one
             // retried PUT under load is not a failing fetcher.
-            let now = Instant::now();
+            let now = clock_now();
             let since = match &cause {
                 Some(_) => *failing_since.get_or_insert(now),
                 None => {
@@ -583,7 +590,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
         }
 
         // 5. Deletes that are due.
-        let now = Instant::now();
+        let now = clock_now();
         while deletes.front().is_some_and(|(due, _)| *due <= now) {
             let (_, path) = deletes.pop_front().expect("checked");
             if let Err(e) = output.delete(&path).await {
@@ -612,7 +619,7 @@ pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
             wake = now + Duration::from_secs(1);
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = tokio::time::sleep(wake.saturating_duration_since(clock_now())) => {}
             Some(done) = jobs.join_next_with_id(), if !jobs.is_empty() => {
                 let mut batch = vec![done];
                 while let Some(more) = jobs.try_join_next_with_id() {

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use clock::Clock;
 use tokio::sync::watch;
 use utoipa::OpenApi;
 
@@ -87,6 +88,7 @@ struct Inner {
     /// for the same destination in that time gets the 409 too.
     claims: Mutex<std::collections::HashSet<String>>,
     client: reqwest::Client,
+    clock: Arc<dyn Clock>,
 }
 
 /// Holds a destination claim until the fetcher is registered (or creation failed).
@@ -116,6 +118,12 @@ impl PullPush {
     /// Open the state store and register the built-in outputs. Call [`PullPush::resume`]
     /// to restart the fetchers the store remembers.
     pub fn new(config: Config) -> Result<Self> {
+        Self::with_clock(config, clock::system())
+    }
+
+    /// [`PullPush::new`] reading the time from `clock` (poll pacing, retries, grace
+    /// periods, creation times).
+    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         let store = Store::open(&config.db_path)?;
         // One client for every fetcher. Its idle pool is bounded per host: 1,000 fetchers on
         // one source otherwise keep one idle keep-alive connection per concurrent request
@@ -135,6 +143,7 @@ impl PullPush {
             fetchers: Mutex::new(BTreeMap::new()),
             claims: Mutex::new(Default::default()),
             client,
+            clock,
         });
         // `pullpush_fetchers{state}`, counted when /metrics is read.
         let weak = Arc::downgrade(&inner);
@@ -243,7 +252,7 @@ impl PullPush {
             payload: req.payload.clone(),
             concurrency,
             window_size,
-            created_at: chrono::Utc::now(),
+            created_at: self.inner.clock.now(),
         };
         Ok((spec, output))
     }
@@ -317,6 +326,7 @@ impl PullPush {
                     store: Some(self.inner.store.clone()),
                     resume: tracks,
                     client: self.inner.client.clone(),
+                    clock: self.inner.clock.clone(),
                 },
                 stop_rx,
             );

@@ -81,4 +81,4 @@ pub use client::ScheduleClient;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use model::*;
-pub use service::{AutoMrss, ClockFn, NewAsset, NewEvent, Service, system_clock};
+pub use service::{AutoMrss, NewAsset, NewEvent, Service};

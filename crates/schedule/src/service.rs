@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::Clock;
+
 use crate::db::{Db, Op};
 use crate::error::{Error, Result};
 use crate::feeds;
@@ -22,14 +24,6 @@ use crate::requests::{id_from_url, parse_time};
 /// last auto sequence number, while a channel's history can grow without slowing ticks.
 pub const LOOKBACK_MS: Millis = 6 * 3_600_000;
 
-/// Where the service reads the time (tests pass a fake clock).
-pub type ClockFn = Arc<dyn Fn() -> Millis + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> ClockFn {
-    Arc::new(|| chrono::Utc::now().timestamp_millis())
-}
-
 /// The catalog and schedule service state (cheap to clone).
 #[derive(Clone)]
 pub struct Service {
@@ -39,7 +33,7 @@ pub struct Service {
 struct Inner {
     db: Db,
     http: reqwest::Client,
-    clock: ClockFn,
+    clock: Arc<dyn Clock>,
     /// One writer at a time in this process: a schedule change is read-plan-write.
     write: tokio::sync::Mutex<()>,
 }
@@ -49,10 +43,12 @@ impl Service {
     /// `postgres://` URL.
     pub async fn open(database: &str) -> Result<Service> {
         let db = Db::open(database).await?;
-        Ok(Service::with_db(db, system_clock()))
+        Ok(Service::with_db(db, clock::system()))
     }
 
-    pub fn with_db(db: Db, clock: ClockFn) -> Service {
+    /// A service over `db` reading the time from `clock` (tests pass a
+    /// [`clock::ManualClock`]).
+    pub fn with_db(db: Db, clock: Arc<dyn Clock>) -> Service {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
@@ -68,7 +64,7 @@ impl Service {
     }
 
     pub fn now(&self) -> Millis {
-        (self.inner.clock)()
+        self.inner.clock.now_ms()
     }
 
     pub fn db(&self) -> &Db {
@@ -582,14 +578,16 @@ impl Service {
     ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
-            let mut last_feed = tokio::time::Instant::now();
+            let clock = this.inner.clock.clone();
+            let mut last_feed = clock.instant();
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                let reread = last_feed.elapsed() >= feed_every;
+                let now = clock.instant();
+                let reread = now.saturating_duration_since(last_feed) >= feed_every;
                 if reread {
-                    last_feed = tokio::time::Instant::now();
+                    last_feed = now;
                 }
                 this.tick(reread).await;
             }

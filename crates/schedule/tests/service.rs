@@ -50,7 +50,7 @@ async fn catalog_feed_schedule_and_xmltv_end_to_end() {
         .unwrap();
     // A fake clock standing still, so that "now" is the instant every fill was made at.
     let t0 = chrono::Utc::now().timestamp_millis();
-    let service = Service::with_db(db, std::sync::Arc::new(move || t0));
+    let service = Service::with_db(db, clock::ManualClock::new(t0).shared());
     let base = common::serve(&service, None).await;
     let http = reqwest::Client::new();
 
@@ -583,7 +583,7 @@ async fn a_restarted_service_keeps_filling_from_the_stored_programmes() {
     // A fake clock an hour later, standing still.
     let later = chrono::Utc::now().timestamp_millis() + 3_600_000;
     let db2 = schedule::Db::open(db.to_str().unwrap()).await.unwrap();
-    let service = Service::with_db(db2, std::sync::Arc::new(move || later));
+    let service = Service::with_db(db2, clock::ManualClock::new(later).shared());
     service.tick(false).await;
     let now = service.now();
     let events = service

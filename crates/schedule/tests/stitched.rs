@@ -41,7 +41,11 @@ struct Env {
 /// service at `/plain`.
 async fn start() -> Env {
     let (vods, fixtures) = testkit::serve_dir(testkit::fixtures_dir()).await;
-    let source = stitch::HttpSource::new(Duration::from_secs(60), Duration::from_secs(5));
+    let source = stitch::HttpSource::new(
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+        clock::system(),
+    );
     let stitcher = stitch::Stitcher::new(Arc::new(source), None, None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stitch_base = format!("http://{}/stitch", listener.local_addr().unwrap());
@@ -52,7 +56,7 @@ async fn start() -> Env {
     let db = schedule::Db::open(dir.path().join("lineup.db").to_str().unwrap())
         .await
         .unwrap();
-    let service = Service::with_db(db, schedule::system_clock());
+    let service = Service::with_db(db, clock::system());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let feed = StitchFeed::new(&stitch_base, 4.0).unwrap();
@@ -331,7 +335,7 @@ async fn house_ads_stay_out_of_the_plain_feed_and_fill_the_stitched_one() {
 async fn house_ads_are_the_available_ones_by_id() {
     let now = 1_800_000_000_000;
     let db = schedule::Db::open(":memory:").await.unwrap();
-    let service = Service::with_db(db, Arc::new(move || now));
+    let service = Service::with_db(db, clock::ManualClock::new(now).shared());
     let asset = |id: &str, category: Option<&str>, tags: &[&str]| Asset {
         id: id.into(),
         title: id.into(),

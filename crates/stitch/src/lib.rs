@@ -90,6 +90,7 @@ pub fn build(args: &StitchArgs) -> Stitcher {
     let source = HttpSource::new(
         Duration::from_secs(args.cache_ttl),
         Duration::from_secs(args.fetch_timeout.max(1)),
+        clock::system(),
     );
     Stitcher::new(
         Arc::new(source),

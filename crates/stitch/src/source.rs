@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clock::Clock;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use hls::{MasterPlaylist, MediaPlaylist, Playlist, VariantStream};
 use url::Url;
@@ -31,12 +32,14 @@ pub struct HttpSource {
     client: reqwest::Client,
     ttl: Duration,
     error_ttl: Duration,
+    clock: Arc<dyn Clock>,
     slots: Mutex<HashMap<String, (Instant, Loading)>>,
 }
 
 impl HttpSource {
-    /// `timeout` bounds one fetch; `ttl` is how long a parsed playlist is reused.
-    pub fn new(ttl: Duration, timeout: Duration) -> Self {
+    /// `timeout` bounds one fetch; `ttl` is how long a parsed playlist is reused (on
+    /// `clock`'s monotonic time).
+    pub fn new(ttl: Duration, timeout: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .timeout(timeout)
@@ -44,6 +47,7 @@ impl HttpSource {
                 .unwrap_or_default(),
             ttl,
             error_ttl: Duration::from_secs(2),
+            clock,
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -54,7 +58,7 @@ impl PlaylistSource for HttpSource {
         let key = url.to_string();
         let fut = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
+            let now = self.clock.instant();
             let fresh = slots.get(&key).and_then(|(at, f)| {
                 let ttl = match f.peek() {
                     Some(Err(_)) => self.error_ttl,

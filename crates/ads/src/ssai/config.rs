@@ -153,6 +153,23 @@ impl PlaybackConfiguration {
     }
 }
 
+/// The one rule for configuration names: 1-64 characters of `A-Z a-z 0-9 - _`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdsError::BadField {
+            field: "name".into(),
+            message: "1-64 characters of A-Z a-z 0-9 - _".into(),
+        })
+    }
+}
+
 /// `HH:MM:SS` -> seconds.
 pub fn hms(s: &str) -> Option<f64> {
     let mut parts = s.split(':');

@@ -1,8 +1,7 @@
-//! The proxy's HTTP edge.
+//! The proxy's HTTP edge: extract a request, call the driver ([`super::playlist`]),
+//! answer.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::{
     Json, Router,
@@ -12,17 +11,14 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use hls::{MasterPlaylist, Playlist};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use web::{ApiError, JsonBody};
 
+use super::Proxy;
 use super::config::PlaybackConfiguration;
-use super::session::{
-    AdFetch, DecideCtx, FiredBeacon, RenderedCache, Reporting, Session, VariantRef,
-};
-use super::tracking::{TrackingDoc, on_ad_fetch, tracking_doc};
-use super::{Proxy, rewrite};
+use super::session::Reporting;
+use super::tracking::{AdFetch, FiredBeacon, TrackingDoc};
 use crate::error::AdsError;
 
 #[derive(OpenApi)]
@@ -112,7 +108,7 @@ async fn put_config(
     Path(name): Path<String>,
     JsonBody(c): JsonBody<PlaybackConfiguration>,
 ) -> Response {
-    match p.put_config(&name, c) {
+    match p.put_config(&name, c).await {
         Ok(c) => Json(described(&c)).into_response(),
         Err(e) => api_err(e),
     }
@@ -132,7 +128,7 @@ fn described(c: &PlaybackConfiguration) -> PlaybackConfiguration {
     params(("name" = String, Path, description = "configuration name")),
     responses((status = 200, body = PlaybackConfiguration), (status = 404)))]
 async fn get_config(State(p): State<Proxy>, Path(name): Path<String>) -> Response {
-    match p.config(&name) {
+    match p.config(&name).await {
         Ok(c) => Json(described(&c)).into_response(),
         Err(e) => api_err(e),
     }
@@ -141,23 +137,20 @@ async fn get_config(State(p): State<Proxy>, Path(name): Path<String>) -> Respons
 /// Every playback configuration.
 #[utoipa::path(get, path = "/api/v1/playbackConfigurations",
     responses((status = 200, body = Vec<PlaybackConfiguration>)))]
-async fn list_configs(State(p): State<Proxy>) -> Json<serde_json::Value> {
-    let configs = p.inner.configs.read().unwrap_or_else(|e| e.into_inner());
-    let mut items: Vec<PlaybackConfiguration> = configs.values().map(|c| described(c)).collect();
-    items.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(serde_json::json!({ "Items": items }))
+async fn list_configs(State(p): State<Proxy>) -> Response {
+    match p.configs().await {
+        Ok(all) => {
+            let items: Vec<PlaybackConfiguration> = all.iter().map(|c| described(c)).collect();
+            Json(serde_json::json!({ "Items": items })).into_response()
+        }
+        Err(e) => api_err(e),
+    }
 }
 
 async fn delete_config(State(p): State<Proxy>, Path(name): Path<String>) -> Response {
-    let removed = p
-        .inner
-        .configs
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&name);
-    match removed {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => api_err(AdsError::UnknownConfig(name)),
+    match p.delete_config(&name).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => api_err(e),
     }
 }
 
@@ -208,7 +201,7 @@ async fn start_session(
             .into_response();
         }
     };
-    let cfg = match p.config(&config) {
+    let cfg = match p.config(&config).await {
         Ok(c) => c,
         Err(e) => return api_err(e),
     };
@@ -224,7 +217,7 @@ async fn start_session(
         .split_once("/v1/session/")
         .and_then(|(_, rest)| rest.split_once('/'))
         .map_or(path.as_str(), |(_, rest)| rest);
-    match p.new_session(cfg, &path, params, reporting) {
+    match p.new_session(&cfg, &path, params, reporting).await {
         Ok(s) => Json(SessionAnswer {
             manifest_url: format!(
                 "{base}/v1/master/{config}/{raw_path}?aws.sessionId={}",
@@ -259,96 +252,39 @@ async fn master(
     Path((config, path)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let cfg = match p.config(&config) {
+    let now = p.now_ms();
+    let cfg = match p.config(&config).await {
         Ok(c) => c,
         Err(e) => return api_err(e),
     };
-    if let Err(e) = cfg.content_url(&path) {
-        return api_err(e);
-    }
-    let session = match q.get("aws.sessionId") {
-        Some(id) => match p.session(id) {
-            Ok(s) if s.config.name == config && s.path == path => s,
-            Ok(_) => return api_err(AdsError::UnknownSession(id.clone())),
-            Err(e) => return api_err(e),
-        },
+    let url = match cfg.content_url(&path) {
+        Ok(u) => u,
+        Err(e) => return api_err(e),
+    };
+    let id = match q.get("aws.sessionId") {
+        Some(id) => id.clone(),
         None => {
             let mut params: Vec<(String, String)> = q
                 .iter()
                 .filter_map(|(k, v)| k.strip_prefix("ads.").map(|k| (k.to_string(), v.clone())))
                 .collect();
             params.sort();
-            match p.new_session(cfg.clone(), &path, params, Reporting::Server) {
-                Ok(s) => s,
+            match p.new_session(&cfg, &path, params, Reporting::Server).await {
+                Ok(s) => s.id,
                 Err(e) => return api_err(e),
             }
         }
     };
-    let url = match cfg.content_url(&path) {
-        Ok(u) => u,
-        Err(e) => return api_err(e),
-    };
-    let fetched = match p
-        .inner
-        .origin
-        .get(&url, std::time::Duration::from_secs(30))
-        .await
-    {
-        Ok(f) => f,
+    let s = match p.load_session(&config, &id, now).await {
+        Ok(s) if s.meta.path == path => s,
+        Ok(_) => return api_err(AdsError::UnknownSession(id)),
         Err(e) => return api_err(e),
     };
     let ups = ups_from_master(&path);
-    let manifest = |n: usize| format!("{ups}manifest/{config}/{}/{n}.m3u8", session.id);
-    let mut state = session.state.lock().await;
-    match &fetched.playlist {
-        Playlist::Master(m) => {
-            state.variants = m
-                .variants
-                .iter()
-                .map(|v| VariantRef {
-                    url: v.uri.clone(),
-                    bandwidth: v.bandwidth().unwrap_or(0),
-                })
-                .collect();
-            let mut out = MasterPlaylist {
-                version: m.version,
-                independent_segments: m.independent_segments,
-                start: m.start.clone(),
-                session_data: m.session_data.clone(),
-                ..Default::default()
-            };
-            for (i, v) in m.variants.iter().enumerate() {
-                let mut v = v.clone();
-                v.uri = manifest(i);
-                out.variants.push(v);
-            }
-            for r in &m.media {
-                let mut r = r.clone();
-                if let Some(u) = r.uri().map(str::to_string) {
-                    let n = state.variants.len();
-                    state.variants.push(VariantRef {
-                        url: u,
-                        bandwidth: 0,
-                    });
-                    r.attrs.set_quoted("URI", manifest(n));
-                }
-                out.media.push(r);
-            }
-            playlist_response(Playlist::Master(out).to_string())
-        }
-        Playlist::Media(_) => {
-            // A media playlist as "master": one variant, answered through a master.
-            state.variants = vec![VariantRef {
-                url: url.clone(),
-                bandwidth: 0,
-            }];
-            let mut out = MasterPlaylist::default();
-            out.variants.push(hls::VariantStream {
-                uri: manifest(0),
-                attrs: hls::AttributeList::new().unquoted("BANDWIDTH", 1_000_000),
-            });
-            playlist_response(Playlist::Master(out).to_string())
-        }
+    let manifest = |n: usize| format!("{ups}manifest/{config}/{id}/{n}.m3u8");
+    match p.master_playlist(s, &url, &manifest).await {
+        Ok(text) => playlist_response(text),
+        Err(e) => api_err(e),
     }
 }
 
@@ -364,89 +300,15 @@ async fn manifest(
             .with_field("file")
             .into_response();
     };
-    let s = match p.session(&session) {
-        Ok(s) if s.config.name == config => s,
-        Ok(_) => return api_err(AdsError::UnknownSession(session)),
+    let now = p.now_ms();
+    let s = match p.load_session(&config, &session, now).await {
+        Ok(s) => s,
         Err(e) => return api_err(e),
     };
-    match render_media(&p, &s, n).await {
+    match p.media_playlist(s, n, now).await {
         Ok(text) => playlist_response(text.to_string()),
         Err(e) => api_err(e),
     }
-}
-
-async fn render_media(p: &Proxy, s: &Arc<Session>, n: usize) -> Result<Arc<str>, AdsError> {
-    let variant = {
-        let st = s.state.lock().await;
-        st.variants.get(n).cloned()
-    }
-    .ok_or_else(|| AdsError::UnknownSession(format!("{} (variant {n})", s.id)))?;
-    // Last good playlist for up to ~3 target durations when the origin fails.
-    let stale = std::time::Duration::from_millis(
-        (s.manifest_ms.load(Ordering::Relaxed) / 3).clamp(6_000, 60_000),
-    );
-    let fetched = p.inner.origin.get(&variant.url, stale).await?;
-    let Playlist::Media(window) = &fetched.playlist else {
-        return Err(AdsError::Origin(format!(
-            "{}: not a media playlist",
-            variant.url
-        )));
-    };
-    s.manifest_ms
-        .store((window.duration() * 1000.0) as u64, Ordering::Relaxed);
-    let mut st = s.state.lock().await;
-    let at = (st.timeline.media_seq, st.timeline.entries.len());
-    if let Some(c) = st.rendered.get(&n)
-        && Arc::ptr_eq(&c.origin, &fetched)
-        && c.at == at
-    {
-        return Ok(c.text.clone());
-    }
-    let starts = st.timeline.new_breaks(window);
-    let mut plans = HashMap::new();
-    if !starts.is_empty() {
-        let ctx = DecideCtx {
-            http: &p.inner.http,
-            creatives: &p.inner.creatives,
-            target: window
-                .target_duration
-                .unwrap_or(0)
-                .max(window.computed_target_duration()),
-            first_window: st.timeline.is_new(),
-        };
-        for (index, b) in (st.timeline.avails..).zip(starts.iter()) {
-            let (plan, decision) = s.decide(b, index, &ctx).await;
-            if let Some(d) = decision {
-                st.decisions.insert(b.key, d);
-            }
-            plans.insert(b.key, plan);
-        }
-    }
-    st.timeline.advance(window, &plans);
-    st.prune();
-    let config = &s.config.name;
-    let sid = &s.id;
-    let ad_uri = |b: &rewrite::BreakState, slot: u16, ri: usize| {
-        format!("../../../segment/{config}/{sid}/{}/{ri}/{slot}.ts", b.key)
-    };
-    let out = st.render(
-        window,
-        s.config.marker_passthrough(),
-        variant.bandwidth,
-        &ad_uri,
-        true,
-    );
-    let text: Arc<str> = Arc::from(out.to_string());
-    let at = (st.timeline.media_seq, st.timeline.entries.len());
-    st.rendered.insert(
-        n,
-        RenderedCache {
-            origin: fetched.clone(),
-            at,
-            text: text.clone(),
-        },
-    );
-    Ok(text)
 }
 
 async fn segment(
@@ -458,22 +320,12 @@ async fn segment(
             .with_field("file")
             .into_response();
     };
-    let s = match p.session(&session) {
-        Ok(s) if s.config.name == config => s,
-        Ok(_) => return api_err(AdsError::UnknownSession(session)),
+    let s = match p.load_session(&config, &session, p.now_ms()).await {
+        Ok(s) => s,
         Err(e) => return api_err(e),
     };
-    let mut st = s.state.lock().await;
-    match on_ad_fetch(
-        &s,
-        &mut st,
-        brk,
-        slot,
-        rendition,
-        &p.inner.http,
-        p.inner.cfg.beacons,
-    ) {
-        Some(url) => (
+    match p.ad_segment(&s, brk, slot, rendition).await {
+        Ok(url) => (
             StatusCode::FOUND,
             [
                 (header::LOCATION, url),
@@ -481,9 +333,7 @@ async fn segment(
             ],
         )
             .into_response(),
-        None => ApiError::not_found("no such ad segment in this session")
-            .with_field("slot")
-            .into_response(),
+        Err(e) => api_err(e),
     }
 }
 
@@ -495,13 +345,10 @@ async fn tracking(
     State(p): State<Proxy>,
     Path((config, session)): Path<(String, String)>,
 ) -> Response {
-    let s = match p.session(&session) {
-        Ok(s) if s.config.name == config => s,
-        Ok(_) => return api_err(AdsError::UnknownSession(session)),
-        Err(e) => return api_err(e),
-    };
-    let st = s.state.lock().await;
-    Json(tracking_doc(&st)).into_response()
+    match p.load_session(&config, &session, p.now_ms()).await {
+        Ok(s) => Json(p.tracking_doc(&s)).into_response(),
+        Err(e) => api_err(e),
+    }
 }
 
 /// What the proxy knows about a session (for tests and debugging).
@@ -522,22 +369,24 @@ pub struct SessionInfo {
     params(("id" = String, Path, description = "session id")),
     responses((status = 200, body = SessionInfo), (status = 404)))]
 async fn session_info(State(p): State<Proxy>, Path(id): Path<String>) -> Response {
-    let s = match p.session(&id) {
-        Ok(s) => s,
+    let store = &p.inner.sessions;
+    let s = match store.load(&id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return api_err(AdsError::UnknownSession(id)),
         Err(e) => return api_err(e),
     };
-    let st = s.state.lock().await;
+    let (fetched, beacons) = match store.logs(&id).await {
+        Ok(l) => l,
+        Err(e) => return api_err(e),
+    };
     Json(SessionInfo {
-        id: s.id.clone(),
-        config: s.config.name.clone(),
-        path: s.path.clone(),
-        player_params: s.player_params.clone(),
-        avails: st.timeline.avails,
-        fetched: st.fetched.clone(),
-        beacons: st.beacons.clone(),
+        id: s.meta.id.clone(),
+        config: s.meta.config.clone(),
+        path: s.meta.path.clone(),
+        player_params: s.meta.player_params.clone(),
+        avails: s.state.timeline.avails,
+        fetched,
+        beacons,
     })
     .into_response()
 }
-
-#[allow(dead_code)]
-fn _unused(_: &Session) {}

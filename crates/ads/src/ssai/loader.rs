@@ -1,6 +1,5 @@
 //! I/O at the edge of the proxy: origin playlists (fetched once per URL and moment, shared
-//! by every session; the last good copy kept for origin failures) and ad creatives
-//! (an HLS master and its media playlists, fetched once per URL and shared).
+//! by every session; the last good copy kept for origin failures) and VAST answers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -150,135 +149,33 @@ fn absolutize_media(m: &mut MediaPlaylist, base: &Url) {
     }
 }
 
-/// One rendition of a creative: its bandwidth and segments (absolute URI, seconds).
-#[derive(Debug, Clone)]
-pub struct CreativeRendition {
-    pub bandwidth: u64,
-    pub segments: Vec<(String, f64)>,
-}
-
-/// An HLS creative (ad or slate), loaded once and shared.
-#[derive(Debug)]
-pub struct LoadedCreative {
-    pub url: String,
-    /// Sorted by bandwidth, never empty.
-    pub renditions: Vec<CreativeRendition>,
-}
-
-impl LoadedCreative {
-    /// The rendition whose bandwidth is closest to `bandwidth`.
-    pub fn rendition_for(&self, bandwidth: u64) -> &CreativeRendition {
-        self.renditions
-            .iter()
-            .min_by_key(|r| r.bandwidth.abs_diff(bandwidth))
-            .unwrap_or(&self.renditions[0])
-    }
-
-    /// The reference rendition (slot durations are taken from it).
-    pub fn reference(&self) -> &CreativeRendition {
-        &self.renditions[0]
-    }
-
-    pub fn duration(&self) -> f64 {
-        self.reference().segments.iter().map(|s| s.1).sum()
-    }
-
-    /// The longest segment over all renditions, rounded as EXTINF is for a target duration.
-    pub fn longest_segment(&self) -> u64 {
-        self.renditions
-            .iter()
-            .flat_map(|r| r.segments.iter())
-            .map(|s| s.1.round() as u64)
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// When a creative was loaded, and what came of it.
-type CachedCreative = (Instant, Option<Arc<LoadedCreative>>);
-
-/// Creatives by master URL (loaded once; failures are retried after a while).
-pub struct CreativeCache {
-    http: reqwest::Client,
-    loaded: Mutex<HashMap<String, CachedCreative>>,
-}
-
-impl CreativeCache {
-    pub fn new(http: reqwest::Client) -> Self {
-        Self {
-            http,
-            loaded: Mutex::default(),
+/// GET the ADS URL (with a timeout) and read its VAST.
+pub async fn ask_ads(
+    http: &reqwest::Client,
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<VastAd>> {
+    let fut = async {
+        let resp = http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| AdsError::AdServer(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(AdsError::AdServer(format!("HTTP {}", resp.status())));
         }
-    }
-
-    pub async fn get(&self, url: &str) -> Option<Arc<LoadedCreative>> {
-        {
-            let map = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, c)) = map.get(url)
-                && (c.is_some() || at.elapsed() < Duration::from_secs(10))
-            {
-                return c.clone();
-            }
-        }
-        let loaded = self.load(url).await;
-        if let Err(e) = &loaded {
-            tracing::warn!(url, error = %e, "creative not playable");
-            metrics::counter!("ssai_creative_errors_total").increment(1);
-        }
-        let c = loaded.ok().map(Arc::new);
-        let mut map = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(url.to_string(), (Instant::now(), c.clone()));
-        c
-    }
-
-    async fn load(&self, url: &str) -> Result<LoadedCreative> {
-        let top = fetch_playlist(&self.http, url).await?;
-        let variants: Vec<(u64, String)> = match &top.playlist {
-            Playlist::Master(m) => m
-                .variants
-                .iter()
-                .map(|v| (v.bandwidth().unwrap_or(0), v.uri.clone()))
-                .collect(),
-            Playlist::Media(_) => vec![(0, url.to_string())],
-        };
-        let mut renditions = Vec::new();
-        for (bandwidth, vurl) in variants {
-            let media = if vurl == url {
-                top.playlist.clone()
-            } else {
-                fetch_playlist(&self.http, &vurl).await?.playlist
-            };
-            let Playlist::Media(m) = media else {
-                return Err(AdsError::Creative(format!("{vurl}: not a media playlist")));
-            };
-            if m.segments.is_empty() {
-                return Err(AdsError::Creative(format!("{vurl}: no segments")));
-            }
-            renditions.push(CreativeRendition {
-                bandwidth,
-                segments: m
-                    .segments
-                    .iter()
-                    .map(|s| (s.uri.clone(), s.duration))
-                    .collect(),
-            });
-        }
-        if renditions.is_empty() {
-            return Err(AdsError::Creative(format!("{url}: no variants")));
-        }
-        renditions.sort_by_key(|r| r.bandwidth);
-        Ok(LoadedCreative {
-            url: url.to_string(),
-            renditions,
-        })
-    }
+        resp.text()
+            .await
+            .map_err(|e| AdsError::AdServer(e.to_string()))
+    };
+    let text = tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| AdsError::AdServer(format!("no answer within {timeout:?}")))??;
+    parse_vast(&text)
 }
 
 /// A linear ad from a VAST answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VastAd {
     pub ad_id: String,
     pub duration: f64,

@@ -13,33 +13,53 @@
 //! GET  /v1/tracking/{config}/{session}           client-side tracking JSON
 //! ```
 //!
-//! Flow of a media playlist request: origin window (shared [`loader::OriginCache`]) ->
-//! break starts not yet planned -> ask the ADS (timeout) and plan each once
-//! ([`session::Session::decide`]) -> [`rewrite::Timeline::advance`] -> render.
+//! # Shape
+//! Pure cores, a thin driver, I/O at the edges:
+//! - [`rewrite`]: the per-viewer timeline (origin window + plans -> output log -> playlist);
+//! - [`policy`]: what fills one break, from (break, ad answer, readiness, configuration,
+//!   now); [`tracking`]: which beacons a fetch makes due, the tracking document;
+//! - [`session`]: a session as a serializable value; [`store`]: where it lives (memory, or
+//!   Redis for replicas), loaded and saved with a version compare-and-set;
+//! - [`playlist`]: the driver, one `media_playlist(session, rendition, now)`;
+//!   [`decide`]: asks the ad server and the creative caches for the policy;
+//! - [`loader`] (origin playlists, VAST), [`creative`] (creatives), [`beacons`]: I/O;
+//! - `http`: extracts requests and answers them.
+//!
+//! No lock is held across an ad server call: a request loads the session, decides its new
+//! breaks (once per session and break in this process: concurrent requests share the
+//! answer), then applies them and saves, retrying on a concurrent save.
 
+pub mod beacons;
 pub mod config;
 pub mod confine;
+pub mod creative;
+pub mod decide;
 mod http;
 pub mod loader;
+pub mod playlist;
+pub mod policy;
 pub mod rewrite;
 pub mod session;
+pub mod store;
 pub mod tracking;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 
 pub use config::PlaybackConfiguration;
-pub use session::{Reporting, Session};
+pub use session::{Reporting, SessionMeta, SessionState};
+pub use store::{Loaded, MemorySessions, SessionStore};
 
 use crate::error::{AdsError, Result};
-use loader::{CreativeCache, OriginCache};
+use creative::CreativeCache;
+use loader::OriginCache;
 
 /// Proxy-wide settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProxyConfig {
     /// Most live sessions; beyond, new sessions get 503 with `Retry-After`.
     pub max_sessions: usize,
@@ -55,7 +75,23 @@ pub struct ProxyConfig {
     /// answers give absolute URLs under it. Without it they are absolute paths under the
     /// prefix the request came in on (MediaTailor's shape).
     pub public_url: Option<String>,
-    pub beacons: tracking::BeaconPolicy,
+    pub beacons: beacons::BeaconPolicy,
+    /// Where sessions live (default: this process's memory).
+    pub sessions: Option<Arc<dyn SessionStore>>,
+}
+
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyConfig")
+            .field("max_sessions", &self.max_sessions)
+            .field("origin_cache", &self.origin_cache)
+            .field("idle_manifests", &self.idle_manifests)
+            .field("min_idle", &self.min_idle)
+            .field("api_token", &self.api_token.as_ref().map(|_| "***"))
+            .field("public_url", &self.public_url)
+            .field("sessions", &self.sessions.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for ProxyConfig {
@@ -67,7 +103,8 @@ impl Default for ProxyConfig {
             min_idle: Duration::from_secs(10),
             api_token: None,
             public_url: None,
-            beacons: tracking::BeaconPolicy::default(),
+            beacons: beacons::BeaconPolicy::default(),
+            sessions: None,
         }
     }
 }
@@ -81,11 +118,14 @@ pub struct Proxy {
 struct Inner {
     cfg: ProxyConfig,
     configs: RwLock<HashMap<String, Arc<PlaybackConfiguration>>>,
-    sessions: RwLock<HashMap<String, Arc<Session>>>,
+    sessions: Arc<dyn SessionStore>,
     origin: OriginCache,
     creatives: CreativeCache,
     http: reqwest::Client,
-    epoch: Instant,
+    /// Rendered playlists by (session, rendition), with what they were rendered from.
+    rendered: Mutex<HashMap<(String, usize), playlist::Rendered>>,
+    /// Break decisions under way, by (session, break): concurrent requests share one.
+    inflight: playlist::Inflight,
     sweeper: AtomicBool,
 }
 
@@ -96,15 +136,20 @@ impl Proxy {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
+        let sessions = cfg
+            .sessions
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemorySessions::default()));
         Self {
             inner: Arc::new(Inner {
                 origin: OriginCache::new(http.clone(), cfg.origin_cache),
                 creatives: CreativeCache::new(http.clone()),
                 cfg,
                 configs: RwLock::default(),
-                sessions: RwLock::default(),
+                sessions,
                 http,
-                epoch: Instant::now(),
+                rendered: Mutex::default(),
+                inflight: Mutex::default(),
                 sweeper: AtomicBool::new(false),
             }),
         }
@@ -115,23 +160,18 @@ impl Proxy {
         http::router(self.clone())
     }
 
+    /// Wall time, ms since the Unix epoch: the one place the proxy reads it.
+    pub fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
     /// Create or replace a configuration.
-    pub fn put_config(
+    pub async fn put_config(
         &self,
         name: &str,
         mut c: PlaybackConfiguration,
     ) -> Result<Arc<PlaybackConfiguration>> {
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-        {
-            return Err(AdsError::BadField {
-                field: "name".into(),
-                message: "1-64 characters of A-Z a-z 0-9 - _".into(),
-            });
-        }
+        config::validate_name(name)?;
         c.name = name.to_string();
         c.hls_configuration = None;
         c.session_initialization_endpoint_prefix = None;
@@ -145,7 +185,7 @@ impl Proxy {
         Ok(c)
     }
 
-    pub fn config(&self, name: &str) -> Result<Arc<PlaybackConfiguration>> {
+    pub async fn config(&self, name: &str) -> Result<Arc<PlaybackConfiguration>> {
         self.inner
             .configs
             .read()
@@ -155,83 +195,81 @@ impl Proxy {
             .ok_or_else(|| AdsError::UnknownConfig(name.to_string()))
     }
 
-    pub fn session(&self, id: &str) -> Result<Arc<Session>> {
-        let s = self
+    /// Every configuration, by name.
+    pub async fn configs(&self) -> Result<Vec<Arc<PlaybackConfiguration>>> {
+        let mut all: Vec<_> = self
             .inner
-            .sessions
+            .configs
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(id)
+            .values()
             .cloned()
-            .ok_or_else(|| AdsError::UnknownSession(id.to_string()))?;
-        s.last_access_ms.store(self.now_ms(), Ordering::Relaxed);
-        Ok(s)
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
     }
 
-    pub fn session_count(&self) -> usize {
+    /// Remove a configuration (its sessions end with it).
+    pub async fn delete_config(&self, name: &str) -> Result<()> {
         self.inner
-            .sessions
-            .read()
+            .configs
+            .write()
             .unwrap_or_else(|p| p.into_inner())
-            .len()
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| AdsError::UnknownConfig(name.to_string()))
     }
 
-    fn now_ms(&self) -> u64 {
-        self.inner.epoch.elapsed().as_millis() as u64
+    /// Sessions held now.
+    pub async fn session_count(&self) -> Result<usize> {
+        self.inner.sessions.count(self.now_ms()).await
     }
 
     /// Start a session (capped by [`ProxyConfig::max_sessions`]).
-    pub fn new_session(
+    pub async fn new_session(
         &self,
-        config: Arc<PlaybackConfiguration>,
+        config: &PlaybackConfiguration,
         path: &str,
         player_params: Vec<(String, String)>,
         reporting: Reporting,
-    ) -> Result<Arc<Session>> {
+    ) -> Result<SessionMeta> {
         self.start_sweeper();
-        let mut sessions = self
-            .inner
-            .sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if sessions.len() >= self.inner.cfg.max_sessions {
-            metrics::counter!("ssai_sessions_refused_total").increment(1);
-            return Err(AdsError::TooManySessions(self.inner.cfg.max_sessions));
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        let s = Arc::new(Session {
-            id: id.clone(),
-            config,
+        let now = self.now_ms();
+        let meta = SessionMeta {
+            id: uuid::Uuid::new_v4().to_string(),
+            config: config.name.clone(),
             path: path.to_string(),
             player_params,
             reporting,
-            last_access_ms: AtomicU64::new(self.now_ms()),
-            manifest_ms: AtomicU64::new(0),
-            state: tokio::sync::Mutex::default(),
-        });
-        sessions.insert(id, s.clone());
-        metrics::gauge!("ssai_sessions").set(sessions.len() as f64);
-        metrics::counter!("ssai_sessions_created_total").increment(1);
-        Ok(s)
-    }
-
-    /// Remove sessions idle longer than `idle_manifests` x their manifest duration.
-    pub fn expire_idle(&self) -> usize {
-        let now = self.now_ms();
-        let min = self.inner.cfg.min_idle.as_millis() as u64;
-        let factor = u64::from(self.inner.cfg.idle_manifests);
-        let mut sessions = self
+            created_ms: now,
+        };
+        let idle = self.inner.cfg.min_idle.as_millis() as i64;
+        let cap = self.inner.cfg.max_sessions;
+        if !self
             .inner
             .sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        let before = sessions.len();
-        sessions.retain(|_, s| {
-            let limit = (s.manifest_ms.load(Ordering::Relaxed) * factor).max(min);
-            now.saturating_sub(s.last_access_ms.load(Ordering::Relaxed)) <= limit
-        });
-        metrics::gauge!("ssai_sessions").set(sessions.len() as f64);
-        before - sessions.len()
+            .create(meta.clone(), cap, now, now + idle)
+            .await?
+        {
+            metrics::counter!("ssai_sessions_refused_total").increment(1);
+            return Err(AdsError::TooManySessions(cap));
+        }
+        metrics::counter!("ssai_sessions_created_total").increment(1);
+        Ok(meta)
+    }
+
+    /// Remove sessions idle past their deadline.
+    pub async fn expire_idle(&self) -> Result<usize> {
+        let gone = self.inner.sessions.expire(self.now_ms()).await?;
+        if !gone.is_empty() {
+            let mut rendered = self
+                .inner
+                .rendered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            rendered.retain(|(id, _), _| !gone.contains(id));
+        }
+        Ok(gone.len())
     }
 
     fn start_sweeper(&self) {
@@ -245,9 +283,17 @@ impl Proxy {
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
-                let n = Proxy { inner }.expire_idle();
-                if n > 0 {
-                    metrics::counter!("ssai_sessions_expired_total").increment(n as u64);
+                let p = Proxy { inner };
+                playlist::sweep_inflight(&p.inner.inflight, std::time::Instant::now());
+                match p.expire_idle().await {
+                    Ok(n) if n > 0 => {
+                        metrics::counter!("ssai_sessions_expired_total").increment(n as u64);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "expiring sessions failed"),
+                }
+                if let Ok(n) = p.session_count().await {
+                    metrics::gauge!("ssai_sessions").set(n as f64);
                 }
             }
         });

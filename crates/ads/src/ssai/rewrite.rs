@@ -25,12 +25,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use hls::{DateRange, Marker, MediaPlaylist, Segment};
+use serde::{Deserialize, Serialize};
 
 /// Tolerance for comparing accumulated durations, seconds.
 const EPS: f64 = 0.05;
 
 /// One output segment of a replaced break.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Slot {
     /// Index of the ad in the break's decision, `None` for slate.
     pub ad: Option<u16>,
@@ -41,7 +42,7 @@ pub struct Slot {
 }
 
 /// What a break becomes for this viewer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Plan {
     /// The origin's own segments (suppressed, unfilled past the personalization threshold,
     /// or a break this viewer joined in the middle).
@@ -51,7 +52,7 @@ pub enum Plan {
 }
 
 /// A break start found in an origin window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakStart {
     /// Origin media sequence number of the break's first segment: the break's key.
     pub key: u64,
@@ -65,7 +66,7 @@ pub struct BreakStart {
 }
 
 /// A break as this viewer's timeline keeps it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakState {
     pub key: u64,
     /// 0-based index of the break in this session.
@@ -83,7 +84,7 @@ pub struct BreakState {
 }
 
 /// How an entry announces the break when ad-marker passthrough is on.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Cue {
     None,
     /// First slot of a replaced break: `EXT-X-CUE-OUT:DURATION=<planned>`.
@@ -95,14 +96,14 @@ pub enum Cue {
 }
 
 /// What an output segment is.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum EntryKind {
     Content { origin_seq: u64 },
     Slot { brk: u64, slot: u16 },
 }
 
 /// One output segment.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub kind: EntryKind,
     pub disc: bool,
@@ -112,7 +113,7 @@ pub struct Entry {
 }
 
 /// One viewer's output timeline (shared by all its renditions).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
     /// Output sequence number of `entries[0]`.
     pub media_seq: u64,

@@ -1,12 +1,126 @@
-//! Reporting: server-side beacons on ad segment fetches, and the client-side tracking JSON
-//! in MediaTailor's shape.
+//! Reporting, pure: which VAST events an ad segment fetch makes due (server-side
+//! beacons), and the client-side tracking document in MediaTailor's shape. The shell
+//! ([`super::playlist`]) claims each due event once in the session store and sends its
+//! URLs ([`super::beacons`]).
 
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::session::{AdFetch, EVENTS, FiredBeacon, Reporting, Session, SessionState};
+use super::creative::Creative;
+use super::policy::Decision;
+use super::rewrite::{Plan, Slot, Timeline};
+
+/// The quartile events and their position in an ad (fraction of its duration).
+pub const EVENTS: [(&str, f64); 6] = [
+    ("impression", 0.0),
+    ("start", 0.0),
+    ("firstQuartile", 0.25),
+    ("midpoint", 0.5),
+    ("thirdQuartile", 0.75),
+    ("complete", 1.0),
+];
+
+/// A fetched ad segment (kept for inspection, newest 1000).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdFetch {
+    pub avail_index: u32,
+    pub ad_id: String,
+    pub segment: u16,
+    pub rendition: usize,
+}
+
+/// A beacon the proxy fired.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FiredBeacon {
+    pub avail_index: u32,
+    pub ad_id: String,
+    pub event: String,
+    pub url: String,
+}
+
+/// The ad slot `slot` of break `brk`: its decision, ad index and slot.
+pub fn ad_slot<'a>(
+    timeline: &Timeline,
+    decisions: &'a BTreeMap<u64, Decision>,
+    brk: u64,
+    slot: u16,
+) -> Option<(&'a Decision, u16, Slot)> {
+    let b = timeline.break_state(brk)?;
+    let Plan::Replace(slots) = &b.plan else {
+        return None;
+    };
+    let sl = *slots.get(slot as usize)?;
+    let ad = sl.ad?;
+    let d = decisions.get(&brk)?;
+    d.ads.get(ad as usize)?;
+    Some((d, ad, sl))
+}
+
+/// What one ad segment fetch is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdHit {
+    /// The creative's segment to redirect to.
+    pub url: String,
+    pub fetch: AdFetch,
+    /// Indexes into [`EVENTS`] whose position this segment reaches.
+    pub due: Vec<u8>,
+}
+
+/// Segment `sl` of ad `ad` of `d` fetched in creative rendition `rendition`: its URL and
+/// the events it makes due (impression and start on the first segment, quartiles by
+/// position, complete with the last segment).
+pub fn ad_hit(
+    d: &Decision,
+    ad: u16,
+    sl: Slot,
+    creative: &Creative,
+    rendition: usize,
+) -> Option<AdHit> {
+    let decided = d.ads.get(ad as usize)?;
+    let (url, _) = creative.segment(rendition, sl.seg as usize)?;
+    let segs = &creative.reference().segments;
+    let seg_start: f64 = segs.iter().take(sl.seg as usize).map(|s| s.1).sum();
+    let seg_end = seg_start + segs.get(sl.seg as usize).map_or(0.0, |s| s.1);
+    let last = sl.seg as usize + 1 >= segs.len();
+    let due = EVENTS
+        .iter()
+        .enumerate()
+        .filter(|(_, (event, frac))| match *event {
+            "complete" => last,
+            _ => decided.duration * frac < seg_end - 1e-6,
+        })
+        .map(|(i, _)| i as u8)
+        .collect();
+    Some(AdHit {
+        url: url.to_string(),
+        fetch: AdFetch {
+            avail_index: d.avail_index,
+            ad_id: decided.vast.ad_id.clone(),
+            segment: sl.seg,
+            rendition,
+        },
+        due,
+    })
+}
+
+/// The beacon URLs of event `event` (index into [`EVENTS`]) of ad `ad`.
+pub fn beacon_urls(d: &Decision, ad: u16, event: u8) -> Vec<String> {
+    let Some((name, _)) = EVENTS.get(event as usize) else {
+        return Vec::new();
+    };
+    d.ads.get(ad as usize).map_or_else(Vec::new, |a| {
+        a.vast
+            .beacons
+            .iter()
+            .filter(|(e, _)| e == name)
+            .map(|(_, u)| u.clone())
+            .collect()
+    })
+}
 
 /// `{avails:[...]}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,10 +156,10 @@ pub struct TrackingEvent {
 }
 
 /// The tracking document of a session: every avail it still keeps.
-pub fn tracking_doc(state: &SessionState) -> TrackingDoc {
+pub fn tracking_doc(timeline: &Timeline, decisions: &BTreeMap<u64, Decision>) -> TrackingDoc {
     let mut avails = Vec::new();
-    for b in &state.timeline.breaks {
-        let Some(d) = state.decisions.get(&b.key) else {
+    for b in &timeline.breaks {
+        let Some(d) = decisions.get(&b.key) else {
             continue;
         };
         let ads = d
@@ -55,7 +169,6 @@ pub fn tracking_doc(state: &SessionState) -> TrackingDoc {
                 let start = b.start_time + ad.offset;
                 let tracking_events = EVENTS
                     .iter()
-                    .filter(|(e, _)| *e != "breakEnd")
                     .map(|(event, frac)| TrackingEvent {
                         event_type: event.to_string(),
                         beacon_urls: ad
@@ -84,112 +197,4 @@ pub fn tracking_doc(state: &SessionState) -> TrackingDoc {
         });
     }
     TrackingDoc { avails }
-}
-
-/// Beacon sending settings.
-#[derive(Debug, Clone, Copy)]
-pub struct BeaconPolicy {
-    pub timeout: Duration,
-    pub attempts: u32,
-}
-
-impl Default for BeaconPolicy {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(3),
-            attempts: 3,
-        }
-    }
-}
-
-/// A viewer fetched segment `seg` of ad `ad` in break `brk`: record it and fire the
-/// events whose position the segment reached (impression and start on the first fetch,
-/// quartiles by position, complete with the last segment), each at most once.
-/// Returns the ad segment's real URL.
-pub fn on_ad_fetch(
-    session: &Session,
-    state: &mut SessionState,
-    brk: u64,
-    slot: u16,
-    rendition: usize,
-    http: &reqwest::Client,
-    policy: BeaconPolicy,
-) -> Option<String> {
-    let b = state.timeline.break_state(brk)?;
-    let super::rewrite::Plan::Replace(slots) = &b.plan else {
-        return None;
-    };
-    let sl = *slots.get(slot as usize)?;
-    let ad_idx = sl.ad?;
-    let d = state.decisions.get(&brk)?.clone();
-    let ad = d.ads.get(ad_idx as usize)?;
-    let r = ad
-        .creative
-        .renditions
-        .get(rendition)
-        .unwrap_or(ad.creative.reference());
-    let (url, _) = r
-        .segments
-        .get(sl.seg as usize)
-        .or_else(|| ad.creative.reference().segments.get(sl.seg as usize))?
-        .clone();
-    let segs = &ad.creative.reference().segments;
-    let seg_start: f64 = segs.iter().take(sl.seg as usize).map(|s| s.1).sum();
-    let seg_end = seg_start + segs.get(sl.seg as usize).map(|s| s.1).unwrap_or(0.0);
-    let last = sl.seg as usize + 1 >= segs.len();
-    if state.fetched.len() >= 1000 {
-        state.fetched.remove(0);
-    }
-    state.fetched.push(AdFetch {
-        avail_index: d.avail_index,
-        ad_id: ad.vast.ad_id.clone(),
-        segment: sl.seg,
-        rendition,
-    });
-    if session.reporting == Reporting::Client {
-        return Some(url);
-    }
-    for (i, (event, frac)) in EVENTS.iter().enumerate() {
-        let due = match *event {
-            "complete" => last,
-            "breakEnd" => false,
-            _ => ad.duration * frac < seg_end - 1e-6,
-        };
-        if !due || !state.fired.insert((brk, ad_idx, i as u8)) {
-            continue;
-        }
-        for (_, beacon) in ad.vast.beacons.iter().filter(|(e, _)| e == event) {
-            if state.beacons.len() >= 1000 {
-                state.beacons.remove(0);
-            }
-            state.beacons.push(FiredBeacon {
-                avail_index: d.avail_index,
-                ad_id: ad.vast.ad_id.clone(),
-                event: event.to_string(),
-                url: beacon.clone(),
-            });
-            tokio::spawn(send_beacon(http.clone(), beacon.clone(), policy));
-        }
-    }
-    Some(url)
-}
-
-/// GET a beacon URL: `attempts` tries, each with `timeout`, backing off between them.
-pub async fn send_beacon(http: reqwest::Client, url: String, policy: BeaconPolicy) -> bool {
-    for attempt in 0..policy.attempts.max(1) {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
-        }
-        let ok = matches!(
-            tokio::time::timeout(policy.timeout, http.get(&url).send()).await,
-            Ok(Ok(r)) if r.status().is_success()
-        );
-        if ok {
-            metrics::counter!("ssai_beacons_sent_total").increment(1);
-            return true;
-        }
-    }
-    metrics::counter!("ssai_beacons_failed_total").increment(1);
-    tracing::warn!(url, "beacon failed");
-    false
 }

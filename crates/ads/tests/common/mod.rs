@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ads::{AdServer, AdServerConfig, Proxy, ProxyConfig};
 use serde_json::{Value, json};
@@ -37,28 +37,7 @@ pub async fn ad_server(fx_base: &str) -> (AdServer, String) {
     (s, base)
 }
 
-/// Real time sped up by `factor`.
-pub struct ScaledClock {
-    start: Instant,
-    base: i64,
-    factor: f64,
-}
-
-impl ScaledClock {
-    pub fn new(factor: f64) -> Self {
-        Self {
-            start: Instant::now(),
-            base: chrono::Utc::now().timestamp_millis(),
-            factor,
-        }
-    }
-}
-
-impl engine::Clock for ScaledClock {
-    fn now_ms(&self) -> i64 {
-        self.base + (self.start.elapsed().as_millis() as f64 * self.factor) as i64
-    }
-}
+pub use clock::ScaledClock;
 
 /// An engine channel "live": vod1, vod2, vod3 in rotation, a `break_secs` ad break (slate,
 /// CUE-OUT/CUE-IN + SCTE-35 DATERANGE) after every VOD. Returns the engine's base URL

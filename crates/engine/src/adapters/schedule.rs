@@ -29,6 +29,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use clock::Clock;
+
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
@@ -79,6 +81,7 @@ impl ScheduleAdapterConfig {
 /// Channels and items from a schedule service; other channels from `inner`.
 pub struct ScheduleAdapter {
     cfg: ScheduleAdapterConfig,
+    clock: Arc<dyn Clock>,
     http: reqwest::Client,
     inner_assets: Arc<dyn AssetManager>,
     inner_channels: Arc<dyn ChannelManager>,
@@ -197,8 +200,10 @@ impl Event {
 }
 
 impl ScheduleAdapter {
+    /// `clock` is the engine's: it ages the reads kept and places a content probe.
     pub fn new(
         cfg: ScheduleAdapterConfig,
+        clock: Arc<dyn Clock>,
         inner_assets: Arc<dyn AssetManager>,
         inner_channels: Arc<dyn ChannelManager>,
     ) -> Result<Self> {
@@ -213,6 +218,7 @@ impl ScheduleAdapter {
                 .build()
                 .map_err(|e| Error::Config(e.to_string()))?,
             cfg,
+            clock,
             inner_assets,
             inner_channels,
             ours: RwLock::new(HashSet::new()),
@@ -253,7 +259,7 @@ impl ScheduleAdapter {
         let ahead = self.cfg.read_ahead.as_millis() as Millis;
         let to = at.saturating_add(ahead);
         if let Some(r) = self.read.lock().expect("read lock").get(channel)
-            && r.when.elapsed() < self.cfg.reuse_for
+            && self.clock.instant().saturating_duration_since(r.when) < self.cfg.reuse_for
             && r.from <= at
             && at <= r.to - ahead / 2
         {
@@ -285,7 +291,7 @@ impl ScheduleAdapter {
                 let r = Read {
                     from: at,
                     to,
-                    when: Instant::now(),
+                    when: self.clock.instant(),
                     slots: slots.clone(),
                 };
                 read.insert(channel.to_string(), r);
@@ -313,7 +319,7 @@ impl ScheduleAdapter {
         };
         let last = self.ads.lock().expect("ads lock").clone();
         if let Some((when, ads)) = &last
-            && when.elapsed() < HOUSE_ADS_TTL
+            && self.clock.instant().saturating_duration_since(*when) < HOUSE_ADS_TTL
         {
             return ads.clone();
         }
@@ -336,7 +342,7 @@ impl ScheduleAdapter {
                     .filter(CatalogAsset::is_house_ad)
                     .map(|a| a.url)
                     .collect();
-                *self.ads.lock().expect("ads lock") = Some((Instant::now(), ads.clone()));
+                *self.ads.lock().expect("ads lock") = Some((self.clock.instant(), ads.clone()));
                 ads
             }
             Err(e) => {
@@ -353,7 +359,7 @@ impl ScheduleAdapter {
         let Some(at) = req.at_ms else {
             // A probe for content (the channel's profile): the position-th upcoming VOD or
             // live source.
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = self.clock.now_ms();
             let slots = self.slots(&req.channel, now, now + read_ahead).await?;
             return Ok(
                 match slots::content_urls(&slots, now).nth(req.position as usize) {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::Clock;
+use clock::Clock;
 use hls::Playlist;
 use hls::validate::{LiveTracker, Severity, check_text};
 use url::Url;

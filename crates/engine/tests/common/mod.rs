@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub mod follow;
 
+use clock::Clock;
 use engine::{
-    ChannelsFile, Clock, Engine, EngineOptions, FileAdapter, FileChannel, MemoryStore, Service,
-    Store,
+    ChannelsFile, Engine, EngineOptions, FileAdapter, FileChannel, MemoryStore, Service, Store,
 };
 
 pub fn fixtures() -> PathBuf {
@@ -32,28 +32,8 @@ pub async fn fixture_server() -> String {
         .await
 }
 
-/// Real time sped up by `factor`, starting at the real now.
-pub struct ScaledClock {
-    start: Instant,
-    base: i64,
-    factor: f64,
-}
-
-impl ScaledClock {
-    pub fn new(factor: f64) -> Self {
-        Self {
-            start: Instant::now(),
-            base: chrono::Utc::now().timestamp_millis(),
-            factor,
-        }
-    }
-}
-
-impl Clock for ScaledClock {
-    fn now_ms(&self) -> i64 {
-        self.base + (self.start.elapsed().as_millis() as f64 * self.factor) as i64
-    }
-}
+#[allow(unused_imports)]
+pub use clock::ScaledClock;
 
 pub fn channels(json: serde_json::Value) -> FileAdapter {
     let file: ChannelsFile = serde_json::from_value(json).unwrap();

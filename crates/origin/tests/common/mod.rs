@@ -52,7 +52,7 @@ pub async fn start_default() -> Running {
     start(|c| {
         Origin::with_parts(
             c,
-            Arc::new(origin::SystemClock),
+            Arc::new(clock::SystemClock),
             Arc::new(origin::store::MemoryStore::new()),
             None,
         )

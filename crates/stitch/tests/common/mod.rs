@@ -21,7 +21,11 @@ impl Env {
     /// The fixtures served by `serve_dir`, and the stitch service nested under `/stitch`.
     pub async fn start() -> Env {
         let (_, fixtures) = testkit::serve_dir(testkit::fixtures_dir()).await;
-        let source = stitch::HttpSource::new(Duration::from_secs(60), Duration::from_secs(5));
+        let source = stitch::HttpSource::new(
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            clock::system(),
+        );
         let stitcher = stitch::Stitcher::new(Arc::new(source), None, None);
         let app = axum::Router::new().nest("/stitch", stitcher.router());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
