@@ -57,8 +57,8 @@ impl Shared {
     ) -> Result<BTreeMap<u64, Arc<PeriodKeys>>, OriginError> {
         let mut out = BTreeMap::new();
         for p in periods {
-            if !out.contains_key(&p) {
-                out.insert(p, self.period_keys(channel, endpoint, drm, p).await?);
+            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(p) {
+                e.insert(self.period_keys(channel, endpoint, drm, p).await?);
             }
         }
         Ok(out)
