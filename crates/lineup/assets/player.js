@@ -127,7 +127,8 @@ for (const c of checks) {
     .then((version) => {
       c.version = version;
       log(`[${c.n}] ${version}: ${c.src}`);
-      return c.video.play();
+      // A refused or interrupted play() is the page's business, not a player error.
+      c.video.play().catch((e) => c.monitor.error(`play/${e && e.name}`));
     })
     .catch((e) => {
       c.loadError = String(e && (e.message || e.code) || e);

@@ -599,10 +599,7 @@ fn page_config(
         now_playing: Some("engine/api/v1/channels/demo".into()),
         // The EPG strip: channel "demo"'s schedule (the page adds `start`/`end`).
         schedule: Some("schedule/api/v1/channels/demo/schedule".into()),
-        licences: vec![(
-            "drm".into(),
-            relative(&drm_licence(base, "drm")),
-        )],
+        licences: vec![("drm".into(), relative(&drm_licence(base, "drm")))],
         docs: vec![
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),

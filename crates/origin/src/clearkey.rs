@@ -62,9 +62,8 @@ pub async fn licence(
     Path((channel, endpoint)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Licence>, ApiError> {
-    let req: LicenceRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_field("kids", format!("not a ClearKey licence request: {e}"))
-    })?;
+    let req: LicenceRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_field("kids", format!("not a ClearKey licence request: {e}")))?;
     let derived = {
         let ch = s.channel(&channel)?;
         let data = ch.lock();

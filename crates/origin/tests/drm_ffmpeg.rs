@@ -75,10 +75,18 @@ async fn clearkey(r: &Running, url: &str, kid: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert!(resp.status().is_success(), "licence {url}: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "licence {url}: {}",
+        resp.status()
+    );
     let j: serde_json::Value = resp.json().await.unwrap();
     let jwk = &j["keys"][0];
-    assert_eq!((jwk["kty"].as_str(), jwk["kid"].as_str()), (Some("oct"), Some(kid.as_str())), "{j}");
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["kid"].as_str()),
+        (Some("oct"), Some(kid.as_str())),
+        "{j}"
+    );
     use base64::Engine;
     hex::encode(
         base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -162,7 +170,13 @@ async fn cbcs_cenc_and_ts_sample_aes_decrypt_to_the_clear_frames() {
         let kid = tenc_kid(&init);
         assert_eq!(
             key_url.as_deref(),
-            Some(format!("data:text/plain;base64,{}", b64(&hex::decode(&kid).unwrap(), false)).as_str()),
+            Some(
+                format!(
+                    "data:text/plain;base64,{}",
+                    b64(&hex::decode(&kid).unwrap(), false)
+                )
+                .as_str()
+            ),
             "{ep}: EXT-X-KEY URI"
         );
         let key = clearkey(&r, &format!("{}/keys/d/{ep}/clearkey", r.base), &kid).await;

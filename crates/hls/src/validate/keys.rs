@@ -63,7 +63,8 @@ impl SegmentKeys {
     /// it, e.g. a path relative to a common folder: resources are compared resolved against
     /// it), against what earlier listings stated.
     pub fn observe(&mut self, playlist_uri: &str, p: &MediaPlaylist) -> Vec<Problem> {
-        let Ok(base) = url::Url::parse("http://playlist.invalid/").and_then(|b| b.join(playlist_uri))
+        let Ok(base) =
+            url::Url::parse("http://playlist.invalid/").and_then(|b| b.join(playlist_uri))
         else {
             return Vec::new();
         };
@@ -93,8 +94,7 @@ impl SegmentKeys {
                         self.seen.remove(&old);
                     }
                     self.order.push_back(resource.clone());
-                    self.seen
-                        .insert(resource, (sig, playlist_uri.to_string()));
+                    self.seen.insert(resource, (sig, playlist_uri.to_string()));
                 }
             }
         }
