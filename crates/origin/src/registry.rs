@@ -176,7 +176,7 @@ impl Shared {
     pub(crate) fn endpoint_view(&self, channel: &str, spec: EndpointSpec) -> EndpointView {
         EndpointView {
             url: format!("{}/out/{channel}/{}/index.m3u8", self.public_url, spec.id),
-            spec,
+            spec: spec.masked(),
         }
     }
 
