@@ -7,7 +7,6 @@
 //! itself once the provider is back.
 
 #[path = "../../origin/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod origin_common;
 
 use std::collections::BTreeSet;
@@ -226,7 +225,7 @@ async fn clear_frames(r: &Running, ch: &str, seq: u64, stream: &str) -> Vec<Stri
         .rev()
         .find_map(|s| s.map.as_ref().and_then(|m| m.uri()))
         .unwrap();
-    let init = get(r, &hls::uri::resolve_str(&url, init).unwrap().to_string())
+    let init = get(r, hls::uri::resolve_str(&url, init).unwrap().as_ref())
         .await
         .1;
     frames(&init, &clear_fragment(r, ch, seq).await, None, stream).unwrap()
