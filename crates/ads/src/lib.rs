@@ -83,6 +83,9 @@ pub struct AdsArgs {
     /// Bearer token for the playback configuration API.
     #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
+    /// Access keys (and region) of the MediaTailor API (SigV4).
+    #[command(flatten)]
+    pub aws: web::sigv4::SigV4Args,
 }
 
 /// The ad server and the proxy, built from [`AdsArgs`].
@@ -110,7 +113,13 @@ pub fn build(args: &AdsArgs) -> Result<(AdServer, Proxy)> {
         seed: args.seed,
         max_sessions: 10_000,
     });
+    let aws_keys = args.aws.keys().map_err(|message| AdsError::BadField {
+        field: "aws_api_credentials".into(),
+        message,
+    })?;
     let proxy = Proxy::new(ProxyConfig {
+        aws_keys,
+        aws_region: args.aws.aws_api_region.clone(),
         max_sessions: args.max_sessions,
         api_token: args.api_token.as_ref().map(|t| Arc::from(t.expose())),
         public_url: Some(format!("{}/ads", public.trim_end_matches('/'))),

@@ -46,6 +46,7 @@ async fn lineup_ads(public_url: Option<&str>) -> String {
         seed: 1,
         max_sessions: 100,
         api_token: None,
+        aws: Default::default(),
     };
     let (ad_server, proxy) = ads::build(&args).unwrap();
     let router = ads::router(&ad_server, &proxy);

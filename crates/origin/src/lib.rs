@@ -100,7 +100,9 @@ mod encrypted;
 pub mod error;
 mod ingest;
 pub mod keys;
+pub mod mediapackage;
 pub mod model;
+mod ops;
 mod out_path;
 pub mod persist;
 mod playback;
@@ -252,6 +254,10 @@ impl Origin {
     /// An origin with the stores its configuration names and an explicit clock, with the
     /// channels of a persistent store restored (no background tasks: [`build`] adds them).
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self, OriginError> {
+        config
+            .aws
+            .keys()
+            .map_err(|e| OriginError::bad("aws_api_credentials", e))?;
         let (store, index) = stores(&config)?;
         let origin = Self::with_parts(config, clock, store, index);
         origin.shared.refresh().await?;
@@ -350,9 +356,17 @@ impl Origin {
             )
             .route("/out/{channel}/{endpoint}/{*path}", get(playback::out))
             .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key));
+        // The MediaPackage door (SigV4; keys were checked by `open`).
+        let verifier = web::sigv4::Verifier::new(
+            s.config.aws.keys().unwrap_or_default(),
+            "mediapackage",
+            s.config.aws.aws_api_region.clone(),
+            "ForbiddenException",
+        );
         Router::new()
             .merge(control)
             .merge(public)
+            .merge(mediapackage::routes(Arc::new(verifier)))
             .with_state(s)
             .merge(web::common_routes())
             .merge(web::docs_routes(Self::openapi()))

@@ -71,6 +71,7 @@ pub fn router(p: Proxy) -> Router {
     Router::new()
         .merge(public)
         .merge(api)
+        .merge(super::mediatailor::routes(&p))
         .with_state(p)
         .merge(web::docs_routes(ApiDoc::openapi()))
         .merge(web::common_routes())

@@ -36,6 +36,7 @@ pub mod creative;
 pub mod decide;
 mod http;
 pub mod loader;
+pub mod mediatailor;
 pub mod playlist;
 pub mod policy;
 pub mod rewrite;
@@ -78,6 +79,10 @@ pub struct ProxyConfig {
     pub beacons: beacons::BeaconPolicy,
     /// Where sessions live (default: this process's memory).
     pub sessions: Option<Arc<dyn SessionStore>>,
+    /// The access keys the MediaTailor API ([`mediatailor`]) accepts SigV4 signatures
+    /// from (none: it refuses every request), and the region they sign for.
+    pub aws_keys: web::sigv4::AccessKeys,
+    pub aws_region: String,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -90,6 +95,8 @@ impl std::fmt::Debug for ProxyConfig {
             .field("api_token", &self.api_token.as_ref().map(|_| "***"))
             .field("public_url", &self.public_url)
             .field("sessions", &self.sessions.as_ref().map(|_| "custom"))
+            .field("aws_keys", &self.aws_keys.ids())
+            .field("aws_region", &self.aws_region)
             .finish()
     }
 }
@@ -105,6 +112,8 @@ impl Default for ProxyConfig {
             public_url: None,
             beacons: beacons::BeaconPolicy::default(),
             sessions: None,
+            aws_keys: web::sigv4::AccessKeys::default(),
+            aws_region: "us-east-1".into(),
         }
     }
 }
