@@ -22,6 +22,23 @@ pub struct KeyPair {
 }
 
 impl KeyPair {
+    /// A fresh random pair in AWS's shape: `AKIA` + 16 of `A-Z 0-9`, and a 40-character
+    /// secret of `A-Z a-z 0-9` (no character a shell would read specially).
+    pub fn generate() -> Self {
+        use rand::Rng;
+        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        let mut pick = |set: &[u8], n: usize| -> String {
+            (0..n)
+                .map(|_| set[rng.random_range(0..set.len())] as char)
+                .collect()
+        };
+        let id = format!("AKIA{}", pick(UPPER, 16));
+        let secret = pick(ANY, 40);
+        Self::new(id, secret)
+    }
+
     pub fn new(access_key_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
         Self {
             access_key_id: access_key_id.into(),
