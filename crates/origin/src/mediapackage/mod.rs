@@ -360,7 +360,7 @@ async fn delete_endpoint(State(s): State<Arc<Shared>>, Path(id): Path<String>) -
 /// What an ARN names here.
 enum Resource {
     Channel(String),
-    Endpoint(String, EndpointSpec),
+    Endpoint(String, Box<EndpointSpec>),
 }
 
 fn resource(s: &Shared, arn: &str) -> Result<Resource, AwsError> {
@@ -373,7 +373,7 @@ fn resource(s: &Shared, arn: &str) -> Result<Resource, AwsError> {
     }
     if let Some(id) = rest.strip_prefix("origin_endpoints/") {
         let (channel, spec) = find_endpoint(s, id).map_err(|_| unknown())?;
-        return Ok(Resource::Endpoint(channel, spec));
+        return Ok(Resource::Endpoint(channel, Box::new(spec)));
     }
     Err(unknown())
 }
@@ -392,7 +392,7 @@ async fn retag(
         }
         Resource::Endpoint(channel, mut spec) => {
             edit(&mut spec.tags);
-            s.replace_endpoint(&channel, spec)
+            s.replace_endpoint(&channel, *spec)
                 .await
                 .map_err(|e| from_origin(e, ""))?;
         }
