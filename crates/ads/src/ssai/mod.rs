@@ -39,6 +39,7 @@ pub mod loader;
 pub mod mediatailor;
 pub mod playlist;
 pub mod policy;
+pub mod redis_store;
 pub mod rewrite;
 pub mod session;
 pub mod store;
@@ -52,6 +53,7 @@ use std::time::Duration;
 use axum::Router;
 
 pub use config::PlaybackConfiguration;
+pub use redis_store::RedisSessions;
 pub use session::{Reporting, SessionMeta, SessionState};
 pub use store::{Loaded, MemorySessions, SessionStore};
 
@@ -83,6 +85,10 @@ pub struct ProxyConfig {
     /// from (none: it refuses every request), and the region they sign for.
     pub aws_keys: web::sigv4::AccessKeys,
     pub aws_region: String,
+    /// Conditioning of non-HLS creatives (MP4 mezzanines) into the content's renditions;
+    /// without it, only HLS creatives play (the others fire VAST error 403). Its files are
+    /// served under `/v1/conditioned/` (its public URL should name that).
+    pub conditioner: Option<crate::condition::Conditioner>,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -97,6 +103,10 @@ impl std::fmt::Debug for ProxyConfig {
             .field("sessions", &self.sessions.as_ref().map(|_| "custom"))
             .field("aws_keys", &self.aws_keys.ids())
             .field("aws_region", &self.aws_region)
+            .field(
+                "conditioner",
+                &self.conditioner.as_ref().map(|c| c.config().dir.clone()),
+            )
             .finish()
     }
 }
@@ -114,6 +124,7 @@ impl Default for ProxyConfig {
             sessions: None,
             aws_keys: web::sigv4::AccessKeys::default(),
             aws_region: "us-east-1".into(),
+            conditioner: None,
         }
     }
 }
@@ -130,6 +141,8 @@ struct Inner {
     sessions: Arc<dyn SessionStore>,
     origin: OriginCache,
     creatives: CreativeCache,
+    /// Content profiles by master URL (what conditioned ads are made for).
+    profiles: crate::condition::ProfileCache,
     http: reqwest::Client,
     /// Rendered playlists by (session, rendition), with what they were rendered from.
     rendered: Mutex<HashMap<(String, usize), playlist::Rendered>>,
@@ -153,6 +166,7 @@ impl Proxy {
             inner: Arc::new(Inner {
                 origin: OriginCache::new(http.clone(), cfg.origin_cache),
                 creatives: CreativeCache::new(http.clone()),
+                profiles: crate::condition::ProfileCache::default(),
                 cfg,
                 configs: RwLock::default(),
                 sessions,
