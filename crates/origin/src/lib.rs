@@ -54,6 +54,11 @@
 //!   into a file kind; the handler dispatches on it.
 //! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys, and the derived keys of DRM
 //!   endpoints without a key provider.
+//! - `/channels[/{id}[/credentials|/ingest_endpoints/{1|2}/credentials]]`,
+//!   `/origin_endpoints[/{id}]`, `/tags/{arn}`: MediaPackage's API for the AWS SDKs and
+//!   CLI, SigV4-signed ([`mediapackage`]), translated onto the operations the lineup API
+//!   calls (`ops`: add / replace / remove an endpoint, edit a channel, rotate ingest
+//!   credentials).
 //! - `/healthz`, `/metrics`.
 //!
 //! ## Architecture
