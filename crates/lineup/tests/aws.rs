@@ -146,6 +146,38 @@ async fn sdk_and_cli_drive_the_demo_end_to_end() {
     let (code, out) = lineup(&["validate", &format!("{url}?start={started}")]).await;
     assert_eq!(code, 0, "start-over:\n{out}");
 
+    // A CMAF endpoint and a PROGRAM-DATE-TIME interval, both from the SDK, followed too.
+    let cmaf = mp
+        .ok(
+            "create_origin_endpoint",
+            json!({"ChannelId": "aws1", "Id": "aws1-cmaf", "StartoverWindowSeconds": 60,
+                   "CmafPackage": {"HlsManifests": [{"Id": "aws1-cmaf", "PlaylistWindowSeconds": 20,
+                                                     "ProgramDateTimeIntervalSeconds": 6}]}}),
+        )
+        .await;
+    let cmaf_url = cmaf["CmafPackage"]["HlsManifests"][0]["Url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cmaf_media = testkit::wait_for(Duration::from_secs(60), "the CMAF playlist", || {
+        let url = cmaf_url.clone();
+        async move {
+            let media = first_media(&url).await?;
+            let text = get(&media).await?;
+            (text.matches("#EXTINF").count() >= 4).then_some(text)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(cmaf_media.contains("#EXT-X-MAP"), "{cmaf_media}");
+    let pdts = cmaf_media.matches("#EXT-X-PROGRAM-DATE-TIME").count();
+    assert!(
+        pdts >= 1 && pdts < cmaf_media.matches("#EXTINF").count(),
+        "one PROGRAM-DATE-TIME per 6 s, not per segment:\n{cmaf_media}"
+    );
+    let (code, out) = lineup(&["validate", "--follow", "6", &cmaf_url]).await;
+    assert_eq!(code, 0, "CMAF endpoint:\n{out}");
+
     // The window, updated with the CLI, and the playlist following it.
     let (code, _, err) = mp
         .cli(&[
