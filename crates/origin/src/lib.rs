@@ -53,18 +53,14 @@
 //!   encrypted ones): playback, CORS. One parser (`out_path::OutRequest`) turns the path
 //!   into a file kind; the handler dispatches on it.
 //! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys, and the derived keys of DRM
-<<<<<<< HEAD
-//!   endpoints without a key provider.
+//!   endpoints without a key provider (TS SAMPLE-AES).
+//! - `POST /keys/{ch}/{ep}/clearkey`: a W3C EME ClearKey licence for the derived keys of a
+//!   CMAF DRM endpoint without a key provider (`clearkey`).
 //! - `/channels[/{id}[/credentials|/ingest_endpoints/{1|2}/credentials]]`,
 //!   `/origin_endpoints[/{id}]`, `/tags/{arn}`: MediaPackage's API for the AWS SDKs and
 //!   CLI, SigV4-signed ([`mediapackage`]), translated onto the operations the lineup API
 //!   calls (`ops`: add / replace / remove an endpoint, edit a channel, rotate ingest
 //!   credentials).
-=======
-//!   endpoints without a key provider (TS SAMPLE-AES).
-//! - `POST /keys/{ch}/{ep}/clearkey`: a W3C EME ClearKey licence for the derived keys of a
-//!   CMAF DRM endpoint without a key provider (`clearkey`).
->>>>>>> main
 //! - `/healthz`, `/metrics`.
 //!
 //! ## Architecture
@@ -367,8 +363,11 @@ impl Origin {
                 put(ingest::ingest).delete(ingest::ingest),
             )
             .route("/out/{channel}/{endpoint}/{*path}", get(playback::out))
-<<<<<<< HEAD
-            .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key));
+            .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key))
+            .route(
+                "/keys/{channel}/{endpoint}/clearkey",
+                axum::routing::post(clearkey::licence),
+            );
         // The MediaPackage door (SigV4; keys were checked by `open`).
         let verifier = web::sigv4::Verifier::new(
             s.config.aws.keys().unwrap_or_default(),
@@ -376,13 +375,6 @@ impl Origin {
             s.config.aws.aws_api_region.clone(),
             "ForbiddenException",
         );
-=======
-            .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key))
-            .route(
-                "/keys/{channel}/{endpoint}/clearkey",
-                axum::routing::post(clearkey::licence),
-            );
->>>>>>> main
         Router::new()
             .merge(control)
             .merge(public)
