@@ -1,5 +1,6 @@
 //! The access key pairs an AWS-shaped API accepts: from flags (`--aws-api-key ID:SECRET`,
-//! repeatable), the environment (`LINEUP_AWS_API_KEYS`, comma-separated) or a credentials
+//! repeatable), the environment (`LINEUP_<SERVICE>_AWS_API_KEY`, comma-separated, given by
+//! `lineup`'s one rule for option variables) or a credentials
 //! file in the AWS CLI's format holding several (`--aws-api-credentials`; every profile
 //! with both `aws_access_key_id` and `aws_secret_access_key` is one accepted pair).
 //!
@@ -225,21 +226,16 @@ pub struct SigV4Args {
     /// An access key pair the AWS-shaped API accepts, `ACCESS_KEY_ID:SECRET_ACCESS_KEY`;
     /// repeat for several (environment: comma-separated). Without any key the AWS-shaped
     /// API refuses every request (403).
-    #[arg(
-        long = "aws-api-key",
-        env = "LINEUP_AWS_API_KEYS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
+    #[arg(long = "aws-api-key", value_delimiter = ',', hide_env_values = true)]
     #[serde(default, skip_serializing)]
     pub aws_api_key: Vec<KeyPair>,
     /// A credentials file in the AWS CLI's format (`[profile]`, `aws_access_key_id`,
     /// `aws_secret_access_key`): every profile's pair is accepted.
-    #[arg(long, env = "LINEUP_AWS_API_CREDENTIALS")]
+    #[arg(long)]
     #[serde(default)]
     pub aws_api_credentials: Option<PathBuf>,
     /// The region clients sign for (`--region` of the AWS CLI).
-    #[arg(long, env = "LINEUP_AWS_API_REGION", default_value = "us-east-1")]
+    #[arg(long, default_value = "us-east-1")]
     #[serde(default = "default_region")]
     pub aws_api_region: String,
 }
