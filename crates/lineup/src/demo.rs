@@ -214,7 +214,7 @@ fn demo_engine(
 }
 
 /// The origin with channel "demo": a DVR endpoint (I-frames, DATERANGE ad markers), a CMAF
-/// endpoint and an AES-128 endpoint.
+/// endpoint (DATERANGE markers) and an AES-128 endpoint (CUE-OUT/CUE-IN markers).
 async fn demo_origin(
     addr: SocketAddr,
     base: &str,
@@ -234,9 +234,12 @@ async fn demo_origin(
     aes.encryption = origin::Encryption::Aes128 {
         key_rotation_seconds: 60,
     };
+    // Breaks marked on every endpoint, so SSAI can run in front of each kind.
+    aes.ad_markers = origin::AdMarkers::Scte35Enhanced;
     let mut cmaf = origin::EndpointSpec::new("cmaf");
     cmaf.packaging = origin::Packaging::Cmaf;
     cmaf.i_frames = true;
+    cmaf.ad_markers = origin::AdMarkers::Daterange;
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
     spec.endpoints = vec![dvr, cmaf, aes];
