@@ -1,11 +1,12 @@
-//! SSAI in front of every content kind `lineup demo` publishes, with an ad server that
+//! SSAI in front of every content kind `lineup demo` publishes (CMAF, AES-128, CMAF cbcs), with an ad server that
 //! answers only MP4 mezzanines behind a 3-level wrapper chain (the ads crate's test stack):
 //! the demo's proxy conditions the creative to each content's profile (fMP4 with an init
 //! segment for the CMAF endpoint, TS for the AES-128 one) and splices it. For each kind, a
 //! viewer session passes `lineup validate --follow` across a break, ffmpeg decodes it
 //! through the break (for AES-128: the content's key fetched, the ads in the clear and the
-//! key restored after them, IVs explicit), every discontinuity of the CMAF session names its
-//! `EXT-X-MAP`, and each ad segment probes (ffprobe) at its variant's resolution.
+//! key restored after them, IVs explicit), every discontinuity of the fMP4 sessions names
+//! its `EXT-X-MAP`, ads play in the clear between keyed content (cbcs too), and each ad
+//! segment probes (ffprobe) at its variant's resolution.
 
 mod common;
 #[path = "../../ads/tests/mp4_stack/mod.rs"]
@@ -68,7 +69,7 @@ async fn check_playlist(kind: &str, variant: &str, resolution: &str, dir: &std::
         .collect();
     assert!(!ads.is_empty(), "{kind}: no ad in\n{text}");
     for (i, s) in m.segments.iter().enumerate() {
-        if kind == "cmaf" && (s.discontinuity || i == 0) {
+        if kind != "aes" && (s.discontinuity || i == 0) {
             assert!(
                 s.map.is_some(),
                 "{kind}: segment {i} names no EXT-X-MAP\n{text}"
@@ -78,6 +79,8 @@ async fn check_playlist(kind: &str, variant: &str, resolution: &str, dir: &std::
         let clear = keys.is_empty() || keys.iter().all(|k| k.method() == Some("NONE"));
         if ads.contains(&i) {
             assert!(clear, "{kind}: ad segment {i} under a key\n{text}");
+        } else if kind == "drm" {
+            assert!(!clear, "{kind}: content segment {i} in the clear\n{text}");
         } else if kind == "aes" {
             assert!(!clear, "{kind}: content segment {i} in the clear\n{text}");
             assert!(
@@ -133,7 +136,7 @@ async fn mp4_ads_in_cmaf_and_aes128_content() {
         .nth(1)
         .expect("SSAI URL shape")
         .to_string();
-    for kind in ["cmaf", "aes"] {
+    for kind in ["cmaf", "aes", "drm"] {
         let path = dvr_path.replace("/dvr/", &format!("/{kind}/"));
         let origin_master = format!("{base}/origin/out/{path}");
         testkit::wait_until(
@@ -177,19 +180,23 @@ async fn mp4_ads_in_cmaf_and_aes128_content() {
         for (variant, resolution) in &vs {
             check_playlist(kind, variant, resolution, tmp.path()).await;
         }
-        // From inside the break on: the validator and ffmpeg across its end.
+        // From inside the break on: the validator and ffmpeg across its end (the DRM
+        // endpoint's cbcs content needs a CDM: the validator only).
         let decode_args = ["-http_persistent", "0", "-i", master.as_str(), "-t", "20"];
         let follow_args = ["validate", "--follow", "30", master.as_str()];
-        let (decode, follow) = tokio::join!(
-            testkit::ffmpeg_decode(&decode_args, Duration::from_secs(120)),
-            lineup(&follow_args)
-        );
-        decode.assert_clean(&format!("{kind} SSAI session"));
+        let decode = async {
+            if kind != "drm" {
+                testkit::ffmpeg_decode(&decode_args, Duration::from_secs(120))
+                    .await
+                    .assert_clean(&format!("{kind} SSAI session"));
+            }
+        };
+        let (_, follow) = tokio::join!(decode, lineup(&follow_args));
         assert_eq!(follow.0, 0, "{kind} SSAI session:\n{}", follow.1);
     }
     // Every ad the viewers fetched reported its impression to the ad server.
     let hits = stack.hits();
-    for kind in ["cmaf", "aes"] {
+    for kind in ["cmaf", "aes", "drm"] {
         assert!(
             hits.iter()
                 .any(|h| h.starts_with(&format!("viewer-{kind}/"))
