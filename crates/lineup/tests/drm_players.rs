@@ -148,6 +148,7 @@ async fn hlsjs_and_shaka_play_every_drm_endpoint_across_key_rotations_and_fail_w
     ];
 
     // All five at once, each >= 60 s.
+    let started = chrono::Utc::now().timestamp();
     let browser = Browser::start(1280, 900).await.expect("chromium");
     browser
         .goto(&players_page(&demo, &players, None))
@@ -176,6 +177,27 @@ async fn hlsjs_and_shaka_play_every_drm_endpoint_across_key_rotations_and_fail_w
         assert!(s.played_seconds >= PLAY_SECONDS, "{what}: {s:?}");
     }
     drop(browser);
+    // What they played spanned key rotations and VOD changes: the time-shifted playlists of
+    // that minute carry several keys and discontinuities.
+    for ep in ["drm", "drm-cenc", "drm-ts"] {
+        let url = demo.url(&format!(
+            "origin/out/demo/{ep}/{}?start={started}&end={}",
+            demo.first_variant(ep).await,
+            chrono::Utc::now().timestamp()
+        ));
+        let pl = testkit::http::get_media_playlist(&reqwest::Client::new(), &url).await;
+        let keys: std::collections::BTreeSet<&str> = pl
+            .segments
+            .iter()
+            .flat_map(|s| &s.keys)
+            .filter_map(|k| k.uri())
+            .collect();
+        let vod_changes = pl.segments.iter().filter(|s| s.discontinuity).count();
+        assert!(
+            keys.len() >= 2 && vod_changes >= 1,
+            "{ep}: {keys:?}, {vod_changes} discontinuities"
+        );
+    }
 
     // Wrong keys: every player fails (a fatal error, or nothing played).
     let wrong = wrong_key_server().await;

@@ -119,6 +119,14 @@ async fn every_encrypted_playlist_follows_clean_across_key_rotations_and_vod_cha
             "{ep}: {}",
             live.discontinuity_sequence
         );
+        // 12 s windows of 8 s key periods: every window holds a key change.
+        let keys: std::collections::BTreeSet<&str> = live
+            .segments
+            .iter()
+            .flat_map(|s| &s.keys)
+            .filter_map(|k| k.uri())
+            .collect();
+        assert!(keys.len() >= 2, "{ep}: one key in {keys:?}");
     }
     for (rep, reloads) in &reports {
         // Variants and I-frame playlists of both renditions.
