@@ -227,7 +227,8 @@ fn demo_engine(
 
 /// The origin with channel "demo": a DVR endpoint (I-frames, DATERANGE ad markers), a CMAF
 /// endpoint, an AES-128 endpoint and a DRM endpoint (CMAF `cbcs`, keys rotating every
-/// [`DRM_ROTATION_SECONDS`], ClearKey licence: [`drm_licence`]).
+/// [`DRM_ROTATION_SECONDS`], ClearKey licence: [`drm_licence`]); breaks marked on each
+/// (DATERANGE; CUE-OUT/CUE-IN on the AES-128 one).
 async fn demo_origin(
     addr: SocketAddr,
     base: &str,
@@ -249,9 +250,12 @@ async fn demo_origin(
     aes.encryption = origin::Encryption::Aes128 {
         key_rotation_seconds: 60,
     };
+    // Breaks marked on every endpoint, so SSAI can run in front of each kind.
+    aes.ad_markers = origin::AdMarkers::Scte35Enhanced;
     let mut cmaf = origin::EndpointSpec::new("cmaf");
     cmaf.packaging = origin::Packaging::Cmaf;
     cmaf.i_frames = true;
+    cmaf.ad_markers = origin::AdMarkers::Daterange;
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
     spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint()];
@@ -271,6 +275,7 @@ fn drm_endpoint() -> origin::EndpointSpec {
         key_rotation_interval_seconds: DRM_ROTATION_SECONDS,
         ..Default::default()
     });
+    drm.ad_markers = origin::AdMarkers::Daterange;
     drm
 }
 
