@@ -111,7 +111,10 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .mount("/engine", web::Service::new("engine", engine.router()))
         .mount("/pullpush", pullpush.shell())
         .mount("/origin", origin.shell())
-        .mount("/keys", web::Service::new("keys", demo_keys(&base, token.as_ref())));
+        .mount(
+            "/keys",
+            web::Service::new("keys", demo_keys(&base, token.as_ref())),
+        );
     let (process, ssai_master) = mount_the_rest(
         process,
         &base,
