@@ -214,7 +214,8 @@ fn demo_engine(
 }
 
 /// The origin with channel "demo": a DVR endpoint (I-frames, DATERANGE ad markers), a CMAF
-/// endpoint and an AES-128 endpoint.
+/// endpoint, an AES-128 endpoint and a DRM endpoint (CMAF `cbcs`, keys rotating every
+/// [`DRM_ROTATION_SECONDS`], ClearKey licence: [`drm_licence`]).
 async fn demo_origin(
     addr: SocketAddr,
     base: &str,
@@ -239,9 +240,30 @@ async fn demo_origin(
     cmaf.i_frames = true;
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
-    spec.endpoints = vec![dvr, cmaf, aes];
+    spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint()];
     let channel = origin.create_channel(spec).await?;
     Ok((origin, channel))
+}
+
+/// Key period of the demo's DRM endpoint: short, so a viewer sees keys rotate.
+pub const DRM_ROTATION_SECONDS: u64 = 30;
+
+/// The demo's DRM endpoint: CMAF `cbcs` (MediaPackage's `SAMPLE_AES` on CMAF), I-frames.
+fn drm_endpoint() -> origin::EndpointSpec {
+    let mut drm = origin::EndpointSpec::new("drm");
+    drm.packaging = origin::Packaging::Cmaf;
+    drm.i_frames = true;
+    drm.encryption = origin::Encryption::SampleAes(origin::DrmSettings {
+        key_rotation_interval_seconds: DRM_ROTATION_SECONDS,
+        ..Default::default()
+    });
+    drm
+}
+
+/// The W3C ClearKey licence URL of a DRM endpoint of channel "demo" (keys derived by the
+/// origin).
+pub fn drm_licence(base: &str, endpoint: &str) -> String {
+    format!("{base}/origin/keys/demo/{endpoint}/clearkey")
 }
 
 /// The test ad server over the bundled creatives, and the SSAI proxy in front of the
@@ -257,9 +279,19 @@ async fn demo_ads(
         seed: 1,
         max_sessions: 10_000,
     });
+    // MP4 creatives are conditioned to the channel's renditions (the cache folder is kept
+    // across runs in the system's temporary folder).
+    let conditioner = ads::condition::Conditioner::new(
+        ads::condition::ConditionConfig::new(
+            std::env::temp_dir().join("lineup-demo-conditioned"),
+            format!("{base}/ads/v1/conditioned"),
+        ),
+        reqwest::Client::new(),
+    )?;
     let ssai = ads::Proxy::new(ads::ProxyConfig {
         api_token: token,
         public_url: Some(format!("{base}/ads")),
+        conditioner: Some(conditioner),
         ..Default::default()
     });
     let dvr_url = channel
@@ -441,6 +473,8 @@ fn print_banner(args: &Args, demo: &Demo) {
     let dvr = endpoint("dvr");
     let cmaf = endpoint("cmaf");
     let aes = endpoint("aes");
+    let drm = endpoint("drm");
+    let licence = drm_licence(b, "drm");
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     println!(
         "lineup demo is running on {b}
@@ -459,6 +493,10 @@ fn print_banner(args: &Args, demo: &Demo) {
     {cmaf}
   AES-128 endpoint (key URI carries its token):
     {aes}
+  DRM endpoint (CMAF cbcs, ClearKey, keys rotate every {DRM_ROTATION_SECONDS} s; keys derived by the origin):
+    {drm}
+  ClearKey licence (W3C EME; hls.js drmSystems / Shaka drm.servers 'org.w3.clearkey'):
+    {licence}
   server-side ad insertion (each GET is a new viewer with its own ads; breaks every VOD):
     {ssai}
   test ad server (VAST): {b}/adserver/api/v1/vast?dur=30
@@ -532,6 +570,11 @@ fn page_config(
         ),
         ("cmaf", "CMAF", "origin: fMP4 remuxed from the ingested TS"),
         ("aes", "AES-128", "origin: encrypted, rotating keys"),
+        (
+            "drm",
+            "DRM",
+            "origin: CMAF cbcs, ClearKey licence, rotating keys (EME)",
+        ),
     ];
     for (id, label, note) in notes {
         if let Some(e) = channel.endpoints.iter().find(|e| e.spec.id == id) {
@@ -566,6 +609,7 @@ fn page_config(
         now_playing: Some("engine/api/v1/channels/demo".into()),
         // The EPG strip: channel "demo"'s schedule (the page adds `start`/`end`).
         schedule: Some("schedule/api/v1/channels/demo/schedule".into()),
+        licences: vec![("drm".into(), relative(&drm_licence(base, "drm")))],
         docs: vec![
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),

@@ -56,6 +56,45 @@ async fn fetch(r: &Running, url: &str) -> Vec<u8> {
         .to_vec()
 }
 
+fn b64(b: &[u8], url: bool) -> String {
+    use base64::Engine;
+    if url {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    } else {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+}
+
+/// The key of `kid` (hex) from a W3C ClearKey licence server, in hex.
+async fn clearkey(r: &Running, url: &str, kid: &str) -> String {
+    let kid = b64(&hex::decode(kid).unwrap(), true);
+    let resp = r
+        .http
+        .post(url)
+        .json(&serde_json::json!({"kids": [kid], "type": "temporary"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "licence {url}: {}",
+        resp.status()
+    );
+    let j: serde_json::Value = resp.json().await.unwrap();
+    let jwk = &j["keys"][0];
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["kid"].as_str()),
+        (Some("oct"), Some(kid.as_str())),
+        "{j}"
+    );
+    use base64::Engine;
+    hex::encode(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwk["k"].as_str().unwrap())
+            .unwrap(),
+    )
+}
+
 /// (init URL, segment URL, key URL, METHOD) of media sequence `seq` in a media playlist.
 async fn entry(
     r: &Running,
@@ -126,7 +165,21 @@ async fn cbcs_cenc_and_ts_sample_aes_decrypt_to_the_clear_frames() {
         let file = d.join(format!("{ep}.mp4"));
         std::fs::write(&file, [init.clone(), fetch(&r, &seg).await].concat()).unwrap();
         let file = file.to_str().unwrap().to_string();
-        let key = hex::encode(fetch(&r, &key_url.expect("key URI")).await);
+        // ClearKey signalling: the KID in a data: URI (as in the init's tenc); the key
+        // from the origin's ClearKey licence, asked as an EME CDM asks.
+        let kid = tenc_kid(&init);
+        assert_eq!(
+            key_url.as_deref(),
+            Some(
+                format!(
+                    "data:text/plain;base64,{}",
+                    b64(&hex::decode(&kid).unwrap(), false)
+                )
+                .as_str()
+            ),
+            "{ep}: EXT-X-KEY URI"
+        );
+        let key = clearkey(&r, &format!("{}/keys/d/{ep}/clearkey", r.base), &kid).await;
         assert_eq!(key.len(), 32);
         assert_eq!(
             frames(&file, "v", Some(&key), &[]).as_ref(),
@@ -145,7 +198,6 @@ async fn cbcs_cenc_and_ts_sample_aes_decrypt_to_the_clear_frames() {
             "{ep} wrong key"
         );
         // Shaka Packager, raw key decryption.
-        let kid = tenc_kid(&init);
         for (stream, ff, want) in [("video", "v", &clear_v), ("audio", "a", &clear_a)] {
             let out = d.join(format!("{ep}-{stream}-shaka.mp4"));
             let st = Command::new(&shaka)
