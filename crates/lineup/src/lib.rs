@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_aws;
 pub mod page;
 pub mod validate;
