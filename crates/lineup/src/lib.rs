@@ -10,3 +10,4 @@ pub mod config;
 pub mod demo;
 pub mod page;
 pub mod validate;
+pub mod validate_dash;

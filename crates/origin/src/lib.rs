@@ -93,6 +93,7 @@ mod api;
 mod channel;
 pub mod cmaf;
 mod config;
+pub mod dash;
 pub mod digest;
 mod disc;
 pub mod drm;
@@ -349,7 +350,8 @@ impl Origin {
                 put(ingest::ingest).delete(ingest::ingest),
             )
             .route("/out/{channel}/{endpoint}/{*path}", get(playback::out))
-            .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key));
+            .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key))
+            .route("/time", get(dash::serve::time));
         Router::new()
             .merge(control)
             .merge(public)

@@ -174,8 +174,12 @@ impl Shared {
     }
 
     pub(crate) fn endpoint_view(&self, channel: &str, spec: EndpointSpec) -> EndpointView {
+        let file = match spec.packaging {
+            crate::model::Packaging::Dash => "index.mpd",
+            _ => "index.m3u8",
+        };
         EndpointView {
-            url: format!("{}/out/{channel}/{}/index.m3u8", self.public_url, spec.id),
+            url: format!("{}/out/{channel}/{}/{file}", self.public_url, spec.id),
             spec,
         }
     }

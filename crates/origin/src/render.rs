@@ -546,6 +546,7 @@ mod cmaf_tests {
                         bytes: bytes::Bytes::new(),
                         init_id: init.into(),
                         keyframes: vec![(0, 10, 0.0)],
+                        timing: None,
                     },
                     CmafInit {
                         bytes: bytes::Bytes::new(),
@@ -617,6 +618,7 @@ mod cmaf_tests {
                             bytes: bytes::Bytes::new(),
                             init_id: "a".into(),
                             keyframes: vec![(0, 10, 0.0)],
+                            timing: None,
                         },
                         CmafInit {
                             bytes: bytes::Bytes::new(),
