@@ -5,10 +5,11 @@
 //! Elemental MediaTailor plays, in front of any origin (ours or anyone's); and answering
 //! the proxy's ad requests in tests and demos with a test ad server compatible with
 //! Eyevinn's test-adserver API.
-//! **Not for**: transcoding or conditioning creatives (an ad must already be HLS with
-//! segments no longer than the content's target duration), DASH, VPAID/interactive ads,
-//! VAST wrappers (not followed), encrypted or fMP4 content (keys and EXT-X-MAP are not
-//! re-stated around ads: TS content only).
+//! Creatives that are not HLS (the MP4 mezzanines production ad servers send) are
+//! conditioned with ffmpeg into the content's renditions in the background
+//! ([`condition`]); VAST wrapper chains are followed ([`vast`]).
+//! **Not for**: DASH, VPAID/interactive ads, encrypted or fMP4 content (keys and
+//! EXT-X-MAP are not re-stated around ads: TS content only).
 //!
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
@@ -83,10 +84,58 @@ pub struct AdsArgs {
     /// Bearer token for the playback configuration API.
     #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
+    /// Folder of conditioned ads (MP4 creatives transcoded to each content's renditions;
+    /// kept across restarts). Default: `lineup-ads-conditioned` in the system's temporary
+    /// folder.
+    #[arg(long, env = "LINEUP_ADS_CONDITION_DIR")]
+    pub condition_dir: Option<std::path::PathBuf>,
+    /// Byte bound of that folder (least recently used ads are removed beyond it).
+    #[arg(long, env = "LINEUP_ADS_CONDITION_MAX_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub condition_max_bytes: u64,
+    /// ffmpeg conditioning jobs at once (each under `nice`).
+    #[arg(long, env = "LINEUP_ADS_CONDITION_JOBS", default_value_t = 1)]
+    pub condition_jobs: usize,
+    /// Do not condition: only HLS creatives play (others fire VAST error 403).
+    #[arg(long, env = "LINEUP_ADS_NO_CONDITION")]
+    pub no_condition: bool,
+    /// Redis (or Valkey) URL: SSAI sessions, their ad decisions and beacon state live there,
+    /// shared by every `lineup ads` replica on it (the session cap applies across them).
+    #[arg(long, env = "LINEUP_ADS_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<web::Secret>,
 }
 
-/// The ad server and the proxy, built from [`AdsArgs`].
+impl AdsArgs {
+    /// The conditioner these arguments ask for (`None` with `--no-condition`); its files
+    /// are served by the proxy under `<public>/ads/v1/conditioned`.
+    pub fn conditioner(&self, public: &str) -> Result<Option<condition::Conditioner>> {
+        if self.no_condition {
+            return Ok(None);
+        }
+        let dir = self
+            .condition_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("lineup-ads-conditioned"));
+        let mut cfg = condition::ConditionConfig::new(
+            dir,
+            format!("{}/ads/v1/conditioned", public.trim_end_matches('/')),
+        );
+        cfg.max_bytes = self.condition_max_bytes;
+        cfg.jobs = self.condition_jobs.max(1);
+        condition::Conditioner::new(cfg, reqwest::Client::new()).map(Some)
+    }
+}
+
+/// The ad server and the proxy, built from [`AdsArgs`] (sessions in memory; see
+/// [`build_with`]).
 pub fn build(args: &AdsArgs) -> Result<(AdServer, Proxy)> {
+    build_with(args, None)
+}
+
+/// The ad server and the proxy, sessions in `sessions` (`None`: this process's memory).
+pub fn build_with(
+    args: &AdsArgs,
+    sessions: Option<Arc<dyn ssai::SessionStore>>,
+) -> Result<(AdServer, Proxy)> {
     let public = args
         .public_url
         .clone()
@@ -111,6 +160,8 @@ pub fn build(args: &AdsArgs) -> Result<(AdServer, Proxy)> {
         max_sessions: 10_000,
     });
     let proxy = Proxy::new(ProxyConfig {
+        conditioner: args.conditioner(&public)?,
+        sessions,
         max_sessions: args.max_sessions,
         api_token: args.api_token.as_ref().map(|t| Arc::from(t.expose())),
         public_url: Some(format!("{}/ads", public.trim_end_matches('/'))),
@@ -146,7 +197,13 @@ impl web::ServiceConfig for AdsArgs {
         local: SocketAddr,
     ) -> std::result::Result<web::Service, web::BoxError> {
         self.listen = local;
-        let (ad_server, proxy) = build(&self)?;
+        let sessions: Option<Arc<dyn ssai::SessionStore>> = match &self.redis_url {
+            Some(url) => Some(Arc::new(
+                ssai::RedisSessions::connect(url.expose(), "lineup:ads:").await?,
+            )),
+            None => None,
+        };
+        let (ad_server, proxy) = build_with(&self, sessions)?;
         Ok(web::Service::new("ads", router(&ad_server, &proxy))
             .banner("test ad server (VAST): {base}/adserver/api/v1/vast?dur=30")
             .banner(

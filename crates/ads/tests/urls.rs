@@ -46,6 +46,11 @@ async fn lineup_ads(public_url: Option<&str>) -> String {
         seed: 1,
         max_sessions: 100,
         api_token: None,
+        condition_dir: None,
+        condition_max_bytes: 1 << 30,
+        condition_jobs: 1,
+        no_condition: true,
+        redis_url: None,
     };
     let (ad_server, proxy) = ads::build(&args).unwrap();
     let router = ads::router(&ad_server, &proxy);

@@ -257,9 +257,19 @@ async fn demo_ads(
         seed: 1,
         max_sessions: 10_000,
     });
+    // MP4 creatives are conditioned to the channel's renditions (the cache folder is kept
+    // across runs in the system's temporary folder).
+    let conditioner = ads::condition::Conditioner::new(
+        ads::condition::ConditionConfig::new(
+            std::env::temp_dir().join("lineup-demo-conditioned"),
+            format!("{base}/ads/v1/conditioned"),
+        ),
+        reqwest::Client::new(),
+    )?;
     let ssai = ads::Proxy::new(ads::ProxyConfig {
         api_token: token,
         public_url: Some(format!("{base}/ads")),
+        conditioner: Some(conditioner),
         ..Default::default()
     });
     let dvr_url = channel

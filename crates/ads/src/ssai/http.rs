@@ -67,11 +67,20 @@ pub fn router(p: Proxy) -> Router {
             "/v1/segment/{config}/{session}/{brk}/{rendition}/{file}",
             get(segment),
         )
-        .route("/v1/tracking/{config}/{session}", get(tracking));
+        .route("/v1/tracking/{config}/{session}", get(tracking))
+        .route("/v1/empty.vtt", get(empty_vtt));
+    let conditioned = p
+        .inner
+        .cfg
+        .conditioner
+        .as_ref()
+        .map(|c| c.router())
+        .unwrap_or_default();
     Router::new()
         .merge(public)
         .merge(api)
         .with_state(p)
+        .merge(conditioned)
         .merge(web::docs_routes(ApiDoc::openapi()))
         .merge(web::common_routes())
         // Every route: a `.`/`..` segment in any encoding is a 400 before the handler.
@@ -315,8 +324,12 @@ async fn segment(
     State(p): State<Proxy>,
     Path((config, session, brk, rendition, file)): Path<(String, String, u64, usize, String)>,
 ) -> Response {
-    let Some(slot) = file.strip_suffix(".ts").and_then(|n| n.parse::<u16>().ok()) else {
-        return ApiError::not_found("expected <slot>.ts")
+    let Some(slot) = file
+        .strip_suffix(".ts")
+        .or_else(|| file.strip_suffix(".m4s"))
+        .and_then(|n| n.parse::<u16>().ok())
+    else {
+        return ApiError::not_found("expected <slot>.ts or <slot>.m4s")
             .with_field("file")
             .into_response();
     };
@@ -335,6 +348,18 @@ async fn segment(
             .into_response(),
         Err(e) => api_err(e),
     }
+}
+
+/// The subtitles segment of an ad: no cues.
+async fn empty_vtt() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/vtt"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        "WEBVTT\n\n",
+    )
+        .into_response()
 }
 
 /// Client-side tracking: the avails of the session, MediaTailor's shape.

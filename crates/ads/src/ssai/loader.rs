@@ -179,8 +179,11 @@ pub async fn ask_ads(
 pub struct VastAd {
     pub ad_id: String,
     pub duration: f64,
-    /// HLS master playlist of the creative.
+    /// HLS master playlist of the creative, or (`mezzanine`) the file to condition.
     pub media_url: String,
+    /// `media_url` is not HLS: it is conditioned for the content before it plays.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mezzanine: bool,
     /// (event, url): `impression`, `start`, `firstQuartile`, `midpoint`, `thirdQuartile`,
     /// `complete`, `error`.
     pub beacons: Vec<(String, String)>,
@@ -257,6 +260,7 @@ pub fn parse_vast(xml: &str) -> Result<Vec<VastAd>> {
                     ad_id,
                     duration,
                     media_url: file.uri.trim().to_string(),
+                    mezzanine: false,
                     beacons,
                 },
             ));

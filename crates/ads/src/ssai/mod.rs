@@ -38,6 +38,7 @@ mod http;
 pub mod loader;
 pub mod playlist;
 pub mod policy;
+pub mod redis_store;
 pub mod rewrite;
 pub mod session;
 pub mod store;
@@ -51,6 +52,7 @@ use std::time::Duration;
 use axum::Router;
 
 pub use config::PlaybackConfiguration;
+pub use redis_store::RedisSessions;
 pub use session::{Reporting, SessionMeta, SessionState};
 pub use store::{Loaded, MemorySessions, SessionStore};
 
@@ -78,6 +80,10 @@ pub struct ProxyConfig {
     pub beacons: beacons::BeaconPolicy,
     /// Where sessions live (default: this process's memory).
     pub sessions: Option<Arc<dyn SessionStore>>,
+    /// Conditioning of non-HLS creatives (MP4 mezzanines) into the content's renditions;
+    /// without it, only HLS creatives play (the others fire VAST error 403). Its files are
+    /// served under `/v1/conditioned/` (its public URL should name that).
+    pub conditioner: Option<crate::condition::Conditioner>,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -90,6 +96,10 @@ impl std::fmt::Debug for ProxyConfig {
             .field("api_token", &self.api_token.as_ref().map(|_| "***"))
             .field("public_url", &self.public_url)
             .field("sessions", &self.sessions.as_ref().map(|_| "custom"))
+            .field(
+                "conditioner",
+                &self.conditioner.as_ref().map(|c| c.config().dir.clone()),
+            )
             .finish()
     }
 }
@@ -105,6 +115,7 @@ impl Default for ProxyConfig {
             public_url: None,
             beacons: beacons::BeaconPolicy::default(),
             sessions: None,
+            conditioner: None,
         }
     }
 }
@@ -121,6 +132,8 @@ struct Inner {
     sessions: Arc<dyn SessionStore>,
     origin: OriginCache,
     creatives: CreativeCache,
+    /// Content profiles by master URL (what conditioned ads are made for).
+    profiles: crate::condition::ProfileCache,
     http: reqwest::Client,
     /// Rendered playlists by (session, rendition), with what they were rendered from.
     rendered: Mutex<HashMap<(String, usize), playlist::Rendered>>,
@@ -144,6 +157,7 @@ impl Proxy {
             inner: Arc::new(Inner {
                 origin: OriginCache::new(http.clone(), cfg.origin_cache),
                 creatives: CreativeCache::new(http.clone()),
+                profiles: crate::condition::ProfileCache::default(),
                 cfg,
                 configs: RwLock::default(),
                 sessions,

@@ -16,11 +16,11 @@ use hls::{MasterPlaylist, Playlist};
 use tokio::sync::OnceCell;
 
 use super::Proxy;
-use super::decide::{DecideCtx, decide};
+use super::decide::{Conditioning, DecideCtx, decide};
 use super::loader::Fetched;
 use super::policy::BreakOutcome;
 use super::rewrite::{BreakStart, BreakState};
-use super::session::{Planned, Reporting, SessionState, VariantRef};
+use super::session::{MediaRef, Planned, Reporting, SessionState, VariantRef};
 use super::store::Loaded;
 use super::tracking::{self, FiredBeacon, TrackingDoc};
 use crate::error::{AdsError, Result};
@@ -78,16 +78,27 @@ pub fn session_master(
                 variants.push(VariantRef {
                     url: v.uri.clone(),
                     bandwidth: v.bandwidth().unwrap_or(0),
+                    media: None,
                 });
                 v.uri = manifest_uri(variants.len() - 1);
                 out.variants.push(v);
             }
+            let mut audio = 0;
             for r in &m.media {
                 let mut r = r.clone();
                 if let Some(u) = r.uri().map(str::to_string) {
+                    let media = match r.media_type() {
+                        Some(hls::MediaType::Audio) => {
+                            audio += 1;
+                            MediaRef::Audio(audio - 1)
+                        }
+                        Some(hls::MediaType::Subtitles) => MediaRef::Subtitles,
+                        _ => MediaRef::Other,
+                    };
                     variants.push(VariantRef {
                         url: u,
                         bandwidth: 0,
+                        media: Some(media),
                     });
                     r.attrs.set_quoted("URI", manifest_uri(variants.len() - 1));
                 }
@@ -100,6 +111,7 @@ pub fn session_master(
             variants.push(VariantRef {
                 url: origin_url.to_string(),
                 bandwidth: 0,
+                media: None,
             });
             let mut out = MasterPlaylist::default();
             out.variants.push(hls::VariantStream {
@@ -253,13 +265,17 @@ impl Proxy {
             .await?;
         let creatives = self.inner.creatives.resolve(s.state.creatives()).await;
         let config = &s.meta.config;
-        let ad_uri = |b: &BreakState, slot: u16, ri: usize| {
-            format!("../../../segment/{config}/{sid}/{}/{ri}/{slot}.ts", b.key)
+        let ad_uri = |b: &BreakState, slot: u16, ri: usize, ext: &str| match ext {
+            "vtt" => "../../../empty.vtt".to_string(),
+            _ => format!(
+                "../../../segment/{config}/{sid}/{}/{ri}/{slot}.{ext}",
+                b.key
+            ),
         };
         let out = s.state.render(
             window,
             cfg.marker_passthrough(),
-            variant.bandwidth,
+            &variant,
             &creatives,
             &ad_uri,
         );
@@ -302,10 +318,23 @@ impl Proxy {
                 .1
                 .clone()
         };
+        let content_url = cfg.content_url(&s.meta.path).ok();
         cell.get_or_init(|| async {
+            let conditioning = self
+                .inner
+                .cfg
+                .conditioner
+                .as_ref()
+                .zip(content_url.as_deref())
+                .map(|(conditioner, content_url)| Conditioning {
+                    conditioner,
+                    profiles: &self.inner.profiles,
+                    content_url,
+                });
             let ctx = DecideCtx {
                 http: &self.inner.http,
                 creatives: &self.inner.creatives,
+                conditioning,
                 config: cfg,
                 session: &s.meta,
                 target,

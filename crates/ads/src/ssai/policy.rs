@@ -297,6 +297,7 @@ mod tests {
             id: id.into(),
             renditions: vec![CreativeRendition {
                 bandwidth: 1,
+                audio: None,
                 init: None,
                 segments: segs
                     .iter()
@@ -312,6 +313,7 @@ mod tests {
             ad_id: id.into(),
             duration: 4.0,
             media_url: format!("{id}.m3u8"),
+            mezzanine: false,
             beacons: vec![(
                 "error".into(),
                 format!("http://ads/err?ad={id}&c=[ERRORCODE]"),

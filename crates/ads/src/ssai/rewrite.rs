@@ -24,7 +24,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use hls::{DateRange, Marker, MediaPlaylist, Segment};
+use hls::{DateRange, Key, Marker, MediaPlaylist, Segment};
 use serde::{Deserialize, Serialize};
 
 /// Tolerance for comparing accumulated durations, seconds.
@@ -415,7 +415,11 @@ impl Timeline {
 
     /// Write one rendition's playlist. `window` is that rendition's origin window (segment
     /// URIs as they should appear); `slot_segment` gives the segment for a slot of a break
-    /// in this rendition (`None` when it cannot: the listing stops there).
+    /// in this rendition (`None` when it cannot: the listing stops there; its `map` is the
+    /// creative's init segment, if any). Keys and init segments are re-stated wherever what
+    /// is in effect changes ([`KeyState`]): ads play in the clear after
+    /// `EXT-X-KEY:METHOD=NONE`, the content's key comes back after them, and each side of a
+    /// discontinuity names its own `EXT-X-MAP`.
     pub fn render(
         &self,
         window: &MediaPlaylist,
@@ -436,6 +440,7 @@ impl Timeline {
         let mut media_seq = self.media_seq;
         let mut disc_seq = self.disc_seq;
         let mut longest = 0u64;
+        let mut state = KeyState::default();
         for e in &self.entries {
             // This rendition's window ends before this entry (renditions may lag each
             // other by a segment): stop, never skip, so the tail only grows.
@@ -444,8 +449,9 @@ impl Timeline {
             }
             let seg = match e.kind {
                 EntryKind::Content { origin_seq } => {
-                    if origin_seq >= first && origin_seq < first + n {
-                        let mut s = window.segments[(origin_seq - first) as usize].clone();
+                    (origin_seq >= first && origin_seq < first + n).then(|| {
+                        let i = (origin_seq - first) as usize;
+                        let mut s = window.segments[i].clone();
                         s.discontinuity = e.disc;
                         s.dateranges.retain(|d| !is_scte_daterange(d));
                         if ad_marker_passthrough {
@@ -455,35 +461,21 @@ impl Timeline {
                         } else {
                             s.markers.clear();
                         }
-                        Some(s)
-                    } else {
-                        None
-                    }
+                        let keys = content_keys(window.effective_keys(i), origin_seq);
+                        state.restate(&mut s, keys, window.effective_map(i).cloned());
+                        s
+                    })
                 }
                 EntryKind::Slot { brk, slot } => {
                     if !listing && e.anchor < first {
                         None
                     } else {
-                        self.break_state(brk).and_then(|b| {
-                            let Plan::Replace(slots) = &b.plan else {
-                                return None;
-                            };
-                            let sl = slots.get(slot as usize)?;
-                            let mut s = slot_segment(b, sl, slot)?;
-                            s.discontinuity = e.disc;
-                            s.markers.clear();
-                            s.dateranges.clear();
-                            if ad_marker_passthrough {
-                                match e.cue {
-                                    Cue::Out => s.markers.push(Marker::cue_out(b.planned)),
-                                    Cue::Cont(el) => s
-                                        .markers
-                                        .push(Marker::cue_out_cont(f64::from(el), b.planned)),
-                                    _ => {}
-                                }
-                            }
-                            Some(s)
-                        })
+                        self.slot_entry(e, brk, slot, ad_marker_passthrough, slot_segment)
+                            .map(|mut s| {
+                                let map = s.map.take();
+                                state.restate(&mut s, Vec::new(), map);
+                                s
+                            })
                     }
                 }
             };
@@ -509,5 +501,82 @@ impl Timeline {
             *t = (*t).max(longest);
         }
         out
+    }
+
+    /// The segment of slot `slot` of break `brk`, with its markers.
+    fn slot_entry(
+        &self,
+        e: &Entry,
+        brk: u64,
+        slot: u16,
+        ad_marker_passthrough: bool,
+        slot_segment: &dyn Fn(&BreakState, &Slot, u16) -> Option<Segment>,
+    ) -> Option<Segment> {
+        let b = self.break_state(brk)?;
+        let Plan::Replace(slots) = &b.plan else {
+            return None;
+        };
+        let sl = slots.get(slot as usize)?;
+        let mut s = slot_segment(b, sl, slot)?;
+        s.discontinuity = e.disc;
+        s.markers.clear();
+        s.dateranges.clear();
+        s.keys.clear();
+        if ad_marker_passthrough {
+            match e.cue {
+                Cue::Out => s.markers.push(Marker::cue_out(b.planned)),
+                Cue::Cont(el) => s
+                    .markers
+                    .push(Marker::cue_out_cont(f64::from(el), b.planned)),
+                _ => {}
+            }
+        }
+        Some(s)
+    }
+}
+
+/// The keys of a content segment as the output must state them: an IV made explicit
+/// (without one, a player takes the segment's media sequence number, which the output
+/// renumbers: the origin's number is the right one); `METHOD=NONE` as no key.
+fn content_keys(keys: &[Key], origin_seq: u64) -> Vec<Key> {
+    if keys.iter().all(|k| k.method().is_none_or(|m| m == "NONE")) {
+        return Vec::new();
+    }
+    keys.iter()
+        .map(|k| {
+            let mut k = k.clone();
+            if k.attrs.get("IV").is_none() {
+                k.attrs
+                    .set_unquoted("IV", format!("0x{:032X}", u128::from(origin_seq)));
+            }
+            k
+        })
+        .collect()
+}
+
+/// What is in effect at the tail of a playlist being written: keys and init segment. A
+/// segment states them again when they differ from what it needs.
+#[derive(Default)]
+struct KeyState {
+    keys: Vec<Key>,
+    map: Option<hls::Map>,
+}
+
+impl KeyState {
+    fn restate(&mut self, s: &mut Segment, keys: Vec<Key>, map: Option<hls::Map>) {
+        s.keys.clear();
+        if keys != self.keys {
+            s.keys = if keys.is_empty() {
+                vec![Key::none()]
+            } else {
+                keys.clone()
+            };
+            self.keys = keys;
+        }
+        s.map = None;
+        if map != self.map || (s.discontinuity && map.is_some()) {
+            s.map.clone_from(&map);
+            self.map = map;
+        }
     }
 }

@@ -26,6 +26,21 @@ pub enum Reporting {
 pub struct VariantRef {
     pub url: String,
     pub bandwidth: u64,
+    /// What an `EXT-X-MEDIA` rendition carries (`None`: a variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaRef>,
+}
+
+/// An alternative rendition of the origin master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MediaRef {
+    /// The `k`-th audio rendition with a URI (master order): ads play the creative's
+    /// matching audio rendition.
+    Audio(usize),
+    /// Subtitles: empty cues while ads play.
+    Subtitles,
+    /// Anything else (video angles, closed captions with a URI): as a variant.
+    Other,
 }
 
 /// What a session was started with.
@@ -103,47 +118,60 @@ impl SessionState {
     }
 
     /// Render one rendition (see [`Timeline::render`]): ads in the creative rendition
-    /// nearest `bandwidth`, their URIs `ad_uri(break, slot index, creative rendition)` (so
+    /// nearest `bandwidth`, their URIs `ad_uri(break, slot index, creative rendition,
+    /// extension: `ts`, or `m4s` for an fMP4 creative)` (so
     /// the proxy sees the fetch); slate segments at the creative's own URIs.
     pub fn render(
         &self,
         window: &MediaPlaylist,
         passthrough: bool,
-        bandwidth: u64,
+        variant: &VariantRef,
         creatives: &Creatives,
-        ad_uri: &dyn Fn(&BreakState, u16, usize) -> String,
+        ad_uri: &dyn Fn(&BreakState, u16, usize, &str) -> String,
     ) -> MediaPlaylist {
         self.timeline.render(
             window,
             passthrough,
             &|b: &BreakState, slot: &Slot, idx: u16| {
                 let d = self.decisions.get(&b.key)?;
-                slot_segment(d, slot, bandwidth, creatives, &|ri| ad_uri(b, idx, ri))
+                slot_segment(d, slot, variant, creatives, &|ri, ext| {
+                    ad_uri(b, idx, ri, ext)
+                })
             },
         )
     }
 }
 
-/// The segment a slot plays in the rendition nearest `bandwidth`.
+/// The segment a slot plays in the creative rendition for `variant` (with its init
+/// segment as `map`, for fMP4 creatives); in a subtitles rendition, an empty WebVTT
+/// segment (`ad_uri(_, "vtt")`).
 fn slot_segment(
     d: &Decision,
     slot: &Slot,
-    bandwidth: u64,
+    variant: &VariantRef,
     creatives: &Creatives,
-    ad_uri: &dyn Fn(usize) -> String,
+    ad_uri: &dyn Fn(usize, &str) -> String,
 ) -> Option<Segment> {
-    match slot.ad {
-        Some(a) => {
-            let c = creatives.get(&d.ads.get(a as usize)?.creative)?;
-            let (ri, _) = c.rendition_for(bandwidth);
-            let (_, dur) = c.segment(ri, slot.seg as usize)?;
-            Some(Segment::new(ad_uri(ri), dur))
-        }
-        None => {
-            let c = creatives.get(d.slate.as_deref()?)?;
-            let (ri, _) = c.rendition_for(bandwidth);
-            let (uri, dur) = c.segment(ri, slot.seg as usize)?;
-            Some(Segment::new(uri.to_string(), dur))
-        }
+    if variant.media == Some(MediaRef::Subtitles) {
+        // No cues while the ad plays.
+        return Some(Segment::new(ad_uri(0, "vtt"), f64::from(slot.dur)));
     }
+    let (c, uri) = match slot.ad {
+        Some(a) => (creatives.get(&d.ads.get(a as usize)?.creative)?, None),
+        None => (creatives.get(d.slate.as_deref()?)?, Some(())),
+    };
+    let (ri, r) = match variant.media {
+        Some(MediaRef::Audio(k)) => c
+            .audio_for(k)
+            .unwrap_or_else(|| c.rendition_for(variant.bandwidth)),
+        _ => c.rendition_for(variant.bandwidth),
+    };
+    let (own, dur) = c.segment(ri, slot.seg as usize)?;
+    let mut s = match uri {
+        // Ads through the proxy (it sees the fetch); slate at its own URI.
+        None => Segment::new(ad_uri(ri, if r.init.is_some() { "m4s" } else { "ts" }), dur),
+        Some(()) => Segment::new(own.to_string(), dur),
+    };
+    s.map = r.init.as_ref().map(|u| hls::Map::new(u.clone(), None));
+    Some(s)
 }

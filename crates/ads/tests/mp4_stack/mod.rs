@@ -112,7 +112,8 @@ fn inline(s: &Stack, q: &Params) -> String {
             );
             (id, file)
         }));
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VAST version=\"4.0\">");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VAST version=\"4.0\">");
     for (i, (id, file)) in pod.iter().enumerate() {
         out.push_str(&format!(
             r#"<Ad id="{id}" sequence="{seq}"><InLine>
@@ -174,7 +175,11 @@ async fn track(
 async fn media(State(s): State<Stack>, UrlPath(name): UrlPath<String>) -> impl IntoResponse {
     match tokio::fs::read(s.dir.join(&name)).await {
         Ok(b) if !name.contains('/') => (StatusCode::OK, [("content-type", "video/mp4")], b),
-        _ => (StatusCode::NOT_FOUND, [("content-type", "text/plain")], Vec::new()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            [("content-type", "text/plain")],
+            Vec::new(),
+        ),
     }
 }
 
@@ -234,7 +239,12 @@ pub fn lint(xml: &str) -> Vec<String> {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(xml.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "vastlint failed to run");
     String::from_utf8_lossy(&out.stdout)
