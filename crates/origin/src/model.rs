@@ -328,7 +328,7 @@ impl EndpointSpec {
             ));
         }
         if let Some(d) = &self.dash {
-            d.validate(&field)?;
+            d.validate(field)?;
         }
         if self.packaging == Packaging::Dash && !matches!(self.encryption, Encryption::None) {
             return Err(OriginError::bad(
