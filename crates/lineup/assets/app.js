@@ -83,8 +83,20 @@ function play(next) {
   $("stat-url").href = next.url;
   notice(null);
 
+  // A DRM source: hls.js plays it through EME with the ClearKey licence server; the
+  // same stream in Shaka Player is one click away on the player check page.
+  const licence = (config.licences || {})[next.id];
+  const shakaLink = $("stat-shaka");
+  if (shakaLink) {
+    shakaLink.hidden = !licence;
+    if (licence) shakaLink.href = shakaUrl(next.url, licence);
+  }
   if (window.Hls && Hls.isSupported()) {
-    hls = new Hls({ liveDurationInfinity: true, enableWorker: true });
+    const drm = licence ? {
+      emeEnabled: true,
+      drmSystems: { "org.w3.clearkey": { licenseUrl: new URL(licence, location.href).href } },
+    } : {};
+    hls = new Hls({ liveDurationInfinity: true, enableWorker: true, ...drm });
     hls.on(Hls.Events.LEVEL_UPDATED, (_, data) => { details = data.details; drawAds(); });
     hls.on(Hls.Events.LEVEL_LOADED, (_, data) => { details = data.details; drawAds(); });
     hls.on(Hls.Events.ERROR, (_, data) => onHlsError(data));
@@ -96,6 +108,13 @@ function play(next) {
     notice("This browser cannot play HLS (no Media Source Extensions).", true);
   }
   video.play().catch(() => {});
+}
+
+// The player check page playing `url` in Shaka Player with a ClearKey licence.
+function shakaUrl(url, licence) {
+  const abs = (u) => new URL(u, location.href).href;
+  const q = new URLSearchParams({ src: abs(url), player: "shaka", licence: abs(licence) });
+  return `player.html?${q}`;
 }
 
 function onHlsError(data) {

@@ -133,6 +133,8 @@ pub enum Command {
     Schedule(schedule::cli::ScheduleArgs),
     /// Run the test ad server (/adserver) and the SSAI proxy (/ads).
     Ads(ads::AdsArgs),
+    /// Run the test key server (SPEKE v2 with deterministic keys, ClearKey licences).
+    Keys(keys::KeysArgs),
     /// Check a playlist (file or URL) against the RFC 8216 rules players depend on.
     Validate(validate::Args),
 }

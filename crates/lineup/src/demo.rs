@@ -214,7 +214,9 @@ fn demo_engine(
 }
 
 /// The origin with channel "demo": a DVR endpoint (I-frames, DATERANGE ad markers), a CMAF
-/// endpoint and an AES-128 endpoint.
+/// endpoint, an AES-128 endpoint and a DRM endpoint (CMAF `cbcs`, keys rotating every
+/// [`DRM_ROTATION_SECONDS`], ClearKey licence: [`drm_licence`]); breaks marked on each
+/// (DATERANGE; CUE-OUT/CUE-IN on the AES-128 one).
 async fn demo_origin(
     addr: SocketAddr,
     base: &str,
@@ -234,14 +236,39 @@ async fn demo_origin(
     aes.encryption = origin::Encryption::Aes128 {
         key_rotation_seconds: 60,
     };
+    // Breaks marked on every endpoint, so SSAI can run in front of each kind.
+    aes.ad_markers = origin::AdMarkers::Scte35Enhanced;
     let mut cmaf = origin::EndpointSpec::new("cmaf");
     cmaf.packaging = origin::Packaging::Cmaf;
     cmaf.i_frames = true;
+    cmaf.ad_markers = origin::AdMarkers::Daterange;
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
-    spec.endpoints = vec![dvr, cmaf, aes];
+    spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint()];
     let channel = origin.create_channel(spec).await?;
     Ok((origin, channel))
+}
+
+/// Key period of the demo's DRM endpoint: short, so a viewer sees keys rotate.
+pub const DRM_ROTATION_SECONDS: u64 = 30;
+
+/// The demo's DRM endpoint: CMAF `cbcs` (MediaPackage's `SAMPLE_AES` on CMAF), I-frames.
+fn drm_endpoint() -> origin::EndpointSpec {
+    let mut drm = origin::EndpointSpec::new("drm");
+    drm.packaging = origin::Packaging::Cmaf;
+    drm.i_frames = true;
+    drm.encryption = origin::Encryption::SampleAes(origin::DrmSettings {
+        key_rotation_interval_seconds: DRM_ROTATION_SECONDS,
+        ..Default::default()
+    });
+    drm.ad_markers = origin::AdMarkers::Daterange;
+    drm
+}
+
+/// The W3C ClearKey licence URL of a DRM endpoint of channel "demo" (keys derived by the
+/// origin).
+pub fn drm_licence(base: &str, endpoint: &str) -> String {
+    format!("{base}/origin/keys/demo/{endpoint}/clearkey")
 }
 
 /// The test ad server over the bundled creatives, and the SSAI proxy in front of the
@@ -451,6 +478,8 @@ fn print_banner(args: &Args, demo: &Demo) {
     let dvr = endpoint("dvr");
     let cmaf = endpoint("cmaf");
     let aes = endpoint("aes");
+    let drm = endpoint("drm");
+    let licence = drm_licence(b, "drm");
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     println!(
         "lineup demo is running on {b}
@@ -469,6 +498,10 @@ fn print_banner(args: &Args, demo: &Demo) {
     {cmaf}
   AES-128 endpoint (key URI carries its token):
     {aes}
+  DRM endpoint (CMAF cbcs, ClearKey, keys rotate every {DRM_ROTATION_SECONDS} s; keys derived by the origin):
+    {drm}
+  ClearKey licence (W3C EME; hls.js drmSystems / Shaka drm.servers 'org.w3.clearkey'):
+    {licence}
   server-side ad insertion (each GET is a new viewer with its own ads; breaks every VOD):
     {ssai}
   test ad server (VAST): {b}/adserver/api/v1/vast?dur=30
@@ -542,6 +575,11 @@ fn page_config(
         ),
         ("cmaf", "CMAF", "origin: fMP4 remuxed from the ingested TS"),
         ("aes", "AES-128", "origin: encrypted, rotating keys"),
+        (
+            "drm",
+            "DRM",
+            "origin: CMAF cbcs, ClearKey licence, rotating keys (EME)",
+        ),
     ];
     for (id, label, note) in notes {
         if let Some(e) = channel.endpoints.iter().find(|e| e.spec.id == id) {
@@ -576,6 +614,7 @@ fn page_config(
         now_playing: Some("engine/api/v1/channels/demo".into()),
         // The EPG strip: channel "demo"'s schedule (the page adds `start`/`end`).
         schedule: Some("schedule/api/v1/channels/demo/schedule".into()),
+        licences: vec![("drm".into(), relative(&drm_licence(base, "drm")))],
         docs: vec![
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),

@@ -64,6 +64,7 @@ async fn dispatch(command: Command, insecure: bool) -> anyhow::Result<ExitCode> 
         Command::Stitch(a) => web::run(a, insecure).await?,
         Command::Schedule(a) => web::run(a, insecure).await?,
         Command::Ads(a) => web::run(a, insecure).await?,
+        Command::Keys(a) => web::run(a, insecure).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -67,6 +67,10 @@ pub struct PageConfig {
     /// when it carries them, else found by time).
     pub schedule: Option<String>,
     pub docs: Vec<DocLink>,
+    /// DRM sources: (source id, W3C ClearKey licence URL). The page plays them with hls.js's
+    /// EME (`emeEnabled`, `drmSystems['org.w3.clearkey'].licenseUrl`) and links them to the
+    /// player check page in Shaka Player with the same licence.
+    pub licences: Vec<(String, String)>,
 }
 
 impl PageConfig {
@@ -81,6 +85,7 @@ impl PageConfig {
             "now_playing": self.now_playing,
             "schedule": self.schedule,
             "docs": self.docs.iter().map(|d| json!({"name": d.name, "url": d.url})).collect::<Vec<_>>(),
+            "licences": self.licences.iter().map(|(id, url)| (id.clone(), json!(url))).collect::<serde_json::Map<_, _>>(),
         })
     }
 }

@@ -260,9 +260,11 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
         }
     };
     let follow = args.follow.map(|s| Duration::from_secs_f64(s.max(0.0)));
+    // One key per resource across every playlist and reload (`segment-key-differs`).
+    let keys = std::sync::Mutex::new(hls::validate::SegmentKeys::default());
     let tasks = media_urls.into_iter().map(|u| {
-        let loader = &loader;
-        async move { check_media_playlist(loader, &u, follow, args.check_segments).await }
+        let (loader, keys) = (&loader, &keys);
+        async move { check_media_playlist(loader, &u, follow, args.check_segments, keys).await }
     });
     for mut f in futures::future::join_all(tasks).await {
         findings.append(&mut f);
@@ -312,6 +314,7 @@ async fn check_media_playlist(
     url: &Url,
     follow: Option<Duration>,
     check_segments: bool,
+    keys: &std::sync::Mutex<hls::validate::SegmentKeys>,
 ) -> Vec<Finding> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut reported: HashSet<(&'static str, Option<u64>, Option<usize>)> = HashSet::new();
@@ -353,6 +356,13 @@ async fn check_media_playlist(
                     Some(Playlist::Media(m)) => {
                         let now_ms = started.elapsed().as_millis() as u64;
                         for p in tracker.observe(&m, now_ms) {
+                            push(&mut findings, p);
+                        }
+                        let differs = keys
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .observe(url.as_str(), &m);
+                        for p in differs {
                             push(&mut findings, p);
                         }
                         if check_segments {

@@ -20,6 +20,7 @@ async fn serve() -> String {
             name: "Engine API".into(),
             url: "engine/api/docs".into(),
         }],
+        licences: vec![("main".into(), "keys/clearkey".into())],
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -98,6 +99,8 @@ async fn page_json_describes_the_streams() {
     assert_eq!(v["default_source"], "main");
     assert_eq!(v["docs"][0]["url"], "engine/api/docs");
     assert!(v["schedule"].is_null());
+    // A DRM source names its ClearKey licence (the page's DRM tab plays through EME).
+    assert_eq!(v["licences"]["main"], "keys/clearkey");
 }
 
 #[tokio::test]

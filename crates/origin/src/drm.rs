@@ -4,8 +4,10 @@
 //! each track kind, the `pssh` boxes for the init segments and the HLS signalling
 //! (`EXT-X-KEY` attributes) per DRM system. [`DerivedKeys`] is the source used when an
 //! endpoint names no key provider: keys derived by HMAC from the origin's secret (every
-//! replica derives the same), one key shared by video and audio, signalled with the
-//! `identity` key format and a token-guarded `/keys/...` URI on this origin. A SPEKE v2
+//! replica derives the same; the KID names its period), one key shared by video and audio,
+//! signalled for EME players as ClearKey on CMAF endpoints (the licence:
+//! `POST /keys/{channel}/{endpoint}/clearkey` on this origin) and with the `identity` key
+//! format and a token-guarded `/keys/...` URI on TS SAMPLE-AES endpoints. A SPEKE v2
 //! provider (crate `keys`) implements the same trait and is plugged in with
 //! [`crate::Origin::set_key_source`].
 //!
@@ -178,9 +180,32 @@ impl KeySource for DerivedKeys {
     fn keys(&self, req: KeyRequest) -> BoxFuture<'static, Result<Arc<PeriodKeys>, OriginError>> {
         let key = self.keys.key(&req.channel, &req.endpoint, req.period);
         let kid = self.keys.kid(&req.channel, &req.endpoint, req.period);
-        let token = self.keys.token(&req.channel, &req.endpoint, req.period);
         let shared = TrackKey { kid, key };
-        let signal = HlsSignal { attrs: Vec::new() }
+        let pssh = media::cenc::pssh_box(&media::cenc::COMMON_SYSTEM_ID, &[kid], &[]);
+        Box::pin(std::future::ready(Ok(Arc::new(PeriodKeys {
+            video: shared,
+            audio: shared,
+            pssh: vec![pssh],
+            hls: vec![derived_signal(&req, kid, &self.keys)],
+        }))))
+    }
+}
+
+/// `KEYFORMAT="org.w3.clearkey"`: what EME players (hls.js) read the KID of a ClearKey key
+/// from: a `data:` URI of the KID.
+pub const CLEARKEY_KEYFORMAT: &str = "org.w3.clearkey";
+
+/// The HLS signalling of derived keys. CMAF (`cbcs` / `cenc`): ClearKey, the KID in a
+/// `data:` URI, for EME players with a ClearKey licence server (the origin's
+/// `POST /keys/{channel}/{endpoint}/clearkey`); not `identity`, which players prefer over
+/// every other KEYFORMAT and which hls.js cannot decrypt in fMP4. TS SAMPLE-AES (decrypted by
+/// the player itself): `identity`, the key at a token-guarded `/keys/...` URI.
+fn derived_signal(req: &KeyRequest, kid: Block, keys: &Keys) -> HlsSignal {
+    use base64::Engine;
+    let signal = HlsSignal { attrs: Vec::new() };
+    if req.method == DrmMethod::TsSampleAes {
+        let token = keys.token(&req.channel, &req.endpoint, req.period);
+        return signal
             .attr(
                 "URI",
                 format!(
@@ -191,14 +216,12 @@ impl KeySource for DerivedKeys {
             )
             .attr("KEYFORMAT", "identity", true)
             .attr("KEYFORMATVERSIONS", "1", true);
-        let pssh = media::cenc::pssh_box(&media::cenc::COMMON_SYSTEM_ID, &[kid], &[]);
-        Box::pin(std::future::ready(Ok(Arc::new(PeriodKeys {
-            video: shared,
-            audio: shared,
-            pssh: vec![pssh],
-            hls: vec![signal],
-        }))))
     }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(kid);
+    signal
+        .attr("URI", format!("data:text/plain;base64,{b64}"), true)
+        .attr("KEYFORMAT", CLEARKEY_KEYFORMAT, true)
+        .attr("KEYFORMATVERSIONS", "1", true)
 }
 
 /// The attributes of the `EXT-X-KEY` (or `EXT-X-SESSION-KEY`) tags of a period: one per

@@ -174,6 +174,116 @@ impl Shared {
     }
 }
 
+/// What encrypting one segment for an I-frame playlist needs, read under the channel lock.
+enum IFrameInput {
+    /// CMAF: clear init, clear fragment, and the clear keyframe range.
+    Cmaf(Bytes, Bytes, (u64, u64)),
+    /// TS: the store key and the bytes when the store had them at once.
+    Ts(String, Option<Bytes>),
+}
+
+impl Shared {
+    /// The byte ranges an I-frame playlist names in the encrypted segments `wanted` (media
+    /// sequence number, key period) of variant `slug`. A segment that cannot be encrypted
+    /// now (evicted, not remuxed) maps to `None`: the playlist lists it as a GAP.
+    pub(crate) async fn iframe_ranges(
+        &self,
+        ch: &crate::Channel,
+        (channel, endpoint, slug): (&str, &str, &str),
+        drm: &Drm,
+        wanted: &[(u64, u64)],
+    ) -> BTreeMap<u64, Option<crate::render::EncRanges>> {
+        let mut out: BTreeMap<u64, Option<crate::render::EncRanges>> =
+            wanted.iter().map(|&(seq, _)| (seq, None)).collect();
+        let inputs: Vec<(u64, u64, IFrameInput)> = {
+            let data = ch.lock();
+            let Some(v) = data.variants.values().find(|v| v.slug == slug) else {
+                return out;
+            };
+            wanted
+                .iter()
+                .filter_map(|&(seq, period)| {
+                    let input = if drm.method == DrmMethod::TsSampleAes {
+                        let key = v.segments.get(&seq)?.key.clone();
+                        let now = self.store.get_now(&key).flatten();
+                        IFrameInput::Ts(key, now)
+                    } else {
+                        let m = v.cmaf.segs.get(&seq)?.as_ref()?;
+                        let init = v.cmaf.inits.get(&m.init_id)?.bytes.clone();
+                        let (off, len, _) = *m.keyframes.first()?;
+                        IFrameInput::Cmaf(init, m.bytes.clone(), (off, len))
+                    };
+                    Some((seq, period, input))
+                })
+                .collect()
+        };
+        for (seq, period, input) in inputs {
+            let ranges = match input {
+                IFrameInput::Cmaf(init, clear, (off, len)) => {
+                    let clear_mdat = mdat_offset(&clear);
+                    let enc = self
+                        .encrypted_fragment(channel, endpoint, drm, period, seq, init, clear)
+                        .await;
+                    enc.ok().and_then(|enc| {
+                        let grown = mdat_offset(&enc)?.checked_sub(clear_mdat?)?;
+                        Some(crate::render::EncRanges {
+                            keyframe: (off, len + grown),
+                            pat_pmt: None,
+                        })
+                    })
+                }
+                IFrameInput::Ts(key, now) => self
+                    .sample_aes_ts(channel, endpoint, drm, period, key, now)
+                    .await
+                    .ok()
+                    .and_then(|enc| ts_ranges(&enc)),
+            };
+            out.insert(seq, ranges);
+        }
+        out
+    }
+}
+
+/// Offset of the first top-level `mdat` box of an MP4 fragment.
+fn mdat_offset(b: &[u8]) -> Option<u64> {
+    let mut at = 0usize;
+    while at + 8 <= b.len() {
+        let size = u32::from_be_bytes(b[at..at + 4].try_into().ok()?) as u64;
+        if &b[at + 4..at + 8] == b"mdat" {
+            return Some(at as u64);
+        }
+        let size = match size {
+            1 => u64::from_be_bytes(b.get(at + 8..at + 16)?.try_into().ok()?),
+            0 => return None,
+            n => n,
+        };
+        at = at.checked_add(usize::try_from(size).ok().filter(|&n| n >= 8)?)?;
+    }
+    None
+}
+
+/// The first keyframe's PES packets and the PAT/PMT of a SAMPLE-AES TS segment (the NAL
+/// headers of SAMPLE-AES H.264 stay clear, so the IDR is found as in a clear one).
+fn ts_ranges(enc: &[u8]) -> Option<crate::render::EncRanges> {
+    use media::ts::StreamType;
+    let d = media::ts::demux(enc).ok()?;
+    let video = d.streams.iter().find(|(_, t)| {
+        matches!(t, StreamType::H264)
+            || *t == StreamType::Other(media::sample_aes::STREAM_TYPE_H264)
+    })?;
+    let pes: Vec<&media::ts::Pes> = d.pes_of(video.0).collect();
+    let i = pes
+        .iter()
+        .position(|p| p.pts.is_some() && media::ts::is_keyframe(StreamType::H264, &p.payload))?;
+    let start = pes[i].byte_offset;
+    let end = pes.get(i + 1).map_or(enc.len(), |n| n.byte_offset);
+    let pp = d.pat_pmt_range?;
+    Some(crate::render::EncRanges {
+        keyframe: (start as u64, (end - start) as u64),
+        pat_pmt: Some((pp.offset as u64, pp.len as u64)),
+    })
+}
+
 /// The media keys of a period, with the constant IV (`cbcs`) in each.
 fn track_keys(drm: &Drm, keys: &PeriodKeys) -> media::cenc::TrackKeys {
     let iv = constant_iv(&drm.settings, keys);

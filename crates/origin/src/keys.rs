@@ -39,10 +39,22 @@ impl Keys {
         m[..16].try_into().expect("16 of 32 bytes")
     }
 
-    /// The 16-byte key id (KID) of (channel, endpoint, key period), for Common Encryption.
-    pub fn kid(&self, channel: &str, endpoint: &str, kid: u64) -> [u8; 16] {
-        let m = self.mac(&["kid", channel, endpoint, &kid.to_string()]);
-        m[..16].try_into().expect("16 of 32 bytes")
+    /// The 16-byte key id (KID) of (channel, endpoint, key period), for Common Encryption:
+    /// 8 bytes of MAC, then the period (big-endian), so that a licence request naming the
+    /// KID names its period too ([`Keys::period_of_kid`]).
+    pub fn kid(&self, channel: &str, endpoint: &str, period: u64) -> [u8; 16] {
+        let m = self.mac(&["kid", channel, endpoint, &period.to_string()]);
+        let mut kid = [0; 16];
+        kid[..8].copy_from_slice(&m[..8]);
+        kid[8..].copy_from_slice(&period.to_be_bytes());
+        kid
+    }
+
+    /// The key period of a KID this origin derived for (channel, endpoint), `None` for any
+    /// other KID.
+    pub fn period_of_kid(&self, channel: &str, endpoint: &str, kid: &[u8]) -> Option<u64> {
+        let period = u64::from_be_bytes(kid.get(8..16)?.try_into().ok()?);
+        web::secret_eq(kid, &self.kid(channel, endpoint, period)).then_some(period)
     }
 
     /// The token a player must present to fetch that key (hex, 32 chars).

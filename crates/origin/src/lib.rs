@@ -53,7 +53,9 @@
 //!   encrypted ones): playback, CORS. One parser (`out_path::OutRequest`) turns the path
 //!   into a file kind; the handler dispatches on it.
 //! - `GET /keys/{ch}/{ep}/{key id}?token=`: AES-128 keys, and the derived keys of DRM
-//!   endpoints without a key provider.
+//!   endpoints without a key provider (TS SAMPLE-AES).
+//! - `POST /keys/{ch}/{ep}/clearkey`: a W3C EME ClearKey licence for the derived keys of a
+//!   CMAF DRM endpoint without a key provider (`clearkey`).
 //! - `/healthz`, `/metrics`.
 //!
 //! ## Architecture
@@ -91,6 +93,7 @@
 mod adbreak;
 mod api;
 mod channel;
+mod clearkey;
 pub mod cmaf;
 mod config;
 pub mod dash;
@@ -351,6 +354,10 @@ impl Origin {
             )
             .route("/out/{channel}/{endpoint}/{*path}", get(playback::out))
             .route("/keys/{channel}/{endpoint}/{kid}", get(playback::key))
+            .route(
+                "/keys/{channel}/{endpoint}/clearkey",
+                axum::routing::post(clearkey::licence),
+            )
             .route("/time", get(dash::serve::time));
         Router::new()
             .merge(control)

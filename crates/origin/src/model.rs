@@ -207,7 +207,8 @@ pub struct DrmSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constant_initialization_vector: Option<String>,
     /// `SpekeKeyProvider`: where keys come from; without one, keys are derived from the
-    /// origin's secret and served by the origin itself (`/keys/...`, `identity` key format).
+    /// origin's secret and served by the origin itself (CMAF: a ClearKey licence at
+    /// `/keys/{channel}/{endpoint}/clearkey`; TS: `/keys/...`, `identity` key format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speke_key_provider: Option<SpekeKeyProvider>,
 }

@@ -149,7 +149,7 @@ async fn out_inner(
         OutFile::Master | OutFile::Media { .. } | OutFile::IFrames { .. } if dash => Err(
             ApiError::not_found("this endpoint serves DASH (index.mpd), not HLS playlists"),
         ),
-        OutFile::Master => master(s, &ch, endpoint, q).await,
+        OutFile::Master => master(s, &ch, channel, endpoint, q).await,
         OutFile::Media { slug } => {
             media(s, &ch, channel, endpoint, slug, false, q, shift_key).await
         }
@@ -167,10 +167,12 @@ async fn out_inner(
 async fn master(
     s: &Shared,
     ch: &crate::Channel,
+    channel: &str,
     endpoint: &str,
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     {
+        let session_keys = session_keys(s, ch, channel, endpoint, q).await?;
         // CMAF: remux each variant's newest segment so CODECS names what fMP4 carries.
         let newest: Vec<(String, u64, String)> = {
             let data = ch.lock();
@@ -203,13 +205,54 @@ async fn master(
         if data.variants.values().all(|v| v.segments.is_empty()) {
             return Err(ApiError::not_found("nothing ingested on this channel yet"));
         }
-        let text = render::master_playlist(data.master.as_ref(), &data.variants, ep, &query_of(q)?);
+        let text = render::master_playlist(
+            data.master.as_ref(),
+            &data.variants,
+            ep,
+            &query_of(q)?,
+            session_keys,
+        );
         Ok(respond(
             Bytes::from(text),
             cache::M3U8,
             cache::live_playlist(td),
         ))
     }
+}
+
+/// The `EXT-X-SESSION-KEY` attributes of an encrypted endpoint's master: the keys of the
+/// period the playlists it names start in (the live window's oldest segment, or `start`).
+async fn session_keys(
+    s: &Shared,
+    ch: &crate::Channel,
+    channel: &str,
+    endpoint: &str,
+    q: &HashMap<String, String>,
+) -> Result<Vec<hls::AttributeList>, ApiError> {
+    let start = q.get("start").map(|v| parse_time("start", v)).transpose()?;
+    let (drm, at) = {
+        let data = ch.lock();
+        let ep = find_ep(&data.endpoints, endpoint)?;
+        let Some(drm) = Drm::of(ep) else {
+            return Ok(Vec::new());
+        };
+        let first = data.variants.values().find_map(|v| {
+            let (segs, _) = render::select(v, ep, render::Span::Live);
+            segs.first().map(|m| m.start)
+        });
+        (drm, start.or(first))
+    };
+    let Some(at) = at else {
+        return Ok(Vec::new());
+    };
+    let period = drm.period(at);
+    let keys = s
+        .period_keys(channel, endpoint, &drm, period)
+        .await
+        .map_err(ApiError::from)?;
+    let iv = (drm.method == DrmMethod::TsSampleAes)
+        .then(|| crate::drm::constant_iv(&drm.settings, &keys));
+    Ok(crate::drm::key_attrs(drm.method, &keys, iv))
 }
 
 /// `<slug>/<seq>.<ext>`: a TS segment or CMAF fragment, clear or encrypted.
@@ -523,7 +566,8 @@ async fn media(
             };
             let wanted: Vec<(u64, String)> = segs.iter().map(|m| (m.seq, m.key.clone())).collect();
             let drm = drm.map(|d| {
-                let periods: Vec<u64> = segs.iter().map(|m| d.period(m.start)).collect();
+                let periods: Vec<(u64, u64)> =
+                    segs.iter().map(|m| (m.seq, d.period(m.start))).collect();
                 (d, periods)
             });
             let cmaf = (ep.packaging == Packaging::Cmaf).then(|| (v.key.clone(), wanted));
@@ -539,10 +583,18 @@ async fn media(
     }
     let periods = match &drm {
         Some((d, periods)) => {
-            s.keys_of_periods(channel, endpoint, d, periods.iter().copied())
-                .await?
+            let wanted: Vec<u64> = periods.iter().map(|p| p.1).collect();
+            s.keys_of_periods(channel, endpoint, d, wanted).await?
         }
         None => Default::default(),
+    };
+    // An encrypted endpoint's I-frame playlist: ranges in the encrypted segments.
+    let enc_ranges = match &drm {
+        Some((d, wanted)) if iframes => {
+            s.iframe_ranges(ch, (channel, endpoint, slug), d, wanted)
+                .await
+        }
+        _ => Default::default(),
     };
     let mut guard = ch.lock();
     // Only `live_cache` is written below: that does not change what is served.
@@ -553,9 +605,9 @@ async fn media(
         .values_mut()
         .find(|v| v.slug == slug)
         .ok_or_else(|| ApiError::not_found(format!("variant {slug:?} not found")))?;
-    if iframes && (!ep.i_frames || !matches!(ep.encryption, Encryption::None)) {
+    if iframes && (!ep.i_frames || matches!(ep.encryption, Encryption::Aes128 { .. })) {
         return Err(ApiError::not_found(
-            "this endpoint has no I-frame-only playlists (i_frames off or encrypted)",
+            "this endpoint has no I-frame-only playlists (i_frames off, or AES-128)",
         ));
     }
     let span = span_of(v, &ep, start, end)?;
@@ -569,7 +621,13 @@ async fn media(
     let td = v.target_duration.max(1);
     if iframes {
         let (segs, closed) = render::select(v, &ep, span);
-        let text = render::iframe_playlist(v, &segs, span, closed, cmaf.map(|_| &v.cmaf));
+        let enc = drm.as_ref().map(|(d, _)| render::EncIFrames {
+            drm: d,
+            periods: &periods,
+            ranges: enc_ranges,
+        });
+        let text =
+            render::iframe_playlist(v, &segs, span, closed, cmaf.map(|_| &v.cmaf), enc.as_ref());
         let cc = if closed {
             cache::CLOSED_PLAYLIST.to_string()
         } else {

@@ -95,7 +95,14 @@ pub fn media_playlist(
 ) -> String {
     let ep = ctx.endpoint;
     let mut pl = MediaPlaylist {
-        version: Some(if cmaf.is_some() { 7 } else { 3 }),
+        // KEYFORMAT (DRM) needs version 5 (RFC 8216 section 7).
+        version: Some(if cmaf.is_some() {
+            7
+        } else if ctx.drm.is_some() {
+            5
+        } else {
+            3
+        }),
         independent_segments: cmaf.is_some(),
         target_duration: Some(
             v.target_duration
@@ -211,12 +218,18 @@ pub fn media_playlist(
 ///
 /// With `cmaf`, ranges come from the remuxed fragment (`moof` through the keyframe's
 /// sample) and `EXT-X-MAP` is the init segment.
+///
+/// With `enc` (a DRM endpoint), ranges are those of the encrypted segments (encryption
+/// grows a `moof`, and a TS SAMPLE-AES PES), the init is the period's encrypted one, and
+/// `EXT-X-KEY` is written where the key period changes, as in [`media_playlist`]; a segment
+/// without an encrypted range is a GAP entry, one of a period without keys ends the list.
 pub fn iframe_playlist(
     v: &Variant,
     segs: &[&SegMeta],
     span: Span,
     closed: bool,
     cmaf: Option<&CmafCache>,
+    enc: Option<&EncIFrames<'_>>,
 ) -> String {
     let mut pl = MediaPlaylist {
         // EXT-X-MAP in an I-frames-only playlist needs version 5 (RFC 8216 section 7).
@@ -255,6 +268,7 @@ pub fn iframe_playlist(
         g.discontinuity = discontinuity;
         g
     };
+    let mut last_key: Option<u64> = None;
     for s in segs {
         // A CMAF fragment not remuxed yet (its segment was committed after the remux this
         // request waited for) ends the playlist: listing it as a gap now and as an entry on
@@ -265,17 +279,43 @@ pub fn iframe_playlist(
         {
             break;
         }
+        let period = enc.map(|e| e.drm.period(s.start));
+        if let (Some(e), Some(p)) = (enc, period)
+            && !e.periods.contains_key(&p)
+        {
+            break;
+        }
+        // Encrypted: the ranges of the encrypted bytes (none: a GAP entry). A segment not
+        // encrypted for this render (it arrived since) ends the list, as above.
+        let ranges = match enc.map(|e| e.ranges.get(&s.seq).copied()) {
+            Some(None) if pl.segments.is_empty() => continue,
+            Some(None) => break,
+            r => r.flatten(),
+        };
         let entry = match cmaf {
             Some(c) => c.segs.get(&s.seq).and_then(Option::as_ref).and_then(|m| {
-                let (off, len, at) = *m.keyframes.first()?;
-                let map_uri = format!("{}/{}", v.slug, crate::cmaf::init_file(&m.init_id));
+                let (mut off, mut len, at) = *m.keyframes.first()?;
+                let file = match period {
+                    Some(p) => crate::cmaf::encrypted_init_file(&m.init_id, p),
+                    None => crate::cmaf::init_file(&m.init_id),
+                };
+                if let Some(r) = ranges {
+                    (off, len) = r?.keyframe;
+                }
+                let map_uri = format!("{}/{file}", v.slug);
                 let map = (last_init.as_deref() != Some(map_uri.as_str()) || s.discontinuity)
                     .then(|| hls::Map::new(map_uri.clone(), None));
                 last_init = Some(map_uri);
                 Some((format!("{}/{}.m4s", v.slug, s.seq), (off, len, at), map))
             }),
-            None => s.pat_pmt.and_then(|(map_off, map_len)| {
-                let kf = *s.keyframes.first()?;
+            None => s.pat_pmt.and_then(|pat_pmt| {
+                let mut kf = *s.keyframes.first()?;
+                let (mut map_off, mut map_len) = pat_pmt;
+                if let Some(r) = ranges {
+                    let r = r?;
+                    (kf.0, kf.1) = r.keyframe;
+                    (map_off, map_len) = r.pat_pmt?;
+                }
                 let uri = format!("{}/{}.{}", v.slug, s.seq, s.ext);
                 let map = hls::Map::new(
                     uri.clone(),
@@ -314,11 +354,42 @@ pub fn iframe_playlist(
         seg.discontinuity = s.discontinuity;
         seg.program_date_time = Some(pdt(s.start + secs(at)));
         seg.map = map;
+        if let (Some(e), Some(p)) = (enc, period)
+            && last_key != Some(p)
+            && let Some(keys) = e.periods.get(&p)
+        {
+            let iv = (e.drm.method == DrmMethod::TsSampleAes)
+                .then(|| constant_iv(&e.drm.settings, keys));
+            for a in key_attrs(e.drm.method, keys, iv) {
+                seg.keys.push(Key { attrs: a });
+            }
+            last_key = Some(p);
+        }
         pl.segments.push(seg);
     }
     let mut out = String::with_capacity(64 + 160 * pl.segments.len());
     pl.write_to(&mut out);
     out
+}
+
+/// The byte ranges of one encrypted segment an I-frame playlist names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncRanges {
+    /// (offset, length) of the first keyframe: `moof` through its sample (CMAF), its PES
+    /// packets (TS).
+    pub keyframe: (u64, u64),
+    /// TS: (offset, length) of the PAT and PMT, the `EXT-X-MAP` of the entry.
+    pub pat_pmt: Option<(u64, u64)>,
+}
+
+/// What an encrypted endpoint's I-frame playlist needs: the keys of the periods listed and
+/// the ranges of the encrypted segments, by media sequence number.
+pub struct EncIFrames<'a> {
+    pub drm: &'a Drm,
+    pub periods: &'a PeriodMap,
+    /// By media sequence number: the ranges, or `None` when the segment could not be
+    /// encrypted (a GAP entry); a segment missing here was not tried (it ends the list).
+    pub ranges: std::collections::BTreeMap<u64, Option<EncRanges>>,
 }
 
 /// `EXT-X-DISCONTINUITY-SEQUENCE` of a playlist starting at `s`: its number without its
@@ -399,11 +470,16 @@ fn fmt_secs(s: f64) -> String {
 /// none, else `?a=b&...`): it is carried into every URI the master names (renditions,
 /// `EXT-X-MEDIA`, I-frame playlists), as MediaPackage does, so a player given a
 /// time-shifted master plays that time.
+///
+/// `session_keys`: the `EXT-X-SESSION-KEY` attributes of an encrypted endpoint (those of
+/// the `EXT-X-KEY` of the period at the playlists' start, so players can set up
+/// decryption before the first media playlist).
 pub fn master_playlist(
     ingested: Option<&(String, MasterPlaylist)>,
     variants: &std::collections::BTreeMap<String, Variant>,
     ep: &EndpointSpec,
     query: &str,
+    session_keys: Vec<AttributeList>,
 ) -> String {
     let cmaf = ep.packaging == Packaging::Cmaf;
     let variant_of = |master_path: &str, uri: &str| -> Option<&Variant> {
@@ -435,8 +511,16 @@ pub fn master_playlist(
         vs.attrs.set_quoted("CODECS", all.join(","));
     };
     let mut out = MasterPlaylist {
-        version: Some(if cmaf { 7 } else { 3 }),
+        // KEYFORMAT (of EXT-X-SESSION-KEY) needs version 5.
+        version: Some(if cmaf {
+            7
+        } else if session_keys.is_empty() {
+            3
+        } else {
+            5
+        }),
         independent_segments: cmaf,
+        session_keys,
         ..Default::default()
     };
     match ingested {
@@ -477,7 +561,8 @@ pub fn master_playlist(
             }
         }
     }
-    if ep.i_frames && matches!(ep.encryption, Encryption::None) {
+    // AES-128 encrypts whole segments: a byte range of one does not decrypt alone.
+    if ep.i_frames && !matches!(ep.encryption, Encryption::Aes128 { .. }) {
         let streams: Vec<hls::IFrameStream> = out
             .variants
             .iter()
@@ -642,7 +727,7 @@ mod cmaf_tests {
         };
         let segs: Vec<&SegMeta> = v.segments.values().collect();
         let media = media_playlist(&ctx, &v, &segs, Span::Live, false, Some(&cache));
-        let iframes = iframe_playlist(&v, &segs, Span::Live, false, Some(&cache));
+        let iframes = iframe_playlist(&v, &segs, Span::Live, false, Some(&cache), None);
         for text in [media, iframes] {
             let pl = hls::parse_media(&text).unwrap();
             let uris: Vec<&str> = pl.segments.iter().map(|s| s.uri.as_str()).collect();

@@ -115,6 +115,23 @@ impl PlaylistFollower {
         Fut: Future<Output = Option<B>> + Send,
         B: AsRef<[u8]>,
     {
+        Self::start_sharing_keys(master_path, get, Default::default())
+    }
+
+    /// [`start`](Self::start), checking that every resource keeps the keys it was first
+    /// listed with (`segment-key-differs`) across the playlists of every follower given the
+    /// same `keys` (paths are compared resolved, so give followers of one output the same
+    /// folder: a live master and its time-shifted masters, say).
+    pub fn start_sharing_keys<F, Fut, B>(
+        master_path: &str,
+        get: F,
+        keys: Arc<Mutex<hls::validate::SegmentKeys>>,
+    ) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<B>> + Send,
+        B: AsRef<[u8]>,
+    {
         let state: Arc<Mutex<FollowState>> = Default::default();
         let st = state.clone();
         let master_path = master_path.to_string();
@@ -199,6 +216,10 @@ impl PlaylistFollower {
                             let live = s.tracks.get_mut(path).unwrap().tracker.observe(&m, now);
                             for p in live {
                                 s.record(path, now, p, stale_ok);
+                            }
+                            let differs = keys.lock().unwrap().observe(path, &m);
+                            for p in differs {
+                                s.record(path, now, p, false);
                             }
                             *s.report.reloads.entry(path.clone()).or_default() += 1;
                             if let Some(uri) = uri_of.get(path) {

@@ -40,16 +40,26 @@ impl Decoded {
 }
 
 /// The lines of ffmpeg's stderr that report a problem: every non-blank line except the null
-/// muxer's `[null @ ...] ... non monotonically increasing dts to muxer ...` notice (see the
+/// muxer's `[null @ ...] ... non monotonically increasing dts to muxer ...` notice (and its
+/// `Last message repeated` line; see the
 /// module doc for why that one is not an error).
 pub fn decode_errors(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|l| {
-            !(l.starts_with("[null @") && l.contains("non monotonically increasing dts to muxer"))
-        })
-        .collect()
+    let mut out = Vec::new();
+    // ffmpeg folds repeats into "Last message repeated N times": that line belongs to the
+    // line before it, and is a problem only when that one is.
+    let mut last_ignored = false;
+    for l in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let ignored = if l.trim_start().starts_with("Last message repeated") {
+            last_ignored
+        } else {
+            l.starts_with("[null @") && l.contains("non monotonically increasing dts to muxer")
+        };
+        if !ignored {
+            out.push(l);
+        }
+        last_ignored = ignored;
+    }
+    out
 }
 
 /// Runs `ffmpeg -nostdin -v error <args> -f null -` (put `-i <input>` and options such as

@@ -2,8 +2,10 @@
 //!
 //! A request is **playback** when its method is `GET` or `HEAD` (for a preflight: when the
 //! method it asks for is) and its path has no `/api/` segment: playlists, segments, init
-//! segments and keys. Players are web pages on other origins, so playback answers carry
-//! `access-control-allow-origin: *`.
+//! segments and keys. A `POST` to a path ending in `/license` is playback too: the W3C EME
+//! licence request a player's CDM sends (`lineup keys`' ClearKey licence), which changes
+//! nothing on the server. Players are web pages on other origins, so playback answers
+//! carry `access-control-allow-origin: *`.
 //!
 //! Everything else is **control**: `POST`/`PUT`/`DELETE`/`PATCH` anywhere (fetcher creation,
 //! ingest PUTs, channel changes) and every path under `/api/` (JSON APIs and their docs).
@@ -110,6 +112,7 @@ mod values {
     pub const EXPOSE: HeaderValue =
         HeaderValue::from_static("content-length,content-range,content-type,date");
     pub const PLAYBACK_METHODS: HeaderValue = HeaderValue::from_static("GET,HEAD,OPTIONS");
+    pub const LICENCE_METHODS: HeaderValue = HeaderValue::from_static("POST,OPTIONS");
     pub const CONTROL_METHODS: HeaderValue =
         HeaderValue::from_static("GET,HEAD,OPTIONS,POST,PUT,DELETE,PATCH");
     pub const MAX_AGE: HeaderValue = HeaderValue::from_static("600");
@@ -123,6 +126,11 @@ fn is_api_path(path: &str) -> bool {
 
 fn is_read(method: &Method) -> bool {
     *method == Method::GET || *method == Method::HEAD
+}
+
+/// A W3C EME licence request (`POST .../license`): players send it cross-origin.
+fn is_licence(method: &Method, path: &str) -> bool {
+    *method == Method::POST && !is_api_path(path) && path.ends_with("/license")
 }
 
 /// What to do with one request.
@@ -153,7 +161,7 @@ impl<S> CorsService<S> {
     }
 
     fn decide(&self, method: &Method, path: &str, headers: &HeaderMap) -> Decision {
-        if is_read(method) && !is_api_path(path) {
+        if (is_read(method) && !is_api_path(path)) || is_licence(method, path) {
             return Decision::Playback;
         }
         match headers.get(ORIGIN) {
@@ -206,7 +214,7 @@ where
                 .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
                 .unwrap_or(Method::GET);
             let response = match self.decide(&asked, path, request.headers()) {
-                Decision::Playback => playback_preflight(),
+                Decision::Playback => playback_preflight(asked == Method::POST),
                 Decision::Control(origin) => control_preflight(origin, request.headers()),
                 Decision::Refuse(origin) => refuse(&origin),
             };
@@ -232,11 +240,16 @@ where
     }
 }
 
-fn playback_preflight<B: Default>() -> Response<B> {
+fn playback_preflight<B: Default>(licence: bool) -> Response<B> {
     let mut response = Response::new(B::default());
     let h = response.headers_mut();
     h.insert(VARY, values::VARY);
-    h.insert(ACCESS_CONTROL_ALLOW_METHODS, values::PLAYBACK_METHODS);
+    let methods = if licence {
+        values::LICENCE_METHODS
+    } else {
+        values::PLAYBACK_METHODS
+    };
+    h.insert(ACCESS_CONTROL_ALLOW_METHODS, methods);
     h.insert(ACCESS_CONTROL_ALLOW_HEADERS, values::ANY);
     h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, values::ANY);
     h.insert(ACCESS_CONTROL_MAX_AGE, values::MAX_AGE);
@@ -330,6 +343,10 @@ mod tests {
                 get(|| async { "[]" }).post(|| async { "made" }),
             )
             .route("/in/ch/x.ts", axum::routing::put(|| async { "stored" }))
+            .route(
+                "/keys/clearkey/license",
+                axum::routing::post(|| async { "{}" }),
+            )
             .layer(Cors::with_control_origins(
                 origins.iter().map(|s| s.to_string()).collect(),
             ))
@@ -382,6 +399,45 @@ mod tests {
         let r = send(&app, Request::get("/nope").body(Body::empty()).unwrap()).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert_eq!(acao(&r), Some("*"));
+    }
+
+    /// A player's EME licence request (POST .../license) is playback: any origin.
+    #[tokio::test]
+    async fn licence_posts_are_open_to_any_origin() {
+        let app = app(&[]);
+        let pre = send(
+            &app,
+            Request::options("/keys/clearkey/license")
+                .header(ORIGIN, "http://player.example")
+                .header(ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .header(ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(pre.status(), StatusCode::OK);
+        assert_eq!(acao(&pre), Some("*"));
+        assert_eq!(pre.headers()[ACCESS_CONTROL_ALLOW_METHODS], "POST,OPTIONS");
+        let r = send(
+            &app,
+            Request::post("/keys/clearkey/license")
+                .header(ORIGIN, "http://player.example")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(acao(&r), Some("*"));
+        // Other POSTs stay control.
+        let r = send(
+            &app,
+            Request::post("/api/v1/things")
+                .header(ORIGIN, "http://player.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 
     #[tokio::test]

@@ -440,7 +440,7 @@ impl Timeline {
         let mut media_seq = self.media_seq;
         let mut disc_seq = self.disc_seq;
         let mut longest = 0u64;
-        let mut state = KeyState::default();
+        let mut state = KeyState::new(window);
         for e in &self.entries {
             // This rendition's window ends before this entry (renditions may lag each
             // other by a segment): stop, never skip, so the tail only grows.
@@ -461,8 +461,10 @@ impl Timeline {
                         } else {
                             s.markers.clear();
                         }
-                        let keys = content_keys(window.effective_keys(i), origin_seq);
-                        state.restate(&mut s, keys, window.effective_map(i).cloned());
+                        let map = window.effective_map(i).cloned();
+                        let keys =
+                            content_keys(window.effective_keys(i), origin_seq, map.is_some());
+                        state.restate(&mut s, keys, map);
                         s
                     })
                 }
@@ -535,17 +537,23 @@ impl Timeline {
     }
 }
 
-/// The keys of a content segment as the output must state them: an IV made explicit
-/// (without one, a player takes the segment's media sequence number, which the output
-/// renumbers: the origin's number is the right one); `METHOD=NONE` as no key.
-fn content_keys(keys: &[Key], origin_seq: u64) -> Vec<Key> {
+/// The keys of a content segment as the output must state them: an AES-128 (or TS
+/// SAMPLE-AES) IV made explicit (without one, a player takes the segment's media sequence
+/// number, which the output renumbers: the origin's number is the right one; fMP4 sample
+/// encryption carries its own IVs); `METHOD=NONE` as no key.
+fn content_keys(keys: &[Key], origin_seq: u64, fmp4: bool) -> Vec<Key> {
     if keys.iter().all(|k| k.method().is_none_or(|m| m == "NONE")) {
         return Vec::new();
     }
     keys.iter()
         .map(|k| {
             let mut k = k.clone();
-            if k.attrs.get("IV").is_none() {
+            let by_sequence = match k.method() {
+                Some("AES-128") => true,
+                Some("SAMPLE-AES") => !fmp4,
+                _ => false,
+            };
+            if by_sequence && k.attrs.get("IV").is_none() {
                 k.attrs
                     .set_unquoted("IV", format!("0x{:032X}", u128::from(origin_seq)));
             }
@@ -555,23 +563,37 @@ fn content_keys(keys: &[Key], origin_seq: u64) -> Vec<Key> {
 }
 
 /// What is in effect at the tail of a playlist being written: keys and init segment. A
-/// segment states them again when they differ from what it needs.
-#[derive(Default)]
+/// segment states them again when they differ from what it needs. In encrypted content the
+/// first segment always states its key (`METHOD=NONE` for an ad), so a segment's key never
+/// changes between reloads as the window slides.
 struct KeyState {
-    keys: Vec<Key>,
+    /// `None`: not stated yet.
+    keys: Option<Vec<Key>>,
     map: Option<hls::Map>,
 }
 
 impl KeyState {
+    fn new(window: &MediaPlaylist) -> Self {
+        let encrypted = window
+            .segments
+            .iter()
+            .flat_map(|s| &s.keys)
+            .any(|k| k.method().is_some_and(|m| m != "NONE"));
+        Self {
+            keys: (!encrypted).then(Vec::new),
+            map: None,
+        }
+    }
+
     fn restate(&mut self, s: &mut Segment, keys: Vec<Key>, map: Option<hls::Map>) {
         s.keys.clear();
-        if keys != self.keys {
+        if self.keys.as_ref() != Some(&keys) {
             s.keys = if keys.is_empty() {
                 vec![Key::none()]
             } else {
                 keys.clone()
             };
-            self.keys = keys;
+            self.keys = Some(keys);
         }
         s.map = None;
         if map != self.map || (s.discontinuity && map.is_some()) {

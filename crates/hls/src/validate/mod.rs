@@ -24,6 +24,7 @@ use crate::model::*;
 use crate::parse::parse;
 
 mod attrs;
+mod keys;
 mod live;
 mod master;
 mod media;
@@ -33,6 +34,7 @@ mod tags;
 mod text;
 mod variants;
 
+pub use keys::SegmentKeys;
 pub use live::LiveTracker;
 pub use master::check_master;
 pub use media::check_media;

@@ -46,6 +46,20 @@ pub(super) fn check_keys(p: &MediaPlaylist, idx: &LineIndex, out: &mut Vec<Probl
                 );
             }
         }
+        // SAMPLE-AES-CTR is the `cenc` scheme of Common Encryption, defined for fMP4 only
+        // (rfc8216bis 4.4.4.4): a segment it applies to has a Media Initialization Section.
+        if s.keys.iter().any(|k| k.method() == Some("SAMPLE-AES-CTR"))
+            && !p.segments[..=i].iter().any(|s| s.map.is_some())
+        {
+            out.push(
+                Problem::error(
+                    "key-ctr-without-map",
+                    "METHOD=SAMPLE-AES-CTR (Common Encryption 'cenc') is for fMP4 segments, which need EXT-X-MAP",
+                )
+                .at(first_line)
+                .seq(p.sequence_of(i)),
+            );
+        }
         // Several KEY tags before one segment: one per KEYFORMAT, one METHOD (6.2.3: a
         // segment is encrypted with one METHOD, one key; several tags are several ways to
         // get that key).

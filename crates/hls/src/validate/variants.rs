@@ -221,6 +221,13 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
         }
     }
 
+    // 6.2.3: one key per resource, in the variants and the I-frame playlists pointing into
+    // their segments alike (one report per playlist).
+    let mut keys = super::SegmentKeys::default();
+    for (uri, p, _) in &all {
+        out.extend(keys.observe(uri, p).into_iter().take(1));
+    }
+
     // 4.3.5: EXT-X-START in both the master and a media playlist must have the same value.
     if let Some(ms) = &master.start {
         for (uri, p, _) in &all {

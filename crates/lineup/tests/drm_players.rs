@@ -1,0 +1,256 @@
+//! DRM playback in real players (headless Chromium, EME with ClearKey), against `lineup demo`
+//! as a process: the demo's DRM endpoint (CMAF `cbcs`, keys rotating every 30 s) and two
+//! more added through the origin's API (CMAF `cenc` and TS SAMPLE-AES, keys rotating every
+//! 20 s), all fed by the engine's channel, whose VODs change every few seconds.
+//!
+//! - hls.js (`emeEnabled`, `drmSystems['org.w3.clearkey'].licenseUrl`) and Shaka Player
+//!   (`drm.servers['org.w3.clearkey']`) play the `cbcs` and `cenc` endpoints, with the
+//!   origin's ClearKey licence, and hls.js plays the TS SAMPLE-AES endpoint (decrypting
+//!   itself with the `identity` key), each for at least 60 s: across key rotations and VOD
+//!   changes, with no fatal error and no stall over a second (judged by `currentTime`: the
+//!   canvas of EME video reads black). The five run at once on one page.
+//! - With a licence server answering wrong keys (and a wrong `identity` key for TS), every
+//!   player fails: the content really is encrypted, and decrypted with the licence's keys.
+//! - The demo page's DRM tab plays the DRM endpoint with hls.js and its licence.
+
+#[path = "browser/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::time::Duration;
+
+use harness::{DemoProcess, PlayState, assert_smooth, play_for};
+use serde_json::json;
+use testkit::Browser;
+
+/// Seconds every player must play.
+const PLAY_SECONDS: f64 = 60.0;
+/// Start-up and slack over the played time.
+const SLACK: Duration = Duration::from_secs(90);
+/// How long a player with wrong keys gets to show it fails.
+const WRONG_KEY_WAIT: Duration = Duration::from_secs(45);
+
+macro_rules! require_browser {
+    () => {
+        testkit::require_peer!("chromium");
+        testkit::require_peer!("chromedriver");
+    };
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Adds the `cenc` and TS SAMPLE-AES endpoints to the demo's channel.
+async fn add_endpoints(demo: &DemoProcess) {
+    let http = reqwest::Client::new();
+    for body in [
+        json!({"id": "drm-cenc", "packaging": "cmaf",
+               "encryption": {"aes_ctr": {"key_rotation_interval_seconds": 20}}}),
+        json!({"id": "drm-ts",
+               "encryption": {"sample_aes": {"key_rotation_interval_seconds": 20}}}),
+    ] {
+        let r = http
+            .post(demo.url("origin/api/v1/channels/demo/endpoints"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{body}: {}", r.status());
+    }
+}
+
+/// A ClearKey licence server answering a wrong key for every KID asked (with CORS, as
+/// players need), and a wrong 16-byte `identity` key at `/key`. Returns its base URL.
+async fn wrong_key_server() -> String {
+    use axum::{Json, http::header, routing::get};
+    // 16 bytes that are not the key of anything (base64url of 0x00..0x0f).
+    const WRONG: &str = "AAECAwQFBgcICQoLDA0ODw";
+    fn cors() -> [(header::HeaderName, &'static str); 3] {
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+        ]
+    }
+    let licence = |body: axum::body::Bytes| async move {
+        let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let keys: Vec<serde_json::Value> = req["kids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|kid| json!({"kty": "oct", "kid": kid, "k": WRONG}))
+            .collect();
+        (cors(), Json(json!({"keys": keys, "type": "temporary"})))
+    };
+    let router = axum::Router::new()
+        .route(
+            "/licence",
+            axum::routing::post(licence).options(|| async { cors() }),
+        )
+        .route(
+            "/key",
+            get(|| async { (cors(), (0u8..16).collect::<Vec<u8>>()) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+/// The player check page with one player per `(player, playlist path, licence URL)`.
+fn players_page(
+    demo: &DemoProcess,
+    players: &[(&str, &str, Option<&str>)],
+    key: Option<&str>,
+) -> String {
+    let mut q = String::new();
+    for (player, playlist, licence) in players {
+        q.push_str(&format!(
+            "&player={player}&src={}&licence={}",
+            enc(&demo.url(playlist)),
+            enc(licence.unwrap_or("-"))
+        ));
+    }
+    if let Some(k) = key {
+        q.push_str(&format!("&keyurl={}", enc(k)));
+    }
+    format!("{}?{}", demo.url("player.html"), &q[1..])
+}
+
+async fn states(browser: &Browser) -> Vec<PlayState> {
+    let v = browser
+        .execute("return check.states();", json!([]))
+        .await
+        .expect("check.states()");
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hlsjs_and_shaka_play_every_drm_endpoint_across_key_rotations_and_fail_with_wrong_keys() {
+    require_browser!();
+    let demo = DemoProcess::start().await;
+    add_endpoints(&demo).await;
+    for ep in ["drm", "drm-cenc", "drm-ts"] {
+        demo.wait_for_dvr(ep, 12.0, Duration::from_secs(120)).await;
+    }
+    let base = demo.base.clone();
+    let licence = |ep: &str| lineup::demo::drm_licence(&base, ep);
+    let (cbcs_lic, cenc_lic) = (licence("drm"), licence("drm-cenc"));
+    let master = |ep: &str| format!("origin/out/demo/{ep}/index.m3u8");
+    let (cbcs, cenc, ts) = (master("drm"), master("drm-cenc"), master("drm-ts"));
+    let players = [
+        ("hlsjs", cbcs.as_str(), Some(cbcs_lic.as_str())),
+        ("hlsjs", cenc.as_str(), Some(cenc_lic.as_str())),
+        ("shaka", cbcs.as_str(), Some(cbcs_lic.as_str())),
+        ("shaka", cenc.as_str(), Some(cenc_lic.as_str())),
+        ("hlsjs", ts.as_str(), None),
+    ];
+
+    // All five at once, each >= 60 s.
+    let started = chrono::Utc::now().timestamp();
+    let browser = Browser::start(1280, 900).await.expect("chromium");
+    browser
+        .goto(&players_page(&demo, &players, None))
+        .await
+        .expect("open player page");
+    let deadline = Duration::from_secs_f64(PLAY_SECONDS) + SLACK;
+    let done = testkit::wait_for(deadline, "every player plays 60 s", || {
+        let browser = &browser;
+        async move {
+            let all = states(browser).await;
+            let finished = all
+                .iter()
+                .all(|s| s.played_seconds >= PLAY_SECONDS || !s.fatal.is_empty());
+            finished.then_some(all)
+        }
+    })
+    .await;
+    let all = match done {
+        Ok(all) => all,
+        Err(e) => panic!("{e}: {:#?}\n{}", states(&browser).await, demo.log()),
+    };
+    for ((player, playlist, _), s) in players.iter().zip(&all) {
+        eprintln!("{player} on {playlist}: {s:?}");
+        let what = format!("{player} on {playlist}");
+        assert_smooth(&what, s);
+        assert!(s.played_seconds >= PLAY_SECONDS, "{what}: {s:?}");
+    }
+    drop(browser);
+    // What they played spanned key rotations and VOD changes: the time-shifted playlists of
+    // that minute carry several keys and discontinuities.
+    for ep in ["drm", "drm-cenc", "drm-ts"] {
+        let url = demo.url(&format!(
+            "origin/out/demo/{ep}/{}?start={started}&end={}",
+            demo.first_variant(ep).await,
+            chrono::Utc::now().timestamp()
+        ));
+        let pl = testkit::http::get_media_playlist(&reqwest::Client::new(), &url).await;
+        let keys: std::collections::BTreeSet<&str> = pl
+            .segments
+            .iter()
+            .flat_map(|s| &s.keys)
+            .filter_map(|k| k.uri())
+            .collect();
+        let vod_changes = pl.segments.iter().filter(|s| s.discontinuity).count();
+        assert!(
+            keys.len() >= 2 && vod_changes >= 1,
+            "{ep}: {keys:?}, {vod_changes} discontinuities"
+        );
+    }
+
+    // Wrong keys: every player fails (a fatal error, or nothing played).
+    let wrong = wrong_key_server().await;
+    let wrong_lic = format!("{wrong}/licence");
+    let wrong_players: Vec<_> = players
+        .iter()
+        .map(|(p, pl, lic)| (*p, *pl, lic.map(|_| wrong_lic.as_str())))
+        .collect();
+    let browser = Browser::start(1280, 900).await.expect("chromium");
+    let page = players_page(&demo, &wrong_players, Some(&format!("{wrong}/key")));
+    browser.goto(&page).await.expect("open player page");
+    // Failing is playing nothing: wait the whole time (unless every player has stopped
+    // with a fatal error), then nobody may have played a second.
+    let _ = testkit::wait_for(WRONG_KEY_WAIT, "every player with wrong keys stops", || {
+        let browser = &browser;
+        async move {
+            let all = states(browser).await;
+            all.iter().all(|s| !s.fatal.is_empty()).then_some(())
+        }
+    })
+    .await;
+    for ((player, playlist, _), s) in wrong_players.iter().zip(states(&browser).await) {
+        eprintln!("wrong keys: {player} on {playlist}: {s:?}");
+        assert!(
+            s.played_seconds < 1.0,
+            "{player} on {playlist} played {:.1} s with wrong keys: {s:?}",
+            s.played_seconds
+        );
+        assert!(
+            !s.fatal.is_empty() || !s.errors.is_empty(),
+            "{player} on {playlist}: no error with wrong keys: {s:?}"
+        );
+    }
+    drop(browser);
+
+    // The demo page's DRM tab: hls.js with the page's licence.
+    let browser = Browser::start(1366, 900).await.expect("chromium");
+    browser.goto(&demo.url("/#drm")).await.expect("open page");
+    let s = play_for(&browser, "lineup.state()", 20.0, SLACK).await;
+    assert_eq!(s.source.as_deref(), Some("drm"), "{s:?}");
+    assert_smooth("the page's DRM tab", &s);
+    let link: serde_json::Value = browser
+        .execute(
+            "const a = document.getElementById('stat-shaka'); return a.hidden ? null : a.href;",
+            json!([]),
+        )
+        .await
+        .unwrap();
+    let link = link
+        .as_str()
+        .expect("the Shaka Player link shows on the DRM tab");
+    assert!(
+        link.contains("player=shaka") && link.contains(&enc(&cbcs_lic)),
+        "{link}"
+    );
+}
