@@ -84,6 +84,9 @@ pub struct AdsArgs {
     /// Bearer token for the playback configuration API.
     #[arg(long, hide_env_values = true)]
     pub api_token: Option<web::Secret>,
+    /// Access keys (and region) of the MediaTailor API (SigV4).
+    #[command(flatten)]
+    pub aws: web::sigv4::SigV4Args,
     /// Folder of conditioned ads (MP4 creatives transcoded to each content's renditions;
     /// kept across restarts). Default: `lineup-ads-conditioned` in the system's temporary
     /// folder.
@@ -159,7 +162,13 @@ pub fn build_with(
         seed: args.seed,
         max_sessions: 10_000,
     });
+    let aws_keys = args.aws.keys().map_err(|message| AdsError::BadField {
+        field: "aws_api_credentials".into(),
+        message,
+    })?;
     let proxy = Proxy::new(ProxyConfig {
+        aws_keys,
+        aws_region: args.aws.aws_api_region.clone(),
         conditioner: args.conditioner(&public)?,
         sessions,
         max_sessions: args.max_sessions,

@@ -46,6 +46,7 @@ async fn lineup_ads(public_url: Option<&str>) -> String {
         seed: 1,
         max_sessions: 100,
         api_token: None,
+        aws: Default::default(),
         condition_dir: None,
         condition_max_bytes: 1 << 30,
         condition_jobs: 1,

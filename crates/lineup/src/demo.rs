@@ -75,6 +75,8 @@ pub struct Demo {
     pub schedule: schedule::Service,
     /// The SSAI master of the DVR endpoint: each GET starts a viewer session.
     pub ssai_master: String,
+    /// The key pair the AWS-shaped APIs accept (loopback only; see [`crate::demo_aws`]).
+    pub aws_key: Option<web::sigv4::KeyPair>,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -86,7 +88,8 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     let base = format!("http://{addr}");
     let token = args.api_token.clone().filter(|t| !t.expose().is_empty());
     let engine = demo_engine(&base, args, token.as_ref())?;
-    let (origin, channel) = demo_origin(addr, &base, token.as_ref()).await?;
+    let aws_key = crate::demo_aws::demo_key(args.listen);
+    let (origin, channel) = demo_origin(addr, &base, token.as_ref(), aws_key.as_ref()).await?;
     let pullpush = pullpush::PullPush::open(pullpush::Config {
         db_path: args.pullpush_db.clone(),
         api_token: token.clone(),
@@ -108,8 +111,15 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .mount("/engine", web::Service::new("engine", engine.router()))
         .mount("/pullpush", pullpush.shell())
         .mount("/origin", origin.shell());
-    let (process, ssai_master) =
-        mount_the_rest(process, &base, token.as_ref(), &schedule, &channel).await?;
+    let (process, ssai_master) = mount_the_rest(
+        process,
+        &base,
+        token.as_ref(),
+        &schedule,
+        &channel,
+        aws_key.as_ref(),
+    )
+    .await?;
     let server = tokio::spawn(process.serve(listener));
     // The catalog and the schedule read the VODs from /vod, the engine reads the schedule
     // and the fetcher the engine, over HTTP: fill, load and start once we serve.
@@ -131,6 +141,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         fetcher,
         schedule,
         ssai_master,
+        aws_key,
         server,
     })
 }
@@ -143,6 +154,7 @@ async fn mount_the_rest(
     token: Option<&web::Secret>,
     schedule: &schedule::Service,
     channel: &origin::ChannelView,
+    aws_key: Option<&web::sigv4::KeyPair>,
 ) -> anyhow::Result<(web::Process, String)> {
     let token_arc: Option<Arc<str>> = token.map(|t| Arc::from(t.expose()));
     let stitch = stitch::build(&stitch::StitchArgs {
@@ -155,7 +167,7 @@ async fn mount_the_rest(
     let catalog =
         schedule::catalog_api::router_with(schedule.clone(), token_arc.clone(), Some(stitch_feed));
     let schedule = schedule::schedule_api::router(schedule.clone(), token_arc.clone());
-    let (ad_server, ssai, ssai_master) = demo_ads(base, token_arc, channel).await?;
+    let (ad_server, ssai, ssai_master) = demo_ads(base, token_arc, channel, aws_key).await?;
     let process = process
         .mount("/stitch", web::Service::new("stitch", stitch.router()))
         .mount("/catalog", web::Service::new("catalog", catalog))
@@ -221,14 +233,16 @@ async fn demo_origin(
     addr: SocketAddr,
     base: &str,
     token: Option<&web::Secret>,
+    aws_key: Option<&web::sigv4::KeyPair>,
 ) -> anyhow::Result<(origin::Origin, origin::ChannelView)> {
-    let origin = origin::build(origin::Config {
+    let mut config = origin::Config {
         listen: addr,
         public_url: Some(format!("{base}/origin")),
         api_token: token.map(|t| t.expose().to_string()),
         ..Default::default()
-    })
-    .await?;
+    };
+    config.aws.aws_api_key.extend(aws_key.cloned());
+    let origin = origin::build(config).await?;
     let mut dvr = origin::EndpointSpec::new("dvr");
     dvr.i_frames = true;
     dvr.ad_markers = origin::AdMarkers::Daterange;
@@ -277,6 +291,7 @@ async fn demo_ads(
     base: &str,
     token: Option<Arc<str>>,
     channel: &origin::ChannelView,
+    aws_key: Option<&web::sigv4::KeyPair>,
 ) -> anyhow::Result<(ads::AdServer, ads::Proxy, String)> {
     let ad_server = ads::AdServer::new(ads::AdServerConfig {
         public_url: Some(format!("{base}/adserver")),
@@ -296,6 +311,7 @@ async fn demo_ads(
     let ssai = ads::Proxy::new(ads::ProxyConfig {
         api_token: token,
         public_url: Some(format!("{base}/ads")),
+        aws_keys: web::sigv4::AccessKeys::new(aws_key.cloned()).map_err(anyhow::Error::msg)?,
         conditioner: Some(conditioner),
         ..Default::default()
     });
@@ -528,6 +544,8 @@ fn print_banner(args: &Args, demo: &Demo) {
   health:    {b}/healthz   metrics: {b}/metrics
   control:   {control}
 
+{aws}
+
 Ctrl-C stops.",
         engine = demo.engine_master,
         control = if args
@@ -545,6 +563,7 @@ Ctrl-C stops.",
         },
         stitched = demo.stitched,
         ssai = demo.ssai_master,
+        aws = crate::demo_aws::banner(b, demo.aws_key.as_ref()),
     );
 }
 

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_aws;
 pub mod page;
 pub mod validate;
 pub mod validate_dash;

@@ -11,6 +11,7 @@ use axum::{
 use web::{ApiError, JsonBody};
 
 use crate::Shared;
+use crate::error::OriginError;
 use crate::model::{ChannelSpec, ChannelView, EndpointSpec, EndpointView, validate_id};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -64,19 +65,11 @@ pub async fn create_endpoint(
     Path(channel): Path<String>,
     JsonBody(spec): JsonBody<EndpointSpec>,
 ) -> ApiResult<impl IntoResponse> {
-    spec.validate("")?;
-    let ch = s.channel(&channel)?;
-    {
-        let mut data = ch.lock();
-        if data.endpoints.iter().any(|e| e.id == spec.id) {
-            return Err(
-                ApiError::conflict(format!("endpoint {:?} exists", spec.id)).with_field("id")
-            );
-        }
-        data.endpoints.push(spec.clone());
-    }
-    s.save_definition(&ch).await?;
-    Ok((StatusCode::CREATED, Json(s.endpoint_view(&channel, spec))))
+    let view = s.add_endpoint(&channel, spec).await.map_err(|e| match e {
+        OriginError::Conflict(_) => ApiError::from(e).with_field("id"),
+        e => e.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// One endpoint.
@@ -87,14 +80,7 @@ pub async fn get_endpoint(
     State(s): State<Arc<Shared>>,
     Path((channel, endpoint)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointView>> {
-    let ch = s.channel(&channel)?;
-    let spec = ch
-        .lock()
-        .endpoints
-        .iter()
-        .find(|e| e.id == endpoint)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("endpoint {endpoint:?} not found")))?;
+    let spec = s.endpoint(&channel, &endpoint)?;
     Ok(Json(s.endpoint_view(&channel, spec)))
 }
 
@@ -115,21 +101,7 @@ pub async fn put_endpoint(
             "must equal the endpoint id in the path",
         ));
     }
-    let ch = s.channel(&channel)?;
-    {
-        let mut data = ch.lock();
-        let slot = data
-            .endpoints
-            .iter_mut()
-            .find(|e| e.id == endpoint)
-            .ok_or_else(|| ApiError::not_found(format!("endpoint {endpoint:?} not found")))?;
-        *slot = spec.clone();
-        for v in data.variants.values_mut() {
-            v.live_cache.remove(&endpoint);
-        }
-    }
-    s.save_definition(&ch).await?;
-    Ok(Json(s.endpoint_view(&channel, spec)))
+    Ok(Json(s.replace_endpoint(&channel, spec).await?))
 }
 
 /// Remove an endpoint.
@@ -140,17 +112,6 @@ pub async fn delete_endpoint(
     State(s): State<Arc<Shared>>,
     Path((channel, endpoint)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let ch = s.channel(&channel)?;
-    {
-        let mut data = ch.lock();
-        let before = data.endpoints.len();
-        data.endpoints.retain(|e| e.id != endpoint);
-        if data.endpoints.len() == before {
-            return Err(ApiError::not_found(format!(
-                "endpoint {endpoint:?} not found"
-            )));
-        }
-    }
-    s.save_definition(&ch).await?;
+    s.remove_endpoint(&channel, &endpoint).await?;
     Ok(StatusCode::NO_CONTENT)
 }

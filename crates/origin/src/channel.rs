@@ -14,8 +14,9 @@ use crate::timeline::ChannelData;
 /// One channel: its two ingest users and its state.
 pub struct Channel {
     pub id: String,
-    /// (username, HA1) for ingest 1 and 2.
-    pub(crate) users: [(String, Ha1); 2],
+    /// (username, HA1) for ingest 1 and 2. Swapped whole when credentials rotate (the
+    /// usernames stay: they identify this channel's creation across replicas).
+    pub(crate) users: ArcSwap<Users>,
     pub(crate) data: Mutex<ChannelData>,
     /// Ready live-playlist responses, read without the `data` lock (see [`LiveMap`]).
     pub(crate) live: ArcSwap<LiveMap>,
@@ -29,6 +30,14 @@ pub struct Channel {
     /// Store keys evicted from the timeline whose removal waits for an index write that
     /// no longer lists them (a failed write keeps them here for the next one).
     pub(crate) pending_gone: Mutex<Vec<String>>,
+}
+
+/// (username, HA1) of ingest 1 and 2.
+pub(crate) type Users = [(String, Ha1); 2];
+
+/// The same channel creation (same usernames), whatever the passwords are now.
+pub(crate) fn same_users(a: &Users, b: &Users) -> bool {
+    a[0].0 == b[0].0 && a[1].0 == b[1].0
 }
 
 /// A live or time-shifted media playlist response ready to send: body and `Cache-Control`,
@@ -51,10 +60,10 @@ pub(crate) type LiveMap = HashMap<String, HashMap<String, Arc<LivePlaylist>>>;
 pub(crate) const SNAPSHOT_ENTRIES: usize = 64;
 
 impl Channel {
-    pub(crate) fn new(id: String, users: [(String, Ha1); 2], data: ChannelData) -> Self {
+    pub(crate) fn new(id: String, users: Users, data: ChannelData) -> Self {
         Self {
             id,
-            users,
+            users: ArcSwap::from_pointee(users),
             data: Mutex::new(data),
             live: ArcSwap::from_pointee(LiveMap::new()),
             persist_lock: tokio::sync::Mutex::new(persist::Persisted::default()),

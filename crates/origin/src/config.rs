@@ -96,6 +96,11 @@ pub struct OriginArgs {
     #[arg(long, env = "LINEUP_ORIGIN_SECRET", hide_env_values = true)]
     #[serde(skip_serializing)]
     pub secret: Option<String>,
+    /// The access keys (and region) the MediaPackage API (`/channels`,
+    /// `/origin_endpoints`, `/tags`) accepts SigV4 signatures from.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub aws: web::sigv4::SigV4Args,
 }
 
 /// The origin's configuration.
@@ -115,6 +120,7 @@ impl std::fmt::Debug for OriginArgs {
             .field("follow_interval_ms", &self.follow_interval_ms)
             .field("api_token", &masked(&self.api_token))
             .field("secret", &masked(&self.secret))
+            .field("aws", &self.aws)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +145,10 @@ impl Default for OriginArgs {
             store_cache_bytes: 128 * 1024 * 1024,
             api_token: None,
             secret: None,
+            aws: web::sigv4::SigV4Args {
+                aws_api_region: "us-east-1".into(),
+                ..Default::default()
+            },
         }
     }
 }

@@ -172,7 +172,8 @@ async fn ingest_inner(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let user = &ch.users[(n - 1) as usize];
+    let users = ch.users.load();
+    let user = &users[(n - 1) as usize];
     s.digest
         .verify(now, method.as_str(), request_uri, authz, |u| {
             (u == user.0).then(|| user.1.clone())

@@ -56,6 +56,11 @@
 //!   endpoints without a key provider (TS SAMPLE-AES).
 //! - `POST /keys/{ch}/{ep}/clearkey`: a W3C EME ClearKey licence for the derived keys of a
 //!   CMAF DRM endpoint without a key provider (`clearkey`).
+//! - `/channels[/{id}[/credentials|/ingest_endpoints/{1|2}/credentials]]`,
+//!   `/origin_endpoints[/{id}]`, `/tags/{arn}`: MediaPackage's API for the AWS SDKs and
+//!   CLI, SigV4-signed ([`mediapackage`]), translated onto the operations the lineup API
+//!   calls (`ops`: add / replace / remove an endpoint, edit a channel, rotate ingest
+//!   credentials).
 //! - `/healthz`, `/metrics`.
 //!
 //! ## Architecture
@@ -104,7 +109,9 @@ mod encrypted;
 pub mod error;
 mod ingest;
 pub mod keys;
+pub mod mediapackage;
 pub mod model;
+mod ops;
 mod out_path;
 pub mod persist;
 mod playback;
@@ -256,6 +263,10 @@ impl Origin {
     /// An origin with the stores its configuration names and an explicit clock, with the
     /// channels of a persistent store restored (no background tasks: [`build`] adds them).
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self, OriginError> {
+        config
+            .aws
+            .keys()
+            .map_err(|e| OriginError::bad("aws_api_credentials", e))?;
         let (store, index) = stores(&config)?;
         let origin = Self::with_parts(config, clock, store, index);
         origin.shared.refresh().await?;
@@ -359,9 +370,17 @@ impl Origin {
                 axum::routing::post(clearkey::licence),
             )
             .route("/time", get(dash::serve::time));
+        // The MediaPackage door (SigV4; keys were checked by `open`).
+        let verifier = web::sigv4::Verifier::new(
+            s.config.aws.keys().unwrap_or_default(),
+            "mediapackage",
+            s.config.aws.aws_api_region.clone(),
+            "ForbiddenException",
+        );
         Router::new()
             .merge(control)
             .merge(public)
+            .merge(mediapackage::routes(Arc::new(verifier)))
             .with_state(s)
             .merge(web::common_routes())
             .merge(web::docs_routes(Self::openapi()))

@@ -1,5 +1,7 @@
 //! Channel and endpoint configuration: the JSON the control API reads and writes.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -272,6 +274,52 @@ pub struct EndpointSpec {
     /// DASH settings (`packaging: "dash"` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dash: Option<DashSettings>,
+    /// The master playlist's name without `.m3u8` (MediaPackage's `ManifestName`);
+    /// `index.m3u8` is served too. Default `index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_name: Option<String>,
+    /// `EXT-X-PROGRAM-DATE-TIME` at most this many seconds apart (and on the first segment
+    /// and every discontinuity). Default: on every segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_date_time_interval_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Tags (MediaPackage's `Tags`): at most 50, keys 1 to 128 characters, values up to 256.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The master playlist name when none is set.
+pub const DEFAULT_MANIFEST_NAME: &str = "index";
+
+/// Check tags as MediaPackage does (at most 50; keys 1 to 128 characters, not starting
+/// with `aws:`; values up to 256).
+pub fn validate_tags(tags: &BTreeMap<String, String>, field: &str) -> Result<()> {
+    if tags.len() > 50 {
+        return Err(OriginError::bad(field, "at most 50 tags"));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || k.starts_with("aws:") {
+            return Err(OriginError::bad(
+                format!("{field}.{k}"),
+                "a tag key has 1 to 128 characters and does not start with \"aws:\"",
+            ));
+        }
+        if v.chars().count() > 256 {
+            return Err(OriginError::bad(
+                format!("{field}.{k}"),
+                "a tag value has at most 256 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_description(d: Option<&str>, field: &str) -> Result<()> {
+    if d.is_some_and(|d| d.chars().count() > 1024) {
+        return Err(OriginError::bad(field, "at most 1024 characters"));
+    }
+    Ok(())
 }
 
 impl EndpointSpec {
@@ -286,7 +334,18 @@ impl EndpointSpec {
             packaging: Packaging::Ts,
             encryption: Encryption::None,
             dash: None,
+            manifest_name: None,
+            program_date_time_interval_seconds: None,
+            description: None,
+            tags: BTreeMap::new(),
         }
+    }
+
+    /// The master playlist's name without `.m3u8`.
+    pub fn manifest_name(&self) -> &str {
+        self.manifest_name
+            .as_deref()
+            .unwrap_or(DEFAULT_MANIFEST_NAME)
     }
 
     /// The DASH settings of a `dash` endpoint (defaults where none were given).
@@ -304,6 +363,28 @@ impl EndpointSpec {
             }
         };
         validate_id(&self.id, &field("id"))?;
+        if let Some(name) = &self.manifest_name {
+            validate_id(name, &field("manifest_name"))?;
+            if name.starts_with("channel") || name.ends_with("_iframes") {
+                return Err(OriginError::bad(
+                    field("manifest_name"),
+                    "must not start with \"channel\" (the ingest's variant names) or end \
+                     with \"_iframes\"",
+                ));
+            }
+        }
+        if self
+            .program_date_time_interval_seconds
+            .is_some_and(|s| !(1..=3600).contains(&s))
+        {
+            return Err(OriginError::bad(
+                field("program_date_time_interval_seconds"),
+                "must be between 1 and 3600 (leave it out for one on every segment; \
+                 start-over and time-shift need the tag, so it cannot be turned off)",
+            ));
+        }
+        validate_description(self.description.as_deref(), &field("description"))?;
+        validate_tags(&self.tags, &field("tags"))?;
         if self.manifest_window_seconds == 0 || self.manifest_window_seconds > 86_400 {
             return Err(OriginError::bad(
                 field("manifest_window_seconds"),
@@ -436,6 +517,9 @@ pub struct ChannelSpec {
     /// Output endpoints. Default: one endpoint `{"id": "default"}` with default settings.
     #[serde(default = "default_endpoints")]
     pub endpoints: Vec<EndpointSpec>,
+    /// Tags (MediaPackage's `Tags`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 fn default_endpoints() -> Vec<EndpointSpec> {
@@ -448,10 +532,13 @@ impl ChannelSpec {
             id: id.into(),
             description: None,
             endpoints: default_endpoints(),
+            tags: BTreeMap::new(),
         }
     }
     pub fn validate(&self) -> Result<()> {
         validate_id(&self.id, "id")?;
+        validate_description(self.description.as_deref(), "description")?;
+        validate_tags(&self.tags, "tags")?;
         let mut seen = std::collections::HashSet::new();
         for (i, e) in self.endpoints.iter().enumerate() {
             e.validate(&format!("endpoints[{i}]"))?;
@@ -497,4 +584,6 @@ pub struct ChannelView {
     pub endpoints: Vec<EndpointView>,
     /// Variant playlists seen on ingest so far (e.g. `channel_1`).
     pub variants: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }

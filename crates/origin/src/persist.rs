@@ -65,6 +65,8 @@ struct DefinitionFile {
     users: Vec<(String, String, String)>,
     description: Option<String>,
     endpoints: Vec<EndpointSpec>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Sequence numbers per index page (block `b` holds `b * PAGE .. (b + 1) * PAGE`).
@@ -125,6 +127,7 @@ pub struct Definition {
     pub users: [(String, Ha1); 2],
     pub description: Option<String>,
     pub endpoints: Vec<EndpointSpec>,
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// Serialize a channel's definition.
@@ -137,6 +140,7 @@ pub fn definition_bytes(id: &str, users: &[(String, Ha1); 2], data: &ChannelData
             .collect(),
         description: data.description.clone(),
         endpoints: data.endpoints.clone(),
+        tags: data.tags.clone(),
     };
     serde_json::to_vec(&file).unwrap_or_default()
 }
@@ -362,6 +366,7 @@ pub fn parse_definition(bytes: &[u8]) -> std::result::Result<Definition, String>
         users,
         description: f.description,
         endpoints: f.endpoints,
+        tags: f.tags,
     })
 }
 

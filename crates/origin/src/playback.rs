@@ -150,6 +150,10 @@ async fn out_inner(
             ApiError::not_found("this endpoint serves DASH (index.mpd), not HLS playlists"),
         ),
         OutFile::Master => master(s, &ch, channel, endpoint, q).await,
+        // The endpoint's `manifest_name` (MediaPackage's `ManifestName`) names its master too.
+        OutFile::Media { slug } if is_manifest_name(&ch, endpoint, slug) => {
+            master(s, &ch, channel, endpoint, q).await
+        }
         OutFile::Media { slug } => {
             media(s, &ch, channel, endpoint, slug, false, q, shift_key).await
         }
@@ -163,7 +167,16 @@ async fn out_inner(
     }
 }
 
-/// `index.m3u8`.
+fn is_manifest_name(ch: &crate::Channel, endpoint: &str, slug: &str) -> bool {
+    slug != crate::model::DEFAULT_MANIFEST_NAME
+        && ch
+            .lock()
+            .endpoints
+            .iter()
+            .any(|e| e.id == endpoint && e.manifest_name.as_deref() == Some(slug))
+}
+
+/// `index.m3u8` (or `<manifest_name>.m3u8`).
 async fn master(
     s: &Shared,
     ch: &crate::Channel,

@@ -42,7 +42,7 @@ pub(crate) struct Shared {
     pub(crate) remux: crate::work::Once<Option<(cmaf::CmafSeg, cmaf::CmafInit)>>,
 }
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
@@ -110,6 +110,7 @@ impl Shared {
         let mut data = ChannelData::default();
         data.description = spec.description.clone();
         data.endpoints = spec.endpoints.clone();
+        data.tags = spec.tags.clone();
         let ch = Arc::new(Channel::new(spec.id.clone(), users, data));
         {
             let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
@@ -156,6 +157,7 @@ impl Shared {
             description: data.description.clone(),
             ingest: ch
                 .users
+                .load()
                 .iter()
                 .enumerate()
                 .map(|(i, (u, _))| IngestEndpoint {
@@ -170,13 +172,14 @@ impl Shared {
                 .map(|e| self.endpoint_view(&ch.id, e.clone()))
                 .collect(),
             variants: data.variants.keys().cloned().collect(),
+            tags: data.tags.clone(),
         }
     }
 
     pub(crate) fn endpoint_view(&self, channel: &str, spec: EndpointSpec) -> EndpointView {
         let file = match spec.packaging {
-            crate::model::Packaging::Dash => "index.mpd",
-            _ => "index.m3u8",
+            crate::model::Packaging::Dash => "index.mpd".to_string(),
+            _ => format!("{}.m3u8", spec.manifest_name()),
         };
         EndpointView {
             url: format!("{}/out/{channel}/{}/{file}", self.public_url, spec.id),

@@ -76,6 +76,18 @@ fn pdt(t: DateTime<Utc>) -> chrono::DateTime<chrono::FixedOffset> {
     t.fixed_offset()
 }
 
+/// Whether segment `s` carries `EXT-X-PROGRAM-DATE-TIME`: always without an interval;
+/// with one, on the first segment, on each discontinuity and once `interval` seconds
+/// passed since the last tag.
+fn pdt_due(interval: Option<u64>, last: Option<DateTime<Utc>>, s: &SegMeta) -> bool {
+    match (interval, last) {
+        (Some(i), Some(last)) if !s.discontinuity => {
+            (s.start - last).num_milliseconds() >= (i as i64) * 1000
+        }
+        _ => true,
+    }
+}
+
 fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -126,6 +138,7 @@ pub fn media_playlist(
     };
     let mut last_key: Option<u64> = None;
     let mut last_init: Option<String> = None;
+    let mut last_pdt: Option<DateTime<Utc>> = None;
     let mut expected = segs.first().map(|s| s.seq);
     for s in segs {
         // A CMAF fragment not remuxed yet ends the playlist (see `iframe_playlist`).
@@ -187,7 +200,10 @@ pub fn media_playlist(
             }
             last_key = Some(p);
         }
-        seg.program_date_time = Some(pdt(s.start));
+        if pdt_due(ep.program_date_time_interval_seconds, last_pdt, s) {
+            seg.program_date_time = Some(pdt(s.start));
+            last_pdt = Some(s.start);
+        }
         if let Encryption::Aes128 {
             key_rotation_seconds,
         } = ep.encryption

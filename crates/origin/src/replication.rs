@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::channel::Channel;
+use crate::channel::{Channel, same_users};
 use crate::error::OriginError;
 use crate::persist;
 use crate::registry::Shared;
@@ -42,7 +42,7 @@ impl Shared {
         if !self.is_current(ch) {
             return Ok(());
         }
-        let bytes = persist::definition_bytes(&ch.id, &ch.users, &ch.lock());
+        let bytes = persist::definition_bytes(&ch.id, &ch.users.load(), &ch.lock());
         index
             .put(&ch.id, persist::Part::Definition, bytes)
             .await
@@ -194,11 +194,19 @@ impl Shared {
         if def.id != id {
             return Err(format!("object names channel {:?}", def.id));
         }
-        if let Some(ch) = existing.filter(|ch| ch.users == def.users) {
+        if let Some(ch) = existing.filter(|ch| same_users(&ch.users.load(), &def.users)) {
+            // Rotated ingest credentials: the same channel with new passwords.
+            if **ch.users.load() != def.users {
+                ch.users.store(Arc::new(def.users));
+            }
             let mut data = ch.lock();
-            if data.description != def.description || data.endpoints != def.endpoints {
+            if data.description != def.description
+                || data.endpoints != def.endpoints
+                || data.tags != def.tags
+            {
                 data.description = def.description;
                 data.endpoints = def.endpoints;
+                data.tags = def.tags;
             }
             return Ok(());
         }
@@ -206,11 +214,12 @@ impl Shared {
         let mut data = ChannelData::default();
         data.description = def.description;
         data.endpoints = def.endpoints;
+        data.tags = def.tags;
         let ch = Arc::new(Channel::new(def.id.clone(), def.users, data));
         let added = {
             let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
             match channels.get(&def.id) {
-                Some(c) if c.users == ch.users => false,
+                Some(c) if same_users(&c.users.load(), &ch.users.load()) => false,
                 old => {
                     if old.is_none() {
                         metrics::gauge!("origin_channels").increment(1.0);

@@ -118,6 +118,8 @@ pub struct Ready {
 pub struct ChannelData {
     pub description: Option<String>,
     pub endpoints: Vec<EndpointSpec>,
+    /// Tags (MediaPackage's `Tags`), kept with the definition.
+    pub tags: BTreeMap<String, String>,
     /// The last master playlist ingested, and its path.
     pub master: Option<(String, MasterPlaylist)>,
     pub variants: BTreeMap<String, Variant>,

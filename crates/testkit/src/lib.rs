@@ -13,7 +13,8 @@
 //! [`http::assert_api_error`] for the `{error, field}` JSON errors of every lineup API),
 //! [`player`] (ffmpeg decode / ffprobe as players, and the one rule for which ffmpeg lines
 //! are errors: [`decode_errors`]), [`Moto::create_bucket`] + [`Moto::object_store`] for S3
-//! tests, and [`digest`] (an HTTP Digest client).
+//! tests, [`digest`] (an HTTP Digest client) and [`aws`] (boto3 and the AWS CLI as
+//! clients).
 //!
 //! What it is not for: production code (it is a dev-dependency only) or mocking: the peers
 //! are the real programs.
@@ -35,6 +36,7 @@
 //! - Each peer lives in its own temporary directory, removed on drop.
 
 mod apache;
+pub mod aws;
 mod browser;
 pub mod digest;
 mod ffmpeg;

@@ -13,6 +13,7 @@ pub fn install_hint(name: &str) -> &'static str {
         "jq" => "apt-get install -y jq",
         "curl" => "apt-get install -y curl",
         "moto_server" => "pip install 'moto[server]'",
+        "aws" => "pip install awscli",
         "python3" if name.contains(':') => "pip install <module>",
         "python3" => "apt-get install -y python3",
         "chromium" => "apt-get install -y chromium",

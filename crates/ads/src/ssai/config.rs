@@ -66,6 +66,13 @@ pub struct PlaybackConfiguration {
     /// Answer only: where explicit sessions start (`POST <prefix><path>`).
     #[serde(default, skip_deserializing)]
     pub session_initialization_endpoint_prefix: Option<String>,
+    /// Tags (MediaTailor's `tags`, lower-case as in its model).
+    #[serde(
+        default,
+        rename = "tags",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// `HlsConfiguration` (answer only).

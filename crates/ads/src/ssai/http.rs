@@ -79,6 +79,7 @@ pub fn router(p: Proxy) -> Router {
     Router::new()
         .merge(public)
         .merge(api)
+        .merge(super::mediatailor::routes(&p))
         .with_state(p)
         .merge(conditioned)
         .merge(web::docs_routes(ApiDoc::openapi()))

@@ -36,6 +36,7 @@ pub mod creative;
 pub mod decide;
 mod http;
 pub mod loader;
+pub mod mediatailor;
 pub mod playlist;
 pub mod policy;
 pub mod redis_store;
@@ -80,6 +81,10 @@ pub struct ProxyConfig {
     pub beacons: beacons::BeaconPolicy,
     /// Where sessions live (default: this process's memory).
     pub sessions: Option<Arc<dyn SessionStore>>,
+    /// The access keys the MediaTailor API ([`mediatailor`]) accepts SigV4 signatures
+    /// from (none: it refuses every request), and the region they sign for.
+    pub aws_keys: web::sigv4::AccessKeys,
+    pub aws_region: String,
     /// Conditioning of non-HLS creatives (MP4 mezzanines) into the content's renditions;
     /// without it, only HLS creatives play (the others fire VAST error 403). Its files are
     /// served under `/v1/conditioned/` (its public URL should name that).
@@ -96,6 +101,8 @@ impl std::fmt::Debug for ProxyConfig {
             .field("api_token", &self.api_token.as_ref().map(|_| "***"))
             .field("public_url", &self.public_url)
             .field("sessions", &self.sessions.as_ref().map(|_| "custom"))
+            .field("aws_keys", &self.aws_keys.ids())
+            .field("aws_region", &self.aws_region)
             .field(
                 "conditioner",
                 &self.conditioner.as_ref().map(|c| c.config().dir.clone()),
@@ -115,6 +122,8 @@ impl Default for ProxyConfig {
             public_url: None,
             beacons: beacons::BeaconPolicy::default(),
             sessions: None,
+            aws_keys: web::sigv4::AccessKeys::default(),
+            aws_region: "us-east-1".into(),
             conditioner: None,
         }
     }

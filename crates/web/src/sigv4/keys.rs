@@ -1,5 +1,6 @@
 //! The access key pairs an AWS-shaped API accepts: from flags (`--aws-api-key ID:SECRET`,
-//! repeatable), the environment (`LINEUP_AWS_API_KEYS`, comma-separated) or a credentials
+//! repeatable), the environment (`LINEUP_<SERVICE>_AWS_API_KEY`, comma-separated, given by
+//! `lineup`'s one rule for option variables) or a credentials
 //! file in the AWS CLI's format holding several (`--aws-api-credentials`; every profile
 //! with both `aws_access_key_id` and `aws_secret_access_key` is one accepted pair).
 //!
@@ -22,6 +23,23 @@ pub struct KeyPair {
 }
 
 impl KeyPair {
+    /// A fresh random pair in AWS's shape: `AKIA` + 16 of `A-Z 0-9`, and a 40-character
+    /// secret of `A-Z a-z 0-9` (no character a shell would read specially).
+    pub fn generate() -> Self {
+        use rand::Rng;
+        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        let mut pick = |set: &[u8], n: usize| -> String {
+            (0..n)
+                .map(|_| set[rng.random_range(0..set.len())] as char)
+                .collect()
+        };
+        let id = format!("AKIA{}", pick(UPPER, 16));
+        let secret = pick(ANY, 40);
+        Self::new(id, secret)
+    }
+
     pub fn new(access_key_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
         Self {
             access_key_id: access_key_id.into(),
@@ -208,21 +226,16 @@ pub struct SigV4Args {
     /// An access key pair the AWS-shaped API accepts, `ACCESS_KEY_ID:SECRET_ACCESS_KEY`;
     /// repeat for several (environment: comma-separated). Without any key the AWS-shaped
     /// API refuses every request (403).
-    #[arg(
-        long = "aws-api-key",
-        env = "LINEUP_AWS_API_KEYS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
+    #[arg(long = "aws-api-key", value_delimiter = ',', hide_env_values = true)]
     #[serde(default, skip_serializing)]
     pub aws_api_key: Vec<KeyPair>,
     /// A credentials file in the AWS CLI's format (`[profile]`, `aws_access_key_id`,
     /// `aws_secret_access_key`): every profile's pair is accepted.
-    #[arg(long, env = "LINEUP_AWS_API_CREDENTIALS")]
+    #[arg(long)]
     #[serde(default)]
     pub aws_api_credentials: Option<PathBuf>,
     /// The region clients sign for (`--region` of the AWS CLI).
-    #[arg(long, env = "LINEUP_AWS_API_REGION", default_value = "us-east-1")]
+    #[arg(long, default_value = "us-east-1")]
     #[serde(default = "default_region")]
     pub aws_api_region: String,
 }

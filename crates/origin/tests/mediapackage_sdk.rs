@@ -1,0 +1,460 @@
+//! The origin's MediaPackage door driven by clients nobody here wrote: boto3 for every
+//! operation (channels, ingest credential rotation, origin endpoints with HLS and CMAF
+//! packages, tags), the AWS CLI with a key pair from a credentials file, and SigV4
+//! refusals from botocore's signer and a hand-written one. What the door stores is what
+//! the lineup API shows (one core), and the lineup API still wants its bearer token.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use serde_json::{Value, json};
+use testkit::aws::{Sdk, assert_sigv4_cases, sigv4_cases};
+
+const KEY: &str = "AKIAORIGINTEST";
+const SECRET: &str = "origin/secret+key";
+const FILE_KEY: &str = "AKIAFROMFILE";
+const FILE_SECRET: &str = "file-secret";
+const TOKEN: &str = "lineup-token";
+
+async fn origin_with_keys() -> (Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        format!("[ci]\naws_access_key_id = {FILE_KEY}\naws_secret_access_key = {FILE_SECRET}\n"),
+    )
+    .unwrap();
+    let r = start(|mut c| {
+        c.api_token = Some(TOKEN.into());
+        c.aws.aws_api_key = vec![format!("{KEY}:{SECRET}").parse().unwrap()];
+        c.aws.aws_api_credentials = Some(creds);
+        origin::Origin::with_parts(
+            c,
+            Arc::new(clock::SystemClock),
+            Arc::new(origin::store::MemoryStore::new()),
+            None,
+        )
+    })
+    .await;
+    (r, dir)
+}
+
+fn speke(url: &str) -> Value {
+    json!({"Url": url, "ResourceId": "r1", "SystemIds": ["81376844-f976-481e-a84e-cc25d39b0b33"],
+           "RoleArn": "arn:aws:iam::000000000000:role/x"})
+}
+
+async fn lineup_get(r: &Running, path: &str) -> (u16, Value) {
+    let resp = r
+        .http
+        .get(format!("{}{path}", r.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn ingest_delete(r: &Running, n: usize, user: &str, pass: &str) -> u16 {
+    testkit::digest::send(
+        &r.http,
+        reqwest::Method::DELETE,
+        &format!("{}/in/ch1/{n}/channel_1_0.ts", r.base),
+        user,
+        pass,
+        None,
+    )
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn channels_credentials_and_tags_through_boto3_and_the_cli() {
+    testkit::require_peer!("python3:boto3");
+    testkit::require_peer!("aws");
+    let (r, _dir) = origin_with_keys().await;
+    let mp = Sdk::new("mediapackage", &r.base, KEY, SECRET);
+
+    let created = mp
+        .ok(
+            "create_channel",
+            json!({"Id": "ch1", "Description": "first", "Tags": {"team": "ops"}}),
+        )
+        .await;
+    assert_eq!(
+        created["Arn"],
+        "arn:aws:mediapackage:us-east-1:000000000000:channels/ch1"
+    );
+    let ingest = created["HlsIngest"]["IngestEndpoints"].as_array().unwrap();
+    assert_eq!(ingest.len(), 2);
+    for (i, e) in ingest.iter().enumerate() {
+        assert_eq!(e["Id"], (i + 1).to_string());
+        assert_eq!(e["Url"], format!("{}/in/ch1/{}/channel", r.base, i + 1));
+        assert!(e["Password"].as_str().unwrap().len() >= 16, "{e}");
+    }
+    let user1 = ingest[0]["Username"].as_str().unwrap().to_string();
+    let pass1 = ingest[0]["Password"].as_str().unwrap().to_string();
+    let user2 = ingest[1]["Username"].as_str().unwrap().to_string();
+    let pass2 = ingest[1]["Password"].as_str().unwrap().to_string();
+    let e = mp.err("create_channel", json!({"Id": "ch1"})).await;
+    assert_eq!(
+        (e.status, e.class.as_str()),
+        (422, "UnprocessableEntityException"),
+        "{e:?}"
+    );
+    let e = mp.err("create_channel", json!({"Id": "bad id"})).await;
+    assert_eq!(e.code, "UnprocessableEntityException");
+    assert!(e.message.starts_with("Id:"), "{e:?}");
+
+    // The CLI, signing with the credentials file's pair: no passwords after creation.
+    let file_cli = Sdk::new("mediapackage", &r.base, FILE_KEY, FILE_SECRET);
+    let (code, out, err) = file_cli.cli(&["describe-channel", "--id", "ch1"]).await;
+    assert_eq!(code, 0, "{err}");
+    let described: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        described["HlsIngest"]["IngestEndpoints"][0]["Username"],
+        user1.as_str()
+    );
+    assert!(
+        described["HlsIngest"]["IngestEndpoints"][0]
+            .get("Password")
+            .is_none()
+    );
+    assert_eq!(described["Tags"]["team"], "ops");
+
+    mp.ok("create_channel", json!({"Id": "ch2"})).await;
+    let page1 = mp.ok("list_channels", json!({"MaxResults": 1})).await;
+    assert_eq!(page1["Channels"][0]["Id"], "ch1");
+    let next = page1["NextToken"].as_str().unwrap();
+    let page2 = mp
+        .ok("list_channels", json!({"MaxResults": 1, "NextToken": next}))
+        .await;
+    assert_eq!(page2["Channels"][0]["Id"], "ch2");
+    assert!(page2.get("NextToken").is_none(), "{page2}");
+
+    let updated = mp
+        .ok(
+            "update_channel",
+            json!({"Id": "ch1", "Description": "renamed"}),
+        )
+        .await;
+    assert_eq!(updated["Description"], "renamed");
+    // One core: the lineup API shows the same channel, and still wants its token.
+    let (status, view) = lineup_get(&r, "/api/v1/channels/ch1").await;
+    assert_eq!(status, 200);
+    assert_eq!(view["description"], "renamed");
+    assert_eq!(view["tags"]["team"], "ops");
+    let anon = r
+        .http
+        .get(format!("{}/api/v1/channels/ch1", r.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+
+    // Rotation: the old password of ingest 1 is refused at once, the new one works, and
+    // ingest 2 is untouched until the channel's credentials rotate.
+    assert_eq!(ingest_delete(&r, 1, &user1, &pass1).await, 204);
+    let rotated = mp
+        .ok(
+            "rotate_ingest_endpoint_credentials",
+            json!({"Id": "ch1", "IngestEndpointId": "1"}),
+        )
+        .await;
+    let eps = &rotated["HlsIngest"]["IngestEndpoints"];
+    assert_eq!(eps[0]["Username"], user1.as_str());
+    let new1 = eps[0]["Password"].as_str().unwrap().to_string();
+    assert_ne!(new1, pass1);
+    assert!(eps[1].get("Password").is_none(), "{rotated}");
+    assert_eq!(ingest_delete(&r, 1, &user1, &pass1).await, 401);
+    assert_eq!(ingest_delete(&r, 1, &user1, &new1).await, 204);
+    assert_eq!(ingest_delete(&r, 2, &user2, &pass2).await, 204);
+    let e = mp
+        .err(
+            "rotate_ingest_endpoint_credentials",
+            json!({"Id": "ch1", "IngestEndpointId": "3"}),
+        )
+        .await;
+    assert_eq!((e.status, e.class.as_str()), (404, "NotFoundException"));
+    let both = mp
+        .ok("rotate_channel_credentials", json!({"Id": "ch1"}))
+        .await;
+    let new2 = both["HlsIngest"]["IngestEndpoints"][1]["Password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ingest_delete(&r, 2, &user2, &pass2).await, 401);
+    assert_eq!(ingest_delete(&r, 2, &user2, &new2).await, 204);
+
+    // Tags on the channel.
+    let arn = created["Arn"].as_str().unwrap();
+    mp.ok(
+        "tag_resource",
+        json!({"ResourceArn": arn, "Tags": {"x": "y"}}),
+    )
+    .await;
+    let tags = mp
+        .ok("list_tags_for_resource", json!({"ResourceArn": arn}))
+        .await;
+    assert_eq!(tags["Tags"], json!({"team": "ops", "x": "y"}));
+    mp.ok(
+        "untag_resource",
+        json!({"ResourceArn": arn, "TagKeys": ["team"]}),
+    )
+    .await;
+    let tags = mp
+        .ok("list_tags_for_resource", json!({"ResourceArn": arn}))
+        .await;
+    assert_eq!(tags["Tags"], json!({"x": "y"}));
+    let e = mp
+        .err(
+            "list_tags_for_resource",
+            json!({"ResourceArn": "arn:aws:mediapackage:us-east-1:000000000000:channels/nope"}),
+        )
+        .await;
+    assert_eq!(e.class, "NotFoundException");
+
+    mp.ok("delete_channel", json!({"Id": "ch2"})).await;
+    let e = mp.err("describe_channel", json!({"Id": "ch2"})).await;
+    assert_eq!((e.status, e.class.as_str()), (404, "NotFoundException"));
+    let (status, _) = lineup_get(&r, "/api/v1/channels/ch2").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn origin_endpoints_through_boto3() {
+    testkit::require_peer!("python3:boto3");
+    let (r, _dir) = origin_with_keys().await;
+    let mp = Sdk::new("mediapackage", &r.base, KEY, SECRET);
+    mp.ok("create_channel", json!({"Id": "ch1"})).await;
+    mp.ok("create_channel", json!({"Id": "ch2"})).await;
+
+    let ep = mp
+        .ok(
+            "create_origin_endpoint",
+            json!({"ChannelId": "ch1", "Id": "ep1", "ManifestName": "live",
+                   "Description": "dvr", "StartoverWindowSeconds": 300, "TimeDelaySeconds": 4,
+                   "Tags": {"a": "b"},
+                   "HlsPackage": {"AdMarkers": "SCTE35_ENHANCED", "IncludeIframeOnlyStream": true,
+                                  "PlaylistWindowSeconds": 30, "ProgramDateTimeIntervalSeconds": 10}}),
+        )
+        .await;
+    assert_eq!(ep["Url"], format!("{}/out/ch1/ep1/live.m3u8", r.base));
+    assert_eq!(ep["ChannelId"], "ch1");
+    assert_eq!(ep["StartoverWindowSeconds"], 300);
+    assert_eq!(ep["TimeDelaySeconds"], 4);
+    assert_eq!(ep["HlsPackage"]["AdMarkers"], "SCTE35_ENHANCED");
+    assert_eq!(ep["HlsPackage"]["IncludeIframeOnlyStream"], true);
+    assert_eq!(ep["HlsPackage"]["PlaylistWindowSeconds"], 30);
+    assert_eq!(ep["HlsPackage"]["ProgramDateTimeIntervalSeconds"], 10);
+    // One core: the lineup API's endpoint is the same one.
+    let (_, view) = lineup_get(&r, "/api/v1/channels/ch1/endpoints/ep1").await;
+    assert_eq!(view["manifest_window_seconds"], 30);
+    assert_eq!(view["startover_window_seconds"], 300);
+    assert_eq!(view["i_frames"], true);
+    assert_eq!(view["ad_markers"], "scte35_enhanced");
+    assert_eq!(view["manifest_name"], "live");
+    assert_eq!(view["url"], ep["Url"]);
+    // Ids are unique across channels, as in MediaPackage.
+    let e = mp
+        .err(
+            "create_origin_endpoint",
+            json!({"ChannelId": "ch2", "Id": "ep1", "HlsPackage": {}}),
+        )
+        .await;
+    assert_eq!(
+        (e.status, e.class.as_str()),
+        (422, "UnprocessableEntityException")
+    );
+
+    let cmaf = mp
+        .ok(
+            "create_origin_endpoint",
+            json!({"ChannelId": "ch1", "Id": "cm1",
+                   "CmafPackage": {"Encryption": {"EncryptionMethod": "SAMPLE_AES",
+                                                   "SpekeKeyProvider": speke("lineup:derived")},
+                                   "HlsManifests": [{"Id": "cm1", "PlaylistWindowSeconds": 20,
+                                                     "IncludeIframeOnlyStream": true}]}}),
+        )
+        .await;
+    let manifest = &cmaf["CmafPackage"]["HlsManifests"][0];
+    assert_eq!(
+        manifest["Url"],
+        format!("{}/out/ch1/cm1/index.m3u8", r.base)
+    );
+    assert_eq!(manifest["PlaylistWindowSeconds"], 20);
+    assert_eq!(
+        cmaf["CmafPackage"]["Encryption"]["EncryptionMethod"],
+        "SAMPLE_AES"
+    );
+    let (_, view) = lineup_get(&r, "/api/v1/channels/ch1/endpoints/cm1").await;
+    assert_eq!(view["packaging"], "cmaf");
+    assert!(view["encryption"]["sample_aes"].is_object(), "{view}");
+    let aes = mp
+        .ok(
+            "create_origin_endpoint",
+            json!({"ChannelId": "ch2", "Id": "aes1",
+                   "HlsPackage": {"Encryption": {"EncryptionMethod": "AES_128",
+                                                  "KeyRotationIntervalSeconds": 30,
+                                                  "SpekeKeyProvider": speke("lineup:derived")}}}),
+        )
+        .await;
+    assert_eq!(
+        aes["HlsPackage"]["Encryption"]["KeyRotationIntervalSeconds"],
+        30
+    );
+    let (_, view) = lineup_get(&r, "/api/v1/channels/ch2/endpoints/aes1").await;
+    assert_eq!(view["encryption"]["aes128"]["key_rotation_seconds"], 30);
+
+    let d = mp
+        .ok("describe_origin_endpoint", json!({"Id": "ep1"}))
+        .await;
+    assert_eq!(d["Description"], "dvr");
+    assert_eq!(d["Tags"]["a"], "b");
+    let listed = mp
+        .ok("list_origin_endpoints", json!({"ChannelId": "ch1"}))
+        .await;
+    let ids: Vec<&str> = listed["OriginEndpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cm1", "ep1"]);
+    let page = mp
+        .ok("list_origin_endpoints", json!({"MaxResults": 2}))
+        .await;
+    assert_eq!(page["OriginEndpoints"].as_array().unwrap().len(), 2);
+    let rest = mp
+        .ok(
+            "list_origin_endpoints",
+            json!({"MaxResults": 2, "NextToken": page["NextToken"]}),
+        )
+        .await;
+    assert_eq!(rest["OriginEndpoints"][0]["Id"], "ep1");
+
+    // Update: a package given replaces the package; fields left out keep their values.
+    let up = mp
+        .ok(
+            "update_origin_endpoint",
+            json!({"Id": "ep1", "HlsPackage": {"PlaylistWindowSeconds": 12,
+                                                "IncludeIframeOnlyStream": true}}),
+        )
+        .await;
+    assert_eq!(up["HlsPackage"]["PlaylistWindowSeconds"], 12);
+    assert_eq!(up["HlsPackage"]["AdMarkers"], "NONE");
+    assert_eq!(up["StartoverWindowSeconds"], 300);
+    assert_eq!(up["ManifestName"], "live");
+    let (_, view) = lineup_get(&r, "/api/v1/channels/ch1/endpoints/ep1").await;
+    assert_eq!(view["manifest_window_seconds"], 12);
+
+    // Tags on an endpoint.
+    let arn = ep["Arn"].as_str().unwrap();
+    assert_eq!(
+        arn,
+        "arn:aws:mediapackage:us-east-1:000000000000:origin_endpoints/ep1"
+    );
+    mp.ok(
+        "tag_resource",
+        json!({"ResourceArn": arn, "Tags": {"c": "d"}}),
+    )
+    .await;
+    mp.ok(
+        "untag_resource",
+        json!({"ResourceArn": arn, "TagKeys": ["a"]}),
+    )
+    .await;
+    let tags = mp
+        .ok("list_tags_for_resource", json!({"ResourceArn": arn}))
+        .await;
+    assert_eq!(tags["Tags"], json!({"c": "d"}));
+
+    // What lineup does not offer is a 422 naming the field, never dropped.
+    for (body, field) in [
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "DashPackage": {}}),
+            "DashPackage",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "HlsPackage": {"SegmentDurationSeconds": 6}}),
+            "HlsPackage.SegmentDurationSeconds",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "HlsPackage": {"PlaylistWindowSeconds": 0}}),
+            "HlsPackage.PlaylistWindowSeconds",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "HlsPackage": {"PlaylistType": "EVENT"}}),
+            "HlsPackage.PlaylistType",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "ManifestName": "channel_1", "HlsPackage": {}}),
+            "ManifestName",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "HlsPackage": {"Encryption": {
+                "SpekeKeyProvider": speke("https://keys.example.com/speke")}}}),
+            "HlsPackage.Encryption.SpekeKeyProvider.Url",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "Whitelist": ["10.0.0.0/8"], "HlsPackage": {}}),
+            "Whitelist",
+        ),
+        (json!({"ChannelId": "ch1", "Id": "x"}), "HlsPackage"),
+    ] {
+        let e = mp.err("create_origin_endpoint", body.clone()).await;
+        assert_eq!(
+            (e.status, e.class.as_str()),
+            (422, "UnprocessableEntityException"),
+            "{body}"
+        );
+        assert!(e.message.starts_with(&format!("{field}:")), "{body}: {e:?}");
+    }
+    let e = mp
+        .err(
+            "create_origin_endpoint",
+            json!({"ChannelId": "nope", "Id": "x", "HlsPackage": {}}),
+        )
+        .await;
+    assert_eq!((e.status, e.class.as_str()), (404, "NotFoundException"));
+    let (_, view) = lineup_get(&r, "/api/v1/channels/ch1").await;
+    assert_eq!(view["endpoints"].as_array().unwrap().len(), 2, "{view}");
+
+    mp.ok("delete_origin_endpoint", json!({"Id": "ep1"})).await;
+    let e = mp
+        .err("describe_origin_endpoint", json!({"Id": "ep1"}))
+        .await;
+    assert_eq!((e.status, e.class.as_str()), (404, "NotFoundException"));
+    let e = mp.err("delete_origin_endpoint", json!({"Id": "ep1"})).await;
+    assert_eq!(e.class, "NotFoundException");
+}
+
+#[tokio::test]
+async fn sigv4_refusals_from_botocore_and_a_hand_written_signer() {
+    testkit::require_peer!("python3:botocore");
+    let (r, _dir) = origin_with_keys().await;
+    let mp = Sdk::new("mediapackage", &r.base, KEY, SECRET);
+    let cases = sigv4_cases(&mp, "/channels", "/channels", r#"{"id": "sigv4"}"#).await;
+    assert_sigv4_cases(&cases, "ForbiddenException");
+    // The changed body did not create a channel either.
+    let (_, list) = lineup_get(&r, "/api/v1/channels").await;
+    assert_eq!(list, json!([]));
+    // A bearer token is not a signature (a 403 with AWS's type for a malformed one).
+    let resp = r
+        .http
+        .get(format!("{}/channels", r.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.headers()["x-amzn-errortype"],
+        "IncompleteSignatureException"
+    );
+}
