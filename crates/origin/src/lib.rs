@@ -118,6 +118,7 @@ mod playback;
 mod registry;
 pub mod render;
 mod replication;
+pub mod speke;
 pub mod store;
 pub mod timeline;
 mod work;
@@ -138,7 +139,8 @@ pub use config::{Config, OriginArgs, StoreKind, Stores, stores};
 pub use error::OriginError;
 pub use model::{
     AdMarkers, ChannelSpec, ChannelView, DrmSettings, Encryption, EncryptionContractConfiguration,
-    EndpointSpec, EndpointView, IngestEndpoint, Packaging, SpekeKeyProvider,
+    EndpointSpec, EndpointView, IngestEndpoint, Packaging, ProviderCredential, SecretText,
+    SpekeKeyProvider,
 };
 
 use digest::DigestAuth;
@@ -179,7 +181,8 @@ pub struct Origin {
         Encryption,
         DrmSettings,
         SpekeKeyProvider,
-        EncryptionContractConfiguration
+        EncryptionContractConfiguration,
+        model::ProviderCredential
     ))
 )]
 struct ApiDoc;
@@ -251,7 +254,9 @@ impl Origin {
                 channels: RwLock::new(HashMap::new()),
                 digest: DigestAuth::new(secret),
                 keys: keys.clone(),
-                key_source: RwLock::new(Arc::new(drm::DerivedKeys::new(keys))),
+                key_source: RwLock::new(Arc::new(speke::ProviderOrDerived::new(Arc::new(
+                    drm::DerivedKeys::new(keys),
+                )))),
                 index,
                 segments_served: std::sync::OnceLock::new(),
                 aes: work::Once::new("aes", segment_cache_bytes, bytes::Bytes::len),

@@ -183,7 +183,7 @@ impl Shared {
         };
         EndpointView {
             url: format!("{}/out/{channel}/{}/{file}", self.public_url, spec.id),
-            spec,
+            spec: spec.masked(),
         }
     }
 
