@@ -8,11 +8,12 @@
 //! (none / passthrough / SCTE-35 enhanced / DATERANGE), AES-128 encryption with key
 //! rotation (TS endpoints), DRM encryption as MediaPackage offers it (`sample_aes`: CMAF
 //! `cbcs` or TS SAMPLE-AES; `aes_ctr`: CMAF `cenc`; keys per key period from a
-//! [`drm::KeySource`]), and CMAF packaging (fMP4 remuxed from the ingested TS, see
+//! [`drm::KeySource`]: derived from the secret, or asked of a SPEKE v2 key provider by
+//! [`speke`]), and CMAF packaging (fMP4 remuxed from the ingested TS, see
 //! [`cmaf`]).
 //! **Not for**: producing the channel (that is `engine`), pulling from a source (that is
-//! `pullpush`), transcoding, talking SPEKE/CPIX (crate `keys` implements
-//! [`drm::KeySource`]), licence servers, or ad insertion (that is `ads`).
+//! `pullpush`), transcoding, being a key provider or a licence server (the CPIX model
+//! and the test key server are crate `keys`), or ad insertion (that is `ads`).
 //!
 //! ## Main types
 //! - [`Config`] (= [`OriginArgs`], `clap::Args`), [`build`] -> [`Origin`];

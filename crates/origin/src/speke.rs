@@ -673,3 +673,130 @@ fn hls_signal(b64: &str) -> Result<HlsSignal, String> {
     }
     Ok(signal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EncryptionContractConfiguration, ProviderCredential, SecretText};
+
+    fn provider(video: &str, audio: &str) -> SpekeKeyProvider {
+        SpekeKeyProvider {
+            url: "http://127.0.0.1:1/speke/v2".into(),
+            resource_id: "res".into(),
+            system_ids: vec![lineup_keys::signal::CLEARKEY.into()],
+            encryption_contract_configuration: Some(EncryptionContractConfiguration {
+                preset_speke20_video: video.into(),
+                preset_speke20_audio: audio.into(),
+            }),
+            credential: Some(ProviderCredential {
+                header: "Authorization".into(),
+                value: SecretText::new("Bearer s3cret"),
+            }),
+        }
+    }
+
+    fn request(p: &SpekeKeyProvider, method: DrmMethod) -> KeyRequest {
+        KeyRequest {
+            channel: "c".into(),
+            endpoint: "e".into(),
+            content_id: p.resource_id.clone(),
+            period: 7,
+            rotation_seconds: 60,
+            method,
+            provider: Some(p.clone()),
+        }
+    }
+
+    fn f(n: &str) -> String {
+        format!("encryption.sample_aes.{n}")
+    }
+
+    #[test]
+    fn presets_and_credentials_are_checked_when_configured() {
+        let p = provider(PRESET_VIDEO_1, PRESET_AUDIO_1);
+        assert!(validate_provider(&p, false, &f).is_ok());
+        let e = validate_provider(&p, true, &f).unwrap_err();
+        assert!(e.to_string().contains("SHARED"), "{e}");
+        let e =
+            validate_provider(&provider("PRESET-VIDEO-2", PRESET_AUDIO_1), false, &f).unwrap_err();
+        assert!(
+            matches!(e, OriginError::BadField { ref field, .. } if field.ends_with("encryption_contract_configuration"))
+        );
+        let mut masked = provider(SHARED, SHARED);
+        masked.credential.as_mut().unwrap().value = SecretText::new(crate::model::MASKED);
+        assert!(validate_provider(&masked, true, &f).is_err());
+        assert!(!format!("{:?}", provider(SHARED, SHARED)).contains("s3cret"));
+    }
+
+    /// The request the client sends passes the rules a SPEKE v2 provider enforces (the
+    /// AWS verification suite's, in `keys`), with one rule per key and the period named.
+    #[test]
+    fn the_request_is_what_a_provider_accepts() {
+        for (v, a, kids) in [(SHARED, SHARED, 1), (PRESET_VIDEO_1, PRESET_AUDIO_1, 2)] {
+            let p = provider(v, a);
+            let ask = Ask::new(&request(&p, DrmMethod::Cenc), &p);
+            let text = cpix::write(&ask.document());
+            let asked = cpix::parse(&text).unwrap().check_request().unwrap();
+            assert_eq!(asked.kids.len(), kids);
+            assert_eq!(asked.content_id, "res");
+            assert!(text.contains("commonEncryptionScheme=\"cenc\""), "{text}");
+            assert!(text.contains("keyPeriod_7"), "{text}");
+            // Same request, same key ids (every replica asks the same).
+            assert_eq!(
+                Ask::new(&request(&p, DrmMethod::Cenc), &p).kids(),
+                ask.kids()
+            );
+        }
+    }
+
+    fn answer(ask: &Ask, kids: &[Block], hls: &str) -> String {
+        let mut doc = ask.document();
+        for (k, kid) in doc.content_keys.as_mut().unwrap().keys.iter_mut().zip(kids) {
+            k.kid = Some(cpix::kid_string(kid));
+            k.data = Some(cpix::KeyData {
+                secret: Some(cpix::KeySecret {
+                    plain_value: Some(cpix::b64(&[5u8; 16])),
+                    encrypted_value: None,
+                }),
+            });
+        }
+        for d in &mut doc.drm_systems.as_mut().unwrap().systems {
+            d.pssh = None;
+            for h in &mut d.hls_signaling_data {
+                h.value = cpix::b64(hls.as_bytes());
+            }
+        }
+        cpix::write(&doc)
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        let p = provider(SHARED, SHARED);
+        let ask = Ask::new(&request(&p, DrmMethod::Cbcs), &p);
+        let line = "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"data:text/plain;base64,AA==\",KEYFORMAT=\"org.w3.clearkey\"";
+        let keys = ask.keys_of(&answer(&ask, &ask.kids(), line)).unwrap();
+        assert_eq!(keys.video.key, [5u8; 16]);
+        assert_eq!(keys.video, keys.audio);
+        let attrs: Vec<&str> = keys.hls[0]
+            .attrs
+            .iter()
+            .map(|(n, _, _)| n.as_str())
+            .collect();
+        assert_eq!(attrs, ["URI", "KEYFORMAT"], "METHOD is the endpoint's own");
+        // Keys for other key ids, no signalling, garbage, another content.
+        assert!(
+            ask.keys_of(&answer(&ask, &[[9u8; 16]], line))
+                .unwrap_err()
+                .message
+                .contains("not asked")
+        );
+        assert!(ask.keys_of(&answer(&ask, &ask.kids(), "")).is_err());
+        assert!(
+            ask.keys_of(&answer(&ask, &ask.kids(), "#EXTINF:4,"))
+                .is_err()
+        );
+        assert!(ask.keys_of("<html/>").is_err());
+        let other = answer(&ask, &ask.kids(), line).replace("contentId=\"res\"", "contentId=\"x\"");
+        assert!(ask.keys_of(&other).is_err());
+    }
+}
