@@ -7,7 +7,8 @@
 #   3. wait for the origin's DVR media playlist, start one explicit SSAI session;
 #   4. wrk -t2 -c100 -d10s against the origin's media playlist and the session's;
 #   5. cargo test -p ads --test session_memory -- --ignored (10,000 sessions in-process,
-#      RSS before/after; SESSIONS=N to change);
+#      RSS before/after, sessions/s at creation; SESSIONS=N to change), then again with
+#      the sessions in a throwaway redis-server (its used_memory per session);
 #   6. print a markdown table and write it to bench/out/ads.md.
 # Everything it starts is stopped on exit. It never asserts timings.
 set -euo pipefail
@@ -90,6 +91,17 @@ RATIO=$(python3 -c "print(f'{float(\"$SSAI_RPS\")/float(\"$DIRECT_RPS\"):.2f}')"
 say "memory per session (10,000 sessions, in-process)"
 MEM=$(cd "$ROOT" && SESSIONS=${SESSIONS:-10000} cargo test -q -p ads --test session_memory -- --ignored --nocapture 2>/dev/null |
     grep 'ssai sessions' || echo "n/a")
+MEM_REDIS="n/a (redis-server not found)"
+if command -v redis-server >/dev/null; then
+    say "memory per session with sessions in Redis"
+    RPORT=$(free_port)
+    redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+    PIDS+=($!)
+    sleep 0.5
+    MEM_REDIS=$(cd "$ROOT" && REDIS_URL="redis://127.0.0.1:$RPORT" SESSIONS=${SESSIONS:-10000} \
+        cargo test -q -p ads --test session_memory -- --ignored --nocapture 2>/dev/null |
+        grep 'ssai sessions' || echo "n/a")
+fi
 
 {
     echo "| measure | SSAI session | origin direct | ratio |"
@@ -98,4 +110,6 @@ MEM=$(cd "$ROOT" && SESSIONS=${SESSIONS:-10000} cargo test -q -p ads --test sess
     echo "| p99 latency | $SSAI_P99 | $DIRECT_P99 | |"
     echo
     echo "memory: $MEM"
+    echo
+    echo "with Redis: $MEM_REDIS"
 } | tee "$OUT"

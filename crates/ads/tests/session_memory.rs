@@ -1,7 +1,8 @@
 //! Memory per SSAI session (run by `bench/ads/run.sh`; ignored in the test suite, it
 //! measures rather than asserts): N explicit sessions over the ad-marked fixture VOD, each
 //! with its master and one media playlist rendered (so each holds a timeline and a decided
-//! break), RSS before and after.
+//! break), RSS before and after, and sessions per second at creation. With `REDIS_URL`,
+//! sessions live in that Redis: its `used_memory` before and after too.
 
 mod common;
 
@@ -28,7 +29,17 @@ async fn memory_per_session() {
     let (_a, fx) = testkit::serve_dir(testkit::fixtures_dir()).await;
     let fx_base = fx.url("").trim_end_matches('/').to_string();
     let (_s, ads_base) = ad_server(&fx_base).await;
+    let redis = std::env::var("REDIS_URL").ok();
+    let sessions: Option<std::sync::Arc<dyn ads::ssai::SessionStore>> = match &redis {
+        Some(url) => Some(std::sync::Arc::new(
+            ads::ssai::RedisSessions::connect(url, "bench:ads:")
+                .await
+                .unwrap(),
+        )),
+        None => None,
+    };
     let (p, proxy) = proxy(ads::ProxyConfig {
+        sessions,
         max_sessions: n + 1000,
         // Keep every session for the measurement.
         min_idle: std::time::Duration::from_secs(3600),
@@ -61,7 +72,9 @@ async fn memory_per_session() {
         assert!(one(http.clone()).await);
     }
     let before = rss_kb();
+    let redis_before = redis_used(redis.as_deref()).await;
     let start = p.session_count().await.unwrap();
+    let clock = std::time::Instant::now();
     let mut done = 0;
     while done < n {
         let batch: Vec<_> = (0..50.min(n - done)).map(|_| one(http.clone())).collect();
@@ -70,10 +83,35 @@ async fn memory_per_session() {
         }
         done += 50;
     }
+    let secs = clock.elapsed().as_secs_f64();
     let after = rss_kb();
+    let redis_after = redis_used(redis.as_deref()).await;
     let sessions = p.session_count().await.unwrap() - start;
+    let store = match redis_before.zip(redis_after) {
+        Some((b, a)) => format!(
+            ", Redis used_memory {:.1} KB per session",
+            a.saturating_sub(b) as f64 / 1024.0 / sessions as f64
+        ),
+        None => String::new(),
+    };
     println!(
-        "ssai sessions: {sessions}, RSS {before} KB -> {after} KB, {:.1} KB per session",
-        (after.saturating_sub(before)) as f64 / sessions as f64
+        "ssai sessions{}: {sessions}, RSS {before} KB -> {after} KB, {:.1} KB per session{store}; {:.0} sessions/s (create + master + media playlist)",
+        if redis.is_some() { " (Redis)" } else { "" },
+        (after.saturating_sub(before)) as f64 / sessions as f64,
+        sessions as f64 / secs
     );
+}
+
+/// Redis's `used_memory`, bytes.
+async fn redis_used(url: Option<&str>) -> Option<u64> {
+    let client = redis::Client::open(url?).ok()?;
+    let mut c = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut c)
+        .await
+        .ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
 }

@@ -165,16 +165,10 @@ impl FileAdapter {
             if c.vods.is_empty() {
                 return Err(Error::Config(format!("channel {}: no vods", c.config.id)));
             }
-            if c.config.id.is_empty()
-                || !c
-                    .config
-                    .id
-                    .chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-            {
+            if !web::is_valid_name(&c.config.id) {
                 return Err(Error::Config(format!(
-                    "channel id {:?}: use letters, digits, '-' and '_'",
-                    c.config.id
+                    "channel id: {}",
+                    web::name_problem(&c.config.id)
                 )));
             }
             if let Some(p) = &c.config.profile {

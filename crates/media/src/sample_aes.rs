@@ -2,11 +2,13 @@
 //! HTTP Live Streaming" specifies it (`METHOD=SAMPLE-AES` with a TS media playlist).
 //!
 //! - H.264 (PMT `stream_type` 0xdb, `private_data_indicator_descriptor` `zavc`): NAL units
-//!   of type 1 and 5 are encrypted with their emulation prevention bytes removed: the NAL
-//!   header byte and 31 more bytes stay clear, then one 16-byte block in ten is encrypted
-//!   (AES-128-CBC chained over the encrypted blocks of the NAL unit, the IV reset at each
-//!   NAL unit), a last block only if more than 16 bytes remain; emulation prevention is
-//!   applied again afterwards, so the NAL unit stays a valid byte stream and may grow.
+//!   of type 1 and 5 are encrypted as they are in the stream: the NAL header byte and 31
+//!   more bytes stay clear, then one 16-byte block in ten is encrypted (AES-128-CBC chained
+//!   over the encrypted blocks of the NAL unit, the IV reset at each NAL unit), a last block
+//!   only if more than 16 bytes remain; emulation prevention is applied over the result,
+//!   so the NAL unit stays a valid byte stream and may grow. A decryptor removes it,
+//!   decrypts, and has the NAL unit back byte for byte (its own emulation prevention bytes
+//!   included), which is what ffmpeg and hls.js feed their decoders.
 //! - AAC in ADTS (0xcf, `aacd`, and a `registration_descriptor` `apad` carrying the audio
 //!   setup information: `zaac`, priming 0, version 1, the AudioSpecificConfig): per ADTS
 //!   frame the header and 16 more bytes stay clear, then every whole 16-byte block is
@@ -32,7 +34,7 @@ use crate::bits::crc32_mpeg2;
 use crate::cenc::{Block, cbc_pattern};
 use crate::codec::parse_adts;
 use crate::error::{Error, Result, invalid};
-use crate::h264::{escape, unescape};
+use crate::h264::escape;
 use crate::ts::{self, StreamType, annexb_nals};
 
 const PACKET: usize = 188;
@@ -273,10 +275,13 @@ pub(crate) fn encrypt_h264(es: &[u8], aes: &Aes128, iv: &Block) -> Vec<u8> {
             out.extend_from_slice(nal);
             continue;
         }
-        let (mut rbsp, _) = unescape(nal);
-        if rbsp.len() > 32 {
+        // The NAL unit as it is in the stream, emulation prevention bytes included: what
+        // the decrypting side gets back after removing the emulation prevention applied
+        // below, and hands to its decoder as is (ffmpeg's HLS demuxer, hls.js).
+        let mut data = nal.to_vec();
+        if data.len() > 32 {
             // 1 in 10 blocks; a last block only if more than 16 bytes remain.
-            let body = &mut rbsp[32..];
+            let body = &mut data[32..];
             let whole = if body.len() % 16 == 0 {
                 body.len().saturating_sub(16)
             } else {
@@ -284,7 +289,7 @@ pub(crate) fn encrypt_h264(es: &[u8], aes: &Aes128, iv: &Block) -> Vec<u8> {
             };
             cbc_pattern(aes, iv, &mut body[..whole], (1, 9));
         }
-        out.extend(escape(&rbsp));
+        out.extend(escape(&data));
     }
     out.extend_from_slice(&es[copied..]);
     out
@@ -390,6 +395,7 @@ fn rewrite_pmt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::h264::unescape;
 
     #[test]
     fn nal_pattern_leaves_32_bytes_and_the_tail_clear() {
@@ -408,6 +414,20 @@ mod tests {
         assert!(!changed(48, 192));
         assert!(changed(192, 208));
         assert!(!changed(208, nal.len()));
+    }
+
+    /// A slice's own emulation prevention bytes are part of what is encrypted: removing
+    /// the emulation prevention applied after encryption gives them back in the clear
+    /// part (ffmpeg and hls.js decode the decrypted NAL unit as is).
+    #[test]
+    fn a_slice_keeps_its_own_emulation_prevention_bytes() {
+        let aes = Aes128::new(&[3u8; 16].into());
+        let mut nal = vec![0x41, 0x9a, 0, 0, 3, 1, 0x20];
+        nal.extend((0..200u32).map(|i| (i % 200 + 20) as u8));
+        let es = [&[0, 0, 1][..], &nal].concat();
+        let (enc, _) = unescape(&encrypt_h264(&es, &aes, &[4; 16])[3..]);
+        assert_eq!(enc.len(), nal.len());
+        assert_eq!(enc[..32], nal[..32]);
     }
 
     #[test]

@@ -333,18 +333,10 @@ impl EndpointSpec {
     }
 }
 
-/// `[A-Za-z0-9_-]{1,64}`.
+/// The one rule for ids of every service ([`web::check_name`]): `[A-Za-z0-9_-]{1,64}`.
 pub fn validate_id(id: &str, field: &str) -> Result<()> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(OriginError::bad(
-            field,
-            format!("{id:?} is not a valid id: use 1 to 64 of A-Z a-z 0-9 _ -"),
-        ));
+    if !web::is_valid_name(id) {
+        return Err(OriginError::bad(field, web::name_problem(id)));
     }
     Ok(())
 }

@@ -220,8 +220,8 @@ impl PullPush {
 
     /// Validate a request into a spec (without starting anything).
     fn validate(&self, req: &NewFetcher) -> Result<(FetcherSpec, Arc<dyn Output>)> {
-        if req.name.trim().is_empty() {
-            return Err(Error::field("name", "must not be empty"));
+        if !web::is_valid_name(&req.name) {
+            return Err(Error::field("name", web::name_problem(&req.name)));
         }
         let url = url::Url::parse(&req.url)
             .map_err(|e| Error::field("url", format!("not a URL: {e}")))?;

@@ -198,7 +198,7 @@ pub struct AdEventPolicy {
 
 /// A channel's auto-fill settings (the `config` of `POST /api/v1/auto/mrss`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct FillConfig {
     /// How far ahead the schedule is kept full, hours.
     pub horizon_hours: f64,
@@ -226,8 +226,10 @@ impl Default for FillConfig {
     }
 }
 
-/// A channel, Eyevinn-shaped (`id`, `tenant`, `title`) plus its auto-fill source.
+/// A channel, Eyevinn-shaped (`id`, `tenant`, `title`) plus its auto-fill source. Unknown
+/// fields are refused, as on every control API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Channel {
     pub id: String,
     #[serde(default)]
@@ -240,6 +242,7 @@ pub struct Channel {
 
 /// Where a channel's auto-fill takes its programmes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AutoSource {
     /// The MRSS (RSS 2.0 + Media RSS) or Atom feed URL.
     pub url: String,

@@ -65,20 +65,12 @@ pub struct AutoMrss {
     pub tenant: Option<String>,
 }
 
-/// Ids are path segments: `[A-Za-z0-9._-]`, 1 to 128 characters.
+/// Ids and categories are path segments: the one rule of every service ([`web::check_name`]).
 pub fn check_id(field: &str, id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok && id != "." && id != ".." {
+    if web::is_valid_name(id) {
         Ok(())
     } else {
-        Err(Error::field(
-            field,
-            "use 1-128 characters of A-Z a-z 0-9 . _ -",
-        ))
+        Err(Error::field(field, web::name_problem(id)))
     }
 }
 

@@ -115,6 +115,9 @@ impl Service {
     /// Stores `asset` as given (replacing one with the same id).
     pub async fn put_asset(&self, asset: Asset) -> Result<Asset> {
         check_id("id", &asset.id)?;
+        if let Some(category) = &asset.category {
+            check_id("category", category)?;
+        }
         if url::Url::parse(&asset.url).is_err() {
             return Err(Error::field("url", "not an absolute URL"));
         }

@@ -62,6 +62,7 @@ impl Payload {
         let obj = value
             .as_object()
             .ok_or_else(|| Error::bad("payload", "payload must be a JSON object"))?;
+        known_fields("payload", obj, &["uri", "breaks"])?;
         let uri = match obj.get("uri") {
             None | Some(Value::Null) => return Err(Error::bad("payload.uri", "uri is missing")),
             Some(Value::String(s)) => check_url("payload.uri", s)?,
@@ -145,11 +146,27 @@ fn check_ms(field: &str, v: Option<&Value>, required: bool) -> Result<Option<f64
     }
 }
 
+/// Unknown fields are refused (as on every control API), naming the first one.
+fn known_fields(
+    at: &str,
+    obj: &serde_json::Map<String, Value>,
+    known: &[&str],
+) -> Result<(), Error> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(Error::bad(
+            format!("{at}.{k}"),
+            format!("unknown field `{k}`, expected one of {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_break(i: usize, b: &Value) -> Result<Break, Error> {
     let field = |name: &str| format!("payload.breaks[{i}]{name}");
     let obj = b
         .as_object()
         .ok_or_else(|| Error::bad(field(""), "a break must be an object"))?;
+    known_fields(&field(""), obj, &["pos", "duration", "url", "assetListUrl"])?;
     let pos = check_ms(&field(".pos"), obj.get("pos"), true)?.unwrap_or(0.0);
     let duration = check_ms(&field(".duration"), obj.get("duration"), false)?;
     let url_of = |name: &str| -> Result<Option<String>, Error> {

@@ -7,7 +7,10 @@
 //!   Each crate keeps its own `thiserror` error type and converts it into an `ApiError` at the
 //!   edge (`impl From<MyError> for ApiError`).
 //! - [`JsonBody`]: a JSON extractor whose rejections are 400 (never 404 or 422) and name the
-//!   field that failed, using `serde_path_to_error`.
+//!   field that failed, using `serde_path_to_error` (malformed JSON names the line and
+//!   column; a body over the limit is 413).
+//! - [`check_name`]: the one rule for ids and names every control API takes.
+//! - [`not_found`]: the JSON 404 every unknown route answers (the [`Process`] fallback).
 //! - [`common_routes`]: `GET /healthz` and `GET /metrics` (Prometheus text; histograms
 //!   named `*_seconds` have buckets, so replicas aggregate; [`on_scrape`] lets a service
 //!   set gauges from its state at scrape time).
@@ -39,6 +42,7 @@
 mod auth;
 pub mod aws_error;
 mod cors;
+mod names;
 mod retry;
 mod serve;
 mod service;
@@ -47,6 +51,7 @@ pub mod sigv4;
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
 pub use aws_error::AwsError;
 pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
+pub use names::{NAME_MAX, NAME_RULE, check_name, is_valid_name, name_problem};
 pub use retry::{RetryAfter, RetryAfterFuture, RetryAfterService, retry_after_on_503};
 pub use serve::{
     DEFAULT_SHUTDOWN_TIMEOUT, ServeOptions, TrackFuture, TrackRequests, TrackService,
@@ -164,11 +169,40 @@ where
             )
             .with_field("content-type"));
         }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > JSON_BODY_LIMIT as u64) {
+            // Said up front: answer before reading any of it.
+            return Err(too_large());
+        }
         let bytes = bytes::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_request(format!("could not read the body: {e}")))?;
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                _ => ApiError::bad_request(format!("could not read the body: {e}"))
+                    .with_field("body"),
+            })?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The answer to a route no service has: a JSON 404 naming the path, like every other
+/// error (the [`Process`] fallback; a standalone service gets it too).
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such route: {}", uri.path())).with_field("path")
+}
+
+/// The largest JSON body a control API takes (axum's default body limit).
+pub const JSON_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body is larger than this API takes ({JSON_BODY_LIMIT} bytes)"),
+    )
+    .with_field("body")
 }
 
 /// Parse JSON into `T`, naming the path of the first field that fails.
@@ -178,6 +212,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            // Not JSON at all: no field to name; say where it broke.
+            return ApiError::bad_request(format!("malformed JSON: {message}"))
+                .with_field("body")
+                .with_detail(serde_json::json!({
+                    "line": inner.line(),
+                    "column": inner.column(),
+                }));
+        }
         // serde reports a missing field at the parent path; name the field itself.
         let field = match message
             .strip_prefix("missing field `")

@@ -261,7 +261,7 @@ impl Process {
         listener: tokio::net::TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let mut router = self.router;
+        let mut router = self.router.fallback(crate::not_found);
         if !self.root_taken {
             router = router.merge(crate::common_routes()).layer(crate::cors());
         }

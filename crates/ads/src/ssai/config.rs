@@ -160,19 +160,14 @@ impl PlaybackConfiguration {
     }
 }
 
-/// The one rule for configuration names: 1-64 characters of `A-Z a-z 0-9 - _`.
+/// Configuration names follow the one rule of every service ([`web::check_name`]).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
-    if ok {
+    if web::is_valid_name(name) {
         Ok(())
     } else {
         Err(AdsError::BadField {
             field: "name".into(),
-            message: "1-64 characters of A-Z a-z 0-9 - _".into(),
+            message: web::name_problem(name),
         })
     }
 }
