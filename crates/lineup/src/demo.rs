@@ -110,7 +110,11 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         )
         .mount("/engine", web::Service::new("engine", engine.router()))
         .mount("/pullpush", pullpush.shell())
-        .mount("/origin", origin.shell());
+        .mount("/origin", origin.shell())
+        .mount(
+            "/keys",
+            web::Service::new("keys", demo_keys(&base, token.as_ref())),
+        );
     let (process, ssai_master) = mount_the_rest(
         process,
         &base,
@@ -261,6 +265,17 @@ async fn demo_origin(
     spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint()];
     let channel = origin.create_channel(spec).await?;
     Ok((origin, channel))
+}
+
+/// `lineup keys` (the test key server: SPEKE v2, ClearKey licences) at `/keys`, keys
+/// minted from a fixed seed (the demo's keys are no secret).
+fn demo_keys(base: &str, token: Option<&web::Secret>) -> axum::Router {
+    keys::KeyServer::new(keys::KeyServerConfig {
+        seed: web::Secret::new("lineup demo"),
+        public_url: Some(format!("{base}/keys")),
+        api_token: token.cloned(),
+    })
+    .router()
 }
 
 /// Key period of the demo's DRM endpoint: short, so a viewer sees keys rotate.
@@ -518,6 +533,7 @@ fn print_banner(args: &Args, demo: &Demo) {
     {drm}
   ClearKey licence (W3C EME; hls.js drmSystems / Shaka drm.servers 'org.w3.clearkey'):
     {licence}
+  test key server (lineup keys): SPEKE v2 {b}/keys{speke}, ClearKey licence {b}/keys{clearkey}
   server-side ad insertion (each GET is a new viewer with its own ads; breaks every VOD):
     {ssai}
   test ad server (VAST): {b}/adserver/api/v1/vast?dur=30
@@ -562,6 +578,8 @@ Ctrl-C stops.",
             )
         },
         stitched = demo.stitched,
+        speke = keys::SPEKE_PATH,
+        clearkey = keys::LICENCE_PATH,
         ssai = demo.ssai_master,
         aws = crate::demo_aws::banner(b, demo.aws_key.as_ref()),
     );

@@ -326,10 +326,13 @@ async fn endpoint_plays_clean(endpoint: &str, player: &str) {
         "engine" => ("engine/channels/demo/master.m3u8".to_string(), PLAY_SECONDS),
         // A per-viewer SSAI session of the DVR endpoint, long enough to cross an ad break
         // (one every two VODs of ~10 s, each 10 s long).
-        "ssai" => {
-            demo.wait_for_dvr("dvr", 8.0, Duration::from_secs(60)).await;
+        // The same in front of the AES-128 endpoint: ads in the clear between keyed content.
+        "ssai" | "ssai-aes" => {
+            let origin = if endpoint == "ssai" { "dvr" } else { "aes" };
+            demo.wait_for_dvr(origin, 8.0, Duration::from_secs(60))
+                .await;
             (
-                "ads/v1/master/demo/demo/dvr/index.m3u8?ads.uid=browser".to_string(),
+                format!("ads/v1/master/demo/demo/{origin}/index.m3u8?ads.uid=browser"),
                 SSAI_PLAY_SECONDS,
             )
         }
@@ -367,6 +370,8 @@ endpoint_checks! {
     origin_aes_plays_in_hlsjs: "aes", "hlsjs";
     origin_aes_plays_in_shaka: "aes", "shaka";
     ssai_session_plays_through_a_break_in_hlsjs: "ssai", "hlsjs";
+    ssai_session_plays_through_a_break_in_shaka: "ssai", "shaka";
+    ssai_aes_session_plays_through_a_break_in_hlsjs: "ssai-aes", "hlsjs";
 }
 
 /// Long enough for an SSAI session to cross at least one ad break.

@@ -7,9 +7,10 @@
 //! replica derives the same; the KID names its period), one key shared by video and audio,
 //! signalled for EME players as ClearKey on CMAF endpoints (the licence:
 //! `POST /keys/{channel}/{endpoint}/clearkey` on this origin) and with the `identity` key
-//! format and a token-guarded `/keys/...` URI on TS SAMPLE-AES endpoints. A SPEKE v2
-//! provider (crate `keys`) implements the same trait and is plugged in with
-//! [`crate::Origin::set_key_source`].
+//! format and a token-guarded `/keys/...` URI on TS SAMPLE-AES endpoints. Endpoints that
+//! name a SPEKE v2 provider get theirs from the provider through `crate::speke`
+//! ([`crate::speke::ProviderOrDerived`], the default source, routes between the two);
+//! another source can be plugged in with [`crate::Origin::set_key_source`].
 //!
 //! Key periods: with `key_rotation_interval_seconds` = R > 0, a segment starting at media
 //! time t belongs to period `floor(t / R)` (epoch seconds), as AES-128 rotation does;

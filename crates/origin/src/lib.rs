@@ -8,11 +8,12 @@
 //! (none / passthrough / SCTE-35 enhanced / DATERANGE), AES-128 encryption with key
 //! rotation (TS endpoints), DRM encryption as MediaPackage offers it (`sample_aes`: CMAF
 //! `cbcs` or TS SAMPLE-AES; `aes_ctr`: CMAF `cenc`; keys per key period from a
-//! [`drm::KeySource`]), and CMAF packaging (fMP4 remuxed from the ingested TS, see
+//! [`drm::KeySource`]: derived from the secret, or asked of a SPEKE v2 key provider by
+//! [`speke`]), and CMAF packaging (fMP4 remuxed from the ingested TS, see
 //! [`cmaf`]).
 //! **Not for**: producing the channel (that is `engine`), pulling from a source (that is
-//! `pullpush`), transcoding, talking SPEKE/CPIX (crate `keys` implements
-//! [`drm::KeySource`]), licence servers, or ad insertion (that is `ads`).
+//! `pullpush`), transcoding, being a key provider or a licence server (the CPIX model
+//! and the test key server are crate `keys`), or ad insertion (that is `ads`).
 //!
 //! ## Main types
 //! - [`Config`] (= [`OriginArgs`], `clap::Args`), [`build`] -> [`Origin`];
@@ -117,6 +118,7 @@ mod playback;
 mod registry;
 pub mod render;
 mod replication;
+pub mod speke;
 pub mod store;
 pub mod timeline;
 mod work;
@@ -137,7 +139,8 @@ pub use config::{Config, OriginArgs, StoreKind, Stores, stores};
 pub use error::OriginError;
 pub use model::{
     AdMarkers, ChannelSpec, ChannelView, DrmSettings, Encryption, EncryptionContractConfiguration,
-    EndpointSpec, EndpointView, IngestEndpoint, Packaging, SpekeKeyProvider,
+    EndpointSpec, EndpointView, IngestEndpoint, Packaging, ProviderCredential, SecretText,
+    SpekeKeyProvider,
 };
 
 use digest::DigestAuth;
@@ -178,7 +181,8 @@ pub struct Origin {
         Encryption,
         DrmSettings,
         SpekeKeyProvider,
-        EncryptionContractConfiguration
+        EncryptionContractConfiguration,
+        model::ProviderCredential
     ))
 )]
 struct ApiDoc;
@@ -250,7 +254,9 @@ impl Origin {
                 channels: RwLock::new(HashMap::new()),
                 digest: DigestAuth::new(secret),
                 keys: keys.clone(),
-                key_source: RwLock::new(Arc::new(drm::DerivedKeys::new(keys))),
+                key_source: RwLock::new(Arc::new(speke::ProviderOrDerived::new(Arc::new(
+                    drm::DerivedKeys::new(keys),
+                )))),
                 index,
                 segments_served: std::sync::OnceLock::new(),
                 aes: work::Once::new("aes", segment_cache_bytes, bytes::Bytes::len),

@@ -92,9 +92,69 @@ pub struct SpekeKeyProvider {
     pub resource_id: String,
     /// DRM system ids asked for (`SystemIds`), UUIDs.
     pub system_ids: Vec<String>,
-    /// `EncryptionContractConfiguration`: the SPEKE v2 key presets.
+    /// `EncryptionContractConfiguration`: the SPEKE v2 key presets (`SHARED` / `SHARED`,
+    /// the default, or `PRESET-VIDEO-1` / `PRESET-AUDIO-1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_contract_configuration: Option<EncryptionContractConfiguration>,
+    /// A credential sent with every request to the provider (MediaPackage signs with an
+    /// IAM role instead). Write-only: API answers show its value as `***`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<ProviderCredential>,
+}
+
+/// What API answers show instead of a secret.
+pub const MASKED: &str = "***";
+
+/// A header sent to a key provider: `{"header": "Authorization", "value": "Bearer <token>"}`
+/// (the default header), or an API key header (`{"header": "x-api-key", "value": "..."}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderCredential {
+    #[serde(default = "default_credential_header")]
+    pub header: String,
+    /// The header's value; printed as `***` by `Debug` and in API answers.
+    #[schema(value_type = String)]
+    pub value: SecretText,
+}
+
+fn default_credential_header() -> String {
+    "Authorization".into()
+}
+
+/// A secret in a stored configuration: serialized as itself (the store keeps it), shown
+/// as `***` by `Debug`; API views replace it with [`MASKED`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASKED)
+    }
+}
+
+impl EndpointSpec {
+    /// The endpoint as API answers show it: credentials masked.
+    pub fn masked(mut self) -> Self {
+        if let Encryption::SampleAes(d) | Encryption::AesCtr(d) = &mut self.encryption
+            && let Some(c) = d
+                .speke_key_provider
+                .as_mut()
+                .and_then(|p| p.credential.as_mut())
+        {
+            c.value = SecretText::new(MASKED);
+        }
+        self
+    }
 }
 
 /// SPEKE v2 presets (`PresetSpeke20Video` / `PresetSpeke20Audio`), e.g. `PRESET-VIDEO-1`,
@@ -311,6 +371,7 @@ impl EndpointSpec {
                         "resource_id and at least one system id are required",
                     ));
                 }
+                crate::speke::validate_provider(p, self.packaging == Packaging::Ts, &f)?;
             }
         }
         if let Encryption::Aes128 {

@@ -184,7 +184,7 @@ impl Shared {
                 spec.id,
                 spec.manifest_name()
             ),
-            spec,
+            spec: spec.masked(),
         }
     }
 

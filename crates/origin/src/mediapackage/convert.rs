@@ -359,6 +359,8 @@ fn drm_settings(e: &shapes::Encryption, at: &str) -> Result<DrmSettings, AwsErro
                 preset_speke20_audio: c.preset_speke20_audio.clone(),
             }
         }),
+        // MediaPackage signs with an IAM role (RoleArn); no credential header.
+        credential: None,
     });
     Ok(DrmSettings {
         key_rotation_interval_seconds: seconds(
