@@ -1,12 +1,10 @@
-//! The AWS SPEKE v2 verification test suite (awslabs/speke-reference-server,
-//! `spekev2_verification_testsuite`), its cases ported to Rust and run against the key
-//! server over HTTP. The suite itself cannot run here unchanged: it signs every request
-//! for API Gateway (`aws_requests_auth`, a host matching `*.execute-api.*.amazonaws.com`)
-//! and needs Python packages CI does not install. Its five fixed request documents are
-//! used as they are (`tests/spekev2/`); the requests it generates are built the way
-//! `helpers/generate_test_artifacts.py` builds them; the answers are read with roxmltree
-//! (not with our CPIX model) and checked with the suite's assertions
-//! (`helpers/speke_element_assertions.py`), named after its test functions.
+//! The AWS SPEKE v2 verification test suite's cases (awslabs/speke-reference-server,
+//! `spekev2_verification_testsuite`) ported to Rust and run against the key server over
+//! HTTP, with no Python: the suite itself runs too (`tests/aws_suite.rs`, pytest). Its five
+//! fixed request documents are used as they are (`tests/spekev2/`); the requests it
+//! generates are built the way `helpers/generate_test_artifacts.py` builds them; the
+//! answers are read with roxmltree (not with our CPIX model) and checked with the suite's
+//! assertions (`helpers/speke_element_assertions.py`), named after its test functions.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -11,3 +11,4 @@ pub mod demo;
 pub mod demo_aws;
 pub mod page;
 pub mod validate;
+pub mod validate_dash;

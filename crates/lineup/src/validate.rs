@@ -1,4 +1,5 @@
-//! `lineup validate <FILE|URL>`: the I/O around `hls::validate`.
+//! `lineup validate <FILE|URL>`: the I/O around `hls::validate` (and, for an MPD, around
+//! the `dash` crate's checks: see `validate_dash`).
 //!
 //! Loads a playlist (and for a master every playlist it names), runs the static rules, and
 //! with `--follow SECONDS` reloads every media playlist at half its target duration and runs
@@ -20,7 +21,7 @@ use url::Url;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A playlist file or an http(s) URL (master or media).
+    /// A playlist file or an http(s) URL (master or media), or a DASH MPD (`.mpd`).
     pub target: String,
     /// Keep reloading live media playlists for this many seconds and check the live rules.
     #[arg(long, value_name = "SECONDS")]
@@ -83,7 +84,7 @@ fn finding(url: &Url, rule: &'static str, severity: Severity, message: String) -
     }
 }
 
-fn display_url(url: &Url) -> String {
+pub(crate) fn display_url(url: &Url) -> String {
     if url.scheme() == "file" {
         url.to_file_path()
             .map(|p| p.display().to_string())
@@ -239,6 +240,9 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
         .text(&url)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", display_url(&url)))?;
+    if crate::validate_dash::is_mpd(&url, &text) {
+        return Ok(crate::validate_dash::check(&loader.client, &url, text, args).await);
+    }
     let (parsed, problems) = check_text(&text);
     // A media playlist's own problems are reported by its (first) load below.
     if !matches!(parsed, Some(Playlist::Media(_))) {

@@ -284,3 +284,51 @@ async fn every_control_api_answers_the_same_mistake_the_same_way() {
         .await;
     }
 }
+
+/// Every service's `/api/docs` renders its API in a browser with no network: the viewer is
+/// served by the service itself (Chromium here reaches nothing but loopback).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_docs_render_offline_in_a_browser() {
+    testkit::require_peer!("chromium");
+    testkit::require_peer!("chromedriver");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let args = common::demo_args(&listener, 1);
+    let demo = lineup::demo::start(&args, listener)
+        .await
+        .expect("demo starts");
+    let browser = testkit::Browser::start(1280, 900).await.expect("chromium");
+    // (service, a path its reference must show)
+    for (service, path) in [
+        ("origin", "/api/v1/channels"),
+        ("pullpush", "/api/v1/fetchers"),
+        ("schedule", "/api/v1/channels"),
+        ("engine", "/api/v1/sessions"),
+    ] {
+        let url = format!("{}/{service}/api/docs", demo.base);
+        browser.goto(&url).await.expect("open docs");
+        let shown = testkit::wait_for(
+            std::time::Duration::from_secs(30),
+            "the API reference rendered",
+            || {
+                let browser = &browser;
+                async move {
+                    let text = browser
+                        .execute("return document.body.innerText", json!([]))
+                        .await
+                        .ok()?;
+                    let text = text.as_str()?.to_string();
+                    text.contains(path).then_some(text)
+                }
+            },
+        )
+        .await;
+        assert!(
+            shown.is_ok(),
+            "{url}: {path} not rendered: {:?}\n{}",
+            browser
+                .execute("return document.body.innerText", json!([]))
+                .await,
+            browser.log()
+        );
+    }
+}

@@ -34,7 +34,7 @@ pub struct CmafInit {
 }
 
 /// One remuxed media segment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CmafSeg {
     /// `styp` + `moof` + `mdat`.
     pub bytes: Bytes,
@@ -43,6 +43,41 @@ pub struct CmafSeg {
     /// Video keyframes: (byte offset, byte length, seconds from the segment start); the
     /// range starts at the `moof` and ends after the keyframe's sample.
     pub keyframes: Vec<(u64, u64, f64)>,
+    /// Presentation timing of its main track (video, else the first), for DASH
+    /// `SegmentTimeline`s: `None` when the fragment did not parse.
+    pub timing: Option<SegTiming>,
+}
+
+/// When a remuxed segment presents, in its main track's media time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegTiming {
+    /// Track timescale (90000 for video, the sample rate for audio).
+    pub timescale: u32,
+    /// Earliest presentation time (smallest decode time + composition offset).
+    pub earliest: u64,
+    /// Presentation duration: the end of the last presented sample minus `earliest` (what
+    /// an `S@d` says; the same whether or not leading decode times were moved up, see
+    /// [`media::fmp4`] "Discontinuities").
+    pub duration: u64,
+}
+
+/// The [`SegTiming`] of `track_id` in a parsed fragment.
+fn timing_of(info: &media::fmp4::Mp4Info, track_id: u32, timescale: u32) -> Option<SegTiming> {
+    let (mut first, mut end) = (u64::MAX, 0u64);
+    for t in info.trafs(track_id) {
+        let mut dts = t.base_media_decode_time?;
+        for s in &t.samples {
+            let pts = dts.saturating_add_signed(s.cts_offset);
+            first = first.min(pts);
+            end = end.max(pts + u64::from(s.duration));
+            dts += u64::from(s.duration);
+        }
+    }
+    (first < end).then_some(SegTiming {
+        timescale,
+        earliest: first,
+        duration: end - first,
+    })
 }
 
 /// Per-variant cache of remuxed segments (`None` = remux failed) and their inits.
@@ -115,7 +150,12 @@ pub fn remux(ts: &[u8], seq: u64, starts_span: bool) -> Option<(CmafSeg, CmafIni
         .tracks
         .iter()
         .find(|t| matches!(t.kind, media::fmp4::TrackKind::Avc { .. }));
-    let keyframes = match (video, media::fmp4::inspect(&r.segment)) {
+    let info = media::fmp4::inspect(&r.segment);
+    let timing = video.or(r.tracks.first()).and_then(|t| {
+        let info = info.as_ref().ok()?;
+        timing_of(info, t.track_id, t.timescale)
+    });
+    let keyframes = match (video, info) {
         (Some(t), Ok(info)) => {
             let base = t.base_media_decode_time;
             let ts = f64::from(t.timescale.max(1));
@@ -138,6 +178,7 @@ pub fn remux(ts: &[u8], seq: u64, starts_span: bool) -> Option<(CmafSeg, CmafIni
             bytes: Bytes::from(r.segment),
             init_id,
             keyframes,
+            timing,
         },
         CmafInit {
             bytes: Bytes::from(r.init),

@@ -102,6 +102,7 @@ mod channel;
 mod clearkey;
 pub mod cmaf;
 mod config;
+pub mod dash;
 pub mod digest;
 mod disc;
 pub mod drm;
@@ -373,7 +374,8 @@ impl Origin {
             .route(
                 "/keys/{channel}/{endpoint}/clearkey",
                 axum::routing::post(clearkey::licence),
-            );
+            )
+            .route("/time", get(dash::serve::time));
         // The MediaPackage door (SigV4; keys were checked by `open`).
         let verifier = web::sigv4::Verifier::new(
             s.config.aws.keys().unwrap_or_default(),

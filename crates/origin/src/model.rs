@@ -34,6 +34,139 @@ pub enum Packaging {
     /// fMP4 (CMAF) remuxed from the ingested TS (H.264 / AAC): `EXT-X-VERSION:7`,
     /// `EXT-X-MAP` init segments, `.m4s` fragments. Not combinable with AES-128 (400).
     Cmaf,
+    /// MPEG-DASH: a dynamic MPD (`index.mpd`) over the same fMP4 fragments a CMAF endpoint
+    /// serves (one remux, one cache; see [`crate::dash`]), settings in [`DashSettings`].
+    Dash,
+}
+
+impl Packaging {
+    /// Segments are fMP4 fragments remuxed from the ingested TS (CMAF and DASH).
+    pub fn is_fmp4(self) -> bool {
+        matches!(self, Packaging::Cmaf | Packaging::Dash)
+    }
+}
+
+/// When a DASH endpoint starts a new Period (MediaPackage's `PeriodTriggers`). A new
+/// Period at each discontinuity of the source is not optional: timestamps restart there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodTrigger {
+    /// At each SCTE-35 ad avail (its start and its return), with the splice as an
+    /// `EventStream`.
+    Ads,
+}
+
+/// `SegmentTemplateFormat`: only `number_with_timeline` (`$Number$` + `SegmentTimeline`,
+/// the one MediaPackage v2 offers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentTemplateFormat {
+    #[default]
+    NumberWithTimeline,
+}
+
+/// `UtcTiming` of a DASH endpoint: how players sync to the origin's clock (`/time`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum UtcTiming {
+    /// `urn:mpeg:dash:utc:http-iso:2014`.
+    #[default]
+    HttpIso,
+    /// `urn:mpeg:dash:utc:http-xsdate:2014`.
+    HttpXsdate,
+}
+
+fn default_min_buffer_time() -> u64 {
+    4
+}
+fn default_min_update_period() -> u64 {
+    2
+}
+fn default_suggested_presentation_delay() -> u64 {
+    10
+}
+fn default_period_triggers() -> Vec<PeriodTrigger> {
+    vec![PeriodTrigger::Ads]
+}
+
+/// Settings of a `dash` endpoint, in MediaPackage's terms (`DashPackage`); its
+/// `ManifestWindowSeconds` is the endpoint's `manifest_window_seconds` (the MPD's
+/// `timeShiftBufferDepth`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DashSettings {
+    /// `MinBufferTimeSeconds` (`MPD@minBufferTime`). Default 4.
+    #[serde(default = "default_min_buffer_time")]
+    pub min_buffer_time_seconds: u64,
+    /// `MinUpdatePeriodSeconds` (`MPD@minimumUpdatePeriod`). Default 2.
+    #[serde(default = "default_min_update_period")]
+    pub min_update_period_seconds: u64,
+    /// `SuggestedPresentationDelaySeconds`. Default 10.
+    #[serde(default = "default_suggested_presentation_delay")]
+    pub suggested_presentation_delay_seconds: u64,
+    /// `PeriodTriggers`: `["ads"]` (the default) or `[]`.
+    #[serde(default = "default_period_triggers")]
+    pub period_triggers: Vec<PeriodTrigger>,
+    /// `SegmentTemplateFormat`.
+    #[serde(default)]
+    pub segment_template_format: SegmentTemplateFormat,
+    /// `UtcTiming`: `http-iso` (default) or `http-xsdate`, against the origin's `/time`.
+    #[serde(default)]
+    pub utc_timing: UtcTiming,
+}
+
+impl Default for DashSettings {
+    fn default() -> Self {
+        Self {
+            min_buffer_time_seconds: default_min_buffer_time(),
+            min_update_period_seconds: default_min_update_period(),
+            suggested_presentation_delay_seconds: default_suggested_presentation_delay(),
+            period_triggers: default_period_triggers(),
+            segment_template_format: SegmentTemplateFormat::default(),
+            utc_timing: UtcTiming::default(),
+        }
+    }
+}
+
+impl DashSettings {
+    fn validate(&self, field: impl Fn(&str) -> String) -> Result<()> {
+        let checks = [
+            (
+                "min_buffer_time_seconds",
+                self.min_buffer_time_seconds,
+                1,
+                3600,
+            ),
+            (
+                "min_update_period_seconds",
+                self.min_update_period_seconds,
+                1,
+                3600,
+            ),
+            (
+                "suggested_presentation_delay_seconds",
+                self.suggested_presentation_delay_seconds,
+                0,
+                3600,
+            ),
+        ];
+        for (name, v, lo, hi) in checks {
+            if !(lo..=hi).contains(&v) {
+                return Err(OriginError::bad(
+                    field(&format!("dash.{name}")),
+                    format!("must be between {lo} and {hi}"),
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if self.period_triggers.iter().any(|t| !seen.insert(*t)) {
+            return Err(OriginError::bad(
+                field("dash.period_triggers"),
+                "a trigger is named twice",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Output encryption, MediaPackage's `EncryptionMethod` as the variant: `"none"`,
@@ -198,6 +331,9 @@ pub struct EndpointSpec {
     pub packaging: Packaging,
     #[serde(default)]
     pub encryption: Encryption,
+    /// DASH settings (`packaging: "dash"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dash: Option<DashSettings>,
     /// The master playlist's name without `.m3u8` (MediaPackage's `ManifestName`);
     /// `index.m3u8` is served too. Default `index`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,6 +393,7 @@ impl EndpointSpec {
             ad_markers: AdMarkers::None,
             packaging: Packaging::Ts,
             encryption: Encryption::None,
+            dash: None,
             manifest_name: None,
             program_date_time_interval_seconds: None,
             description: None,
@@ -269,6 +406,11 @@ impl EndpointSpec {
         self.manifest_name
             .as_deref()
             .unwrap_or(DEFAULT_MANIFEST_NAME)
+    }
+
+    /// The DASH settings of a `dash` endpoint (defaults where none were given).
+    pub fn dash_settings(&self) -> DashSettings {
+        self.dash.clone().unwrap_or_default()
     }
 
     /// Check the values; `prefix` is the JSON path of this endpoint (e.g. `endpoints[0]`).
@@ -319,6 +461,21 @@ impl EndpointSpec {
             return Err(OriginError::bad(
                 field("time_delay_seconds"),
                 "must be at most 86400",
+            ));
+        }
+        if self.packaging != Packaging::Dash && self.dash.is_some() {
+            return Err(OriginError::bad(
+                field("dash"),
+                "DASH settings are for endpoints with \"packaging\": \"dash\"",
+            ));
+        }
+        if let Some(d) = &self.dash {
+            d.validate(field)?;
+        }
+        if self.packaging == Packaging::Dash && !matches!(self.encryption, Encryption::None) {
+            return Err(OriginError::bad(
+                field("encryption"),
+                "dash endpoints are clear for now (DRM in DASH is not offered yet)",
             ));
         }
         if self.packaging == Packaging::Cmaf && matches!(self.encryption, Encryption::Aes128 { .. })

@@ -13,6 +13,8 @@ use std::borrow::Cow;
 pub enum OutFile<'a> {
     /// `index.m3u8`: the endpoint's master playlist.
     Master,
+    /// `index.mpd`: a DASH endpoint's MPD (live, start-over or time-shifted by query).
+    Mpd,
     /// `<slug>.m3u8`: a media playlist (live, or time-shifted with a query).
     Media { slug: &'a str },
     /// `<slug>_iframes.m3u8`: an I-frame-only playlist.
@@ -33,6 +35,9 @@ impl<'a> OutFile<'a> {
     pub fn parse(file: &'a str) -> Option<Self> {
         if file == "index.m3u8" {
             return Some(OutFile::Master);
+        }
+        if file == "index.mpd" {
+            return Some(OutFile::Mpd);
         }
         if let Some(name) = file.strip_suffix(".m3u8") {
             if name.contains('/') || name.is_empty() {
@@ -119,6 +124,8 @@ mod tests {
     fn every_file_kind_parses_once() {
         let p = |s| OutFile::parse(s);
         assert_eq!(p("index.m3u8"), Some(OutFile::Master));
+        assert_eq!(p("index.mpd"), Some(OutFile::Mpd));
+        assert_eq!(p("other.mpd"), None);
         assert_eq!(
             p("channel_1.m3u8"),
             Some(OutFile::Media { slug: "channel_1" })

@@ -52,7 +52,7 @@ fn live_cache_control(td: u64) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=1"))
 }
 
-fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Response {
+pub(crate) fn respond(body: Bytes, content_type: &'static str, cache_control: String) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -140,7 +140,15 @@ async fn out_inner(
 ) -> Result<Response, ApiError> {
     let ch = s.channel(&r.channel)?;
     let (channel, endpoint) = (r.channel.as_ref(), r.endpoint.as_ref());
+    let dash = find_ep(&ch.lock().endpoints, endpoint)?.packaging == Packaging::Dash;
     match r.file {
+        OutFile::Mpd if dash => crate::dash::serve::mpd(s, &ch, endpoint, q).await,
+        OutFile::Mpd => Err(ApiError::not_found(
+            "this endpoint serves HLS (index.m3u8); MPDs are on dash endpoints",
+        )),
+        OutFile::Master | OutFile::Media { .. } | OutFile::IFrames { .. } if dash => Err(
+            ApiError::not_found("this endpoint serves DASH (index.mpd), not HLS playlists"),
+        ),
         OutFile::Master => master(s, &ch, channel, endpoint, q).await,
         // The endpoint's `manifest_name` (MediaPackage's `ManifestName`) names its master too.
         OutFile::Media { slug } if is_manifest_name(&ch, endpoint, slug) => {
@@ -287,7 +295,7 @@ async fn segment(
             .segments
             .get(&seq)
             .ok_or_else(|| ApiError::not_found(format!("segment {seq} is not in the window")))?;
-        let (bytes, found) = if ep.packaging == Packaging::Cmaf {
+        let (bytes, found) = if ep.packaging.is_fmp4() {
             (None, Found::Cmaf(v.key.clone(), meta.key.clone()))
         } else {
             match s.store.get_now(&meta.key) {
@@ -419,7 +427,7 @@ async fn init_segment(
             .variants
             .values()
             .find(|v| v.slug == slug)
-            .filter(|_| ep.packaging == Packaging::Cmaf)
+            .filter(|_| ep.packaging.is_fmp4())
             .and_then(|v| v.cmaf.inits.get(id))
             .ok_or_else(missing)?;
         (init.bytes.clone(), drm)
@@ -525,7 +533,7 @@ fn with_range(bytes: Bytes, ct: &'static str, headers: &HeaderMap) -> Response {
     resp
 }
 
-fn find_ep<'a>(eps: &'a [EndpointSpec], id: &str) -> Result<&'a EndpointSpec, ApiError> {
+pub(crate) fn find_ep<'a>(eps: &'a [EndpointSpec], id: &str) -> Result<&'a EndpointSpec, ApiError> {
     eps.iter()
         .find(|e| e.id == id)
         .ok_or_else(|| ApiError::not_found(format!("endpoint {id:?} not found")))
@@ -711,7 +719,7 @@ async fn media(
 }
 
 /// What `start` / `end` ask for, checked against the endpoint's windows.
-fn span_of(
+pub(crate) fn span_of(
     v: &crate::timeline::Variant,
     ep: &EndpointSpec,
     start: Option<DateTime<Utc>>,

@@ -177,13 +177,12 @@ impl Shared {
     }
 
     pub(crate) fn endpoint_view(&self, channel: &str, spec: EndpointSpec) -> EndpointView {
+        let file = match spec.packaging {
+            crate::model::Packaging::Dash => "index.mpd".to_string(),
+            _ => format!("{}.m3u8", spec.manifest_name()),
+        };
         EndpointView {
-            url: format!(
-                "{}/out/{channel}/{}/{}.m3u8",
-                self.public_url,
-                spec.id,
-                spec.manifest_name()
-            ),
+            url: format!("{}/out/{channel}/{}/{file}", self.public_url, spec.id),
             spec: spec.masked(),
         }
     }

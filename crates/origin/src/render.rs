@@ -647,6 +647,7 @@ mod cmaf_tests {
                         bytes: bytes::Bytes::new(),
                         init_id: init.into(),
                         keyframes: vec![(0, 10, 0.0)],
+                        timing: None,
                     },
                     CmafInit {
                         bytes: bytes::Bytes::new(),
@@ -718,6 +719,7 @@ mod cmaf_tests {
                             bytes: bytes::Bytes::new(),
                             init_id: "a".into(),
                             keyframes: vec![(0, 10, 0.0)],
+                            timing: None,
                         },
                         CmafInit {
                             bytes: bytes::Bytes::new(),

@@ -27,7 +27,7 @@
 //!   clock skew and the body checked), and [`AwsError`], the error answer the AWS SDKs
 //!   turn into their exception classes (`x-amzn-ErrorType`, `{"message"}`).
 //! - [`docs_routes`]: OpenAPI JSON at `/api/docs/openapi.json` and a Scalar page at `/api/docs`
-//!   (Scalar is served from embedded HTML; nothing is downloaded at build time).
+//!   (Scalar's bundle is vendored and served by the service itself: the page works offline).
 //! - [`serve`]: serve with header-read and request timeouts and a connection cap (see
 //!   [`ServeOptions`]), request metrics by route ([`TrackRequests`]), and stop on Ctrl-C /
 //!   SIGTERM: stop accepting, let requests in flight finish until [`shutdown_deadline`],
@@ -42,6 +42,7 @@
 mod auth;
 pub mod aws_error;
 mod cors;
+mod docs;
 mod names;
 mod retry;
 mod serve;
@@ -51,6 +52,7 @@ pub mod sigv4;
 pub use auth::{OpenControlPlane, Secret, bearer_auth, require_token, secret_eq};
 pub use aws_error::AwsError;
 pub use cors::{Cors, CorsFuture, CorsService, cors, parse_origin, set_control_origins};
+pub use docs::docs_routes;
 pub use names::{NAME_MAX, NAME_RULE, check_name, is_valid_name, name_problem};
 pub use retry::{RetryAfter, RetryAfterFuture, RetryAfterService, retry_after_on_503};
 pub use serve::{
@@ -381,21 +383,6 @@ pub mod cache {
             _ => "application/octet-stream",
         }
     }
-}
-
-/// `GET /api/docs` (Scalar UI) and `GET /api/docs/openapi.json`.
-pub fn docs_routes<S: Clone + Send + Sync + 'static>(api: utoipa::openapi::OpenApi) -> Router<S> {
-    use utoipa_scalar::{Scalar, Servable};
-    let json = serde_json::to_string_pretty(&api).unwrap_or_else(|_| "{}".into());
-    Router::new()
-        .merge(Scalar::with_url("/api/docs", api))
-        .route(
-            "/api/docs/openapi.json",
-            get(move || {
-                let json = json.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], json) }
-            }),
-        )
 }
 
 /// The tokio runtime every lineup service runs on (the `lineup` binary builds it once).

@@ -231,7 +231,15 @@ impl Proxy {
             .target_duration
             .unwrap_or(0)
             .max(window.computed_target_duration());
-        let starts = s.state.unplanned(window);
+        // The timeline (breaks, discontinuities) advances from the variants' windows; an
+        // alternative rendition (audio, subtitles) only renders it, except to start it:
+        // its playlists need not mark breaks or lag the same way.
+        let drives = variant.media.is_none() || s.state.timeline.is_new();
+        let starts = if drives {
+            s.state.unplanned(window)
+        } else {
+            Vec::new()
+        };
         let mut outcomes = Vec::new();
         for (i, b) in starts.iter().enumerate() {
             let index = s.state.timeline.avails + i as u32;
@@ -258,6 +266,9 @@ impl Proxy {
                         })
                     })
                     .collect();
+                if !drives {
+                    return None;
+                }
                 let mut next = st.clone();
                 next.apply(window, &planned);
                 (next != *st).then_some(next)

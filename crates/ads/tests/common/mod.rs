@@ -43,13 +43,26 @@ pub use clock::ScaledClock;
 /// CUE-OUT/CUE-IN + SCTE-35 DATERANGE) after every VOD. Returns the engine's base URL
 /// (`<base>/channels/live/master.m3u8` plays it).
 pub async fn engine_channel(fx_base: &str, break_secs: f64, speed: f64) -> String {
+    let vods = ["ts/vod1", "ts/vod2", "ts/vod3"].map(|v| format!("{fx_base}/{v}/master.m3u8"));
+    engine_channel_of(
+        &vods,
+        &format!("{fx_base}/ts/slate/master.m3u8"),
+        break_secs,
+        speed,
+    )
+    .await
+}
+
+/// [`engine_channel`] of other VODs and slate (demuxed audio, subtitles).
+pub async fn engine_channel_of(
+    vods: &[String],
+    slate: &str,
+    break_secs: f64,
+    speed: f64,
+) -> String {
     let file: engine::ChannelsFile = serde_json::from_value(json!({"channels": [{
         "id": "live",
-        "vods": [
-            format!("{fx_base}/ts/vod1/master.m3u8"),
-            format!("{fx_base}/ts/vod2/master.m3u8"),
-            format!("{fx_base}/ts/vod3/master.m3u8")
-        ],
+        "vods": vods,
         "ad_every": 1,
         "ad_duration_secs": break_secs
     }]}))
@@ -57,7 +70,7 @@ pub async fn engine_channel(fx_base: &str, break_secs: f64, speed: f64) -> Strin
     let adapter = Arc::new(engine::FileAdapter::new(file).unwrap());
     let opts = engine::EngineOptions {
         window: Duration::from_secs(30),
-        slate_url: Some(format!("{fx_base}/ts/slate/master.m3u8")),
+        slate_url: Some(slate.to_string()),
         slate_duration: Duration::from_secs(6),
         load_timeout: Duration::from_secs(3),
         ..engine::EngineOptions::default()

@@ -550,6 +550,8 @@ pub fn answer(
                 ..Default::default()
             }),
         ),
+        // Not mapped onto MediaPackage's DashPackage yet (its requests are refused).
+        Packaging::Dash => (None, None),
     };
     shapes::OriginEndpoint {
         arn,

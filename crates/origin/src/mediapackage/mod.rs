@@ -124,6 +124,7 @@ fn package_of(spec: &EndpointSpec) -> &'static str {
     match spec.packaging {
         Packaging::Ts => "HlsPackage",
         Packaging::Cmaf => "CmafPackage.HlsManifests[0]",
+        Packaging::Dash => "DashPackage",
     }
 }
 

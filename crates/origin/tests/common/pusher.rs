@@ -44,6 +44,9 @@ pub struct FixturePusher {
     window: VecDeque<Seg>,
     /// Discontinuities that left the window (ingest 1's numbering).
     disc_seq: u64,
+    /// SCTE-35 ad avails as `EXT-X-CUE-OUT:<secs>` / `EXT-X-CUE-IN`: `(every, length)`, a
+    /// break of `length` segments starting at each sequence `n` with `n % every == 1`.
+    pub ad_breaks: Option<(u64, u64)>,
 }
 
 impl FixturePusher {
@@ -69,6 +72,7 @@ impl FixturePusher {
             t0,
             window: VecDeque::new(),
             disc_seq: 0,
+            ad_breaks: None,
         }
     }
 
@@ -153,6 +157,13 @@ impl FixturePusher {
         for s in &self.window {
             if s.discontinuity {
                 text.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if let Some((every, len)) = self.ad_breaks {
+                match s.seq % every {
+                    1 => text.push_str(&format!("#EXT-X-CUE-OUT:{}\n", 2 * len)),
+                    n if n == 1 + len => text.push_str("#EXT-X-CUE-IN\n"),
+                    _ => {}
+                }
             }
             text.push_str(&format!(
                 "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:2.000,\n{name}_{}.ts\n",
