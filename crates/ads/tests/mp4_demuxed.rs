@@ -96,7 +96,7 @@ async fn mp4_ads_in_demuxed_audio_and_subtitled_channels() {
     });
     for kind in ["demuxed", "subs"] {
         let vod = format!("{fx_base}/{kind}/vod1/master.m3u8");
-        let engine = engine_channel_of(&[vod.clone()], &vod, BREAK_SECS, SPEED).await;
+        let engine = engine_channel_of(std::slice::from_ref(&vod), &vod, BREAK_SECS, SPEED).await;
         put_config(
             &proxy_base,
             kind,

@@ -74,6 +74,8 @@ function play(next) {
   location.hash = next.id;
   if (hls) hls.destroy();
   hls = null;
+  if (shakaPlayer) shakaPlayer.destroy();
+  shakaPlayer = null;
   details = null;
   monitor.reset();
   playedAtError = null;
@@ -91,7 +93,9 @@ function play(next) {
     shakaLink.hidden = !licence;
     if (licence) shakaLink.href = shakaUrl(next.url, licence);
   }
-  if (window.Hls && Hls.isSupported()) {
+  if (next.url.split("?")[0].endsWith(".mpd")) {
+    playDash(next.url);
+  } else if (window.Hls && Hls.isSupported()) {
     const drm = licence ? {
       emeEnabled: true,
       drmSystems: { "org.w3.clearkey": { licenseUrl: new URL(licence, location.href).href } },
@@ -106,6 +110,37 @@ function play(next) {
     video.src = next.url; // Safari plays HLS natively
   } else {
     notice("This browser cannot play HLS (no Media Source Extensions).", true);
+  }
+  video.play().catch(() => {});
+}
+
+// An MPEG-DASH source: Shaka Player (vendored, loaded on first use) on the same video.
+let shakaPlayer = null;
+async function playDash(url) {
+  if (!window.shaka) {
+    await new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = document.querySelector('script[src$="/app.js"]').src.replace(/app\.js$/, "vendor/shaka-player.compiled.js");
+      s.onload = resolve;
+      s.onerror = () => reject(new Error("cannot load Shaka Player"));
+      document.head.append(s);
+    });
+    shaka.polyfill.installAll();
+  }
+  const player = new shaka.Player();
+  shakaPlayer = player;
+  await player.attach(video);
+  player.addEventListener("error", (ev) => {
+    const e = ev.detail;
+    const what = `shaka/${e.category}/${e.code}`;
+    if (e.severity === 2) { monitor.fatal(what); notice(`Playback error (${what})`, true); }
+    else monitor.error(what);
+  });
+  try {
+    await player.load(url);
+  } catch (e) {
+    monitor.fatal(`shaka/${e.code}`);
+    notice(`Cannot play the MPD (Shaka error ${e.code})`, true);
   }
   video.play().catch(() => {});
 }

@@ -262,7 +262,10 @@ async fn demo_origin(
     cmaf.ad_markers = origin::AdMarkers::Daterange;
     let mut spec = origin::ChannelSpec::new("demo");
     spec.description = Some("the engine's demo channel, pushed by pullpush".into());
-    spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint()];
+    // DASH over the same fMP4 fragments as the CMAF endpoint (one remux, one cache).
+    let mut dash = origin::EndpointSpec::new("dash");
+    dash.packaging = origin::Packaging::Dash;
+    spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint(), dash];
     let channel = origin.create_channel(spec).await?;
     Ok((origin, channel))
 }
@@ -508,6 +511,7 @@ fn print_banner(args: &Args, demo: &Demo) {
     };
     let dvr = endpoint("dvr");
     let cmaf = endpoint("cmaf");
+    let dash = endpoint("dash");
     let aes = endpoint("aes");
     let drm = endpoint("drm");
     let licence = drm_licence(b, "drm");
@@ -527,6 +531,8 @@ fn print_banner(args: &Args, demo: &Demo) {
   I-frame playlists are listed in the DVR master (EXT-X-I-FRAME-STREAM-INF)
   CMAF (fMP4 remuxed from the TS the origin ingests):
     {cmaf}
+  MPEG-DASH (dynamic MPD over the same fMP4 fragments; Periods at VOD changes and ads):
+    {dash}
   AES-128 endpoint (key URI carries its token):
     {aes}
   DRM endpoint (CMAF cbcs, ClearKey, keys rotate every {DRM_ROTATION_SECONDS} s; keys derived by the origin):
@@ -612,6 +618,11 @@ fn page_config(
         ),
         ("cmaf", "CMAF", "origin: fMP4 remuxed from the ingested TS"),
         ("aes", "AES-128", "origin: encrypted, rotating keys"),
+        (
+            "dash",
+            "DASH",
+            "origin: MPEG-DASH MPD over the CMAF fragments (Shaka Player)",
+        ),
         (
             "drm",
             "DRM",
