@@ -8,8 +8,10 @@
 //! Creatives that are not HLS (the MP4 mezzanines production ad servers send) are
 //! conditioned with ffmpeg into the content's renditions in the background
 //! ([`condition`]); VAST wrapper chains are followed ([`vast`]).
-//! **Not for**: DASH, VPAID/interactive ads, encrypted or fMP4 content (keys and
-//! EXT-X-MAP are not re-stated around ads: TS content only).
+//! TS, fMP4 (CMAF), AES-128 and cbcs content, demuxed audio and WebVTT subtitles: keys and
+//! `EXT-X-MAP` are re-stated around ads. Sessions live in memory or in Redis (replicas).
+//! **Not for**: DASH, VPAID/interactive ads, I-frame playlists in session masters (left
+//! out).
 //!
 //! Main types: [`AdServer`] (`GET /api/v1/vast`, `/api/v1/vmap`, tracking and events),
 //! [`Proxy`] (playback configurations, sessions, per-viewer playlists, beacons),
