@@ -461,3 +461,82 @@ async fn provider_faults_keep_the_last_key_or_503_never_clear() {
     let s = last_served(&r, "n", "drm").await.unwrap();
     decrypts(&r, &keys, "n", &s).await;
 }
+
+/// Keys never reach the key server's logs, even at `RUST_LOG=debug`: a SPEKE answer and a
+/// licence are served, and neither key appears in any form in what it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_never_appear_in_the_key_servers_logs() {
+    let port = testkit::free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lineup"))
+        .args([
+            "keys",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--seed",
+            "logs",
+        ])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    testkit::wait_until(Duration::from_secs(30), "lineup keys up", || {
+        let (http, url) = (http.clone(), format!("{base}/healthz"));
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await
+    .unwrap();
+    let kid = "0f083e4e-b831-4a3d-917e-ce78076e54aa";
+    let cpix = format!(
+        r#"<cpix:CPIX contentId="logs" version="2.3" xmlns:cpix="urn:dashif:org:cpix">
+<cpix:ContentKeyList><cpix:ContentKey kid="{kid}" commonEncryptionScheme="cbcs"/></cpix:ContentKeyList>
+<cpix:DRMSystemList><cpix:DRMSystem kid="{kid}" systemId="e2719d58-a985-b3c9-781a-b030af78d30e"><cpix:PSSH/>
+<cpix:HLSSignalingData playlist="media"/></cpix:DRMSystem></cpix:DRMSystemList>
+<cpix:ContentKeyUsageRuleList><cpix:ContentKeyUsageRule kid="{kid}" intendedTrackType="ALL">
+<cpix:VideoFilter/><cpix:AudioFilter/></cpix:ContentKeyUsageRule></cpix:ContentKeyUsageRuleList></cpix:CPIX>"#
+    );
+    let r = http
+        .post(format!("{base}/speke/v2"))
+        .header("x-speke-version", "2.0")
+        .body(cpix)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer = r.text().await.unwrap();
+    let server = KeyServer { child, port };
+    let key = server
+        .licence(
+            &hex::decode(kid.replace('-', "")).unwrap(),
+            "/clearkey/license",
+        )
+        .await;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&key);
+    assert!(answer.contains(&b64), "the SPEKE answer carries the key");
+    child = server.child;
+    child.kill().await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(logs.contains("SPEKE keys answered"), "{logs}");
+    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key);
+    for form in [
+        b64.clone(),
+        b64url,
+        hex::encode(&key),
+        hex::encode_upper(&key),
+    ] {
+        assert!(!logs.contains(&form), "a key in the logs: {logs}");
+    }
+}
