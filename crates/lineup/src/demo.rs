@@ -231,7 +231,8 @@ fn demo_engine(
 
 /// The origin with channel "demo": a DVR endpoint (I-frames, DATERANGE ad markers), a CMAF
 /// endpoint, an AES-128 endpoint and a DRM endpoint (CMAF `cbcs`, keys rotating every
-/// [`DRM_ROTATION_SECONDS`], ClearKey licence: [`drm_licence`]); breaks marked on each
+/// [`DRM_ROTATION_SECONDS`], from the embedded `lineup keys` over SPEKE v2 ([`speke_url`]),
+/// ClearKey licence: [`drm_licence`]); breaks marked on each
 /// (DATERANGE; CUE-OUT/CUE-IN on the AES-128 one).
 async fn demo_origin(
     addr: SocketAddr,
@@ -265,7 +266,7 @@ async fn demo_origin(
     // DASH over the same fMP4 fragments as the CMAF endpoint (one remux, one cache).
     let mut dash = origin::EndpointSpec::new("dash");
     dash.packaging = origin::Packaging::Dash;
-    spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint(), dash];
+    spec.endpoints = vec![dvr, cmaf, aes, drm_endpoint(base), dash];
     let channel = origin.create_channel(spec).await?;
     Ok((origin, channel))
 }
@@ -284,23 +285,38 @@ fn demo_keys(base: &str, token: Option<&web::Secret>) -> axum::Router {
 /// Key period of the demo's DRM endpoint: short, so a viewer sees keys rotate.
 pub const DRM_ROTATION_SECONDS: u64 = 30;
 
-/// The demo's DRM endpoint: CMAF `cbcs` (MediaPackage's `SAMPLE_AES` on CMAF), I-frames.
-fn drm_endpoint() -> origin::EndpointSpec {
+/// ClearKey's DRM system id, the one `lineup keys` signals for EME players.
+pub const CLEARKEY_SYSTEM_ID: &str = "e2719d58-a985-b3c9-781a-b030af78d30e";
+
+/// The demo's DRM endpoint: CMAF `cbcs` (MediaPackage's `SAMPLE_AES` on CMAF), I-frames,
+/// keys from the embedded `lineup keys` over SPEKE v2 (one key for video and audio).
+fn drm_endpoint(base: &str) -> origin::EndpointSpec {
     let mut drm = origin::EndpointSpec::new("drm");
     drm.packaging = origin::Packaging::Cmaf;
     drm.i_frames = true;
     drm.encryption = origin::Encryption::SampleAes(origin::DrmSettings {
         key_rotation_interval_seconds: DRM_ROTATION_SECONDS,
+        speke_key_provider: Some(origin::SpekeKeyProvider {
+            url: speke_url(base),
+            resource_id: "demo-drm".into(),
+            system_ids: vec![CLEARKEY_SYSTEM_ID.into()],
+            ..Default::default()
+        }),
         ..Default::default()
     });
     drm.ad_markers = origin::AdMarkers::Daterange;
     drm
 }
 
-/// The W3C ClearKey licence URL of a DRM endpoint of channel "demo" (keys derived by the
-/// origin).
-pub fn drm_licence(base: &str, endpoint: &str) -> String {
-    format!("{base}/origin/keys/demo/{endpoint}/clearkey")
+/// The SPEKE v2 URL of the embedded `lineup keys`.
+pub fn speke_url(base: &str) -> String {
+    format!("{base}/keys{}", keys::SPEKE_PATH)
+}
+
+/// The W3C ClearKey licence URL of the embedded `lineup keys` (for every endpoint whose
+/// keys come from it).
+pub fn drm_licence(base: &str) -> String {
+    format!("{base}/keys{}", keys::LICENCE_PATH)
 }
 
 /// The test ad server over the bundled creatives, and the SSAI proxy in front of the
@@ -514,7 +530,8 @@ fn print_banner(args: &Args, demo: &Demo) {
     let dash = endpoint("dash");
     let aes = endpoint("aes");
     let drm = endpoint("drm");
-    let licence = drm_licence(b, "drm");
+    let licence = drm_licence(b);
+    let speke = speke_url(b);
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     println!(
         "lineup demo is running on {b}
@@ -535,11 +552,12 @@ fn print_banner(args: &Args, demo: &Demo) {
     {dash}
   AES-128 endpoint (key URI carries its token):
     {aes}
-  DRM endpoint (CMAF cbcs, ClearKey, keys rotate every {DRM_ROTATION_SECONDS} s; keys derived by the origin):
+  DRM endpoint (CMAF cbcs, ClearKey, keys rotate every {DRM_ROTATION_SECONDS} s; the page's DRM tab plays it):
     {drm}
+  its keys: from the embedded test key server (lineup keys) over SPEKE v2:
+    {speke}
   ClearKey licence (W3C EME; hls.js drmSystems / Shaka drm.servers 'org.w3.clearkey'):
     {licence}
-  test key server (lineup keys): SPEKE v2 {b}/keys{speke}, ClearKey licence {b}/keys{clearkey}
   server-side ad insertion (each GET is a new viewer with its own ads; breaks every VOD):
     {ssai}
   test ad server (VAST): {b}/adserver/api/v1/vast?dur=30
@@ -584,8 +602,6 @@ Ctrl-C stops.",
             )
         },
         stitched = demo.stitched,
-        speke = keys::SPEKE_PATH,
-        clearkey = keys::LICENCE_PATH,
         ssai = demo.ssai_master,
         aws = crate::demo_aws::banner(b, demo.aws_key.as_ref()),
     );
@@ -662,7 +678,7 @@ fn page_config(
         now_playing: Some("engine/api/v1/channels/demo".into()),
         // The EPG strip: channel "demo"'s schedule (the page adds `start`/`end`).
         schedule: Some("schedule/api/v1/channels/demo/schedule".into()),
-        licences: vec![("drm".into(), relative(&drm_licence(base, "drm")))],
+        licences: vec![("drm".into(), relative(&drm_licence(base)))],
         docs: vec![
             doc("Engine API", "engine/api/docs"),
             doc("Pull/push API", "pullpush/api/docs"),

@@ -336,6 +336,15 @@ async fn endpoint_plays_clean(endpoint: &str, player: &str) {
                 SSAI_PLAY_SECONDS,
             )
         }
+        "dash" => {
+            // The DASH endpoint lists the CMAF endpoint's fragments: wait on that one.
+            demo.wait_for_dvr("cmaf", 8.0, Duration::from_secs(60))
+                .await;
+            (
+                "origin/out/demo/dash/index.mpd".to_string(),
+                DASH_PLAY_SECONDS,
+            )
+        }
         origin => {
             demo.wait_for_dvr(origin, 8.0, Duration::from_secs(60))
                 .await;
@@ -369,10 +378,15 @@ endpoint_checks! {
     origin_cmaf_plays_in_shaka: "cmaf", "shaka";
     origin_aes_plays_in_hlsjs: "aes", "hlsjs";
     origin_aes_plays_in_shaka: "aes", "shaka";
+    origin_dash_plays_in_shaka: "dash", "shaka";
     ssai_session_plays_through_a_break_in_hlsjs: "ssai", "hlsjs";
     ssai_session_plays_through_a_break_in_shaka: "ssai", "shaka";
     ssai_aes_session_plays_through_a_break_in_hlsjs: "ssai-aes", "hlsjs";
 }
+
+/// The DASH MPD in Shaka Player: long enough to cross several Periods (a VOD change every
+/// 8 s and ad avails in the demo channel).
+const DASH_PLAY_SECONDS: f64 = 40.0;
 
 /// Long enough for an SSAI session to cross at least one ad break.
 const SSAI_PLAY_SECONDS: f64 = 40.0;

@@ -1,16 +1,19 @@
 //! DRM playback in real players (headless Chromium, EME with ClearKey), against `lineup demo`
-//! as a process: the demo's DRM endpoint (CMAF `cbcs`, keys rotating every 30 s) and two
-//! more added through the origin's API (CMAF `cenc` and TS SAMPLE-AES, keys rotating every
-//! 20 s), all fed by the engine's channel, whose VODs change every few seconds.
+//! as a process: the demo's DRM endpoint (CMAF `cbcs`, keys rotating every 30 s, from the
+//! embedded `lineup keys` over SPEKE v2) and two more added through the origin's API (CMAF
+//! `cenc` with keys from the same `lineup keys` over SPEKE, and TS SAMPLE-AES with keys the
+//! origin derives; keys rotating every 20 s), all fed by the engine's channel, whose VODs
+//! change every few seconds.
 //!
 //! - hls.js (`emeEnabled`, `drmSystems['org.w3.clearkey'].licenseUrl`) and Shaka Player
-//!   (`drm.servers['org.w3.clearkey']`) play the `cbcs` and `cenc` endpoints, with the
-//!   origin's ClearKey licence, and hls.js plays the TS SAMPLE-AES endpoint (decrypting
-//!   itself with the `identity` key), each for at least 60 s: across key rotations and VOD
-//!   changes, with no fatal error and no stall over a second (judged by `currentTime`: the
-//!   canvas of EME video reads black). The five run at once on one page.
-//! - With a licence server answering wrong keys (and a wrong `identity` key for TS), every
-//!   player fails: the content really is encrypted, and decrypted with the licence's keys.
+//!   (`drm.servers['org.w3.clearkey']`) play the `cbcs` and `cenc` endpoints with
+//!   `lineup keys`' ClearKey licence, and hls.js plays the TS SAMPLE-AES endpoint
+//!   (decrypting itself with the `identity` key), each for at least 60 s: across key
+//!   rotations and VOD changes, with no fatal error and no stall over a second (judged by
+//!   `currentTime`: the canvas of EME video reads black). The five run at once on one page.
+//! - With `lineup keys`' wrong-key licence (and a wrong `identity` key for TS, served by the
+//!   test), every player fails: the content really is encrypted, and decrypted with the
+//!   licence's keys.
 //! - The demo page's DRM tab plays the DRM endpoint with hls.js and its licence.
 
 #[path = "browser/harness.rs"]
@@ -46,7 +49,10 @@ async fn add_endpoints(demo: &DemoProcess) {
     let http = reqwest::Client::new();
     for body in [
         json!({"id": "drm-cenc", "packaging": "cmaf",
-               "encryption": {"aes_ctr": {"key_rotation_interval_seconds": 20}}}),
+               "encryption": {"aes_ctr": {"key_rotation_interval_seconds": 20,
+                   "speke_key_provider": {"url": lineup::demo::speke_url(&demo.base),
+                       "resource_id": "demo-drm-cenc",
+                       "system_ids": [lineup::demo::CLEARKEY_SYSTEM_ID]}}}}),
         json!({"id": "drm-ts",
                "encryption": {"sample_aes": {"key_rotation_interval_seconds": 20}}}),
     ] {
@@ -60,38 +66,15 @@ async fn add_endpoints(demo: &DemoProcess) {
     }
 }
 
-/// A ClearKey licence server answering a wrong key for every KID asked (with CORS, as
-/// players need), and a wrong 16-byte `identity` key at `/key`. Returns its base URL.
+/// A wrong 16-byte `identity` key at `/key` (with CORS, as players need), for the TS
+/// SAMPLE-AES endpoint, which hls.js decrypts itself. Returns its base URL.
 async fn wrong_key_server() -> String {
-    use axum::{Json, http::header, routing::get};
-    // 16 bytes that are not the key of anything (base64url of 0x00..0x0f).
-    const WRONG: &str = "AAECAwQFBgcICQoLDA0ODw";
-    fn cors() -> [(header::HeaderName, &'static str); 3] {
-        [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "*"),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
-        ]
-    }
-    let licence = |body: axum::body::Bytes| async move {
-        let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let keys: Vec<serde_json::Value> = req["kids"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|kid| json!({"kty": "oct", "kid": kid, "k": WRONG}))
-            .collect();
-        (cors(), Json(json!({"keys": keys, "type": "temporary"})))
-    };
-    let router = axum::Router::new()
-        .route(
-            "/licence",
-            axum::routing::post(licence).options(|| async { cors() }),
-        )
-        .route(
-            "/key",
-            get(|| async { (cors(), (0u8..16).collect::<Vec<u8>>()) }),
-        );
+    use axum::{http::header, routing::get};
+    let cors = [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+    let router = axum::Router::new().route(
+        "/key",
+        get(move || async move { (cors, (0u8..16).collect::<Vec<u8>>()) }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -134,9 +117,8 @@ async fn hlsjs_and_shaka_play_every_drm_endpoint_across_key_rotations_and_fail_w
     for ep in ["drm", "drm-cenc", "drm-ts"] {
         demo.wait_for_dvr(ep, 12.0, Duration::from_secs(120)).await;
     }
-    let base = demo.base.clone();
-    let licence = |ep: &str| lineup::demo::drm_licence(&base, ep);
-    let (cbcs_lic, cenc_lic) = (licence("drm"), licence("drm-cenc"));
+    let licence = lineup::demo::drm_licence(&demo.base);
+    let (cbcs_lic, cenc_lic) = (licence.clone(), licence);
     let master = |ep: &str| format!("origin/out/demo/{ep}/index.m3u8");
     let (cbcs, cenc, ts) = (master("drm"), master("drm-cenc"), master("drm-ts"));
     let players = [
@@ -201,7 +183,7 @@ async fn hlsjs_and_shaka_play_every_drm_endpoint_across_key_rotations_and_fail_w
 
     // Wrong keys: every player fails (a fatal error, or nothing played).
     let wrong = wrong_key_server().await;
-    let wrong_lic = format!("{wrong}/licence");
+    let wrong_lic = demo.url(&format!("keys{}", keys::WRONG_LICENCE_PATH));
     let wrong_players: Vec<_> = players
         .iter()
         .map(|(p, pl, lic)| (*p, *pl, lic.map(|_| wrong_lic.as_str())))
