@@ -120,9 +120,11 @@ async fn two_replicas_on_one_redis_serve_one_viewer() {
     let stop = Arc::new(AtomicBool::new(false));
     let same = Arc::new(AtomicUsize::new(0));
     let compared = Arc::new(AtomicUsize::new(0));
+    let differing = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
     let player = {
         let (lb, http, stop) = (lb.clone(), http.clone(), stop.clone());
         let (same, compared, path) = (same.clone(), compared.clone(), variant_path.clone());
+        let differing = differing.clone();
         let (a, b) = (a.clone(), b.clone());
         tokio::spawn(async move {
             let mut seen = std::collections::BTreeSet::new();
@@ -134,6 +136,9 @@ async fn two_replicas_on_one_redis_serve_one_viewer() {
                     compared.fetch_add(1, Ordering::SeqCst);
                     if ta == tb {
                         same.fetch_add(1, Ordering::SeqCst);
+                    } else if window(&ta.1) == window(&tb.1) {
+                        // The same content window must give the same bytes.
+                        differing.lock().unwrap().push((ta.1.clone(), tb.1.clone()));
                     }
                 }
                 let url = format!("{}/{path}", lb.pick());
@@ -193,8 +198,17 @@ async fn two_replicas_on_one_redis_serve_one_viewer() {
         .assert_clean(10);
     let (same, compared) = (same.load(Ordering::SeqCst), compared.load(Ordering::SeqCst));
     assert!(compared >= 10, "{compared} comparisons");
-    // Differences only where the two replicas' origin caches held different windows.
-    assert!(same * 10 >= compared * 8, "{same} of {compared} identical");
+    // Differences only where the two replicas' origin caches held different windows (a
+    // replica reloads the content playlist on its own schedule): the same window is
+    // always the same bytes.
+    let differing = differing.lock().unwrap();
+    assert!(
+        differing.is_empty(),
+        "{} of {compared} answers differ for the same window:\n{:#?}",
+        differing.len(),
+        differing.first()
+    );
+    assert!(same * 2 >= compared, "{same} of {compared} identical");
 
     // Beacons: each (break, ad, event) fired once across both replicas, and the ad server
     // counted every impression once.
@@ -233,4 +247,12 @@ async fn two_replicas_on_one_redis_serve_one_viewer() {
         impressions.values().all(|n| *n == 1),
         "an impression counted twice: {impressions:?}"
     );
+}
+
+/// The content window a media playlist shows: its media sequence.
+fn window(playlist: &str) -> Option<u64> {
+    playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|v| v.trim().parse().ok())
 }
