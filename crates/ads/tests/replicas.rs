@@ -201,7 +201,7 @@ async fn two_replicas_on_one_redis_serve_one_viewer() {
     // Differences only where the two replicas' origin caches held different windows (a
     // replica reloads the content playlist on its own schedule): the same window is
     // always the same bytes.
-    let differing = differing.lock().unwrap();
+    let differing = std::mem::take(&mut *differing.lock().unwrap());
     assert!(
         differing.is_empty(),
         "{} of {compared} answers differ for the same window:\n{:#?}",
