@@ -99,13 +99,11 @@ fn with_name(body: &Value, name: &str) -> Value {
 /// Send and check the one shape: `status`, a JSON content type, a non-empty `error`, and
 /// `field` when one is expected.
 async fn expect(
-    http: &reqwest::Client,
     what: &str,
     req: reqwest::RequestBuilder,
     status: StatusCode,
     field: Option<&str>,
 ) -> Value {
-    let _ = http;
     let resp = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
     let got = resp.status();
     let ctype = resp
@@ -188,7 +186,6 @@ async fn every_control_api_answers_the_same_mistake_the_same_way() {
 
         // Malformed JSON: 400 naming the body and where it broke.
         let b = expect(
-            &http,
             &what("malformed JSON"),
             send("{,}".into()),
             StatusCode::BAD_REQUEST,
@@ -210,7 +207,6 @@ async fn every_control_api_answers_the_same_mistake_the_same_way() {
         let mut body = with_name(&r.body, "ok-name");
         body["noSuchField"] = json!(1);
         expect(
-            &http,
             &what("unknown field"),
             send(body.to_string()),
             StatusCode::BAD_REQUEST,
@@ -227,7 +223,6 @@ async fn every_control_api_answers_the_same_mistake_the_same_way() {
             for bad in [long.as_str(), "../x", "a/b", ".."] {
                 let shown = &bad[..bad.len().min(12)];
                 expect(
-                    &http,
                     &what(&format!("name {shown}")),
                     send(with_name(&r.body, bad).to_string()),
                     StatusCode::BAD_REQUEST,
@@ -253,7 +248,6 @@ async fn every_control_api_answers_the_same_mistake_the_same_way() {
         ("a.b".to_string(), "name"),
     ] {
         expect(
-            &http,
             &format!("ads configuration named {}", &bad[..bad.len().min(12)]),
             http.put(format!("{base}/ads/api/v1/playbackConfigurations/{bad}"))
                 .json(&json!({"VideoContentSourceUrl": "http://127.0.0.1:9/", "AdDecisionServerUrl": "http://127.0.0.1:9/vast"})),
@@ -275,7 +269,6 @@ async fn every_control_api_answers_the_same_mistake_the_same_way() {
         "/ads",
     ] {
         expect(
-            &http,
             &format!("unknown route under {prefix:?}"),
             http.get(format!("{base}{prefix}/api/v1/no-such-thing")),
             StatusCode::NOT_FOUND,
