@@ -209,7 +209,7 @@ pub struct TrackingEvent {
 /// Seconds as an ISO 8601 duration, millisecond precision: `PT30S`, `PT7.5S`.
 pub fn iso_seconds(secs: f64) -> String {
     let ms = (secs.max(0.0) * 1000.0).round() as u64;
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("PT{}S", ms / 1000)
     } else {
         let s = format!("{}.{:03}", ms / 1000, ms % 1000);
