@@ -145,6 +145,12 @@ pub struct PlayState {
     /// Player check page only.
     #[serde(default)]
     pub version: Option<String>,
+    /// Player check page with `mediatailor=1`: Shaka's ad events, counted by name.
+    #[serde(default)]
+    pub ads: std::collections::BTreeMap<String, f64>,
+    /// Player check page with `mediatailor=1`: the manifest URL the session answered.
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 #[allow(dead_code)]
