@@ -10,6 +10,11 @@
 // {serverURL}})`).
 // `&keyurl=<URL>` makes hls.js fetch `identity` keys (AES-128, TS SAMPLE-AES) from there.
 //
+// `&mediatailor=1` (Shaka only): `src` is an SSAI session initialization URL
+// (`/ads/v1/session/...`), played through Shaka's own MediaTailor integration: its ad manager
+// POSTs the session, plays the `manifestUrl` it gets, polls the `trackingUrl` and fires the
+// ads' beacons from the player; the ad events it raises are counted in `state().ads`.
+//
 // Several players on one page: repeat `src` (with a `player` and a `licence` each, `-` for
 // none); `window.check.states()` gives every player's state, in order.
 "use strict";
@@ -19,6 +24,7 @@ const sources = params.getAll("src");
 const players = params.getAll("player");
 const licences = params.getAll("licence");
 const keyUrl = params.get("keyurl");
+const mediaTailor = params.get("mediatailor") === "1";
 const assets = document.currentScript.dataset.assets;
 const firstVideo = document.getElementById("video");
 
@@ -88,7 +94,9 @@ async function withShaka(c) {
     if (e.severity === 2) c.monitor.fatal(what);
     else c.monitor.error(what);
   });
-  await player.load(c.src);
+  let src = c.src;
+  if (mediaTailor) src = await viaMediaTailor(player, c);
+  await player.load(src);
   c.playheadDate = () => player.getPlayheadTimeAsDate();
   return `Shaka Player ${shaka.Player.version}`;
 }
@@ -162,6 +170,28 @@ async function withDashJs(c) {
 
 const WITH = { hlsjs: withHlsJs, shaka: withShaka, dashjs: withDashJs };
 
+// Shaka's client-side MediaTailor integration: the session's manifest URL, and every ad
+// event its ad manager raises counted in `c.ads` (ads-loaded, cue points, impressions, ...).
+const AD_EVENTS = ["ads-loaded", "ad-cue-points-changed", "ad-impression", "ad-started",
+  "ad-first-quartile", "ad-midpoint", "ad-third-quartile", "ad-complete", "ad-error"];
+async function viaMediaTailor(player, c) {
+  const ads = player.getAdManager();
+  const container = document.createElement("div");
+  c.video.parentElement.append(container);
+  ads.initMediaTailor(container, player.getNetworkingEngine(), c.video);
+  for (const name of AD_EVENTS) {
+    ads.addEventListener(name, (ev) => {
+      c.ads[name] = (c.ads[name] || 0) + 1;
+      if (name === "ad-cue-points-changed") c.ads.cuepoints = (ev.cuepoints || []).length;
+      log(`[${c.n}] shaka ${name}`);
+    });
+  }
+  const uri = await ads.requestMediaTailorStream(c.src, { reportingMode: "client" });
+  log(`[${c.n}] MediaTailor session: ${uri}`);
+  c.manifest = uri;
+  return uri;
+}
+
 // One player per `src`: the page's video for the first, a new one for each other.
 const checks = sources.map((src, n) => {
   let video = firstVideo;
@@ -179,6 +209,8 @@ const checks = sources.map((src, n) => {
     which: WITH[players[n]] ? players[n] : "hlsjs",
     monitor: createMonitor(video),
     playheadDate: () => null,
+    ads: {},
+    manifest: null,
     version: null,
     loadError: null,
     periods: null,
@@ -188,7 +220,8 @@ const checks = sources.map((src, n) => {
 function stateOf(c) {
   const d = c.playheadDate();
   return { player: c.which, src: c.src, version: c.version, loadError: c.loadError,
-           playheadDate: d ? d.getTime() : null, periods: c.periods, ...c.monitor.snapshot() };
+           playheadDate: d ? d.getTime() : null, ads: c.ads, manifest: c.manifest,
+           periods: c.periods, ...c.monitor.snapshot() };
 }
 
 window.check = {

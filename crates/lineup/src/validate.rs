@@ -227,8 +227,21 @@ fn children(base: &Url, master: &hls::MasterPlaylist) -> Vec<Url> {
     out
 }
 
+/// What a run found, and how often each media playlist was loaded.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Media playlist URL -> loads that parsed as a media playlist (HLS only).
+    pub loads: Vec<(String, usize)>,
+}
+
 /// Run the validation; returns every finding.
 pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
+    Ok(run_report(args).await?.findings)
+}
+
+/// [`run_checks`], with the loads of each media playlist.
+pub async fn run_report(args: &Args) -> anyhow::Result<Report> {
     let url = target_url(&args.target)?;
     let loader = Loader {
         client: reqwest::Client::builder()
@@ -241,7 +254,11 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", display_url(&url)))?;
     if crate::validate_dash::is_mpd(&url, &text) {
-        return Ok(crate::validate_dash::check(&loader.client, &url, text, args).await);
+        let findings = crate::validate_dash::check(&loader.client, &url, text, args).await;
+        return Ok(Report {
+            findings,
+            loads: Vec::new(),
+        });
     }
     let (parsed, problems) = check_text(&text);
     // A media playlist's own problems are reported by its (first) load below.
@@ -252,7 +269,12 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
         }));
     }
     let media_urls = match parsed {
-        None => return Ok(findings),
+        None => {
+            return Ok(Report {
+                findings,
+                loads: Vec::new(),
+            });
+        }
         Some(Playlist::Media(_)) => vec![url.clone()],
         Some(Playlist::Master(m)) => {
             findings.extend(check_master_set(&loader, &url, &m).await);
@@ -264,12 +286,17 @@ pub async fn run_checks(args: &Args) -> anyhow::Result<Vec<Finding>> {
     let keys = std::sync::Mutex::new(hls::validate::SegmentKeys::default());
     let tasks = media_urls.into_iter().map(|u| {
         let (loader, keys) = (&loader, &keys);
-        async move { check_media_playlist(loader, &u, follow, args.check_segments, keys).await }
+        async move {
+            let r = check_media_playlist(loader, &u, follow, args.check_segments, keys).await;
+            (display_url(&u), r)
+        }
     });
-    for mut f in futures::future::join_all(tasks).await {
+    let mut loads = Vec::new();
+    for (u, (mut f, n)) in futures::future::join_all(tasks).await {
         findings.append(&mut f);
+        loads.push((u, n));
     }
-    Ok(findings)
+    Ok(Report { findings, loads })
 }
 
 /// The cross-variant rules on one load of every media playlist a master names (those that
@@ -315,8 +342,9 @@ async fn check_media_playlist(
     follow: Option<Duration>,
     check_segments: bool,
     keys: &std::sync::Mutex<hls::validate::SegmentKeys>,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, usize) {
     let mut findings: Vec<Finding> = Vec::new();
+    let mut loads = 0;
     let mut reported: HashSet<(&'static str, Option<u64>, Option<usize>)> = HashSet::new();
     let mut push = |findings: &mut Vec<Finding>, problem: Problem| {
         if reported.insert((problem.rule, problem.sequence, problem.line)) {
@@ -342,7 +370,7 @@ async fn check_media_playlist(
                     finding(url, "fetch-failed", Severity::Error, e).problem,
                 );
                 if follow.is_none() || consecutive_failures > 5 {
-                    return findings;
+                    return (findings, loads);
                 }
             }
             Ok(text) => {
@@ -354,6 +382,7 @@ async fn check_media_playlist(
                 }
                 match parsed {
                     Some(Playlist::Media(m)) => {
+                        loads += 1;
                         let now_ms = started.elapsed().as_millis() as u64;
                         for p in tracker.observe(&m, now_ms) {
                             push(&mut findings, p);
@@ -373,7 +402,7 @@ async fn check_media_playlist(
                             }
                         }
                         if m.end_list || follow.is_none() {
-                            return findings;
+                            return (findings, loads);
                         }
                         let target = m.target_duration.unwrap_or(2).max(1);
                         next_wait = Duration::from_millis(target * 500);
@@ -389,22 +418,22 @@ async fn check_media_playlist(
                             )
                             .problem,
                         );
-                        return findings;
+                        return (findings, loads);
                     }
                     None => {
                         if follow.is_none() {
-                            return findings;
+                            return (findings, loads);
                         }
                     }
                 }
             }
         }
         let Some(deadline) = deadline else {
-            return findings;
+            return (findings, loads);
         };
         let wake = loaded_at + next_wait;
         if wake >= deadline {
-            return findings;
+            return (findings, loads);
         }
         tokio::time::sleep_until(wake.into()).await;
     }
@@ -476,7 +505,7 @@ fn implied_offset(m: &MediaPlaylist, i: usize) -> Option<u64> {
 
 /// The command: print findings, exit 1 on errors.
 pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
-    let findings = run_checks(&args).await?;
+    let Report { findings, loads } = run_report(&args).await?;
     let errors = findings
         .iter()
         .filter(|f| f.problem.severity == Severity::Error)
@@ -488,6 +517,10 @@ pub async fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
             "errors": errors,
             "warnings": warnings,
             "problems": findings.iter().map(Finding::json).collect::<Vec<_>>(),
+            "playlists": loads
+                .iter()
+                .map(|(url, n)| json!({"url": url, "loads": n}))
+                .collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -96,6 +96,15 @@ pub struct OriginArgs {
     #[arg(long, env = "LINEUP_ORIGIN_SECRET", hide_env_values = true)]
     #[serde(skip_serializing)]
     pub secret: Option<String>,
+    /// Folder MediaPackage `CreateHarvestJob` writes its VOD packages into, as
+    /// `<folder>/<BucketName>/<ManifestKey>`.
+    #[arg(long, env = "LINEUP_ORIGIN_HARVEST_DIR")]
+    pub harvest_dir: Option<PathBuf>,
+    /// `CreateHarvestJob` writes into bucket `BucketName` of the S3-compatible store at
+    /// `--s3-endpoint` (with `--s3-region` and the `--s3-*` credentials).
+    #[arg(long, env = "LINEUP_ORIGIN_HARVEST_S3")]
+    #[serde(default)]
+    pub harvest_s3: bool,
     /// The access keys (and region) the MediaPackage API (`/channels`,
     /// `/origin_endpoints`, `/tags`) accepts SigV4 signatures from.
     #[command(flatten)]
@@ -120,6 +129,8 @@ impl std::fmt::Debug for OriginArgs {
             .field("follow_interval_ms", &self.follow_interval_ms)
             .field("api_token", &masked(&self.api_token))
             .field("secret", &masked(&self.secret))
+            .field("harvest_dir", &self.harvest_dir)
+            .field("harvest_s3", &self.harvest_s3)
             .field("aws", &self.aws)
             .finish_non_exhaustive()
     }
@@ -145,6 +156,8 @@ impl Default for OriginArgs {
             store_cache_bytes: 128 * 1024 * 1024,
             api_token: None,
             secret: None,
+            harvest_dir: None,
+            harvest_s3: false,
             aws: web::sigv4::SigV4Args {
                 aws_api_region: "us-east-1".into(),
                 ..Default::default()

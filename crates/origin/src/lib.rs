@@ -108,6 +108,7 @@ mod disc;
 pub mod drm;
 mod encrypted;
 pub mod error;
+pub mod harvest;
 mod ingest;
 pub mod keys;
 pub mod mediapackage;
@@ -262,6 +263,7 @@ impl Origin {
                 segments_served: std::sync::OnceLock::new(),
                 aes: work::Once::new("aes", segment_cache_bytes, bytes::Bytes::len),
                 remux: work::Once::new("cmaf", 0, |_| 0),
+                harvest: Default::default(),
             }),
         }
     }

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) aes: crate::work::Once<bytes::Bytes>,
     /// CMAF remux, once per segment however many requests ask at the same time.
     pub(crate) remux: crate::work::Once<Option<(cmaf::CmafSeg, cmaf::CmafInit)>>,
+    /// MediaPackage harvest jobs run by this process.
+    pub(crate) harvest: crate::harvest::HarvestJobs,
 }
 
 pub(crate) fn random_token(bytes: usize) -> String {

@@ -1,6 +1,6 @@
 //! The origin's MediaPackage door driven by clients nobody here wrote: boto3 for every
-//! operation (channels, ingest credential rotation, origin endpoints with HLS and CMAF
-//! packages, tags), the AWS CLI with a key pair from a credentials file, and SigV4
+//! operation (channels, ingest credential rotation, origin endpoints with HLS, CMAF and
+//! DASH packages, tags, harvest jobs into a moto bucket), the AWS CLI with a key pair from a credentials file, and SigV4
 //! refusals from botocore's signer and a hand-written one. What the door stores is what
 //! the lineup API shows (one core), and the lineup API still wants its bearer token.
 
@@ -19,6 +19,15 @@ const FILE_SECRET: &str = "file-secret";
 const TOKEN: &str = "lineup-token";
 
 async fn origin_with_keys() -> (Running, tempfile::TempDir) {
+    origin_with(Arc::new(clock::SystemClock), |c| c).await
+}
+
+/// An origin taking `KEY`/`SECRET` (and the credentials file's pair) on `clock`, with
+/// `more` applied to its configuration.
+async fn origin_with(
+    clock: Arc<dyn clock::Clock>,
+    more: impl FnOnce(origin::Config) -> origin::Config,
+) -> (Running, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let creds = dir.path().join("credentials");
     std::fs::write(
@@ -31,8 +40,8 @@ async fn origin_with_keys() -> (Running, tempfile::TempDir) {
         c.aws.aws_api_key = vec![format!("{KEY}:{SECRET}").parse().unwrap()];
         c.aws.aws_api_credentials = Some(creds);
         origin::Origin::with_parts(
-            c,
-            Arc::new(clock::SystemClock),
+            more(c),
+            clock,
             Arc::new(origin::store::MemoryStore::new()),
             None,
         )
@@ -377,7 +386,11 @@ async fn origin_endpoints_through_boto3() {
     // What lineup does not offer is a 422 naming the field, never dropped.
     for (body, field) in [
         (
-            json!({"ChannelId": "ch1", "Id": "x", "DashPackage": {}}),
+            json!({"ChannelId": "ch1", "Id": "x", "HlsPackage": {}, "MssPackage": {}}),
+            "MssPackage",
+        ),
+        (
+            json!({"ChannelId": "ch1", "Id": "x", "HlsPackage": {}, "DashPackage": {}}),
             "DashPackage",
         ),
         (
@@ -457,4 +470,399 @@ async fn sigv4_refusals_from_botocore_and_a_hand_written_signer() {
         resp.headers()["x-amzn-errortype"],
         "IncompleteSignatureException"
     );
+}
+
+/// A channel created through the SDK, fed by the fixture pusher through the ingest URLs
+/// and credentials the SDK answered, on an origin whose clock runs 4x (one 2 s segment
+/// every 500 ms).
+async fn fed_channel(
+    mp: &Sdk,
+    id: &str,
+    clock: &Arc<clock::ScaledClock>,
+) -> common::pusher::FixturePusher {
+    let created = mp.ok("create_channel", json!({"Id": id})).await;
+    let ingest: Vec<Value> = created["HlsIngest"]["IngestEndpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| json!({"url": e["Url"], "username": e["Username"], "password": e["Password"]}))
+        .collect();
+    let view: origin::ChannelView = serde_json::from_value(json!({
+        "id": id, "description": null, "ingest": ingest, "endpoints": [], "variants": []
+    }))
+    .unwrap();
+    let now = clock::Clock::now(clock.as_ref());
+    let t0 = chrono::DateTime::from_timestamp((now - chrono::Duration::seconds(4)).timestamp(), 0)
+        .unwrap();
+    let pusher = common::pusher::FixturePusher::new(&view, t0);
+    pusher.push_master().await;
+    pusher
+}
+
+const STEP: std::time::Duration = std::time::Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dash_endpoint_through_boto3_answers_mpds_the_dash_checker_passes() {
+    testkit::require_peer!("python3:boto3");
+    let clock = Arc::new(clock::ScaledClock::new(4.0));
+    let (r, _dir) = origin_with(clock.clone(), |c| c).await;
+    let mp = Sdk::new("mediapackage", &r.base, KEY, SECRET);
+    let mut pusher = fed_channel(&mp, "live", &clock).await;
+    pusher.ad_breaks = Some((9, 2));
+    let ep = mp
+        .ok(
+            "create_origin_endpoint",
+            json!({"ChannelId": "live", "Id": "live-dash", "StartoverWindowSeconds": 100,
+                   "DashPackage": {"ManifestWindowSeconds": 12, "MinBufferTimeSeconds": 4,
+                                   "MinUpdatePeriodSeconds": 1,
+                                   "SuggestedPresentationDelaySeconds": 6,
+                                   "PeriodTriggers": ["ADS"],
+                                   "SegmentTemplateFormat": "NUMBER_WITH_TIMELINE",
+                                   "UtcTiming": "HTTP-ISO", "ManifestLayout": "FULL",
+                                   "Profile": "NONE"}}),
+        )
+        .await;
+    let url = ep["Url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("{}/out/live/live-dash/index.mpd", r.base));
+    let d = &ep["DashPackage"];
+    assert_eq!(d["ManifestWindowSeconds"], 12);
+    assert_eq!(d["MinUpdatePeriodSeconds"], 1);
+    assert_eq!(d["SuggestedPresentationDelaySeconds"], 6);
+    assert_eq!(d["PeriodTriggers"], json!(["ADS"]));
+    assert_eq!(d["SegmentTemplateFormat"], "NUMBER_WITH_TIMELINE");
+    assert!(ep.get("HlsPackage").is_none(), "{ep}");
+    // One core: the lineup API shows the same DASH settings.
+    let (_, view) = lineup_get(&r, "/api/v1/channels/live/endpoints/live-dash").await;
+    assert_eq!(view["packaging"], "dash");
+    assert_eq!(view["manifest_window_seconds"], 12);
+    assert_eq!(view["dash"]["min_update_period_seconds"], 1);
+    assert_eq!(view["dash"]["suggested_presentation_delay_seconds"], 6);
+    assert_eq!(view["dash"]["period_triggers"], json!(["ads"]));
+    assert_eq!(view["url"], url.as_str());
+
+    // The returned Url followed with the DASH checker `lineup validate` runs.
+    for _ in 0..4 {
+        pusher.step().await;
+    }
+    let mut tracker = dash::LiveTracker::new();
+    let (mut problems, mut ads) = (Vec::new(), 0);
+    let mut last = String::new();
+    for _ in 0..22 {
+        pusher.step().await;
+        let (status, text) = testkit::http::get_text(&r.http, &url).await;
+        assert_eq!(status, 200, "{text}");
+        problems.extend(dash::check_text(&text).1);
+        problems.extend(tracker.update(&text));
+        ads += usize::from(text.contains("urn:scte:scte35:2013:xml"));
+        last = text;
+        tokio::time::sleep(STEP).await;
+    }
+    assert!(problems.is_empty(), "{problems:#?}\n{last}");
+    assert!(ads > 0, "no ad avail Period (PeriodTriggers ADS):\n{last}");
+    assert!(last.contains("timeShiftBufferDepth=\"PT12S\""), "{last}");
+    assert!(last.contains("minimumUpdatePeriod=\"PT1S\""), "{last}");
+
+    // Updated: a shorter window and no ad Periods; the MPD follows.
+    let up = mp
+        .ok(
+            "update_origin_endpoint",
+            json!({"Id": "live-dash", "DashPackage": {"ManifestWindowSeconds": 6,
+                                                       "PeriodTriggers": []}}),
+        )
+        .await;
+    assert_eq!(up["DashPackage"]["ManifestWindowSeconds"], 6);
+    assert_eq!(up["DashPackage"]["PeriodTriggers"], json!([]));
+    assert_eq!(up["StartoverWindowSeconds"], 100);
+    pusher.step().await;
+    let (_, text) = testkit::http::get_text(&r.http, &url).await;
+    assert!(text.contains("timeShiftBufferDepth=\"PT6S\""), "{text}");
+    assert!(dash::check_text(&text).1.is_empty(), "{text}");
+    let d = mp
+        .ok("describe_origin_endpoint", json!({"Id": "live-dash"}))
+        .await;
+    assert_eq!(d["DashPackage"]["ManifestWindowSeconds"], 6);
+
+    // What the MPD does not offer: the AWS error class, naming the field.
+    for (package, field) in [
+        (
+            json!({"SegmentTemplateFormat": "TIME_WITH_TIMELINE"}),
+            "DashPackage.SegmentTemplateFormat",
+        ),
+        (
+            json!({"PeriodTriggers": ["SCTE"]}),
+            "DashPackage.PeriodTriggers",
+        ),
+        (
+            json!({"ManifestLayout": "COMPACT"}),
+            "DashPackage.ManifestLayout",
+        ),
+        (json!({"Profile": "HBBTV_1_5"}), "DashPackage.Profile"),
+        (
+            json!({"MinUpdatePeriodSeconds": 0}),
+            "DashPackage.MinUpdatePeriodSeconds",
+        ),
+        (
+            json!({"SegmentDurationSeconds": 6}),
+            "DashPackage.SegmentDurationSeconds",
+        ),
+        (
+            json!({"Encryption": {"SpekeKeyProvider": speke("https://keys.example.com/speke")}}),
+            "DashPackage.Encryption",
+        ),
+    ] {
+        let body = json!({"ChannelId": "live", "Id": "bad-dash", "DashPackage": package});
+        let e = mp.err("create_origin_endpoint", body.clone()).await;
+        assert_eq!(
+            (e.status, e.class.as_str()),
+            (422, "UnprocessableEntityException"),
+            "{body}"
+        );
+        assert!(e.message.starts_with(&format!("{field}:")), "{body}: {e:?}");
+    }
+    let e = mp
+        .err(
+            "update_origin_endpoint",
+            json!({"Id": "live-dash", "DashPackage": {"UtcTiming": "NONE"}}),
+        )
+        .await;
+    assert!(e.message.starts_with("DashPackage.UtcTiming:"), "{e:?}");
+}
+
+/// Every object under `prefix` of `store`, written under `dir` (their keys as paths).
+async fn download(
+    store: &dyn object_store::ObjectStore,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> Vec<String> {
+    use futures::TryStreamExt;
+    let listed: Vec<_> = store
+        .list(Some(&object_store::path::Path::from(prefix)))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for meta in listed {
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let path = dir.join(meta.location.as_ref());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        keys.push(meta.location.to_string());
+    }
+    keys.sort();
+    keys
+}
+
+/// The problems `lineup validate` fails on.
+fn errors(problems: Vec<hls::validate::Problem>) -> Vec<hls::validate::Problem> {
+    problems
+        .into_iter()
+        .filter(|p| p.severity == hls::validate::Severity::Error)
+        .collect()
+}
+
+async fn job_status(mp: &Sdk, id: &str, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let job = mp.ok("describe_harvest_job", json!({"Id": id})).await;
+        if job["Status"] == want || std::time::Instant::now() > deadline {
+            assert_eq!(job["Status"], want, "{job}");
+            return job;
+        }
+        assert_eq!(job["Status"], "IN_PROGRESS", "{job}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harvest_jobs_through_boto3_export_a_vod_package_into_a_moto_bucket() {
+    testkit::require_peer!("python3:boto3");
+    testkit::require_peer!("moto_server");
+    testkit::require_peer!("ffprobe");
+    let moto = testkit::Moto::start().await.expect("moto_server");
+    moto.create_bucket("vod-archive").await;
+    let clock = Arc::new(clock::ScaledClock::new(4.0));
+    let (mkey, msecret) = moto.credentials();
+    let (endpoint, region) = (moto.endpoint(), moto.region());
+    let (r, _dir) = origin_with(clock.clone(), move |mut c| {
+        c.harvest_s3 = true;
+        c.s3_endpoint = Some(endpoint);
+        c.s3_region = region.into();
+        c.s3_access_key_id = Some(mkey.into());
+        c.s3_secret_access_key = Some(msecret.into());
+        c
+    })
+    .await;
+    let mp = Sdk::new("mediapackage", &r.base, KEY, SECRET);
+    let mut pusher = fed_channel(&mp, "news", &clock).await;
+    mp.ok(
+        "create_origin_endpoint",
+        json!({"ChannelId": "news", "Id": "news-hls", "StartoverWindowSeconds": 7200,
+               "HlsPackage": {"PlaylistWindowSeconds": 12, "IncludeIframeOnlyStream": true}}),
+    )
+    .await;
+    for _ in 0..18 {
+        pusher.step().await;
+        tokio::time::sleep(STEP).await;
+    }
+    // Segments 4 to 13 (two VOD changes inside): 20 s.
+    let iso =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (start, end) = (iso(pusher.start_of(4)), iso(pusher.start_of(14)));
+    let dest = json!({"BucketName": "vod-archive", "ManifestKey": "catchup/news/index.m3u8",
+                      "RoleArn": "arn:aws:iam::000000000000:role/harvest"});
+    let job = mp
+        .ok(
+            "create_harvest_job",
+            json!({"Id": "news-1", "OriginEndpointId": "news-hls", "StartTime": start,
+                   "EndTime": end, "S3Destination": dest}),
+        )
+        .await;
+    assert_eq!(
+        job["Arn"],
+        "arn:aws:mediapackage:us-east-1:000000000000:harvest_jobs/news-1"
+    );
+    assert_eq!(job["ChannelId"], "news");
+    assert_eq!(job["S3Destination"], dest);
+    assert_eq!(job["StartTime"], start.as_str());
+    assert!(
+        job["Status"] == "IN_PROGRESS" || job["Status"] == "SUCCEEDED",
+        "{job}"
+    );
+    job_status(&mp, "news-1", "SUCCEEDED").await;
+
+    // The package, read back from the bucket: a VOD master and media playlists the
+    // validator passes, and ffprobe plays the whole window from it.
+    let local = tempfile::tempdir().unwrap();
+    let store = moto.object_store("vod-archive");
+    let keys = download(store.as_ref(), "catchup/news", local.path()).await;
+    assert!(
+        keys.contains(&"catchup/news/index.m3u8".to_string()),
+        "{keys:?}"
+    );
+    assert!(keys.iter().any(|k| k.ends_with(".ts")), "{keys:?}");
+    let pkg = local.path().join("catchup/news");
+    let master_text = std::fs::read_to_string(pkg.join("index.m3u8")).unwrap();
+    let (master, problems) = hls::validate::check_text(&master_text);
+    let problems = errors(problems);
+    assert!(problems.is_empty(), "{problems:?}\n{master_text}");
+    let Some(hls::Playlist::Master(master)) = master else {
+        panic!("not a master: {master_text}")
+    };
+    assert!(
+        master_text.contains("#EXT-X-I-FRAME-STREAM-INF"),
+        "{master_text}"
+    );
+    let mut medias = Vec::new();
+    for v in &master.variants {
+        assert!(!v.uri.contains('?') && !v.uri.contains("://"), "{}", v.uri);
+        let text = std::fs::read_to_string(pkg.join(&v.uri)).unwrap();
+        let (pl, problems) = hls::validate::check_text(&text);
+        let problems = errors(problems);
+        assert!(problems.is_empty(), "{}: {problems:?}\n{text}", v.uri);
+        let Some(hls::Playlist::Media(pl)) = pl else {
+            panic!("{}", v.uri)
+        };
+        assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{text}");
+        let secs: f64 = pl.segments.iter().map(|s| s.duration).sum();
+        assert!((secs - 20.0).abs() <= 2.1, "{secs} s harvested:\n{text}");
+        assert!(text.contains("#EXT-X-DISCONTINUITY"), "{text}");
+        medias.push((v.uri.clone(), pl));
+    }
+    let refs: Vec<(&str, &hls::MediaPlaylist)> =
+        medias.iter().map(|(u, p)| (u.as_str(), p)).collect();
+    let problems = errors(hls::validate::check_variants(&master, &refs));
+    assert!(problems.is_empty(), "{problems:?}");
+    let master_path = pkg.join("index.m3u8");
+    let probed = testkit::player::ffprobe_duration(master_path.to_str().unwrap()).await;
+    assert!((probed - 20.0).abs() <= 2.5, "ffprobe: {probed} s");
+
+    // Listing, by channel and by status.
+    let listed = mp
+        .ok("list_harvest_jobs", json!({"IncludeStatus": "SUCCEEDED"}))
+        .await;
+    assert_eq!(listed["HarvestJobs"][0]["Id"], "news-1", "{listed}");
+    let none = mp
+        .ok("list_harvest_jobs", json!({"IncludeChannelId": "other"}))
+        .await;
+    assert_eq!(none["HarvestJobs"], json!([]));
+
+    // A bucket that does not exist: the job fails, as in AWS.
+    let missing = json!({"BucketName": "no-such-bucket", "ManifestKey": "x/index.m3u8",
+                         "RoleArn": "arn:aws:iam::000000000000:role/harvest"});
+    mp.ok(
+        "create_harvest_job",
+        json!({"Id": "news-2", "OriginEndpointId": "news-hls", "StartTime": start,
+               "EndTime": end, "S3Destination": missing}),
+    )
+    .await;
+    job_status(&mp, "news-2", "FAILED").await;
+    let failed = mp
+        .ok("list_harvest_jobs", json!({"IncludeStatus": "FAILED"}))
+        .await;
+    assert_eq!(failed["HarvestJobs"][0]["Id"], "news-2", "{failed}");
+
+    // Refusals: the AWS error classes, naming the field.
+    let future = iso(chrono::Utc::now() + chrono::Duration::hours(1));
+    for (body, status, class, field) in [
+        (
+            json!({"Id": "j", "OriginEndpointId": "news-hls", "StartTime": start,
+                   "EndTime": future, "S3Destination": dest}),
+            422,
+            "UnprocessableEntityException",
+            "EndTime:",
+        ),
+        (
+            json!({"Id": "j", "OriginEndpointId": "news-hls", "StartTime": end,
+                   "EndTime": start, "S3Destination": dest}),
+            422,
+            "UnprocessableEntityException",
+            "EndTime:",
+        ),
+        (
+            json!({"Id": "j", "OriginEndpointId": "news-hls", "StartTime": "yesterday",
+                   "EndTime": end, "S3Destination": dest}),
+            422,
+            "UnprocessableEntityException",
+            "StartTime:",
+        ),
+        (
+            json!({"Id": "j", "OriginEndpointId": "news-hls", "StartTime": start,
+                   "EndTime": end, "S3Destination": {"BucketName": "vod-archive",
+                   "ManifestKey": "../index.m3u8", "RoleArn": "r"}}),
+            422,
+            "UnprocessableEntityException",
+            "S3Destination.ManifestKey:",
+        ),
+        (
+            json!({"Id": "news-1", "OriginEndpointId": "news-hls", "StartTime": start,
+                   "EndTime": end, "S3Destination": dest}),
+            422,
+            "UnprocessableEntityException",
+            "",
+        ),
+        (
+            json!({"Id": "j", "OriginEndpointId": "nope", "StartTime": start,
+                   "EndTime": end, "S3Destination": dest}),
+            404,
+            "NotFoundException",
+            "",
+        ),
+    ] {
+        let e = mp.err("create_harvest_job", body.clone()).await;
+        assert_eq!(
+            (e.status, e.class.as_str()),
+            (status, class),
+            "{body}: {e:?}"
+        );
+        assert!(e.message.starts_with(field), "{body}: {e:?}");
+    }
+    let e = mp.err("describe_harvest_job", json!({"Id": "nope"})).await;
+    assert_eq!((e.status, e.class.as_str()), (404, "NotFoundException"));
 }

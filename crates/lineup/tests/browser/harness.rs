@@ -148,6 +148,12 @@ pub struct PlayState {
     /// Player check page, dash.js only: the ids of the Periods it switched to.
     #[serde(default)]
     pub periods: Option<Vec<String>>,
+    /// Player check page with `mediatailor=1`: Shaka's ad events, counted by name.
+    #[serde(default)]
+    pub ads: std::collections::BTreeMap<String, f64>,
+    /// Player check page with `mediatailor=1`: the manifest URL the session answered.
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 #[allow(dead_code)]

@@ -72,6 +72,10 @@ fn aws_field(field: &str, package: &str) -> String {
     for part in field.split('.') {
         let name = match part {
             "sample_aes" | "aes_ctr" | "aes128" => continue,
+            "dash" => package.to_string(),
+            "manifest_window_seconds" if package == "DashPackage" => {
+                "DashPackage.ManifestWindowSeconds".into()
+            }
             "manifest_window_seconds" => format!("{package}.PlaylistWindowSeconds"),
             "i_frames" => format!("{package}.IncludeIframeOnlyStream"),
             "ad_markers" => format!("{package}.AdMarkers"),
@@ -96,12 +100,12 @@ fn aws_field(field: &str, package: &str) -> String {
     out.join(".")
 }
 
-fn seconds(v: Option<i64>, field: &str) -> Result<Option<u64>, AwsError> {
+pub(super) fn seconds(v: Option<i64>, field: &str) -> Result<Option<u64>, AwsError> {
     v.map(|s| u64::try_from(s).map_err(|_| unprocessable(field, "must not be negative")))
         .transpose()
 }
 
-fn refuse_if<T>(v: &Option<T>, field: &str, why: &str) -> Result<(), AwsError> {
+pub(super) fn refuse_if<T>(v: &Option<T>, field: &str, why: &str) -> Result<(), AwsError> {
     match v {
         Some(_) => Err(unprocessable(field, why)),
         None => Ok(()),
@@ -112,11 +116,6 @@ fn refuse_if<T>(v: &Option<T>, field: &str, why: &str) -> Result<(), AwsError> {
 /// (a new endpoint's defaults, or the endpoint as it is for an update: the fields the body
 /// leaves out keep their values; a package given replaces the package).
 pub fn to_spec(req: &EndpointRequest, mut spec: EndpointSpec) -> Result<EndpointSpec, AwsError> {
-    refuse_if(
-        &req.dash_package,
-        "DashPackage",
-        "DASH output is not offered by this origin yet (HLS and CMAF are)",
-    )?;
     refuse_if(
         &req.mss_package,
         "MssPackage",
@@ -142,10 +141,20 @@ pub fn to_spec(req: &EndpointRequest, mut spec: EndpointSpec) -> Result<Endpoint
             ));
         }
     }
-    if req.hls_package.is_some() && req.cmaf_package.is_some() {
+    let packages = [
+        req.hls_package.is_some(),
+        req.cmaf_package.is_some(),
+        req.dash_package.is_some(),
+    ];
+    if packages.iter().filter(|p| **p).count() > 1 {
+        let second = if req.dash_package.is_some() {
+            "DashPackage"
+        } else {
+            "CmafPackage"
+        };
         return Err(unprocessable(
-            "CmafPackage",
-            "give one package per endpoint: HlsPackage or CmafPackage",
+            second,
+            "give one package per endpoint: HlsPackage, CmafPackage or DashPackage",
         ));
     }
     if let Some(d) = &req.description {
@@ -165,6 +174,11 @@ pub fn to_spec(req: &EndpointRequest, mut spec: EndpointSpec) -> Result<Endpoint
     }
     if let Some(cmaf) = &req.cmaf_package {
         apply_cmaf(cmaf, &mut spec, req.manifest_name.as_deref())?;
+    }
+    if let Some(dash) = &req.dash_package {
+        super::dash::apply(dash, &mut spec)?;
+    } else if spec.packaging == Packaging::Dash && req.manifest_name.is_some() {
+        super::dash::check_manifest_name(&spec)?;
     }
     Ok(spec)
 }
@@ -244,7 +258,10 @@ fn apply_playlist(
     Ok(())
 }
 
-fn refuse_stream_selection(s: &Option<shapes::StreamSelection>, at: &str) -> Result<(), AwsError> {
+pub(super) fn refuse_stream_selection(
+    s: &Option<shapes::StreamSelection>,
+    at: &str,
+) -> Result<(), AwsError> {
     if let Some(s) = s
         && (s.max_video_bits_per_second.is_some()
             || s.min_video_bits_per_second.is_some()
@@ -258,7 +275,7 @@ fn refuse_stream_selection(s: &Option<shapes::StreamSelection>, at: &str) -> Res
     Ok(())
 }
 
-const SEGMENT_DURATION: &str = "segments are served as ingested (set their duration at the encoder); resegmenting is not offered";
+pub(super) const SEGMENT_DURATION: &str = "segments are served as ingested (set their duration at the encoder); resegmenting is not offered";
 
 fn apply_hls(hls: &HlsPackage, spec: &mut EndpointSpec) -> Result<(), AwsError> {
     let at = "HlsPackage";
@@ -342,7 +359,7 @@ fn hls_encryption(e: &shapes::Encryption) -> Result<Encryption, AwsError> {
     }
 }
 
-fn drm_settings(e: &shapes::Encryption, at: &str) -> Result<DrmSettings, AwsError> {
+pub(super) fn drm_settings(e: &shapes::Encryption, at: &str) -> Result<DrmSettings, AwsError> {
     let p = &e.speke_key_provider;
     refuse_if(
         &p.certificate_arn,
@@ -464,7 +481,11 @@ fn ad_markers(m: AdMarkers) -> String {
     .into()
 }
 
-fn encryption_answer(e: &Encryption, channel: &str, endpoint: &str) -> Option<shapes::Encryption> {
+pub(super) fn encryption_answer(
+    e: &Encryption,
+    channel: &str,
+    endpoint: &str,
+) -> Option<shapes::Encryption> {
     let derived = |system: Vec<String>| shapes::SpekeKeyProvider {
         url: DERIVED_KEYS_URL.into(),
         resource_id: format!("{channel}/{endpoint}"),
@@ -519,7 +540,7 @@ pub fn answer(
     let window = Some(spec.manifest_window_seconds as i64);
     let pdt = spec.program_date_time_interval_seconds.map(|s| s as i64);
     let encryption = encryption_answer(&spec.encryption, channel, &spec.id);
-    let (hls_package, cmaf_package) = match spec.packaging {
+    let (hls_package, cmaf_package, dash_package) = match spec.packaging {
         Packaging::Ts => (
             Some(HlsPackage {
                 ad_markers: Some(ad_markers(spec.ad_markers)),
@@ -530,6 +551,7 @@ pub fn answer(
                 program_date_time_interval_seconds: pdt,
                 ..Default::default()
             }),
+            None,
             None,
         ),
         Packaging::Cmaf => (
@@ -549,9 +571,9 @@ pub fn answer(
                 }]),
                 ..Default::default()
             }),
+            None,
         ),
-        // Not mapped onto MediaPackage's DashPackage yet (its requests are refused).
-        Packaging::Dash => (None, None),
+        Packaging::Dash => (None, None, Some(super::dash::answer(spec, encryption))),
     };
     shapes::OriginEndpoint {
         arn,
@@ -560,6 +582,7 @@ pub fn answer(
         description: spec.description.clone(),
         hls_package,
         cmaf_package,
+        dash_package,
         manifest_name: spec.manifest_name().into(),
         startover_window_seconds: spec.startover_window_seconds,
         time_delay_seconds: spec.time_delay_seconds,
@@ -610,10 +633,10 @@ mod tests {
             e.message.starts_with("HlsPackage.SegmentDurationSeconds:"),
             "{e}"
         );
-        let req: EndpointRequest = parse(br#"{"id":"e","dashPackage":{}}"#).unwrap();
+        let req: EndpointRequest = parse(br#"{"id":"e","mssPackage":{}}"#).unwrap();
         let e = to_spec(&req, EndpointSpec::new("e")).unwrap_err();
         assert_eq!(e.code, "UnprocessableEntityException");
-        assert!(e.message.starts_with("DashPackage:"), "{e}");
+        assert!(e.message.starts_with("MssPackage:"), "{e}");
     }
 
     #[test]

@@ -19,11 +19,16 @@
 //! POST/GET        /origin_endpoints              CreateOriginEndpoint / ListOriginEndpoints
 //! GET/PUT/DELETE  /origin_endpoints/{id}         Describe / Update / DeleteOriginEndpoint
 //! POST/GET/DELETE /tags/{arn}                    TagResource / ListTagsForResource / UntagResource
+//! POST/GET        /harvest_jobs                  CreateHarvestJob / ListHarvestJobs
+//! GET             /harvest_jobs/{id}             DescribeHarvestJob
 //! ```
 //! Origin endpoint ids are unique across channels here, as in MediaPackage. ARNs are
-//! `arn:aws:mediapackage:<region>:000000000000:channels/<id>` and `.../origin_endpoints/<id>`.
+//! `arn:aws:mediapackage:<region>:000000000000:channels/<id>`, `.../origin_endpoints/<id>` and
+//! `.../harvest_jobs/<id>`.
 
 mod convert;
+mod dash;
+mod harvest;
 mod shapes;
 
 use std::collections::HashMap;
@@ -75,6 +80,8 @@ pub(crate) fn routes(verifier: Arc<Verifier>) -> Router<Arc<Shared>> {
                 .delete(delete_endpoint),
         )
         .route("/tags/{arn}", get(list_tags).post(tag).delete(untag))
+        .route("/harvest_jobs", get(harvest::list).post(harvest::create))
+        .route("/harvest_jobs/{id}", get(harvest::describe))
         .route_layer(axum::middleware::from_fn_with_state(
             verifier,
             require_sigv4,
@@ -280,7 +287,7 @@ async fn create_endpoint(State(s): State<Arc<Shared>>, body: Bytes) -> Answer {
     if req.hls_package.is_none() && req.cmaf_package.is_none() && req.dash_package.is_none() {
         return Err(unprocessable(
             "HlsPackage",
-            "an origin endpoint needs a package: HlsPackage or CmafPackage",
+            "an origin endpoint needs a package: HlsPackage, CmafPackage or DashPackage",
         ));
     }
     if find_endpoint(&s, &id).is_ok() {

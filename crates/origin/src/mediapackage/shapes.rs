@@ -65,7 +65,7 @@ pub struct EndpointRequest {
     pub description: Option<String>,
     pub hls_package: Option<HlsPackage>,
     pub cmaf_package: Option<CmafPackage>,
-    pub dash_package: Option<Value>,
+    pub dash_package: Option<DashPackage>,
     pub mss_package: Option<Value>,
     pub manifest_name: Option<String>,
     pub startover_window_seconds: Option<i64>,
@@ -89,6 +89,8 @@ pub struct OriginEndpoint {
     pub hls_package: Option<HlsPackage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmaf_package: Option<CmafPackage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dash_package: Option<DashPackage>,
     pub manifest_name: String,
     pub startover_window_seconds: u64,
     pub time_delay_seconds: u64,
@@ -150,6 +152,53 @@ pub struct CmafPackage {
     pub segment_prefix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_selection: Option<StreamSelection>,
+}
+
+/// `DashPackage`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DashPackage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ad_triggers: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ads_on_delivery_restrictions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<DashEncryption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_iframe_only_stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_layout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_window_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_buffer_time_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_update_period_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_triggers: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_duration_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_template_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_selection: Option<StreamSelection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_presentation_delay_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_timing: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_timing_uri: Option<String>,
+}
+
+/// `DashEncryption` (CENC: no method to choose, no constant IV).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DashEncryption {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_rotation_interval_seconds: Option<i64>,
+    pub speke_key_provider: SpekeKeyProvider,
 }
 
 /// One HLS manifest of a CMAF endpoint (`HlsManifestCreateOrUpdateParameters` /
