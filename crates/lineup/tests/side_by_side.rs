@@ -105,10 +105,17 @@ async fn every_service_starts_with_its_defaults_beside_the_others() {
             "lineup {service} exited:\n{}",
             log_of(dir.path(), service)
         );
-        let banner = log_of(dir.path(), service);
+        // The demo answers /healthz while it still starts its chain; its banner follows.
+        let url = format!("http://127.0.0.1:{port}");
+        let named = testkit::wait_until(Duration::from_secs(60), "the banner", || {
+            let ok = log_of(dir.path(), service).contains(&url);
+            async move { ok }
+        })
+        .await;
         assert!(
-            banner.contains(&format!("http://127.0.0.1:{port}")),
-            "lineup {service}'s banner does not name its port {port}:\n{banner}"
+            named.is_ok(),
+            "lineup {service}'s banner does not name its port {port}:\n{}",
+            log_of(dir.path(), service)
         );
     }
     for (_, _, child) in &children {
