@@ -22,7 +22,7 @@ mod harness;
 
 use std::time::Duration;
 
-use harness::{DemoProcess, PlayState, assert_smooth, play_for};
+use harness::{DemoProcess, assert_smooth, play_for, players_page, states};
 use serde_json::json;
 use testkit::Browser;
 
@@ -79,34 +79,6 @@ async fn wrong_key_server() -> String {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     base
-}
-
-/// The player check page with one player per `(player, playlist path, licence URL)`.
-fn players_page(
-    demo: &DemoProcess,
-    players: &[(&str, &str, Option<&str>)],
-    key: Option<&str>,
-) -> String {
-    let mut q = String::new();
-    for (player, playlist, licence) in players {
-        q.push_str(&format!(
-            "&player={player}&src={}&licence={}",
-            enc(&demo.url(playlist)),
-            enc(licence.unwrap_or("-"))
-        ));
-    }
-    if let Some(k) = key {
-        q.push_str(&format!("&keyurl={}", enc(k)));
-    }
-    format!("{}?{}", demo.url("player.html"), &q[1..])
-}
-
-async fn states(browser: &Browser) -> Vec<PlayState> {
-    let v = browser
-        .execute("return check.states();", json!([]))
-        .await
-        .expect("check.states()");
-    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
