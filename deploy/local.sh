@@ -178,14 +178,18 @@ curl -fsS "${auth[@]}" -H 'content-type: application/json' \
 # Played through the other origin replica: it follows the bucket.
 MASTER_B=$(jq -r '.endpoints[0].url' <<<"$VIEW" | sed "s/:$O1/:$O2/")
 deadline=$((SECONDS + 90))
-until curl -fsS "$MASTER_B" 2>/dev/null | grep -q '\.m3u8'; do
+until grep -q '\.m3u8' <<<"$(curl -fsS "$MASTER_B" 2>/dev/null)"; do
     ((SECONDS < deadline)) || die "origin replica B never served $MASTER_B"
     sleep 0.5
 done
 say "lineup validate --follow $FOLLOW $MASTER_B"
 "$BIN" validate --follow "$FOLLOW" "$MASTER_B" || die "the channel does not follow clean through origin replica B"
 wait "$TV_CHECK" || { cat "$WORK/tv-validate.log" >&2; die "channel tv does not follow clean on engine B"; }
-TV_MEDIA=$(curl -fsS "$TV_B" | grep -m1 -v '^#')
-curl -fsS "http://127.0.0.1:$E1/channels/tv/$TV_MEDIA" | grep -q 'X-PROGRAMME-ID="tv-auto-' ||
+# Fetch, then grep: `curl | grep -q` under pipefail fails whenever grep stops reading
+# before curl has written everything (curl: "(23) Failed writing body").
+TV_MASTER=$(curl -fsS "$TV_B")
+TV_MEDIA=$(grep -m1 -v '^#' <<<"$TV_MASTER")
+TV_PLAYLIST=$(curl -fsS "http://127.0.0.1:$E1/channels/tv/$TV_MEDIA")
+grep -q 'X-PROGRAMME-ID="tv-auto-' <<<"$TV_PLAYLIST" ||
     die "channel tv does not announce the schedule's programmes"
 say "deployment OK: catalog + schedule (PostgreSQL) -> engine x2 (Redis) -> pullpush -> origin x2 (S3), played through the replica"

@@ -1,7 +1,8 @@
 //! The stateful shell around the pure timeline and planner. This file: the engine's types,
 //! scopes (a channel's or a session's schedule), the store gate and the render path; the
 //! rest by responsibility: `channels` (channel list, profiles from content, slate check,
-//! resolving items), `schedule` (`ensure`: keeping a schedule ahead of need), `live` (the
+//! resolving items), `schedule` (`ensure`: the driver of a scheduling round,
+//! `plan::round`, that keeps a schedule ahead of need), `live` (the
 //! live switch's open entry), `sessions` (cap, touch, expiry). I/O (VOD fetches, adapters,
 //! store) happens here, never in `timeline` or `plan`.
 //!
@@ -39,7 +40,7 @@ mod live;
 mod schedule;
 mod sessions;
 
-use live::LiveFeed;
+use crate::plan::feed::LiveFeed;
 
 /// Tunables (see [`crate::config::EngineArgs`] for the CLI form).
 #[derive(Debug, Clone)]

@@ -44,6 +44,9 @@ pub enum Error {
         slate: String,
         reason: String,
     },
+    /// A bug: a state machine was driven out of order.
+    #[error("internal: {0}")]
+    Internal(String),
     /// An adapter (asset or channel manager) failed.
     #[error("adapter: {0}")]
     Adapter(String),

@@ -17,12 +17,15 @@
 //!   [`EngineArgs`] + [`build`] is how the `lineup` binary mounts it.
 //! - [`plan`] (pure): the scheduling policy (poll the live entry / stop / schedule one more
 //!   item; slate before a later live event; what replaces an unusable item; when a live
-//!   entry closes), carried out by `Engine::ensure`'s async loop.
+//!   entry closes); [`plan::round::Round`], a scheduling round as a state machine (events
+//!   and the instant in, actions out), which `Engine::ensure` drives by performing its
+//!   actions (the store, the asset manager, VOD and live source fetches);
+//!   [`plan::feed::LiveFeed`], an open live entry's segments and chunks.
 //!
 //! # Architecture
 //! ```text
 //!  request(now) -> Engine::media_playlist
-//!     -> ensure(schedule covers now): catch up on entries other replicas appended (store),
+//!     -> ensure(schedule covers now), driving plan::round::Round: catch up on entries other replicas appended (store),
 //!        else ask the AssetManager for item #n, resolve it (VodCache: fetch+parse once,
 //!        Arc-shared; profile::build_media: match variants, absolute URIs), on any failure
 //!        substitute the slate, then compare-and-append the entry to the store log

@@ -1,7 +1,9 @@
 //! The scheduling policy of the engine, pure: given what a scope's schedule looks like (and
-//! the instant), what to do next. No I/O, no clock, no locks: the async loop in
-//! `engine::schedule` (`Engine::ensure`) and the live poller carry the decisions out
-//! (asking the asset manager, fetching VODs and sources, the store's compare-and-sets).
+//! the instant), what to do next. No I/O, no clock, no locks: [`round::Round`] strings these
+//! decisions into one scheduling round (a state machine: events in, actions out), which
+//! `Engine::ensure` (`engine::schedule`) drives, and the live poller carries out the live
+//! ones (asking the asset manager, fetching VODs and sources, the store's compare-and-sets).
+//! [`feed::LiveFeed`] is an open live entry's process-local segments.
 //!
 //! The decisions:
 //! - [`step`]: poll the open live entry, stop (the schedule covers the instant asked for),
@@ -16,6 +18,9 @@
 //!   with (the store lost the log).
 
 use crate::timeline::{Item, Millis, ProgrammeTag};
+
+pub mod feed;
+pub mod round;
 
 /// A live item whose start is further than this after the schedule's end gets the slate
 /// until it starts; a closer (or past) start joins the source at the schedule's end.

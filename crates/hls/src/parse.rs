@@ -319,230 +319,58 @@ fn parse_master_lines(lines: &[(usize, Line<'_>)]) -> Result<MasterPlaylist, Par
     Ok(m)
 }
 
+/// The state of a media playlist parse between lines.
+#[derive(Default)]
+struct MediaParse {
+    /// The segment being built (its tags so far).
+    seg: Segment,
+    /// The line of the `#EXTINF` waiting for its URI.
+    extinf_line: Option<usize>,
+    /// A segment tag was seen: unknown tags belong to segments from here on.
+    in_segments: bool,
+    seen_target: bool,
+    seen_sequence: bool,
+    seen_dseq: bool,
+}
+
 fn parse_media_lines(lines: &[(usize, Line<'_>)]) -> Result<MediaPlaylist, ParseError> {
     let mut p = MediaPlaylist::default();
-    let mut seg = Segment::default();
-    let mut extinf_line: Option<usize> = None;
-    let mut in_segments = false;
-    let mut seen_target = false;
-    let mut seen_sequence = false;
-    let mut seen_dseq = false;
+    let mut st = MediaParse::default();
     for (no, line) in lines {
         let no = *no;
         match line {
             Line::Uri(uri) => {
-                if extinf_line.is_none() {
+                if st.extinf_line.is_none() {
                     return Err(ParseError::new(
                         no,
                         "uri-without-extinf",
                         format!("segment URI '{uri}' has no #EXTINF before it"),
                     ));
                 }
-                seg.uri = uri.to_string();
-                p.segments.push(std::mem::take(&mut seg));
-                extinf_line = None;
+                st.seg.uri = uri.to_string();
+                p.segments.push(std::mem::take(&mut st.seg));
+                st.extinf_line = None;
             }
             Line::Tag(name, value) => {
-                let value = *value;
-                match *name {
-                    "EXT-X-VERSION" => version(no, name, value, &mut p.version)?,
-                    "EXT-X-TARGETDURATION" => {
-                        if seen_target {
-                            return Err(ParseError::new(
-                                no,
-                                "duplicate-targetduration",
-                                "#EXT-X-TARGETDURATION appears twice",
-                            ));
-                        }
-                        seen_target = true;
-                        p.target_duration = Some(integer(no, name, value)?);
-                    }
-                    "EXT-X-MEDIA-SEQUENCE" => {
-                        if seen_sequence || !p.segments.is_empty() {
-                            return Err(ParseError::new(
-                                no,
-                                "media-sequence-misplaced",
-                                "#EXT-X-MEDIA-SEQUENCE must appear once, before the first segment",
-                            ));
-                        }
-                        seen_sequence = true;
-                        p.media_sequence = integer(no, name, value)?;
-                    }
-                    "EXT-X-DISCONTINUITY-SEQUENCE" => {
-                        if seen_dseq || !p.segments.is_empty() {
-                            return Err(ParseError::new(
-                                no,
-                                "discontinuity-sequence-misplaced",
-                                "#EXT-X-DISCONTINUITY-SEQUENCE must appear once, before the first segment",
-                            ));
-                        }
-                        seen_dseq = true;
-                        p.discontinuity_sequence = integer(no, name, value)?;
-                    }
-                    "EXT-X-PLAYLIST-TYPE" => {
-                        p.playlist_type = Some(match value.map(str::trim) {
-                            Some("VOD") => PlaylistType::Vod,
-                            Some("EVENT") => PlaylistType::Event,
-                            other => {
-                                return Err(ParseError::new(
-                                    no,
-                                    "bad-playlist-type",
-                                    format!(
-                                        "#EXT-X-PLAYLIST-TYPE must be VOD or EVENT, found '{}'",
-                                        other.unwrap_or("")
-                                    ),
-                                ));
-                            }
-                        })
-                    }
-                    "EXT-X-I-FRAMES-ONLY" => {
-                        no_value(no, name, value)?;
-                        p.i_frames_only = true
-                    }
-                    "EXT-X-INDEPENDENT-SEGMENTS" => {
-                        no_value(no, name, value)?;
-                        p.independent_segments = true
-                    }
-                    "EXT-X-START" => p.start = Some(start(no, name, value)?),
-                    "EXT-X-ENDLIST" => {
-                        no_value(no, name, value)?;
-                        p.end_list = true
-                    }
-                    "EXTINF" => {
-                        if let Some(prev) = extinf_line {
-                            return Err(ParseError::new(
-                                prev,
-                                "extinf-missing-uri",
-                                format!(
-                                    "#EXTINF is not followed by a URI (another #EXTINF at line {no})"
-                                ),
-                            ));
-                        }
-                        let v = value.unwrap_or("");
-                        let (d, title) = match v.split_once(',') {
-                            Some((d, t)) => (d, (!t.is_empty()).then(|| t.to_string())),
-                            None => (v, None),
-                        };
-                        let d = d.trim();
-                        let duration: f64 = d.parse().map_err(|_| {
-                            ParseError::new(
-                                no,
-                                "bad-number",
-                                format!("#EXTINF duration '{d}' is not a number"),
-                            )
-                        })?;
-                        if !duration.is_finite() || duration < 0.0 || d.starts_with('-') {
-                            return Err(ParseError::new(
-                                no,
-                                "negative-duration",
-                                format!("#EXTINF duration '{d}' must be a non-negative number"),
-                            ));
-                        }
-                        seg.duration = duration;
-                        seg.title = title;
-                        extinf_line = Some(no);
-                        in_segments = true;
-                    }
-                    "EXT-X-BYTERANGE" => {
-                        let v = value.unwrap_or("");
-                        seg.byte_range = Some(ByteRange::parse(v).ok_or_else(|| {
-                            ParseError::new(
-                                no,
-                                "bad-byterange",
-                                format!("#EXT-X-BYTERANGE '{v}' is not <length>[@<offset>]"),
-                            )
-                        })?);
-                        in_segments = true;
-                    }
-                    "EXT-X-DISCONTINUITY" => {
-                        no_value(no, name, value)?;
-                        seg.discontinuity = true;
-                        in_segments = true;
-                    }
-                    "EXT-X-GAP" => {
-                        no_value(no, name, value)?;
-                        seg.gap = true;
-                        in_segments = true;
-                    }
-                    "EXT-X-BITRATE" => {
-                        seg.bitrate = Some(integer(no, name, value)?);
-                        in_segments = true;
-                    }
-                    "EXT-X-KEY" => {
-                        seg.keys.push(Key {
-                            attrs: attrs(no, name, value)?,
-                        });
-                        in_segments = true;
-                    }
-                    "EXT-X-MAP" => {
-                        if seg.map.is_some() {
-                            return Err(ParseError::new(
-                                no,
-                                "duplicate-map",
-                                "two #EXT-X-MAP tags before one segment",
-                            ));
-                        }
-                        seg.map = Some(Map {
-                            attrs: attrs(no, name, value)?,
-                        });
-                        in_segments = true;
-                    }
-                    "EXT-X-PROGRAM-DATE-TIME" => {
-                        let v = value.unwrap_or("").trim();
-                        seg.program_date_time = Some(parse_date_time(v).ok_or_else(|| {
-                            ParseError::new(
-                                no,
-                                "bad-date",
-                                format!(
-                                    "#EXT-X-PROGRAM-DATE-TIME '{v}' is not an ISO 8601 date-time"
-                                ),
-                            )
-                        })?);
-                        in_segments = true;
-                    }
-                    "EXT-X-DATERANGE" => {
-                        seg.dateranges.push(DateRange {
-                            attrs: attrs(no, name, value)?,
-                        });
-                        in_segments = true;
-                    }
-                    "EXT-X-CUE-OUT" => {
-                        seg.markers.push(Marker::CueOut {
-                            raw: value.map(str::to_string),
-                        });
-                        in_segments = true;
-                    }
-                    "EXT-X-CUE-OUT-CONT" => {
-                        seg.markers.push(Marker::CueOutCont {
-                            raw: value.map(str::to_string),
-                        });
-                        in_segments = true;
-                    }
-                    "EXT-X-CUE-IN" => {
-                        seg.markers.push(Marker::CueIn);
-                        in_segments = true;
-                    }
-                    "EXT-OATCLS-SCTE35" | "EXT-X-ASSET" | "EXT-X-SCTE35" => {
-                        let v = value.unwrap_or("").to_string();
-                        seg.markers.push(match *name {
-                            "EXT-OATCLS-SCTE35" => Marker::OatclsScte35(v),
-                            "EXT-X-ASSET" => Marker::Asset(v),
-                            _ => Marker::Scte35(v),
-                        });
-                        in_segments = true;
-                    }
-                    _ => {
-                        let tag = Tag::new(*name, value.map(str::to_string));
-                        if in_segments {
-                            seg.unknown.push(tag);
-                        } else {
-                            p.unknown.push(tag);
-                        }
-                    }
+                if playlist_tag(&mut p, &mut st, no, name, *value)? {
+                    continue;
+                }
+                if segment_tag(&mut st, no, name, *value)? {
+                    st.in_segments = true;
+                    continue;
+                }
+                let tag = Tag::new(*name, value.map(str::to_string));
+                if st.in_segments {
+                    st.seg.unknown.push(tag);
+                } else {
+                    p.unknown.push(tag);
                 }
             }
         }
     }
+    let MediaParse {
+        seg, extinf_line, ..
+    } = st;
     if let Some(at) = extinf_line {
         return Err(ParseError::new(
             at,
@@ -554,4 +382,204 @@ fn parse_media_lines(lines: &[(usize, Line<'_>)]) -> Result<MediaPlaylist, Parse
         p.trailing = Some(Box::new(seg));
     }
     Ok(p)
+}
+
+/// A media playlist's own tag (`false`: not one).
+fn playlist_tag(
+    p: &mut MediaPlaylist,
+    st: &mut MediaParse,
+    no: usize,
+    name: &str,
+    value: Option<&str>,
+) -> Result<bool, ParseError> {
+    match name {
+        "EXT-X-VERSION" => version(no, name, value, &mut p.version)?,
+        "EXT-X-TARGETDURATION" => {
+            if st.seen_target {
+                return Err(ParseError::new(
+                    no,
+                    "duplicate-targetduration",
+                    "#EXT-X-TARGETDURATION appears twice",
+                ));
+            }
+            st.seen_target = true;
+            p.target_duration = Some(integer(no, name, value)?);
+        }
+        "EXT-X-MEDIA-SEQUENCE" => {
+            if st.seen_sequence || !p.segments.is_empty() {
+                return Err(ParseError::new(
+                    no,
+                    "media-sequence-misplaced",
+                    "#EXT-X-MEDIA-SEQUENCE must appear once, before the first segment",
+                ));
+            }
+            st.seen_sequence = true;
+            p.media_sequence = integer(no, name, value)?;
+        }
+        "EXT-X-DISCONTINUITY-SEQUENCE" => {
+            if st.seen_dseq || !p.segments.is_empty() {
+                return Err(ParseError::new(
+                    no,
+                    "discontinuity-sequence-misplaced",
+                    "#EXT-X-DISCONTINUITY-SEQUENCE must appear once, before the first segment",
+                ));
+            }
+            st.seen_dseq = true;
+            p.discontinuity_sequence = integer(no, name, value)?;
+        }
+        "EXT-X-PLAYLIST-TYPE" => {
+            p.playlist_type = Some(match value.map(str::trim) {
+                Some("VOD") => PlaylistType::Vod,
+                Some("EVENT") => PlaylistType::Event,
+                other => {
+                    return Err(ParseError::new(
+                        no,
+                        "bad-playlist-type",
+                        format!(
+                            "#EXT-X-PLAYLIST-TYPE must be VOD or EVENT, found '{}'",
+                            other.unwrap_or("")
+                        ),
+                    ));
+                }
+            })
+        }
+        "EXT-X-I-FRAMES-ONLY" => {
+            no_value(no, name, value)?;
+            p.i_frames_only = true
+        }
+        "EXT-X-INDEPENDENT-SEGMENTS" => {
+            no_value(no, name, value)?;
+            p.independent_segments = true
+        }
+        "EXT-X-START" => p.start = Some(start(no, name, value)?),
+        "EXT-X-ENDLIST" => {
+            no_value(no, name, value)?;
+            p.end_list = true
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// A tag of the next segment (`false`: not one).
+fn segment_tag(
+    st: &mut MediaParse,
+    no: usize,
+    name: &str,
+    value: Option<&str>,
+) -> Result<bool, ParseError> {
+    match name {
+        "EXTINF" => {
+            if let Some(prev) = st.extinf_line {
+                return Err(ParseError::new(
+                    prev,
+                    "extinf-missing-uri",
+                    format!("#EXTINF is not followed by a URI (another #EXTINF at line {no})"),
+                ));
+            }
+            (st.seg.duration, st.seg.title) = extinf(no, value)?;
+            st.extinf_line = Some(no);
+        }
+        "EXT-X-BYTERANGE" => {
+            let v = value.unwrap_or("");
+            st.seg.byte_range = Some(ByteRange::parse(v).ok_or_else(|| {
+                ParseError::new(
+                    no,
+                    "bad-byterange",
+                    format!("#EXT-X-BYTERANGE '{v}' is not <length>[@<offset>]"),
+                )
+            })?);
+        }
+        "EXT-X-DISCONTINUITY" => {
+            no_value(no, name, value)?;
+            st.seg.discontinuity = true;
+        }
+        "EXT-X-GAP" => {
+            no_value(no, name, value)?;
+            st.seg.gap = true;
+        }
+        "EXT-X-BITRATE" => {
+            st.seg.bitrate = Some(integer(no, name, value)?);
+        }
+        "EXT-X-KEY" => {
+            st.seg.keys.push(Key {
+                attrs: attrs(no, name, value)?,
+            });
+        }
+        "EXT-X-MAP" => {
+            if st.seg.map.is_some() {
+                return Err(ParseError::new(
+                    no,
+                    "duplicate-map",
+                    "two #EXT-X-MAP tags before one segment",
+                ));
+            }
+            st.seg.map = Some(Map {
+                attrs: attrs(no, name, value)?,
+            });
+        }
+        "EXT-X-PROGRAM-DATE-TIME" => {
+            let v = value.unwrap_or("").trim();
+            st.seg.program_date_time = Some(parse_date_time(v).ok_or_else(|| {
+                ParseError::new(
+                    no,
+                    "bad-date",
+                    format!("#EXT-X-PROGRAM-DATE-TIME '{v}' is not an ISO 8601 date-time"),
+                )
+            })?);
+        }
+        "EXT-X-DATERANGE" => {
+            st.seg.dateranges.push(DateRange {
+                attrs: attrs(no, name, value)?,
+            });
+        }
+        "EXT-X-CUE-OUT" => {
+            st.seg.markers.push(Marker::CueOut {
+                raw: value.map(str::to_string),
+            });
+        }
+        "EXT-X-CUE-OUT-CONT" => {
+            st.seg.markers.push(Marker::CueOutCont {
+                raw: value.map(str::to_string),
+            });
+        }
+        "EXT-X-CUE-IN" => {
+            st.seg.markers.push(Marker::CueIn);
+        }
+        "EXT-OATCLS-SCTE35" | "EXT-X-ASSET" | "EXT-X-SCTE35" => {
+            let v = value.unwrap_or("").to_string();
+            st.seg.markers.push(match name {
+                "EXT-OATCLS-SCTE35" => Marker::OatclsScte35(v),
+                "EXT-X-ASSET" => Marker::Asset(v),
+                _ => Marker::Scte35(v),
+            });
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// An `#EXTINF` value: the duration and the title.
+fn extinf(no: usize, value: Option<&str>) -> Result<(f64, Option<String>), ParseError> {
+    let v = value.unwrap_or("");
+    let (d, title) = match v.split_once(',') {
+        Some((d, t)) => (d, (!t.is_empty()).then(|| t.to_string())),
+        None => (v, None),
+    };
+    let d = d.trim();
+    let duration: f64 = d.parse().map_err(|_| {
+        ParseError::new(
+            no,
+            "bad-number",
+            format!("#EXTINF duration '{d}' is not a number"),
+        )
+    })?;
+    if !duration.is_finite() || duration < 0.0 || d.starts_with('-') {
+        return Err(ParseError::new(
+            no,
+            "negative-duration",
+            format!("#EXTINF duration '{d}' must be a non-negative number"),
+        ));
+    }
+    Ok((duration, title))
 }

@@ -93,7 +93,14 @@ function play(next) {
     shakaLink.hidden = !licence;
     if (licence) shakaLink.href = shakaUrl(next.url, licence);
   }
-  if (next.url.split("?")[0].endsWith(".mpd")) {
+  // An MPD plays here in Shaka Player; the same MPD in dash.js is one click away.
+  const mpd = next.url.split("?")[0].endsWith(".mpd");
+  const dashjsLink = $("stat-dashjs");
+  if (dashjsLink) {
+    dashjsLink.hidden = !mpd;
+    if (mpd) dashjsLink.href = checkUrl(next.url, "dashjs", licence);
+  }
+  if (mpd) {
     playDash(next.url);
   } else if (window.Hls && Hls.isSupported()) {
     const drm = licence ? {
@@ -147,8 +154,13 @@ async function playDash(url) {
 
 // The player check page playing `url` in Shaka Player with a ClearKey licence.
 function shakaUrl(url, licence) {
+  return checkUrl(url, "shaka", licence);
+}
+// The player check page playing `url` in `player`, with a ClearKey licence if given.
+function checkUrl(url, player, licence) {
   const abs = (u) => new URL(u, location.href).href;
-  const q = new URLSearchParams({ src: abs(url), player: "shaka", licence: abs(licence) });
+  const q = new URLSearchParams({ src: abs(url), player });
+  if (licence) q.set("licence", abs(licence));
   return `player.html?${q}`;
 }
 

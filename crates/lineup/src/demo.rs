@@ -90,12 +90,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     let engine = demo_engine(&base, args, token.as_ref())?;
     let aws_key = crate::demo_aws::demo_key(args.listen);
     let (origin, channel) = demo_origin(addr, &base, token.as_ref(), aws_key.as_ref()).await?;
-    let pullpush = pullpush::PullPush::open(pullpush::Config {
-        db_path: args.pullpush_db.clone(),
-        api_token: token.clone(),
-        ..Default::default()
-    })
-    .await?;
+    let pullpush = demo_pullpush(args, token.as_ref()).await?;
     // Catalog and schedule: one service, one database, two routers.
     let schedule = schedule::Service::open(&args.schedule_db).await?;
     let page = crate::page::routes(page_config(&base, &channel, args.window));
@@ -111,10 +106,7 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         .mount("/engine", web::Service::new("engine", engine.router()))
         .mount("/pullpush", pullpush.shell())
         .mount("/origin", origin.shell())
-        .mount(
-            "/keys",
-            web::Service::new("keys", demo_keys(&base, token.as_ref())),
-        );
+        .mount("/keys", demo_keys(&base, token.as_ref()));
     let (process, ssai_master) = mount_the_rest(
         process,
         &base,
@@ -125,17 +117,15 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
     )
     .await?;
     let server = tokio::spawn(process.serve(listener));
-    // The catalog and the schedule read the VODs from /vod, the engine reads the schedule
-    // and the fetcher the engine, over HTTP: fill, load and start once we serve.
-    fill_demo_schedule(&schedule, &base, args.ad_every).await?;
-    engine
-        .engine
-        .reload_channels()
-        .await
-        .context("loading the demo channel")?;
-    engine.engine.spawn_background();
-    let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
-    let fetcher = demo_fetcher(&pullpush, &channel, &engine_master).await?;
+    let (engine_master, fetcher) = start_the_chain(
+        &engine,
+        &schedule,
+        &pullpush,
+        &channel,
+        &base,
+        args.ad_every,
+    )
+    .await?;
     Ok(Demo {
         stitched: stitched_vod(&base),
         base,
@@ -148,6 +138,29 @@ pub async fn start(args: &Args, listener: tokio::net::TcpListener) -> anyhow::Re
         aws_key,
         server,
     })
+}
+
+/// Once serving: the catalog and the schedule read the VODs from /vod, the engine reads
+/// the schedule and the fetcher the engine, over HTTP: fill, load and start. The engine's
+/// master URL and the fetcher.
+async fn start_the_chain(
+    engine: &engine::Service,
+    schedule: &schedule::Service,
+    pullpush: &pullpush::PullPush,
+    channel: &origin::ChannelView,
+    base: &str,
+    ad_every: u32,
+) -> anyhow::Result<(String, pullpush::FetcherInfo)> {
+    fill_demo_schedule(schedule, base, ad_every).await?;
+    engine
+        .engine
+        .reload_channels()
+        .await
+        .context("loading the demo channel")?;
+    engine.engine.spawn_background();
+    let engine_master = format!("{base}/engine/channels/demo/master.m3u8");
+    let fetcher = demo_fetcher(pullpush, channel, &engine_master).await?;
+    Ok((engine_master, fetcher))
 }
 
 /// `/stitch`, the catalog and the schedule on one database (`/catalog` publishes the
@@ -273,13 +286,26 @@ async fn demo_origin(
 
 /// `lineup keys` (the test key server: SPEKE v2, ClearKey licences) at `/keys`, keys
 /// minted from a fixed seed (the demo's keys are no secret).
-fn demo_keys(base: &str, token: Option<&web::Secret>) -> axum::Router {
-    keys::KeyServer::new(keys::KeyServerConfig {
+fn demo_keys(base: &str, token: Option<&web::Secret>) -> web::Service {
+    let keys = keys::KeyServer::new(keys::KeyServerConfig {
         seed: web::Secret::new("lineup demo"),
         public_url: Some(format!("{base}/keys")),
         api_token: token.cloned(),
+    });
+    web::Service::new("keys", keys.router())
+}
+
+/// The pull/push service on its own database.
+async fn demo_pullpush(
+    args: &Args,
+    token: Option<&web::Secret>,
+) -> anyhow::Result<pullpush::PullPush> {
+    Ok(pullpush::PullPush::open(pullpush::Config {
+        db_path: args.pullpush_db.clone(),
+        api_token: token.cloned(),
+        ..Default::default()
     })
-    .router()
+    .await?)
 }
 
 /// Key period of the demo's DRM endpoint: short, so a viewer sees keys rotate.

@@ -441,6 +441,105 @@ time_shift_checks! {
     dvr_time_shift_master_plays_requested_time_in_shaka: "shaka", false;
 }
 
+// ---------------------------------------------------------------- issue 19: a real client
+
+/// Shaka Player's own MediaTailor integration (`initMediaTailor`, `requestMediaTailorStream`)
+/// on a session of the demo: it POSTs the session, plays the manifest URL it gets, polls
+/// the tracking URL and shows lineup's ads as ads: its ad events fire, and the beacons it
+/// POSTs reach the ad server from the browser (the session asked client-side reporting,
+/// so lineup fires none itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shaka_mediatailor_integration_sees_lineups_ads() {
+    require_browser!();
+    let demo = DemoProcess::start().await;
+    demo.wait_for_dvr("dvr", 8.0, Duration::from_secs(60)).await;
+    let browser = Browser::start(800, 600).await.expect("chromium");
+    let init = demo.url("ads/v1/session/demo/demo/dvr/index.m3u8");
+    let page = format!(
+        "{}?player=shaka&mediatailor=1&src={}",
+        demo.url("player.html"),
+        url::form_urlencoded::byte_serialize(init.as_bytes()).collect::<String>()
+    );
+    browser.goto(&page).await.expect("open player page");
+    let s = play_for(&browser, "check.state()", SSAI_PLAY_SECONDS, SLACK).await;
+    assert_smooth("Shaka (MediaTailor) on an SSAI session", &s);
+    // An ad seen from start to its first quartile: poll, the break may come late in the run.
+    let seen = testkit::wait_for(SLACK, "Shaka's ad events", || {
+        let browser = &browser;
+        async move {
+            let s = state(browser, "check.state()").await;
+            (s.ads.get("ad-first-quartile").copied().unwrap_or(0.0) >= 1.0).then_some(s)
+        }
+    })
+    .await;
+    let s = seen.unwrap_or_else(|e| {
+        panic!(
+            "{e}: Shaka raised no ad through a break; demo log:\n{}",
+            demo.log()
+        )
+    });
+    eprintln!("Shaka MediaTailor: {:?}", s.ads);
+    for event in [
+        "ads-loaded",
+        "ad-cue-points-changed",
+        "ad-impression",
+        "ad-started",
+    ] {
+        assert!(
+            s.ads.get(event).copied().unwrap_or(0.0) >= 1.0,
+            "{event}: {s:?}"
+        );
+    }
+    assert!(
+        s.ads.get("cuepoints").copied().unwrap_or(0.0) >= 1.0,
+        "no cue points: {s:?}"
+    );
+    assert!(!s.ads.contains_key("ad-error"), "{s:?}");
+    assert_smooth("Shaka (MediaTailor) through a break", &s);
+
+    // The beacons: the ad server's sessions for this viewer (its ADS URL passes the SSAI
+    // session id as uid) recorded start and firstQuartile from the browser, none from lineup.
+    let manifest = s.manifest.clone().expect("the session's manifest URL");
+    let id = manifest
+        .rsplit_once("aws.sessionId=")
+        .map(|(_, id)| id.split('&').next().unwrap_or(id).to_string())
+        .expect("aws.sessionId in the manifest URL");
+    let sessions: serde_json::Value = reqwest::get(demo.url("adserver/api/v1/sessions"))
+        .await
+        .expect("ad server sessions")
+        .json()
+        .await
+        .expect("sessions JSON");
+    let mut from_browser = Vec::new();
+    for sess in sessions.as_array().expect("a list") {
+        if sess["userId"].as_str() != Some(id.as_str()) {
+            continue;
+        }
+        let sid = sess["sessionId"].as_str().expect("sessionId");
+        let events: serde_json::Value =
+            reqwest::get(demo.url(&format!("adserver/api/v1/sessions/{sid}/events")))
+                .await
+                .expect("events")
+                .json()
+                .await
+                .expect("events JSON");
+        for e in events["events"].as_array().cloned().unwrap_or_default() {
+            let ua = e["userAgent"].as_str().unwrap_or_default().to_string();
+            assert!(
+                ua.contains("Chrome"),
+                "a beacon not from the player (client-side reporting): {e}"
+            );
+            from_browser.push(e["type"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    for kind in ["start", "firstQuartile"] {
+        assert!(
+            from_browser.iter().any(|k| k == kind),
+            "the ad server got no {kind} beacon from the player: {from_browser:?}"
+        );
+    }
+}
+
 /// Plays `playlist` (a path on the demo) on the player check page for `seconds`.
 async fn check_player(demo: &DemoProcess, playlist: &str, player: &str, seconds: f64) -> PlayState {
     let browser = Browser::start(800, 600).await.expect("chromium");

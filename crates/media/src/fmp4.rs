@@ -528,84 +528,96 @@ fn parse_traf(
                     u64::from(r.u32("tfdt")?)
                 });
             }
-            b"trun" => {
-                const W: &str = "trun";
-                let mut r = Reader::new(b, bo);
-                let v = r.u8(W)?;
-                let fb = r.take(3, W)?;
-                let tf = u32::from_be_bytes([0, fb[0], fb[1], fb[2]]);
-                let count = r.u32(W)? as usize;
-                let mut data = next_data;
-                if tf & 0x1 != 0 {
-                    let off = r.u32(W)? as i32;
-                    data = data_base.checked_add_signed(off as isize).ok_or_else(|| {
-                        invalid(
-                            W,
-                            bo,
-                            format!("data_offset {off} before the start of the input"),
-                        )
-                    })?;
-                }
-                let first_flags = if tf & 0x4 != 0 { Some(r.u32(W)?) } else { None };
-                let per = [0x100, 0x200, 0x400, 0x800]
-                    .iter()
-                    .filter(|&&m| tf & m != 0)
-                    .count()
-                    * 4;
-                if per > 0 && count > r.rest().len() / per {
-                    return Err(truncated(W, r.off(), count * per - r.rest().len()));
-                }
-                if per == 0 && count > 1 << 18 {
-                    return Err(invalid(
-                        W,
-                        bo + 4,
-                        format!("sample_count {count} implausible"),
-                    ));
-                }
-                for i in 0..count {
-                    let duration = if tf & 0x100 != 0 {
-                        r.u32(W)?
-                    } else {
-                        def.duration
-                    };
-                    let size = if tf & 0x200 != 0 { r.u32(W)? } else { def.size };
-                    let mut flags = if tf & 0x400 != 0 {
-                        r.u32(W)?
-                    } else {
-                        def.flags
-                    };
-                    if i == 0
-                        && let Some(ff) = first_flags
-                    {
-                        flags = ff;
-                    }
-                    let cts_offset = if tf & 0x800 != 0 {
-                        let c = r.u32(W)?;
-                        if v == 0 {
-                            i64::from(c)
-                        } else {
-                            i64::from(c as i32)
-                        }
-                    } else {
-                        0
-                    };
-                    t.samples.push(Sample {
-                        duration,
-                        size,
-                        flags,
-                        cts_offset,
-                        data_offset: data,
-                    });
-                    data = data
-                        .checked_add(size as usize)
-                        .ok_or_else(|| invalid(W, bo, "sample sizes overflow"))?;
-                }
-                next_data = data;
-            }
+            b"trun" => next_data = parse_trun(b, bo, data_base, next_data, &def, &mut t.samples)?,
             _ => {}
         }
     }
     Ok(t)
+}
+
+/// A `trun` box (body `b` at `bo`): its samples, appended to `samples`, their data from
+/// `next_data` on (or from the run's own data offset past `data_base`); where the next
+/// run's data starts.
+fn parse_trun(
+    b: &[u8],
+    bo: usize,
+    data_base: usize,
+    next_data: usize,
+    def: &Defaults,
+    samples: &mut Vec<Sample>,
+) -> Result<usize> {
+    const W: &str = "trun";
+    let mut r = Reader::new(b, bo);
+    let v = r.u8(W)?;
+    let fb = r.take(3, W)?;
+    let tf = u32::from_be_bytes([0, fb[0], fb[1], fb[2]]);
+    let count = r.u32(W)? as usize;
+    let mut data = next_data;
+    if tf & 0x1 != 0 {
+        let off = r.u32(W)? as i32;
+        data = data_base.checked_add_signed(off as isize).ok_or_else(|| {
+            invalid(
+                W,
+                bo,
+                format!("data_offset {off} before the start of the input"),
+            )
+        })?;
+    }
+    let first_flags = if tf & 0x4 != 0 { Some(r.u32(W)?) } else { None };
+    let per = [0x100, 0x200, 0x400, 0x800]
+        .iter()
+        .filter(|&&m| tf & m != 0)
+        .count()
+        * 4;
+    if per > 0 && count > r.rest().len() / per {
+        return Err(truncated(W, r.off(), count * per - r.rest().len()));
+    }
+    if per == 0 && count > 1 << 18 {
+        return Err(invalid(
+            W,
+            bo + 4,
+            format!("sample_count {count} implausible"),
+        ));
+    }
+    for i in 0..count {
+        let duration = if tf & 0x100 != 0 {
+            r.u32(W)?
+        } else {
+            def.duration
+        };
+        let size = if tf & 0x200 != 0 { r.u32(W)? } else { def.size };
+        let mut flags = if tf & 0x400 != 0 {
+            r.u32(W)?
+        } else {
+            def.flags
+        };
+        if i == 0
+            && let Some(ff) = first_flags
+        {
+            flags = ff;
+        }
+        let cts_offset = if tf & 0x800 != 0 {
+            let c = r.u32(W)?;
+            if v == 0 {
+                i64::from(c)
+            } else {
+                i64::from(c as i32)
+            }
+        } else {
+            0
+        };
+        samples.push(Sample {
+            duration,
+            size,
+            flags,
+            cts_offset,
+            data_offset: data,
+        });
+        data = data
+            .checked_add(size as usize)
+            .ok_or_else(|| invalid(W, bo, "sample sizes overflow"))?;
+    }
+    Ok(data)
 }
 
 // ---------------------------------------------------------------- writing

@@ -98,50 +98,7 @@ impl SpliceInfoSection {
     /// Decodes one complete section (starting at `table_id` 0xFC, ending with
     /// the CRC). Trailing bytes after `section_length` are ignored (TS stuffing).
     pub fn parse(data: &[u8]) -> Result<Self> {
-        let mut r = BitReader::new(data, 0, WHAT);
-        let table_id = r.u8()?;
-        if table_id != 0xFC {
-            return Err(invalid(
-                WHAT,
-                0,
-                format!("table_id {table_id:#04x}, expected 0xfc"),
-            ));
-        }
-        let section_syntax = r.flag()?;
-        let _private = r.flag()?;
-        let _sap = r.bits(2)?;
-        if section_syntax {
-            return Err(invalid(WHAT, 1, "section_syntax_indicator must be 0"));
-        }
-        let section_length = r.bits(12)? as usize;
-        let total = 3 + section_length;
-        if data.len() < total {
-            return Err(truncated(WHAT, data.len(), total - data.len()));
-        }
-        if section_length < 15 {
-            return Err(invalid(
-                WHAT,
-                1,
-                format!("section_length {section_length} too short"),
-            ));
-        }
-        let data = &data[..total];
-        let crc_at = total - 4;
-        let stored = u32::from_be_bytes([
-            data[crc_at],
-            data[crc_at + 1],
-            data[crc_at + 2],
-            data[crc_at + 3],
-        ]);
-        let computed = crc32_mpeg2(&data[..crc_at]);
-        if stored != computed {
-            return Err(Error::Crc {
-                what: WHAT,
-                offset: crc_at,
-                stored,
-                computed,
-            });
-        }
+        let (data, crc_at) = checked_section(data)?;
         let mut r = BitReader::new(&data[..crc_at], 0, WHAT);
         r.skip_bytes(3)?;
         let protocol_version = r.u8()?;
@@ -194,31 +151,7 @@ impl SpliceInfoSection {
         if dl_at + 2 > crc_at {
             return Err(truncated(WHAT, dl_at, dl_at + 2 - crc_at));
         }
-        let descriptor_loop_length = u16::from_be_bytes([data[dl_at], data[dl_at + 1]]);
-        let desc_end = dl_at + 2 + descriptor_loop_length as usize;
-        if desc_end > crc_at {
-            return Err(invalid(
-                WHAT,
-                dl_at,
-                format!("descriptor_loop_length {descriptor_loop_length} runs past the section"),
-            ));
-        }
-        // Walk descriptors to validate their lengths.
-        let mut p = dl_at + 2;
-        while p < desc_end {
-            if p + 2 > desc_end {
-                return Err(invalid(WHAT, p, "descriptor header runs past the loop"));
-            }
-            let len = data[p + 1] as usize;
-            if p + 2 + len > desc_end {
-                return Err(invalid(
-                    WHAT,
-                    p,
-                    format!("descriptor length {len} runs past the loop"),
-                ));
-            }
-            p += 2 + len;
-        }
+        let descriptor_loop_length = check_descriptors(data, dl_at, crc_at)?;
         Ok(SpliceInfoSection {
             pts_adjustment,
             tier,
@@ -246,6 +179,87 @@ impl SpliceInfoSection {
             .map_err(|e| invalid(WHAT, 0, format!("bad base64: {e}")))?;
         Self::parse(&bytes)
     }
+}
+
+/// A section's header and CRC checked: the section (without what follows it) and where
+/// its CRC starts.
+fn checked_section(data: &[u8]) -> Result<(&[u8], usize)> {
+    let mut r = BitReader::new(data, 0, WHAT);
+    let table_id = r.u8()?;
+    if table_id != 0xFC {
+        return Err(invalid(
+            WHAT,
+            0,
+            format!("table_id {table_id:#04x}, expected 0xfc"),
+        ));
+    }
+    let section_syntax = r.flag()?;
+    let _private = r.flag()?;
+    let _sap = r.bits(2)?;
+    if section_syntax {
+        return Err(invalid(WHAT, 1, "section_syntax_indicator must be 0"));
+    }
+    let section_length = r.bits(12)? as usize;
+    let total = 3 + section_length;
+    if data.len() < total {
+        return Err(truncated(WHAT, data.len(), total - data.len()));
+    }
+    if section_length < 15 {
+        return Err(invalid(
+            WHAT,
+            1,
+            format!("section_length {section_length} too short"),
+        ));
+    }
+    let data = &data[..total];
+    let crc_at = total - 4;
+    let stored = u32::from_be_bytes([
+        data[crc_at],
+        data[crc_at + 1],
+        data[crc_at + 2],
+        data[crc_at + 3],
+    ]);
+    let computed = crc32_mpeg2(&data[..crc_at]);
+    if stored != computed {
+        return Err(Error::Crc {
+            what: WHAT,
+            offset: crc_at,
+            stored,
+            computed,
+        });
+    }
+    Ok((data, crc_at))
+}
+
+/// The descriptor loop's length at `dl_at`, every descriptor's length checked to stay in
+/// it (and the loop before the CRC at `crc_at`).
+fn check_descriptors(data: &[u8], dl_at: usize, crc_at: usize) -> Result<u16> {
+    let descriptor_loop_length = u16::from_be_bytes([data[dl_at], data[dl_at + 1]]);
+    let desc_end = dl_at + 2 + descriptor_loop_length as usize;
+    if desc_end > crc_at {
+        return Err(invalid(
+            WHAT,
+            dl_at,
+            format!("descriptor_loop_length {descriptor_loop_length} runs past the section"),
+        ));
+    }
+    // Walk descriptors to validate their lengths.
+    let mut p = dl_at + 2;
+    while p < desc_end {
+        if p + 2 > desc_end {
+            return Err(invalid(WHAT, p, "descriptor header runs past the loop"));
+        }
+        let len = data[p + 1] as usize;
+        if p + 2 + len > desc_end {
+            return Err(invalid(
+                WHAT,
+                p,
+                format!("descriptor length {len} runs past the loop"),
+            ));
+        }
+        p += 2 + len;
+    }
+    Ok(descriptor_loop_length)
 }
 
 /// Parses a command body; returns the command and the bytes it used.

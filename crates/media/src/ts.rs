@@ -426,31 +426,11 @@ pub fn demux(data: &[u8]) -> Result<Demuxed> {
         ));
     }
     let mut d = Demuxed::default();
-    let mut pmt_pid: Option<u16> = None;
-    let mut pat_offset: Option<usize> = None;
+    let mut psi = Psi::default();
     let mut sections: std::collections::HashMap<u16, SectionBuf> = Default::default();
     let mut pes_bufs: std::collections::HashMap<u16, PesBuf> = Default::default();
     let mut last_cc: std::collections::HashMap<u16, u8> = Default::default();
     let mut ts_ref: Option<u64> = None;
-    let mut have_pmt = false;
-
-    let finish = |buf: PesBuf, d: &mut Demuxed, ts_ref: &mut Option<u64>| -> Result<()> {
-        let PesBuf {
-            mut pes,
-            payload_offset,
-        } = buf;
-        let (pts, dts, hlen) = pes_header(&pes.payload, payload_offset)?;
-        let pts = pts.map(|t| unwrap_ts(*ts_ref, t));
-        if ts_ref.is_none() {
-            *ts_ref = pts;
-        }
-        let dts = dts.map(|t| unwrap_ts(*ts_ref, t)).or(pts);
-        pes.pts = pts;
-        pes.dts = dts;
-        pes.payload.drain(..hlen);
-        d.pes.push(pes);
-        Ok(())
-    };
 
     for offset in (0..data.len()).step_by(PACKET_SIZE) {
         let pkt = packet(data, offset)?;
@@ -470,53 +450,17 @@ pub fn demux(data: &[u8]) -> Result<Demuxed> {
         }
         let stream_type = d.streams.iter().find(|s| s.0 == pkt.pid).map(|s| s.1);
         let is_psi =
-            pkt.pid == 0 || Some(pkt.pid) == pmt_pid || stream_type == Some(StreamType::Scte35);
+            pkt.pid == 0 || Some(pkt.pid) == psi.pmt_pid || stream_type == Some(StreamType::Scte35);
         if is_psi {
             for (sec_off, sec) in sections.entry(pkt.pid).or_default().push(&pkt)? {
-                if pkt.pid == 0 && sec[0] == 0x00 {
-                    let body = psi_body(&sec, sec_off, "PAT")?;
-                    if pat_offset.is_none() {
-                        pat_offset = Some(sec_off);
-                    }
-                    for e in body.chunks_exact(4) {
-                        let program = u16::from_be_bytes([e[0], e[1]]);
-                        let pid = u16::from_be_bytes([e[2] & 0x1F, e[3]]);
-                        if program != 0 && pmt_pid.is_none() {
-                            pmt_pid = Some(pid);
-                            d.pmt_pid = pid;
-                        }
-                    }
-                } else if Some(pkt.pid) == pmt_pid && sec[0] == 0x02 {
-                    let body = psi_body(&sec, sec_off, "PMT")?;
-                    if !have_pmt {
-                        have_pmt = true;
-                        if let Some(p) = pat_offset {
-                            d.pat_pmt_range = Some(ByteRange {
-                                offset: p,
-                                len: offset + PACKET_SIZE - p,
-                            });
-                        }
-                        d.streams = parse_pmt(body, sec_off)?;
-                    }
-                } else if sec[0] == 0xFC {
-                    // Offsets of SCTE-35 errors are relative to the section;
-                    // report them relative to the segment.
-                    match SpliceInfoSection::parse(&sec) {
-                        Ok(section) => d.scte35.push(Scte35InTs {
-                            pid: pkt.pid,
-                            byte_offset: sec_off,
-                            section,
-                        }),
-                        Err(e) => d.scte35_errors.push(e.shifted(sec_off)),
-                    }
-                }
+                psi.section(&mut d, pkt.pid, sec_off, &sec, offset)?;
             }
             continue;
         }
         let Some(st) = stream_type else { continue };
         if pkt.pusi {
             if let Some(buf) = pes_bufs.remove(&pkt.pid) {
-                finish(buf, &mut d, &mut ts_ref)?;
+                finish_pes(buf, &mut d, &mut ts_ref)?;
             }
             pes_bufs.insert(
                 pkt.pid,
@@ -540,22 +484,102 @@ pub fn demux(data: &[u8]) -> Result<Demuxed> {
     let mut rest: Vec<PesBuf> = pes_bufs.into_values().collect();
     rest.sort_by_key(|b| b.pes.byte_offset);
     for buf in rest {
-        finish(buf, &mut d, &mut ts_ref)?;
+        finish_pes(buf, &mut d, &mut ts_ref)?;
     }
     d.pes.sort_by_key(|p| p.byte_offset);
-    if pmt_pid.is_none() {
+    if psi.pmt_pid.is_none() {
         return Err(Error::Missing {
             what: WHAT,
             detail: "PAT (no program found)".into(),
         });
     }
-    if !have_pmt {
+    if !psi.have_pmt {
         return Err(Error::Missing {
             what: WHAT,
             detail: "PMT".into(),
         });
     }
     Ok(d)
+}
+
+/// A finished PES packet: its header's timestamps (unwrapped against the first PTS) read,
+/// its payload from the elementary stream on.
+fn finish_pes(buf: PesBuf, d: &mut Demuxed, ts_ref: &mut Option<u64>) -> Result<()> {
+    let PesBuf {
+        mut pes,
+        payload_offset,
+    } = buf;
+    let (pts, dts, hlen) = pes_header(&pes.payload, payload_offset)?;
+    let pts = pts.map(|t| unwrap_ts(*ts_ref, t));
+    if ts_ref.is_none() {
+        *ts_ref = pts;
+    }
+    let dts = dts.map(|t| unwrap_ts(*ts_ref, t)).or(pts);
+    pes.pts = pts;
+    pes.dts = dts;
+    pes.payload.drain(..hlen);
+    d.pes.push(pes);
+    Ok(())
+}
+
+/// What the PSI tables said so far.
+#[derive(Default)]
+struct Psi {
+    pmt_pid: Option<u16>,
+    pat_offset: Option<usize>,
+    have_pmt: bool,
+}
+
+impl Psi {
+    /// One PSI section of `pid` at `sec_off` (in the packet at `offset`): the PAT, the PMT
+    /// or a SCTE-35 section.
+    fn section(
+        &mut self,
+        d: &mut Demuxed,
+        pid: u16,
+        sec_off: usize,
+        sec: &[u8],
+        offset: usize,
+    ) -> Result<()> {
+        if pid == 0 && sec[0] == 0x00 {
+            let body = psi_body(sec, sec_off, "PAT")?;
+            if self.pat_offset.is_none() {
+                self.pat_offset = Some(sec_off);
+            }
+            for e in body.chunks_exact(4) {
+                let program = u16::from_be_bytes([e[0], e[1]]);
+                let pid = u16::from_be_bytes([e[2] & 0x1F, e[3]]);
+                if program != 0 && self.pmt_pid.is_none() {
+                    self.pmt_pid = Some(pid);
+                    d.pmt_pid = pid;
+                }
+            }
+        } else if Some(pid) == self.pmt_pid && sec[0] == 0x02 {
+            let body = psi_body(sec, sec_off, "PMT")?;
+            if !self.have_pmt {
+                self.have_pmt = true;
+                if let Some(p) = self.pat_offset {
+                    d.pat_pmt_range = Some(ByteRange {
+                        offset: p,
+                        len: offset + PACKET_SIZE - p,
+                    });
+                }
+                d.streams = parse_pmt(body, sec_off)?;
+            }
+        } else if sec[0] == 0xFC {
+            // Offsets of SCTE-35 errors are relative to the section;
+            // report them relative to the segment.
+            match SpliceInfoSection::parse(sec) {
+                Ok(section) => d.scte35.push(Scte35InTs {
+                    pid,
+                    byte_offset: sec_off,
+                    section,
+                }),
+                Err(e) => d.scte35_errors.push(e.shifted(sec_off)),
+            }
+        }
+        Ok(())
+    }
 }
 
 fn parse_pmt(body: &[u8], offset: usize) -> Result<Vec<(u16, StreamType)>> {

@@ -68,7 +68,7 @@ pub struct Drm {
 
 impl Drm {
     pub fn of(ep: &EndpointSpec) -> Option<Self> {
-        let cmaf = ep.packaging == crate::model::Packaging::Cmaf;
+        let cmaf = ep.packaging.is_fmp4();
         Some(Self {
             method: DrmMethod::of(&ep.encryption, cmaf)?,
             settings: ep.encryption.drm()?.clone(),

@@ -181,7 +181,7 @@ async fn ingest_inner(
         .map_err(|r| unauthorized(s, r))?;
 
     if method == Method::DELETE {
-        ch.lock().on_delete(n, path);
+        ch.lock().change().on_delete(n, path);
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
 
@@ -214,10 +214,10 @@ async fn ingest_inner(
         })?;
         let ready = match playlist {
             hls::Playlist::Master(m) => {
-                ch.lock().on_master(path, m, now);
+                ch.lock().change().on_master(path, m, now);
                 Vec::new()
             }
-            hls::Playlist::Media(m) => ch.lock().on_media(channel, n, path, &m, now),
+            hls::Playlist::Media(m) => ch.lock().change().on_media(channel, n, path, &m, now),
         };
         s.commit(&ch, ready).await.map_err(err)?;
     } else if SEGMENT_EXTS.contains(&ext.as_str()) {
@@ -228,7 +228,8 @@ async fn ingest_inner(
             )));
         }
         let ready = {
-            let mut data = ch.lock();
+            let mut guard = ch.lock();
+            let data = guard.change();
             data.pending_budget = s.config.pending_bytes;
             data.on_segment(n, path, body, now)
         };

@@ -171,7 +171,7 @@ impl DashSettings {
 
 /// Output encryption, MediaPackage's `EncryptionMethod` as the variant: `"none"`,
 /// `{"aes128": {"key_rotation_seconds": 60}}` (TS), `{"sample_aes": {..}}` (TS: Apple
-/// SAMPLE-AES; CMAF: `cbcs`) or `{"aes_ctr": {..}}` (CMAF: `cenc`).
+/// SAMPLE-AES; CMAF and DASH: `cbcs`) or `{"aes_ctr": {..}}` (CMAF and DASH: `cenc`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Encryption {
@@ -180,9 +180,9 @@ pub enum Encryption {
     /// HLS AES-128 (whole segment, CBC), key rotated every `key_rotation_seconds` of media
     /// wall-clock time.
     Aes128 { key_rotation_seconds: u64 },
-    /// `SAMPLE_AES`: `cbcs` on CMAF endpoints, Apple SAMPLE-AES on TS endpoints.
+    /// `SAMPLE_AES`: `cbcs` on CMAF and DASH endpoints, Apple SAMPLE-AES on TS endpoints.
     SampleAes(DrmSettings),
-    /// `AES_CTR`: `cenc` (CMAF endpoints only).
+    /// `AES_CTR`: `cenc` (CMAF and DASH endpoints only).
     AesCtr(DrmSettings),
 }
 
@@ -472,10 +472,12 @@ impl EndpointSpec {
         if let Some(d) = &self.dash {
             d.validate(field)?;
         }
-        if self.packaging == Packaging::Dash && !matches!(self.encryption, Encryption::None) {
+        if self.packaging == Packaging::Dash && matches!(self.encryption, Encryption::Aes128 { .. })
+        {
             return Err(OriginError::bad(
                 field("encryption"),
-                "dash endpoints are clear for now (DRM in DASH is not offered yet)",
+                "AES-128 is not offered on dash endpoints; use \"sample_aes\" (cbcs) or \
+                 \"aes_ctr\" (cenc)",
             ));
         }
         if self.packaging == Packaging::Cmaf && matches!(self.encryption, Encryption::Aes128 { .. })

@@ -24,7 +24,8 @@ impl Shared {
         spec.validate("")?;
         let ch = self.channel(channel)?;
         {
-            let mut data = ch.lock();
+            let mut guard = ch.lock();
+            let data = guard.change();
             if data.endpoints.iter().any(|e| e.id == spec.id) {
                 return Err(OriginError::Conflict(format!(
                     "endpoint {:?} exists",
@@ -46,7 +47,8 @@ impl Shared {
         spec.validate("")?;
         let ch = self.channel(channel)?;
         {
-            let mut data = ch.lock();
+            let mut guard = ch.lock();
+            let data = guard.change();
             let slot = data
                 .endpoints
                 .iter_mut()
@@ -65,7 +67,8 @@ impl Shared {
     pub(crate) async fn remove_endpoint(&self, channel: &str, endpoint: &str) -> Result<()> {
         let ch = self.channel(channel)?;
         {
-            let mut data = ch.lock();
+            let mut guard = ch.lock();
+            let data = guard.change();
             let before = data.endpoints.len();
             data.endpoints.retain(|e| e.id != endpoint);
             if data.endpoints.len() == before {
@@ -121,7 +124,8 @@ impl Shared {
         edit(&mut spec);
         spec.validate()?;
         {
-            let mut data = ch.lock();
+            let mut guard = ch.lock();
+            let data = guard.change();
             data.description = spec.description;
             data.tags = spec.tags;
         }

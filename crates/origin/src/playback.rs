@@ -708,8 +708,8 @@ async fn media(
     metrics::counter!("origin_shifted_playlists_rendered_total").increment(1);
     let resp = live_response(&pl);
     // Rendered from the data as it is under this lock, so it stays valid until the channel
-    // changes (the snapshot is dropped then). CMAF playlists are not kept: a fragment
-    // remuxed later changes a GAP entry without changing the channel.
+    // changes (every change bumps its version, which retires the snapshot). CMAF playlists
+    // are not kept: a fragment remuxed later changes a GAP entry.
     if let Some(key) = shift_key
         && cmaf.is_none()
     {

@@ -255,7 +255,8 @@ impl Shared {
         }
         let now = self.clock.now();
         let gone = {
-            let mut data = ch.lock();
+            let mut guard = ch.lock();
+            let data = guard.change();
             // Under the data lock, so `apply_index` sees it before replacing the timeline.
             ch.last_ingest_ms
                 .store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
@@ -348,8 +349,9 @@ impl Shared {
             let Ok(result) = result else {
                 continue;
             };
-            let mut data = ch.lock();
-            if let Some(v) = data.variants.get_mut(variant)
+            let mut guard = ch.lock();
+            // A remuxed fragment changes what a CMAF playlist lists (no GAP at its place).
+            if let Some(v) = guard.change().variants.get_mut(variant)
                 && v.segments.contains_key(&seq)
             {
                 v.cmaf.insert(seq, result);
@@ -368,7 +370,7 @@ impl Shared {
             .cloned()
             .collect();
         for ch in chans {
-            let gone = ch.lock().evict(self.clock.now());
+            let gone = ch.lock().change().evict(self.clock.now());
             // Only the replica whose index is stored writes it back; others evict their
             // copy (deleting a segment twice is harmless) and take the writer's next index.
             if !gone.is_empty()

@@ -199,11 +199,12 @@ impl Shared {
             if **ch.users.load() != def.users {
                 ch.users.store(Arc::new(def.users));
             }
-            let mut data = ch.lock();
-            if data.description != def.description
-                || data.endpoints != def.endpoints
-                || data.tags != def.tags
+            let mut guard = ch.lock();
+            if guard.description != def.description
+                || guard.endpoints != def.endpoints
+                || guard.tags != def.tags
             {
+                let data = guard.change();
                 data.description = def.description;
                 data.endpoints = def.endpoints;
                 data.tags = def.tags;
@@ -260,7 +261,7 @@ impl Shared {
                 .ok_or_else(|| format!("page {slug}/{} is gone (the writer moved on)", r.block))?;
             read.push((slug, r, page));
         }
-        let mut data = ch.lock();
+        let mut guard = ch.lock();
         if self.ingesting(ch) {
             return Ok(()); // ingest started here meanwhile: this process is the writer now
         }
@@ -268,9 +269,9 @@ impl Shared {
         for (slug, r, page) in read {
             persist::read_page(&mut st.pages, &slug, r, &page)?;
         }
-        persist::apply_index(head, &mut st.pages, &mut data)?;
+        persist::apply_index(head, &mut st.pages, guard.change())?;
         // What is stored now is this content: no need to write it back.
-        st.version = data.index_version();
+        st.version = guard.index_version();
         Ok(())
     }
 }

@@ -207,3 +207,128 @@ async fn same_bytes_as_cmaf(r: &Running, mpd: &str) {
     }
     assert!(compared >= 40, "{compared}");
 }
+
+/// Issue 20 (DRM in DASH): encrypted `dash` endpoints (`aes_ctr`: cenc, `sample_aes`:
+/// cbcs; keys the origin derives, rotating every 8 s, four segments): every AdaptationSet
+/// signals the scheme with `cenc:default_KID` and the W3C common system with its `pssh`,
+/// a new Period starts at each key rotation (so each Period has one key), the Periods'
+/// init segments carry their key's KID, the fragments are the encrypted ones (not the
+/// clear CMAF bytes), and the MPDs follow clean and pass the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_mpds_signal_each_key_in_its_own_period() {
+    let clock = Arc::new(clock::ScaledClock::new(4.0));
+    let c2 = clock.clone();
+    let r = start(move |c| {
+        origin::Origin::with_parts(c, c2, Arc::new(origin::store::MemoryStore::new()), None)
+    })
+    .await;
+    let view = create(
+        &r,
+        serde_json::json!({"id": "ch", "endpoints": [
+            {"id": "cmaf", "packaging": "cmaf", "manifest_window_seconds": 30},
+            {"id": "cenc", "packaging": "dash", "manifest_window_seconds": 30,
+             "encryption": {"aes_ctr": {"key_rotation_interval_seconds": 8}}},
+            {"id": "cbcs", "packaging": "dash", "manifest_window_seconds": 30,
+             "encryption": {"sample_aes": {"key_rotation_interval_seconds": 8}}}
+        ]}),
+    )
+    .await;
+    // A DASH endpoint refuses AES-128 (400 naming the field).
+    let resp = r
+        .http
+        .post(format!("{}/api/v1/channels/ch/endpoints", r.base))
+        .json(&serde_json::json!({"id": "bad", "packaging": "dash",
+            "encryption": {"aes128": {"key_rotation_seconds": 60}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["field"], "encryption", "{body}");
+
+    let t0 = chrono::DateTime::from_timestamp(
+        (clock::Clock::now(clock.as_ref()) - chrono::Duration::seconds(4)).timestamp(),
+        0,
+    )
+    .unwrap();
+    let mut pusher = FixturePusher::new(&view, t0);
+    pusher.push_master().await;
+    for _ in 0..4 {
+        pusher.step().await;
+    }
+    let mut trackers = [dash::LiveTracker::new(), dash::LiveTracker::new()];
+    let mut problems = Vec::new();
+    let mut texts = [String::new(), String::new()];
+    for _ in 0..24 {
+        pusher.step().await;
+        for ((ep, tracker), text) in ["cenc", "cbcs"].iter().zip(&mut trackers).zip(&mut texts) {
+            let (t, p) = follow_once(&r, &format!("out/ch/{ep}/index.mpd"), tracker).await;
+            problems.extend(p.into_iter().map(|p| format!("{ep}: {p:?}")));
+            *text = t;
+        }
+        tokio::time::sleep(STEP).await;
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    for (ep, text) in ["cenc", "cbcs"].iter().zip(&texts) {
+        schema_check(text).unwrap_or_else(|e| panic!("{ep} MPD invalid: {e}\n{text}"));
+        check_protection(&r, ep, text).await;
+    }
+}
+
+/// The ContentProtection of every Period of `mpd` (endpoint `ep`), and its init segments
+/// and fragments.
+async fn check_protection(r: &Running, ep: &str, mpd: &str) {
+    let scheme = if ep == "cenc" { "cenc" } else { "cbcs" };
+    let snap = dash::check_text(mpd).0.unwrap();
+    let chunks: Vec<&str> = mpd.split("<Period ").skip(1).collect();
+    assert_eq!(chunks.len(), snap.periods.len(), "{mpd}");
+    let mut kids = BTreeSet::new();
+    for (chunk, period) in chunks.iter().zip(&snap.periods) {
+        let sets = chunk.matches("<AdaptationSet ").count();
+        let marker = format!(
+            "schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"{scheme}\" cenc:default_KID=\""
+        );
+        assert_eq!(chunk.matches(&marker).count(), sets, "{ep}: {chunk}");
+        for system in [
+            "schemeIdUri=\"urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b\"",
+            "<cenc:pssh>",
+        ] {
+            assert_eq!(chunk.matches(system).count(), sets, "{ep}: {chunk}");
+        }
+        // One key per Period (video and audio share the derived one).
+        let period_kids: BTreeSet<&str> = chunk.split(&marker).skip(1).map(|s| &s[..36]).collect();
+        assert_eq!(period_kids.len(), 1, "{ep}: {chunk}");
+        let kid = period_kids.into_iter().next().unwrap().to_string();
+        let kid_bytes = hex::decode(kid.replace('-', "")).unwrap();
+        // (A key may span Periods: VOD changes cut them too.)
+        kids.insert(kid.clone());
+        for rep in &period.reps {
+            let init = rep.initialization.as_deref().unwrap();
+            let bytes = testkit::http::get_bytes(&r.http, format!("{}/out/ch/{ep}/{init}", r.base))
+                .await
+                .unwrap_or_else(|| panic!("{ep} {init}"));
+            assert!(
+                bytes.windows(16).any(|w| w == kid_bytes.as_slice()),
+                "{ep}: {init} does not carry the KID {kid}"
+            );
+            let seg = rep.segments.last().unwrap();
+            let path = rep
+                .media
+                .as_deref()
+                .unwrap()
+                .replace("$Number$", &seg.number.to_string());
+            let enc = testkit::http::get_bytes(&r.http, format!("{}/out/ch/{ep}/{path}", r.base))
+                .await
+                .unwrap_or_else(|| panic!("{ep} {path}"));
+            let clear = testkit::http::get_bytes(&r.http, format!("{}/out/ch/cmaf/{path}", r.base))
+                .await
+                .unwrap_or_else(|| panic!("cmaf {path}"));
+            assert!(
+                enc != clear && enc.windows(4).any(|w| w == b"senc"),
+                "{ep}: {path} is not encrypted"
+            );
+        }
+    }
+    // 30 s of window with a key every 8 s: at least three keys, so Periods at rotations.
+    assert!(kids.len() >= 3, "{ep}: {kids:?}\n{mpd}");
+}

@@ -605,10 +605,6 @@ async fn dash_endpoint_through_boto3_answers_mpds_the_dash_checker_passes() {
             json!({"SegmentDurationSeconds": 6}),
             "DashPackage.SegmentDurationSeconds",
         ),
-        (
-            json!({"Encryption": {"SpekeKeyProvider": speke("https://keys.example.com/speke")}}),
-            "DashPackage.Encryption",
-        ),
     ] {
         let body = json!({"ChannelId": "live", "Id": "bad-dash", "DashPackage": package});
         let e = mp.err("create_origin_endpoint", body.clone()).await;

@@ -4,17 +4,21 @@
 //! destination tracks (variants, audio/subtitle/video renditions) with their destination
 //! names; then loop: poll each media playlist when due (on the expected arrival of its next
 //! segment, see [`crate::poll`]), feed it to its
-//! [`TrackModel`], spawn the transfers it returns (bounded by a semaphore of `concurrency`),
-//! and whenever a track's ready prefix grows, trim the window, render and put its playlist,
-//! then persist its [`TrackState`]. The master goes out once every media playlist exists.
-//! Segments that left the window are deleted after a grace period.
+//! [`crate::track::TrackModel`], spawn the transfers it returns (bounded by a semaphore of
+//! `concurrency`), and whenever a track's ready prefix grows, trim the window, render and put
+//! its playlist, then persist its [`TrackState`]. The master goes out once every media
+//! playlist exists. Segments that left the window are deleted after a grace period.
+//!
+//! The decisions (what is due, what to publish, failing or not, ended or not, when to wake)
+//! are the pure [`machine::Machine`]'s, on a clock passed in; [`run`] is the driver that
+//! performs them (HTTP, the output, the store, the transfer tasks, metrics and logs).
 //!
 //! Stopping ([`run`]'s `stop` turning true) is graceful: no more polls, the transfers in
 //! flight finish, the playlists they complete are published and their state persisted,
 //! and the output delivers what it queued ([`Output::flush`]); then the task returns. The
 //! caller bounds how long that may take ([`crate::PullPush::close_within`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,11 +31,12 @@ use url::Url;
 
 use crate::outputs::{Body, Output};
 use crate::store::Store;
-use crate::track::{TrackModel, TrackState, Transfer};
+use crate::track::{TrackState, Transfer};
 
-/// How long a segment that left the window stays at the destination (players holding an
-/// older playlist may still ask for it).
-pub const DELETE_GRACE: Duration = Duration::from_secs(30);
+mod machine;
+
+pub use machine::{DELETE_GRACE, FAILING_AFTER};
+use machine::{Finish, Layout, Machine};
 
 /// What a fetcher was asked to do (the API body after validation, plus id and time).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -114,22 +119,6 @@ pub(crate) struct Shared {
     pub stats: Mutex<FetcherStats>,
 }
 
-struct TrackRt {
-    model: TrackModel,
-    url: Url,
-    next_poll: Instant,
-    /// When a reload last changed the source playlist (for [`crate::poll::next_poll`]).
-    last_change: Option<Instant>,
-    /// The last reload's (media sequence after its last segment, end list): a change of it
-    /// is a playlist change.
-    head: Option<(u64, bool)>,
-    /// When the last successful reload completed, and whether it changed the playlist.
-    last_poll: Option<(Instant, bool)>,
-    written: bool,
-    /// Highest observed bits per second (for a master we synthesise).
-    peak_bps: f64,
-}
-
 pub(crate) struct Ctx {
     pub spec: FetcherSpec,
     pub output: Arc<dyn Output>,
@@ -153,9 +142,6 @@ fn set_error(shared: &Shared, err: Option<String>, failing: bool) {
         };
     }
 }
-
-/// How long a cause must persist before a fetcher shows `failing`.
-const FAILING_AFTER: Duration = Duration::from_secs(4);
 
 /// The message of a panic payload, for `last_error`.
 pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -196,12 +182,7 @@ async fn get_text(client: &reqwest::Client, url: &Url) -> Result<String, String>
     String::from_utf8(body).map_err(|_| format!("GET {url}: the playlist is not UTF-8"))
 }
 
-/// Destination layout derived from the source master.
-struct Layout {
-    master: Option<hls::MasterPlaylist>,
-    tracks: Vec<(String, Url)>,
-}
-
+/// The destination layout of a source master (or single media playlist).
 fn layout(stem: &str, base: &Url, playlist: hls::Playlist) -> Result<Layout, String> {
     match playlist {
         hls::Playlist::Media(_) => Ok(Layout {
@@ -321,379 +302,292 @@ async fn transfer(
 
 type Done = (usize, Transfer, Result<u64, String>);
 
+/// Run a fetcher: open its source, then perform what its [`Machine`] decides (reload,
+/// transfer, publish, report, delete, wait) until it ends or is stopped.
 pub(crate) async fn run(ctx: Ctx, mut stop: watch::Receiver<bool>) {
-    let Ctx {
-        spec,
-        output,
-        shared,
-        store,
-        mut resume,
-        client,
-        clock,
-    } = ctx;
-    let clock_now = || Instant::from_std(clock.instant());
-    let fid = spec.id.clone();
-    let source = match Url::parse(&spec.url) {
-        Ok(u) => u,
-        Err(e) => {
-            set_error(&shared, Some(e.to_string()), true);
-            return;
-        }
+    let Some(layout) = open_source(&ctx, &mut stop).await else {
+        return;
     };
-    let stem = output.stem();
-    // 1. The source master (or single media playlist).
-    let mut attempt = 0;
-    let layout = loop {
-        let res = match get_text(&client, &source).await {
-            Ok(text) => hls::parse(&text)
-                .map_err(|e| format!("{source}: {e}"))
-                .and_then(|p| layout(&stem, &source, p)),
-            Err(e) => Err(e),
-        };
-        match res {
-            Ok(l) => break l,
-            Err(e) => {
-                tracing::warn!(fetcher = %fid, error = %e, "source master failed");
-                metrics::counter!("pullpush_errors_total", "fetcher" => fid.clone(), "kind" => "source").increment(1);
-                set_error(&shared, Some(e), true);
-                tokio::select! {
-                    _ = tokio::time::sleep(crate::backoff(attempt, 500, 10_000)) => {}
-                    _ = stop.changed() => return,
-                }
-                attempt += 1;
-            }
-        }
-    };
-    let window = spec.window();
-    let now = clock_now();
-    let mut tracks: Vec<TrackRt> = layout
-        .tracks
-        .iter()
-        .map(|(name, url)| TrackRt {
-            model: match resume.remove(name) {
-                Some(state) => TrackModel::resume(name.clone(), window, &state),
-                None => TrackModel::new(name.clone(), window),
-            },
-            url: url.clone(),
-            next_poll: now,
-            last_change: None,
-            head: None,
-            last_poll: None,
-            written: false,
-            peak_bps: 0.0,
-        })
-        .collect();
-    let master_path = format!("{stem}.m3u8");
-    let mut master_written = false;
-    let sem = Arc::new(Semaphore::new(spec.concurrency.max(1)));
-    let give_up = Duration::from_secs(window.map(|w| w as u64).unwrap_or(120).max(30));
-    let mut jobs: JoinSet<Done> = JoinSet::new();
-    // Which transfer each task carries, to account for a task that panics.
-    let mut running: HashMap<tokio::task::Id, (usize, Transfer)> = HashMap::new();
-    let mut deletes: VecDeque<(Instant, String)> = VecDeque::new();
-    let mut poll_errors: HashMap<usize, String> = HashMap::new();
-    let mut output_error: Option<String> = None;
-    let mut transfer_error: Option<String> = None;
-    let mut failing_since: Option<Instant> = None;
-    // The latest error of a transfer that is still retrying.
-    let retrying: Arc<Mutex<Option<String>>> = Arc::default();
-    // Asked to stop: finish the transfers in flight, publish, then return.
-    let mut stopping = *stop.borrow();
-
+    let (mut d, mut m) = Driver::new(ctx, layout, *stop.borrow());
     loop {
-        let now = clock_now();
-        // 2. Poll what is due (nothing new once stopping).
-        let due: Vec<usize> = (0..tracks.len())
-            .filter(|&i| !stopping && tracks[i].next_poll <= now && !tracks[i].model.source_ended)
-            .collect();
-        if !due.is_empty() {
-            let fetches = due.iter().map(|&i| {
-                let client = client.clone();
-                let url = tracks[i].url.clone();
-                async move {
-                    let started = Instant::now();
-                    let text = get_text(&client, &url).await?;
-                    metrics::histogram!("pullpush_fetch_seconds", "kind" => "playlist")
-                        .record(started.elapsed().as_secs_f64());
-                    hls::parse_media(&text).map_err(|e| format!("{url}: {e}"))
-                }
-            });
-            let results = futures::future::join_all(fetches).await;
-            let now = clock_now();
-            for (i, res) in due.into_iter().zip(results) {
-                let t = &mut tracks[i];
-                match res {
-                    Ok(pl) => {
-                        poll_errors.remove(&i);
-                        let transfers = t.model.ingest(&pl, &t.url);
-                        let head = (pl.media_sequence + pl.segments.len() as u64, pl.end_list);
-                        let changed = t.head != Some(head) || !transfers.is_empty();
-                        t.head = Some(head);
-                        if changed {
-                            t.last_change = Some(now);
-                        }
-                        let prev = t.last_poll.replace((now, changed));
-                        t.next_poll = crate::poll::next_poll(crate::poll::PollInput {
-                            now,
-                            changed,
-                            last_change: t.last_change,
-                            prev_poll: prev.map(|p| p.0),
-                            prev_changed: prev.is_some_and(|p| p.1),
-                            newest_duration: pl.segments.last().map_or(0.0, |s| s.duration),
-                            target: Duration::from_secs(t.model.target_duration.max(1)),
-                        });
-                        if let Some(seq) = t.model.last_source_seq {
-                            shared
-                                .stats
-                                .lock()
-                                .unwrap()
-                                .last_source_seq
-                                .insert(t.model.name.clone(), seq);
-                        }
-                        for tr in transfers {
-                            let handle = jobs.spawn({
-                                let (client, output, sem, tr, retrying, clock) = (
-                                    client.clone(),
-                                    output.clone(),
-                                    sem.clone(),
-                                    tr.clone(),
-                                    retrying.clone(),
-                                    clock.clone(),
-                                );
-                                async move {
-                                    let r = transfer(
-                                        client,
-                                        output,
-                                        tr.clone(),
-                                        sem,
-                                        give_up,
-                                        retrying,
-                                        clock,
-                                    )
-                                    .await;
-                                    (i, tr, r)
-                                }
-                            });
-                            running.insert(handle.id(), (i, tr));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(fetcher = %fid, error = %e, "source playlist failed");
-                        metrics::counter!("pullpush_errors_total", "fetcher" => fid.clone(), "kind" => "source").increment(1);
-                        let target = Duration::from_secs(t.model.target_duration.max(2));
-                        t.next_poll = now + target / 2;
-                        poll_errors.insert(i, e);
-                    }
-                }
+        d.poll(&mut m).await;
+        d.publish(&mut m).await;
+        d.report(&mut m);
+        if let Some(finish) = m.finish(!d.jobs.is_empty()) {
+            return d.finish(finish).await;
+        }
+        for path in m.due_deletes(d.now()) {
+            if let Err(e) = d.output.delete(&path).await {
+                tracing::debug!(fetcher = %d.fid, path, error = %e, "delete failed");
             }
         }
-
-        // 3. Publish what changed.
-        for t in tracks.iter_mut() {
-            if !t.model.changed() {
-                continue;
-            }
-            for path in t.model.trim() {
-                deletes.push_back((clock_now() + DELETE_GRACE, path));
-            }
-            let Some(rendered) = t.model.render() else {
-                continue;
-            };
-            let path = format!("{}.m3u8", t.model.name);
-            let body = Body::Bytes(rendered.to_bytes().into());
-            match output.put(&path, web::cache::M3U8, body, None).await {
-                Ok(_) => {
-                    t.model.published(&rendered);
-                    t.written = true;
-                    output_error = None;
-                    if let Some(store) = &store {
-                        let state = t.model.state(&rendered);
-                        if let Err(e) = store.save_track(&fid, &t.model.name, &state).await {
-                            tracing::warn!(fetcher = %fid, error = %e, "could not persist track state");
-                        }
-                    }
-                }
-                Err(e) => {
-                    metrics::counter!("pullpush_errors_total", "fetcher" => fid.clone(), "kind" => "output").increment(1);
-                    output_error = Some(e.to_string());
-                }
-            }
-        }
-        if !master_written && tracks.iter().all(|t| t.written) {
-            let master = match &layout.master {
-                Some(m) => m.clone(),
-                None => synth_master(&tracks),
-            };
-            let body = Body::Bytes(master.to_bytes().into());
-            match output.put(&master_path, web::cache::M3U8, body, None).await {
-                Ok(_) => master_written = true,
-                Err(e) => output_error = Some(e.to_string()),
-            }
-        }
-        {
-            // Failing while any part of the chain fails: the source, publishing a playlist,
-            // the output's own delivery, or the last segment transfer.
-            let cause = poll_errors
-                .values()
-                .next()
-                .cloned()
-                .or_else(|| output_error.clone())
-                .or({
-                    // An output's error counts while it still holds undelivered work; once
-                    // its queues drain, the error is history.
-                    let st = output.status();
-                    st.last_error.filter(|_| st.queued > 0)
-                })
-                .or_else(|| transfer_error.clone())
-                .or_else(|| retrying.lock().unwrap().clone());
-            // A cause must persist before the state says `failing`: one slow reload or one
-            // retried PUT under load is not a failing fetcher.
-            let now = clock_now();
-            let since = match &cause {
-                Some(_) => *failing_since.get_or_insert(now),
-                None => {
-                    failing_since = None;
-                    now
-                }
-            };
-            set_error(&shared, cause.clone(), now - since >= FAILING_AFTER);
-            let mut s = shared.stats.lock().unwrap();
-            s.lag_seconds = tracks
-                .iter()
-                .map(|t| t.model.lag_seconds())
-                .fold(0.0, f64::max);
-            metrics::gauge!("pullpush_lag_seconds", "fetcher" => fid.clone()).set(s.lag_seconds);
-        }
-
-        // Stopping, and every transfer in flight has finished and been published: let the
-        // output deliver what it queued, and return (the state of every playlist published
-        // is persisted by now).
-        if stopping && jobs.is_empty() {
-            output.flush().await;
-            tracing::info!(fetcher = %fid, "stopped: transfers in flight finished and published");
-            return;
-        }
-
-        // 4. Ended?
-        if master_written
-            && tracks
-                .iter()
-                .all(|t| t.model.finished() && !t.model.changed())
-            && jobs.is_empty()
-        {
-            shared.stats.lock().unwrap().state = FetcherState::Ended;
-            if let Some(store) = &store {
-                let _ = store.set_state(&fid, FetcherState::Ended).await;
-            }
-            tracing::info!(fetcher = %fid, "source ended; final playlists written");
-            return;
-        }
-
-        // 5. Deletes that are due.
-        let now = clock_now();
-        while deletes.front().is_some_and(|(due, _)| *due <= now) {
-            let (_, path) = deletes.pop_front().expect("checked");
-            if let Err(e) = output.delete(&path).await {
-                tracing::debug!(fetcher = %fid, path, error = %e, "delete failed");
-            }
-        }
-
-        // 6. Wait for the next thing to do.
-        let mut wake = tracks
-            .iter()
-            .filter(|t| !t.model.source_ended)
-            .map(|t| t.next_poll)
-            .min()
-            .unwrap_or(now + Duration::from_secs(1));
-        if let Some((due, _)) = deletes.front() {
-            wake = wake.min(*due);
-        }
-        if !master_written || output_error.is_some() {
-            wake = wake.min(now + Duration::from_millis(500));
-        }
-        if failing_since.is_some() {
-            wake = wake.min(now + Duration::from_secs(1));
-        }
-        if stopping {
-            // No polls are due any more: only the transfers in flight wake us.
-            wake = now + Duration::from_secs(1);
-        }
+        let wake = m.wake(d.now());
         tokio::select! {
-            _ = tokio::time::sleep(wake.saturating_duration_since(clock_now())) => {}
-            Some(done) = jobs.join_next_with_id(), if !jobs.is_empty() => {
-                let mut batch = vec![done];
-                while let Some(more) = jobs.try_join_next_with_id() {
-                    batch.push(more);
-                }
-                for done in batch {
-                    let (i, tr, res) = match done {
-                        Ok((id, done)) => {
-                            running.remove(&id);
-                            done
-                        }
-                        Err(e) => {
-                            // A transfer task that panicked: find its transfer by task id,
-                            // mark it failed (the model retries or skips it) and say so.
-                            let Some((i, tr)) = running.remove(&e.id()) else { continue };
-                            let cause = if e.is_panic() {
-                                panic_message(&e.into_panic())
-                            } else {
-                                "cancelled".to_string()
-                            };
-                            (i, tr, Err(format!("transfer task failed: {cause}")))
-                        }
-                    };
-
-                    let t = &mut tracks[i];
-                    match res {
-                        Ok(n) => {
-                            if tr.segment {
-                                if let Some(d) = t.model.segments.iter().find(|s| s.dest_seq == tr.dest_seq)
-                                    && d.seg.duration > 0.0
-                                {
-                                    t.peak_bps = t.peak_bps.max(n as f64 * 8.0 / d.seg.duration);
-                                }
-                                metrics::counter!("pullpush_segments_total", "fetcher" => fid.clone()).increment(1);
-                            }
-                            metrics::counter!("pullpush_bytes_total", "fetcher" => fid.clone()).increment(n);
-                            let mut s = shared.stats.lock().unwrap();
-                            s.bytes_pushed += n;
-                            if tr.segment {
-                                s.segments_pushed += 1;
-                            }
-                            drop(s);
-                            transfer_error = None;
-                            *retrying.lock().unwrap() = None;
-                            t.model.complete(tr.dest_seq, true);
-                        }
-                        Err(e) => {
-                            tracing::warn!(fetcher = %fid, path = %tr.path, error = %e, "transfer gave up");
-                            metrics::counter!("pullpush_errors_total", "fetcher" => fid.clone(), "kind" => "transfer").increment(1);
-                            transfer_error = Some(e);
-                            t.model.complete(tr.dest_seq, false);
-                        }
-                    }
-                }
+            _ = tokio::time::sleep(wake.saturating_duration_since(d.now())) => {}
+            Some(done) = d.jobs.join_next_with_id(), if !d.jobs.is_empty() => {
+                d.transferred(&mut m, done);
             }
-            changed = stop.changed(), if !stopping => {
+            changed = stop.changed(), if !m.stopping() => {
                 // The sender gone (the fetcher was dropped) stops at once; `true` drains.
                 if changed.is_err() {
                     return;
                 }
-                stopping = *stop.borrow();
+                m.set_stopping(*stop.borrow());
             }
         }
     }
 }
 
-fn synth_master(tracks: &[TrackRt]) -> hls::MasterPlaylist {
-    let mut m = hls::MasterPlaylist::default();
-    for t in tracks {
-        let bw = (t.peak_bps.ceil() as u64).max(1);
-        m.variants.push(hls::VariantStream {
-            uri: format!("{}.m3u8", t.model.name),
-            attrs: hls::AttributeList::new().unquoted("BANDWIDTH", bw),
-        });
+/// The source master (or single media playlist) as a layout, retried while the source is
+/// down (`None`: the source URL is bad, or the fetcher was stopped meanwhile).
+async fn open_source(ctx: &Ctx, stop: &mut watch::Receiver<bool>) -> Option<Layout> {
+    let source = match Url::parse(&ctx.spec.url) {
+        Ok(u) => u,
+        Err(e) => {
+            set_error(&ctx.shared, Some(e.to_string()), true);
+            return None;
+        }
+    };
+    let stem = ctx.output.stem();
+    let mut attempt = 0;
+    loop {
+        let res = match get_text(&ctx.client, &source).await {
+            Ok(text) => hls::parse(&text)
+                .map_err(|e| format!("{source}: {e}"))
+                .and_then(|p| layout(&stem, &source, p)),
+            Err(e) => Err(e),
+        };
+        let e = match res {
+            Ok(l) => return Some(l),
+            Err(e) => e,
+        };
+        let fid = ctx.spec.id.clone();
+        tracing::warn!(fetcher = %fid, error = %e, "source master failed");
+        metrics::counter!("pullpush_errors_total", "fetcher" => fid, "kind" => "source")
+            .increment(1);
+        set_error(&ctx.shared, Some(e), true);
+        tokio::select! {
+            _ = tokio::time::sleep(crate::backoff(attempt, 500, 10_000)) => {}
+            _ = stop.changed() => return None,
+        }
+        attempt += 1;
     }
-    m
+}
+
+/// Reload a source media playlist.
+async fn fetch_media(client: reqwest::Client, url: Url) -> Result<hls::MediaPlaylist, String> {
+    let started = Instant::now();
+    let text = get_text(&client, &url).await?;
+    metrics::histogram!("pullpush_fetch_seconds", "kind" => "playlist")
+        .record(started.elapsed().as_secs_f64());
+    hls::parse_media(&text).map_err(|e| format!("{url}: {e}"))
+}
+
+/// The I/O side of a running fetcher: performs what its [`Machine`] decides.
+struct Driver {
+    fid: String,
+    output: Arc<dyn Output>,
+    shared: Arc<Shared>,
+    store: Option<Store>,
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    sem: Arc<Semaphore>,
+    /// How long a transfer retries before it gives up.
+    give_up: Duration,
+    jobs: JoinSet<Done>,
+    /// Which transfer each task carries, to account for a task that panics.
+    running: HashMap<tokio::task::Id, (usize, Transfer)>,
+    /// The latest error of a transfer that is still retrying.
+    retrying: Arc<Mutex<Option<String>>>,
+}
+
+impl Driver {
+    fn new(ctx: Ctx, layout: Layout, stopping: bool) -> (Self, Machine) {
+        let Ctx {
+            spec,
+            output,
+            shared,
+            store,
+            mut resume,
+            client,
+            clock,
+        } = ctx;
+        let window = spec.window();
+        let now = Instant::from_std(clock.instant());
+        let mut m = Machine::new(layout, window, &mut resume, now);
+        m.set_stopping(stopping);
+        let d = Driver {
+            fid: spec.id.clone(),
+            output,
+            shared,
+            store,
+            client,
+            clock,
+            sem: Arc::new(Semaphore::new(spec.concurrency.max(1))),
+            give_up: Duration::from_secs(window.map(|w| w as u64).unwrap_or(120).max(30)),
+            jobs: JoinSet::new(),
+            running: HashMap::new(),
+            retrying: Arc::default(),
+        };
+        (d, m)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_std(self.clock.instant())
+    }
+
+    /// Reload the playlists that are due (together) and start the transfers they bring.
+    async fn poll(&mut self, m: &mut Machine) {
+        let due = m.due_polls(self.now());
+        if due.is_empty() {
+            return;
+        }
+        let fetches = (due.iter()).map(|(_, url)| fetch_media(self.client.clone(), url.clone()));
+        let results = futures::future::join_all(fetches).await;
+        let now = self.now();
+        for ((i, _), res) in due.into_iter().zip(results) {
+            if let Err(e) = &res {
+                tracing::warn!(fetcher = %self.fid, error = %e, "source playlist failed");
+                metrics::counter!("pullpush_errors_total", "fetcher" => self.fid.clone(), "kind" => "source").increment(1);
+            }
+            let ok = res.is_ok();
+            let transfers = m.polled(i, res, now);
+            let model = &m.tracks()[i].model;
+            if let (true, Some(seq)) = (ok, model.last_source_seq) {
+                let mut stats = self.shared.stats.lock().unwrap();
+                stats.last_source_seq.insert(model.name.clone(), seq);
+            }
+            for tr in transfers {
+                let (client, output, sem) =
+                    (self.client.clone(), self.output.clone(), self.sem.clone());
+                let (retrying, clock) = (self.retrying.clone(), self.clock.clone());
+                let (give_up, job) = (self.give_up, tr.clone());
+                let handle = self.jobs.spawn(async move {
+                    let r = transfer(client, output, job.clone(), sem, give_up, retrying, clock);
+                    (i, job, r.await)
+                });
+                self.running.insert(handle.id(), (i, tr));
+            }
+        }
+    }
+
+    /// Put the playlists whose ready prefix grew (persisting their state), and the master
+    /// once every media playlist exists.
+    async fn publish(&mut self, m: &mut Machine) {
+        for (i, rendered) in m.publishable(self.now()) {
+            let name = m.tracks()[i].model.name.clone();
+            let (path, body) = (format!("{name}.m3u8"), rendered.to_bytes().into());
+            let put = self
+                .output
+                .put(&path, web::cache::M3U8, Body::Bytes(body), None);
+            let res = put.await.map(|_| ()).map_err(|e| e.to_string());
+            if res.is_err() {
+                metrics::counter!("pullpush_errors_total", "fetcher" => self.fid.clone(), "kind" => "output").increment(1);
+            }
+            if m.published(i, &rendered, res)
+                && let Some(store) = &self.store
+            {
+                let state: TrackState = m.tracks()[i].model.state(&rendered);
+                if let Err(e) = store.save_track(&self.fid, &name, &state).await {
+                    tracing::warn!(fetcher = %self.fid, error = %e, "could not persist track state");
+                }
+            }
+        }
+        if let Some(master) = m.master_due() {
+            let body = Body::Bytes(master.to_bytes().into());
+            let path = format!("{}.m3u8", self.output.stem());
+            let put = self.output.put(&path, web::cache::M3U8, body, None).await;
+            m.master_put(put.map(|_| ()).map_err(|e| e.to_string()));
+        }
+    }
+
+    /// The fetcher's state, last error and lag, as its machine sees the chain now.
+    fn report(&mut self, m: &mut Machine) {
+        // An output's error counts while it still holds undelivered work; once its queues
+        // drain, the error is history.
+        let st = self.output.status();
+        let output = st.last_error.filter(|_| st.queued > 0);
+        let retrying = self.retrying.lock().unwrap().clone();
+        let h = m.health(self.now(), output, retrying);
+        set_error(&self.shared, h.cause, h.failing);
+        self.shared.stats.lock().unwrap().lag_seconds = h.lag_seconds;
+        metrics::gauge!("pullpush_lag_seconds", "fetcher" => self.fid.clone()).set(h.lag_seconds);
+    }
+
+    async fn finish(&self, finish: Finish) {
+        let fid = &self.fid;
+        match finish {
+            // The output delivers what it queued (the state of every playlist published is
+            // persisted by now).
+            Finish::Stopped => {
+                self.output.flush().await;
+                tracing::info!(fetcher = %fid, "stopped: transfers in flight finished and published");
+            }
+            Finish::Ended => {
+                self.shared.stats.lock().unwrap().state = FetcherState::Ended;
+                if let Some(store) = &self.store {
+                    let _ = store.set_state(fid, FetcherState::Ended).await;
+                }
+                tracing::info!(fetcher = %fid, "source ended; final playlists written");
+            }
+        }
+    }
+
+    /// `first` and every other transfer that finished meanwhile, reported to the machine.
+    fn transferred(
+        &mut self,
+        m: &mut Machine,
+        first: Result<(tokio::task::Id, Done), tokio::task::JoinError>,
+    ) {
+        let mut batch = vec![first];
+        while let Some(more) = self.jobs.try_join_next_with_id() {
+            batch.push(more);
+        }
+        for done in batch {
+            let (i, tr, res) = match done {
+                Ok((id, done)) => {
+                    self.running.remove(&id);
+                    done
+                }
+                Err(e) => {
+                    // A transfer task that panicked: find its transfer by task id, mark it
+                    // failed (the model retries or skips it) and say so.
+                    let Some((i, tr)) = self.running.remove(&e.id()) else {
+                        continue;
+                    };
+                    let cause = if e.is_panic() {
+                        panic_message(&e.into_panic())
+                    } else {
+                        "cancelled".to_string()
+                    };
+                    (i, tr, Err(format!("transfer task failed: {cause}")))
+                }
+            };
+            self.count(&tr, &res);
+            m.transferred(i, &tr, res);
+        }
+    }
+
+    fn count(&self, tr: &Transfer, res: &Result<u64, String>) {
+        let fid = self.fid.clone();
+        match res {
+            Ok(n) => {
+                if tr.segment {
+                    metrics::counter!("pullpush_segments_total", "fetcher" => fid.clone())
+                        .increment(1);
+                }
+                metrics::counter!("pullpush_bytes_total", "fetcher" => fid).increment(*n);
+                let mut s = self.shared.stats.lock().unwrap();
+                s.bytes_pushed += n;
+                s.segments_pushed += u64::from(tr.segment);
+                drop(s);
+                *self.retrying.lock().unwrap() = None;
+            }
+            Err(e) => {
+                tracing::warn!(fetcher = %fid, path = %tr.path, error = %e, "transfer gave up");
+                metrics::counter!("pullpush_errors_total", "fetcher" => fid, "kind" => "transfer")
+                    .increment(1);
+            }
+        }
+    }
 }

@@ -222,43 +222,7 @@ impl TrackModel {
         }
         let src_last = src.sequence_of(n - 1);
         // Where do new segments start in `src`?
-        let start_index = match self.last_source_seq {
-            None => 0,
-            Some(last) => {
-                let idx_of_last = last.checked_sub(src.media_sequence).map(|d| d as usize);
-                match idx_of_last {
-                    Some(i) if i < n => {
-                        let same = self
-                            .last_source_uri
-                            .as_deref()
-                            .is_none_or(|u| u == src.segments[i].uri);
-                        if same {
-                            i + 1
-                        } else {
-                            // Same numbers, other content: the source restarted.
-                            self.pending_discontinuity = true;
-                            0
-                        }
-                    }
-                    Some(_) => {
-                        // The source jumped past our last segment (we missed some).
-                        self.pending_discontinuity = true;
-                        0
-                    }
-                    None => {
-                        if src_last < last {
-                            // The media sequence went back: the source restarted.
-                            self.pending_discontinuity = true;
-                            0
-                        } else {
-                            // `last` is before the window's start: overlap lost.
-                            self.pending_discontinuity = true;
-                            0
-                        }
-                    }
-                }
-            }
-        };
+        let start_index = self.new_from(src, src_last);
         for i in start_index..n {
             let s = &src.segments[i];
             let Ok(url) = hls::uri::resolve(base, &s.uri) else {
@@ -270,67 +234,8 @@ impl TrackModel {
             seg.discontinuity |= std::mem::take(&mut self.pending_discontinuity);
             let mut pending = 1;
             // Init section.
-            seg.map = match src.effective_map(i).and_then(|m| m.uri().map(|u| (m, u))) {
-                Some((m, uri)) => match hls::uri::resolve(base, uri) {
-                    Ok(map_url) => {
-                        let range = m.byte_range().map(|r| (r.offset.unwrap_or(0), r.length));
-                        let key = format!("{map_url}#{range:?}");
-                        let name = match self.maps.get(&key) {
-                            Some(n) => n.clone(),
-                            None => {
-                                let ext = extension_of(&map_url, "mp4");
-                                let name = if self.maps.is_empty() && self.current_map.is_none() {
-                                    format!("{}_init.{ext}", self.name)
-                                } else {
-                                    format!("{}_init_{dest_seq}.{ext}", self.name)
-                                };
-                                self.maps.insert(key, name.clone());
-                                transfers.push(Transfer {
-                                    path: name.clone(),
-                                    source: map_url,
-                                    range,
-                                    dest_seq,
-                                    segment: false,
-                                });
-                                pending += 1;
-                                name
-                            }
-                        };
-                        self.current_map = Some(name.clone());
-                        Some(Map::new(name, None))
-                    }
-                    Err(_) => None,
-                },
-                None => None,
-            };
-            // Keys: copy AES-128 key files; keep other key URIs (skd://, data:) as they are.
-            let mut keys = Vec::new();
-            for k in src.effective_keys(i) {
-                let mut k = k.clone();
-                if let Some(uri) = k.uri().map(str::to_string)
-                    && let Ok(key_url) = hls::uri::resolve(base, &uri)
-                    && matches!(key_url.scheme(), "http" | "https")
-                {
-                    let name = match self.keys.get(key_url.as_str()) {
-                        Some(n) => n.clone(),
-                        None => {
-                            let name = format!("{}_{dest_seq}.key", self.name);
-                            self.keys.insert(key_url.to_string(), name.clone());
-                            transfers.push(Transfer {
-                                path: name.clone(),
-                                source: key_url,
-                                range: None,
-                                dest_seq,
-                                segment: false,
-                            });
-                            pending += 1;
-                            name
-                        }
-                    };
-                    k.attrs.set_quoted("URI", name);
-                }
-                keys.push(k);
-            }
+            seg.map = self.dest_map(src, i, base, dest_seq, &mut transfers, &mut pending);
+            let keys = self.dest_keys(src, i, base, dest_seq, &mut transfers, &mut pending);
             self.current_keys = keys.clone();
             seg.keys = keys;
             // Byte ranges become whole objects at the destination.
@@ -366,6 +271,136 @@ impl TrackModel {
         self.source_ended = src.end_list;
         self.trailing = src.trailing.as_deref().cloned();
         transfers
+    }
+
+    /// Where the new segments of `src` start (at 0, after a discontinuity, when the
+    /// source restarted, jumped past what we took, or lost the overlap).
+    fn new_from(&mut self, src: &MediaPlaylist, src_last: u64) -> usize {
+        let n = src.segments.len();
+        match self.last_source_seq {
+            None => 0,
+            Some(last) => {
+                let idx_of_last = last.checked_sub(src.media_sequence).map(|d| d as usize);
+                match idx_of_last {
+                    Some(i) if i < n => {
+                        let same = self
+                            .last_source_uri
+                            .as_deref()
+                            .is_none_or(|u| u == src.segments[i].uri);
+                        if same {
+                            i + 1
+                        } else {
+                            // Same numbers, other content: the source restarted.
+                            self.pending_discontinuity = true;
+                            0
+                        }
+                    }
+                    Some(_) => {
+                        // The source jumped past our last segment (we missed some).
+                        self.pending_discontinuity = true;
+                        0
+                    }
+                    None => {
+                        if src_last < last {
+                            // The media sequence went back: the source restarted.
+                            self.pending_discontinuity = true;
+                            0
+                        } else {
+                            // `last` is before the window's start: overlap lost.
+                            self.pending_discontinuity = true;
+                            0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The destination init section of segment `i` (a transfer the first time it is seen).
+    fn dest_map(
+        &mut self,
+        src: &MediaPlaylist,
+        i: usize,
+        base: &Url,
+        dest_seq: u64,
+        transfers: &mut Vec<Transfer>,
+        pending: &mut u32,
+    ) -> Option<Map> {
+        match src.effective_map(i).and_then(|m| m.uri().map(|u| (m, u))) {
+            Some((m, uri)) => match hls::uri::resolve(base, uri) {
+                Ok(map_url) => {
+                    let range = m.byte_range().map(|r| (r.offset.unwrap_or(0), r.length));
+                    let key = format!("{map_url}#{range:?}");
+                    let name = match self.maps.get(&key) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let ext = extension_of(&map_url, "mp4");
+                            let name = if self.maps.is_empty() && self.current_map.is_none() {
+                                format!("{}_init.{ext}", self.name)
+                            } else {
+                                format!("{}_init_{dest_seq}.{ext}", self.name)
+                            };
+                            self.maps.insert(key, name.clone());
+                            transfers.push(Transfer {
+                                path: name.clone(),
+                                source: map_url,
+                                range,
+                                dest_seq,
+                                segment: false,
+                            });
+                            *pending += 1;
+                            name
+                        }
+                    };
+                    self.current_map = Some(name.clone());
+                    Some(Map::new(name, None))
+                }
+                Err(_) => None,
+            },
+            None => None,
+        }
+    }
+
+    /// The destination keys of segment `i`: AES-128 key files are copied (a transfer the
+    /// first time each is seen); other key URIs (skd://, data:) are kept as they are.
+    fn dest_keys(
+        &mut self,
+        src: &MediaPlaylist,
+        i: usize,
+        base: &Url,
+        dest_seq: u64,
+        transfers: &mut Vec<Transfer>,
+        pending: &mut u32,
+    ) -> Vec<Key> {
+        // Keys: copy AES-128 key files; keep other key URIs (skd://, data:) as they are.
+        let mut keys = Vec::new();
+        for k in src.effective_keys(i) {
+            let mut k = k.clone();
+            if let Some(uri) = k.uri().map(str::to_string)
+                && let Ok(key_url) = hls::uri::resolve(base, &uri)
+                && matches!(key_url.scheme(), "http" | "https")
+            {
+                let name = match self.keys.get(key_url.as_str()) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let name = format!("{}_{dest_seq}.key", self.name);
+                        self.keys.insert(key_url.to_string(), name.clone());
+                        transfers.push(Transfer {
+                            path: name.clone(),
+                            source: key_url,
+                            range: None,
+                            dest_seq,
+                            segment: false,
+                        });
+                        *pending += 1;
+                        name
+                    }
+                };
+                k.attrs.set_quoted("URI", name);
+            }
+            keys.push(k);
+        }
+        keys
     }
 
     /// A transfer for `dest_seq` finished (`ok`) or failed for good.

@@ -23,7 +23,8 @@ async fn copy_fixture(rel: &str) -> (tempfile::TempDir, hls::MasterPlaylist) {
     let pp = service(":memory:");
     let info = pp
         .start_fetcher(NewFetcher {
-            name: rel.into(),
+            // A fetcher name is an id (no `/`): `ts-vod1` for `ts/vod1`.
+            name: rel.replace('/', "-"),
             url: server.url("master.m3u8"),
             output: "dir".into(),
             payload: json!({"path": out.path()}),

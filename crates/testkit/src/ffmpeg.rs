@@ -80,69 +80,7 @@ impl FfmpegLive {
             std::fs::write(&srt, srt_cues(3600))?;
             cmd.arg("-re").arg("-i").arg(&srt);
         }
-        if opts.demuxed_audio || opts.subtitles {
-            // Video renditions (+ the subtitle riding with rendition 0), then the audio.
-            let n_video = if opts.two_renditions { 2 } else { 1 };
-            if opts.two_renditions {
-                cmd.args([
-                    "-filter_complex",
-                    "[0:v]split=2[v0][v1s];[v1s]scale=320:180[v1]",
-                ])
-                .args(["-map", "[v0]", "-map", "[v1]"])
-                .args(["-b:v:0", "400k", "-b:v:1", "150k"]);
-            } else {
-                cmd.args(["-map", "0:v", "-b:v", "400k"]);
-            }
-            cmd.args(["-map", "1:a"]);
-            let mut map = Vec::new();
-            for v in 0..n_video {
-                let mut entry = format!("v:{v}");
-                if opts.demuxed_audio {
-                    entry.push_str(",agroup:aud");
-                } else {
-                    entry.push_str(&format!(",a:{v}"));
-                }
-                if opts.subtitles && v == 0 {
-                    entry.push_str(",s:0,sgroup:subs");
-                }
-                map.push(entry);
-            }
-            if opts.demuxed_audio {
-                map.push("a:0,agroup:aud".into());
-            } else if opts.two_renditions {
-                // Muxed audio in both renditions: a second copy of the audio.
-                cmd.args(["-map", "1:a"]);
-            }
-            if opts.subtitles {
-                cmd.args(["-map", "2:s", "-c:s", "webvtt"]);
-            }
-            cmd.args(["-var_stream_map", &map.join(" ")]);
-        } else if opts.two_renditions {
-            cmd.args([
-                "-filter_complex",
-                "[0:v]split=2[v0][v1s];[v1s]scale=320:180[v1]",
-            ])
-            .args(["-map", "[v0]", "-map", "1:a", "-map", "[v1]", "-map", "1:a"])
-            .args([
-                "-b:v:0",
-                "400k",
-                "-b:v:1",
-                "150k",
-                "-var_stream_map",
-                "v:0,a:0 v:1,a:1",
-            ]);
-        } else {
-            cmd.args([
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-b:v",
-                "400k",
-                "-var_stream_map",
-                "v:0,a:0",
-            ]);
-        }
+        map_streams(&mut cmd, &opts);
         cmd.args([
             "-c:v",
             "libx264",
@@ -271,6 +209,74 @@ impl FfmpegLive {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// The inputs mapped to the HLS variant streams: one or two video renditions, the audio
+/// muxed into them or as its own group, and the subtitles riding with rendition 0.
+fn map_streams(cmd: &mut Command, opts: &LiveOptions) {
+    if opts.demuxed_audio || opts.subtitles {
+        // Video renditions (+ the subtitle riding with rendition 0), then the audio.
+        let n_video = if opts.two_renditions { 2 } else { 1 };
+        if opts.two_renditions {
+            cmd.args([
+                "-filter_complex",
+                "[0:v]split=2[v0][v1s];[v1s]scale=320:180[v1]",
+            ])
+            .args(["-map", "[v0]", "-map", "[v1]"])
+            .args(["-b:v:0", "400k", "-b:v:1", "150k"]);
+        } else {
+            cmd.args(["-map", "0:v", "-b:v", "400k"]);
+        }
+        cmd.args(["-map", "1:a"]);
+        let mut map = Vec::new();
+        for v in 0..n_video {
+            let mut entry = format!("v:{v}");
+            if opts.demuxed_audio {
+                entry.push_str(",agroup:aud");
+            } else {
+                entry.push_str(&format!(",a:{v}"));
+            }
+            if opts.subtitles && v == 0 {
+                entry.push_str(",s:0,sgroup:subs");
+            }
+            map.push(entry);
+        }
+        if opts.demuxed_audio {
+            map.push("a:0,agroup:aud".into());
+        } else if opts.two_renditions {
+            // Muxed audio in both renditions: a second copy of the audio.
+            cmd.args(["-map", "1:a"]);
+        }
+        if opts.subtitles {
+            cmd.args(["-map", "2:s", "-c:s", "webvtt"]);
+        }
+        cmd.args(["-var_stream_map", &map.join(" ")]);
+    } else if opts.two_renditions {
+        cmd.args([
+            "-filter_complex",
+            "[0:v]split=2[v0][v1s];[v1s]scale=320:180[v1]",
+        ])
+        .args(["-map", "[v0]", "-map", "1:a", "-map", "[v1]", "-map", "1:a"])
+        .args([
+            "-b:v:0",
+            "400k",
+            "-b:v:1",
+            "150k",
+            "-var_stream_map",
+            "v:0,a:0 v:1,a:1",
+        ]);
+    } else {
+        cmd.args([
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-b:v",
+            "400k",
+            "-var_stream_map",
+            "v:0,a:0",
+        ]);
     }
 }
 

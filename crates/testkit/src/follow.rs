@@ -184,44 +184,14 @@ impl PlaylistFollower {
                             continue;
                         };
                         let now = t0.elapsed().as_millis() as u64;
-                        let (parsed, problems) = check_text(&text);
-                        let mut s = st.lock().unwrap();
-                        if s.down {
+                        let Some(parsed) = media_reload(&st, &keys, path, &text, now) else {
                             // Declared down while this read was in flight: don't feed it.
                             break;
-                        }
-                        let pending = s.outage_pending;
-                        let track = s.tracks.entry(path.clone()).or_insert_with(|| Track {
-                            outage_pending: pending,
-                            ..Track::default()
-                        });
-                        // The first text of a playlist is its baseline, not a change.
-                        if track.last_text.as_deref() != Some(text.as_str()) {
-                            if track.last_text.is_some() {
-                                track.outage_pending = false;
-                            }
-                            track.last_text = Some(text.clone());
-                        }
-                        let stale_ok = track.outage_pending;
-                        if !stale_ok {
-                            s.outage_pending = false;
-                        }
-                        for p in problems {
-                            s.record(path, now, p, false);
-                        }
-                        if let Some(hls::Playlist::Media(m)) = parsed {
+                        };
+                        if let Some(m) = parsed {
                             if let Some(t) = m.target_duration {
                                 interval = interval.min(Duration::from_millis(t.max(1) * 500));
                             }
-                            let live = s.tracks.get_mut(path).unwrap().tracker.observe(&m, now);
-                            for p in live {
-                                s.record(path, now, p, stale_ok);
-                            }
-                            let differs = keys.lock().unwrap().observe(path, &m);
-                            for p in differs {
-                                s.record(path, now, p, false);
-                            }
-                            *s.report.reloads.entry(path.clone()).or_default() += 1;
                             if let Some(uri) = uri_of.get(path) {
                                 round.push((uri.clone(), m));
                             }
@@ -285,6 +255,56 @@ impl PlaylistFollower {
         self.task.abort();
         self.report()
     }
+}
+
+/// One reload of media playlist `path` (`text` at `now`): its problems, its live rules
+/// (`playlist-stale` tolerated while an outage declared before it is pending) and the keys
+/// shared across followers, recorded; `None`: declared down while the read was in flight
+/// (nothing is fed); else the playlist, if it parsed as a media playlist.
+fn media_reload(
+    st: &Mutex<FollowState>,
+    keys: &Mutex<hls::validate::SegmentKeys>,
+    path: &str,
+    text: &str,
+    now: u64,
+) -> Option<Option<hls::MediaPlaylist>> {
+    let (parsed, problems) = check_text(text);
+    let mut s = st.lock().unwrap();
+    if s.down {
+        return None;
+    }
+    let pending = s.outage_pending;
+    let track = s.tracks.entry(path.to_string()).or_insert_with(|| Track {
+        outage_pending: pending,
+        ..Track::default()
+    });
+    // The first text of a playlist is its baseline, not a change.
+    if track.last_text.as_deref() != Some(text) {
+        if track.last_text.is_some() {
+            track.outage_pending = false;
+        }
+        track.last_text = Some(text.to_string());
+    }
+    let stale_ok = track.outage_pending;
+    if !stale_ok {
+        s.outage_pending = false;
+    }
+    for p in problems {
+        s.record(path, now, p, false);
+    }
+    let Some(hls::Playlist::Media(m)) = parsed else {
+        return Some(None);
+    };
+    let live = s.tracks.get_mut(path).unwrap().tracker.observe(&m, now);
+    for p in live {
+        s.record(path, now, p, stale_ok);
+    }
+    let differs = keys.lock().unwrap().observe(path, &m);
+    for p in differs {
+        s.record(path, now, p, false);
+    }
+    *s.report.reloads.entry(path.to_string()).or_default() += 1;
+    Some(Some(m))
 }
 
 impl Drop for PlaylistFollower {

@@ -129,7 +129,12 @@ impl AdServer {
                 "/api/v1/sessions/{id}",
                 get(session_handler).delete(delete_handler),
             )
-            .route("/api/v1/sessions/{id}/tracking", get(tracking_handler))
+            // Beacons come as GET pixels from servers and as POSTs from players (Shaka Player's
+            // MediaTailor ad manager POSTs every beacon URL).
+            .route(
+                "/api/v1/sessions/{id}/tracking",
+                get(tracking_handler).post(tracking_handler),
+            )
             .route("/api/v1/sessions/{id}/events", get(events_handler))
             .route("/api/v1/sessions/{id}/vast", get(session_vast_handler))
             .route("/api/v1/catalog", get(catalog_handler))

@@ -200,7 +200,9 @@ async fn start_session(
             Err(e) => return e.into_response(),
         }
     };
-    let reporting = match req.reporting_mode.as_deref() {
+    // MediaTailor's documents write the mode both ways (`SERVER`, `client`).
+    let mode = req.reporting_mode.as_deref().map(str::to_ascii_uppercase);
+    let reporting = match mode.as_deref() {
         None | Some("SERVER") => Reporting::Server,
         Some("CLIENT") => Reporting::Client,
         Some(other) => {

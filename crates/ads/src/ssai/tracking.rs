@@ -122,37 +122,99 @@ pub fn beacon_urls(d: &Decision, ad: u16, event: u8) -> Vec<String> {
     })
 }
 
-/// `{avails:[...]}`.
+/// `{avails:[...]}`: MediaTailor's client-side tracking document, every field its
+/// players read present (an absent `nonLinearAdsList` or `adBreakTrackingEvents` makes
+/// Shaka Player's MediaTailor ad manager drop the whole answer), `null` or empty where
+/// lineup has nothing to say (no overlays, no companions, no verifications).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackingDoc {
     pub avails: Vec<TrackingAvail>,
+    /// Always empty: lineup inserts no overlay (non-linear) avails.
+    pub non_linear_avails: Vec<serde_json::Value>,
+    /// Always `null`: the whole document is one page.
+    pub next_token: Option<String>,
+    /// Always `null` (HLS sessions).
+    pub dash_availability_start_time: Option<String>,
+    /// Always `null`: times are seconds from the session's first segment.
+    pub hls_anchor_media_sequence_number: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackingAvail {
     pub avail_id: String,
+    /// ISO 8601 (`PT30S`).
+    pub duration: String,
     pub duration_in_seconds: f64,
+    /// ISO 8601, from the session's first segment.
+    pub start_time: String,
     pub start_time_in_seconds: f64,
     pub ads: Vec<TrackingAd>,
+    /// Break-level events (`breakStart`/`breakEnd`): VAST gives none, so empty.
+    pub ad_break_tracking_events: Vec<TrackingEvent>,
+    /// Always empty: no overlays.
+    pub non_linear_ads_list: Vec<serde_json::Value>,
+    pub ad_marker_duration: Option<String>,
+    pub avail_program_date_time: Option<String>,
+    pub meta: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackingAd {
     pub ad_id: String,
+    /// The creative lineup plays (conditioned or HLS), `creativeId` in MediaTailor's terms.
+    pub creative_id: String,
+    /// Position in the break, from 1.
+    pub creative_sequence: String,
+    pub ad_system: String,
+    pub ad_title: String,
+    pub ad_parameters: String,
+    pub vast_ad_id: String,
+    pub duration: String,
     pub duration_in_seconds: f64,
+    pub start_time: String,
     pub start_time_in_seconds: f64,
     pub tracking_events: Vec<TrackingEvent>,
+    pub ad_program_date_time: Option<String>,
+    pub skip_offset: Option<String>,
+    pub ad_verifications: Vec<serde_json::Value>,
+    pub companion_ads: Vec<serde_json::Value>,
+    pub extensions: Vec<serde_json::Value>,
+    pub media_files: TrackingMediaFiles,
+}
+
+/// `mediaFiles`: empty, as MediaTailor answers for ads it stitched itself.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackingMediaFiles {
+    pub media_files_list: Vec<serde_json::Value>,
+    pub mezzanine: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackingEvent {
+    pub event_id: String,
     pub event_type: String,
     pub beacon_urls: Vec<String>,
+    pub duration: String,
+    pub duration_in_seconds: f64,
+    pub start_time: String,
     pub start_time_in_seconds: f64,
+    pub event_program_date_time: Option<String>,
+}
+
+/// Seconds as an ISO 8601 duration, millisecond precision: `PT30S`, `PT7.5S`.
+pub fn iso_seconds(secs: f64) -> String {
+    let ms = (secs.max(0.0) * 1000.0).round() as u64;
+    if ms.is_multiple_of(1000) {
+        format!("PT{}S", ms / 1000)
+    } else {
+        let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+        format!("PT{}S", s.trim_end_matches('0'))
+    }
 }
 
 /// The tracking document of a session: every avail it still keeps.
@@ -165,36 +227,89 @@ pub fn tracking_doc(timeline: &Timeline, decisions: &BTreeMap<u64, Decision>) ->
         let ads = d
             .ads
             .iter()
-            .map(|ad| {
-                let start = b.start_time + ad.offset;
-                let tracking_events = EVENTS
-                    .iter()
-                    .map(|(event, frac)| TrackingEvent {
-                        event_type: event.to_string(),
-                        beacon_urls: ad
-                            .vast
-                            .beacons
-                            .iter()
-                            .filter(|(e, _)| e == event)
-                            .map(|(_, u)| u.clone())
-                            .collect(),
-                        start_time_in_seconds: start + ad.duration * frac,
-                    })
-                    .collect();
-                TrackingAd {
-                    ad_id: ad.vast.ad_id.clone(),
-                    duration_in_seconds: ad.duration,
-                    start_time_in_seconds: start,
-                    tracking_events,
-                }
-            })
+            .enumerate()
+            .map(|(i, ad)| tracking_ad(d, i, ad, b.start_time + ad.offset))
             .collect();
         avails.push(TrackingAvail {
             avail_id: d.avail_id.clone(),
+            duration: iso_seconds(d.duration),
             duration_in_seconds: d.duration,
+            start_time: iso_seconds(b.start_time),
             start_time_in_seconds: b.start_time,
             ads,
+            ad_break_tracking_events: Vec::new(),
+            non_linear_ads_list: Vec::new(),
+            ad_marker_duration: None,
+            avail_program_date_time: None,
+            meta: None,
         });
     }
-    TrackingDoc { avails }
+    TrackingDoc {
+        avails,
+        non_linear_avails: Vec::new(),
+        next_token: None,
+        dash_availability_start_time: None,
+        hls_anchor_media_sequence_number: None,
+    }
+}
+
+/// Ad `i` of `d`, starting `start` seconds into the session.
+fn tracking_ad(d: &Decision, i: usize, ad: &super::policy::DecidedAd, start: f64) -> TrackingAd {
+    let tracking_events = EVENTS
+        .iter()
+        .enumerate()
+        .map(|(n, (event, frac))| {
+            let at = start + ad.duration * frac;
+            TrackingEvent {
+                event_id: format!("{}-{i}-{n}", d.avail_id),
+                event_type: event.to_string(),
+                beacon_urls: ad
+                    .vast
+                    .beacons
+                    .iter()
+                    .filter(|(e, _)| e == event)
+                    .map(|(_, u)| u.clone())
+                    .collect(),
+                duration: iso_seconds(ad.duration),
+                duration_in_seconds: ad.duration,
+                start_time: iso_seconds(at),
+                start_time_in_seconds: at,
+                event_program_date_time: None,
+            }
+        })
+        .collect();
+    TrackingAd {
+        ad_id: ad.vast.ad_id.clone(),
+        creative_id: ad.creative.clone(),
+        creative_sequence: (i + 1).to_string(),
+        ad_system: String::new(),
+        ad_title: String::new(),
+        ad_parameters: String::new(),
+        vast_ad_id: String::new(),
+        duration: iso_seconds(ad.duration),
+        duration_in_seconds: ad.duration,
+        start_time: iso_seconds(start),
+        start_time_in_seconds: start,
+        tracking_events,
+        ad_program_date_time: None,
+        skip_offset: None,
+        ad_verifications: Vec::new(),
+        companion_ads: Vec::new(),
+        extensions: Vec::new(),
+        media_files: TrackingMediaFiles::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_seconds;
+
+    #[test]
+    fn iso_durations_as_mediatailor_writes_them() {
+        assert_eq!(iso_seconds(30.0), "PT30S");
+        assert_eq!(iso_seconds(7.5), "PT7.5S");
+        assert_eq!(iso_seconds(0.04), "PT0.04S");
+        assert_eq!(iso_seconds(10.0004), "PT10S");
+        assert_eq!(iso_seconds(-1.0), "PT0S");
+    }
 }

@@ -102,193 +102,49 @@ impl LiveTracker {
         let mut out = Vec::new();
         let cur = Snapshot::of(p);
         if let Some(prev) = self.prev.take() {
-            let changed = !prev.same_content(&cur);
-            // 6.2.1: a playlist without ENDLIST must show a new segment within 1.5 target
-            // durations of the previous version (measured from the reload that saw it, so
-            // never earlier than the server published it: no false alarms).
-            if cur.end() > prev.end() {
-                self.changed_at_ms = Some(now_ms);
-            } else if !cur.end_list
-                && let (Some(target), Some(since)) = (cur.target_duration, self.changed_at_ms)
-            {
-                // RFC 8216 6.2.1 asks the server to publish a new playlist at least every
-                // target duration; we allow one and a half before calling it stale.
-                let stale_ms = now_ms.saturating_sub(since);
-                if stale_ms > target * 1500 {
-                    out.push(Problem::error(
-                        "playlist-stale",
-                        format!(
-                            "no new segment for {:.1} s, over 1.5 x target duration ({} s)",
-                            stale_ms as f64 / 1000.0,
-                            target
-                        ),
-                    ));
-                    // Report once per stale period.
-                    self.changed_at_ms = Some(now_ms);
-                }
-            }
-            if prev.end_list && !cur.end_list {
-                out.push(Problem::error(
-                    "endlist-removed",
-                    "#EXT-X-ENDLIST disappeared between reloads",
-                ));
-            }
-            if prev.end_list && cur.end() > prev.end() {
-                out.push(Problem::error(
-                    "segment-added-after-endlist",
-                    format!(
-                        "segments {} to {} were added after #EXT-X-ENDLIST said no more would be",
-                        prev.end(),
-                        cur.end() - 1
-                    ),
-                ));
-            }
-            if prev.playlist_type != cur.playlist_type
-                && prev.playlist_type != Some(PlaylistType::Vod)
-            {
-                out.push(Problem::error(
-                    "playlist-type-changed",
-                    format!(
-                        "EXT-X-PLAYLIST-TYPE changed from {} to {} between reloads",
-                        prev.playlist_type.map_or("none", |t| t.as_str()),
-                        cur.playlist_type.map_or("none", |t| t.as_str())
-                    ),
-                ));
-            }
-            if prev.playlist_type == Some(PlaylistType::Vod) && changed {
-                out.push(Problem::error(
-                    "playlist-type-vod-changed",
-                    "a PLAYLIST-TYPE:VOD playlist changed between reloads",
-                ));
-            }
-            if prev.target_duration != cur.target_duration {
-                out.push(Problem::error(
-                    "target-duration-changed",
-                    format!(
-                        "EXT-X-TARGETDURATION changed from {:?} to {:?}",
-                        prev.target_duration, cur.target_duration
-                    ),
-                ));
-            }
-            if cur.media_sequence < prev.media_sequence {
-                out.push(Problem::error(
-                    "media-sequence-decreased",
-                    format!(
-                        "EXT-X-MEDIA-SEQUENCE went back from {} to {}",
-                        prev.media_sequence, cur.media_sequence
-                    ),
-                ));
-            } else {
-                let removed = (cur.media_sequence - prev.media_sequence) as usize;
-                if removed > 0
-                    && let Some(short) = short_window(p)
-                {
-                    out.push(Problem::error(
-                        "window-too-short",
-                        format!("segments were removed and now the {short}"),
-                    ));
-                }
-                if prev.playlist_type == Some(PlaylistType::Event) && removed > 0 {
-                    out.push(Problem::error(
-                        "event-segments-removed",
-                        "an EVENT playlist removed segments from its head",
-                    ));
-                }
-                if removed > prev.segments.len() {
-                    out.push(Problem::warning(
-                        "reload-gap",
-                        format!(
-                            "{} segments were published and removed between two reloads (sequence {} to {})",
-                            removed - prev.segments.len(),
-                            prev.media_sequence + prev.segments.len() as u64,
-                            cur.media_sequence
-                        ),
-                    ));
-                } else {
-                    // A listed segment keeps its Discontinuity Sequence Number (DISCONTINUITY-
-                    // SEQUENCE plus the DISCONTINUITY tags up to and including its own, RFC
-                    // 8216 4.3.3.3): the sequence grows by the discontinuities that left.
-                    // Servers either keep the tag on the new head segment or drop it and
-                    // count it in DISCONTINUITY-SEQUENCE; both give every segment the same
-                    // number, which is what players use, so both pass.
-                    let moved = cur.segments.iter().enumerate().find_map(|(i, new)| {
-                        let old = prev.segments.get(removed + i)?;
-                        (old.disc_no != new.disc_no).then_some((
-                            cur.media_sequence + i as u64,
-                            old.disc_no,
-                            new.disc_no,
-                        ))
-                    });
-                    if let Some((seq, was, now)) = moved {
-                        out.push(
-                            Problem::error(
-                                "discontinuity-sequence-wrong",
-                                format!(
-                                    "segment {seq} was in discontinuity {was} and is now in {now} (EXT-X-DISCONTINUITY-SEQUENCE {} -> {})",
-                                    prev.discontinuity_sequence, cur.discontinuity_sequence
-                                ),
-                            )
-                            .seq(seq),
-                        );
-                    }
-                    // Segments still present must be unchanged under the same number.
-                    for (i, new) in cur.segments.iter().enumerate() {
-                        let Some(old) = prev.segments.get(removed + i) else {
-                            break;
-                        };
-                        let seq = cur.media_sequence + i as u64;
-                        let uri = &new.uri;
-                        if old.uri != new.uri {
-                            out.push(
-                                Problem::error(
-                                    "segment-uri-changed",
-                                    format!("segment {seq} was '{}' and is now '{uri}'", old.uri),
-                                )
-                                .seq(seq),
-                            );
-                        } else if (old.duration - new.duration).abs() > 1e-3
-                            // The head segment's DISCONTINUITY may be folded into the
-                            // DISCONTINUITY-SEQUENCE (checked by number above).
-                            || (old.discontinuity != new.discontinuity && i > 0)
-                            || old.byte_range != new.byte_range
-                            // A date tag may appear on the new head segment (its date was
-                            // implied before); a date both reloads state must not move.
-                            || matches!((old.date_ms, new.date_ms), (Some(a), Some(b)) if (a - b).abs() > 1)
-                        {
-                            out.push(Problem::error(
-                                "segment-changed",
-                                format!("segment {seq} ('{uri}') changed its duration, discontinuity, byte range or date"),
-                            ).seq(seq));
-                        } else if old.key != new.key {
-                            out.push(
-                                Problem::error(
-                                    "segment-key-changed",
-                                    format!(
-                                        "the EXT-X-KEY of segment {seq} ('{uri}') changed from [{}] to [{}] (an EXT-X-KEY that applies to a listed segment must stay)",
-                                        old.key, new.key
-                                    ),
-                                )
-                                .seq(seq),
-                            );
-                        } else if old.map != new.map {
-                            out.push(
-                                Problem::error(
-                                    "segment-map-changed",
-                                    format!(
-                                        "the EXT-X-MAP of segment {seq} ('{uri}') changed from [{}] to [{}]",
-                                        old.map, new.map
-                                    ),
-                                )
-                                .seq(seq),
-                            );
-                        }
-                    }
-                }
-            }
+            self.staleness(&prev, &cur, now_ms, &mut out);
+            header_changes(&prev, &cur, &mut out);
+            window_changes(&prev, &cur, p, &mut out);
         } else {
             self.changed_at_ms = Some(now_ms);
         }
-        // Identity over a longer memory than one reload.
+        self.identity(p, &mut out);
+        let keep_from = p.media_sequence.saturating_sub(1000);
+        self.seen = self.seen.split_off(&keep_from);
+        self.prev = Some(cur);
+        out
+    }
+
+    /// 6.2.1: a new segment within 1.5 target durations.
+    fn staleness(&mut self, prev: &Snapshot, cur: &Snapshot, now_ms: u64, out: &mut Vec<Problem>) {
+        // 6.2.1: a playlist without ENDLIST must show a new segment within 1.5 target
+        // durations of the previous version (measured from the reload that saw it, so
+        // never earlier than the server published it: no false alarms).
+        if cur.end() > prev.end() {
+            self.changed_at_ms = Some(now_ms);
+        } else if !cur.end_list
+            && let (Some(target), Some(since)) = (cur.target_duration, self.changed_at_ms)
+        {
+            // RFC 8216 6.2.1 asks the server to publish a new playlist at least every
+            // target duration; we allow one and a half before calling it stale.
+            let stale_ms = now_ms.saturating_sub(since);
+            if stale_ms > target * 1500 {
+                out.push(Problem::error(
+                    "playlist-stale",
+                    format!(
+                        "no new segment for {:.1} s, over 1.5 x target duration ({} s)",
+                        stale_ms as f64 / 1000.0,
+                        target
+                    ),
+                ));
+                // Report once per stale period.
+                self.changed_at_ms = Some(now_ms);
+            }
+        }
+    }
+
+    /// Segments keep their URI under one number over a longer memory than one reload.
+    fn identity(&mut self, p: &MediaPlaylist, out: &mut Vec<Problem>) {
         for (i, s) in p.segments.iter().enumerate() {
             let seq = p.media_sequence + i as u64;
             if let Some(old) = self.seen.get(&seq) {
@@ -305,10 +161,178 @@ impl LiveTracker {
                 self.seen.insert(seq, s.uri.clone());
             }
         }
-        let keep_from = p.media_sequence.saturating_sub(1000);
-        self.seen = self.seen.split_off(&keep_from);
-        self.prev = Some(cur);
-        out
+    }
+}
+
+/// ENDLIST, PLAYLIST-TYPE and TARGETDURATION between two reloads.
+fn header_changes(prev: &Snapshot, cur: &Snapshot, out: &mut Vec<Problem>) {
+    let changed = !prev.same_content(cur);
+    if prev.end_list && !cur.end_list {
+        out.push(Problem::error(
+            "endlist-removed",
+            "#EXT-X-ENDLIST disappeared between reloads",
+        ));
+    }
+    if prev.end_list && cur.end() > prev.end() {
+        out.push(Problem::error(
+            "segment-added-after-endlist",
+            format!(
+                "segments {} to {} were added after #EXT-X-ENDLIST said no more would be",
+                prev.end(),
+                cur.end() - 1
+            ),
+        ));
+    }
+    if prev.playlist_type != cur.playlist_type && prev.playlist_type != Some(PlaylistType::Vod) {
+        out.push(Problem::error(
+            "playlist-type-changed",
+            format!(
+                "EXT-X-PLAYLIST-TYPE changed from {} to {} between reloads",
+                prev.playlist_type.map_or("none", |t| t.as_str()),
+                cur.playlist_type.map_or("none", |t| t.as_str())
+            ),
+        ));
+    }
+    if prev.playlist_type == Some(PlaylistType::Vod) && changed {
+        out.push(Problem::error(
+            "playlist-type-vod-changed",
+            "a PLAYLIST-TYPE:VOD playlist changed between reloads",
+        ));
+    }
+    if prev.target_duration != cur.target_duration {
+        out.push(Problem::error(
+            "target-duration-changed",
+            format!(
+                "EXT-X-TARGETDURATION changed from {:?} to {:?}",
+                prev.target_duration, cur.target_duration
+            ),
+        ));
+    }
+}
+
+/// The window's head between two reloads: MEDIA-SEQUENCE, removed segments, and the
+/// segments still listed.
+fn window_changes(prev: &Snapshot, cur: &Snapshot, p: &MediaPlaylist, out: &mut Vec<Problem>) {
+    if cur.media_sequence < prev.media_sequence {
+        out.push(Problem::error(
+            "media-sequence-decreased",
+            format!(
+                "EXT-X-MEDIA-SEQUENCE went back from {} to {}",
+                prev.media_sequence, cur.media_sequence
+            ),
+        ));
+    } else {
+        let removed = (cur.media_sequence - prev.media_sequence) as usize;
+        if removed > 0
+            && let Some(short) = short_window(p)
+        {
+            out.push(Problem::error(
+                "window-too-short",
+                format!("segments were removed and now the {short}"),
+            ));
+        }
+        if prev.playlist_type == Some(PlaylistType::Event) && removed > 0 {
+            out.push(Problem::error(
+                "event-segments-removed",
+                "an EVENT playlist removed segments from its head",
+            ));
+        }
+        if removed > prev.segments.len() {
+            out.push(Problem::warning(
+                "reload-gap",
+                format!(
+                    "{} segments were published and removed between two reloads (sequence {} to {})",
+                    removed - prev.segments.len(),
+                    prev.media_sequence + prev.segments.len() as u64,
+                    cur.media_sequence
+                ),
+            ));
+        } else {
+            listed_unchanged(prev, cur, removed, out);
+        }
+    }
+}
+
+/// The segments listed in both reloads keep their discontinuity number and are unchanged
+/// under the same media sequence number.
+fn listed_unchanged(prev: &Snapshot, cur: &Snapshot, removed: usize, out: &mut Vec<Problem>) {
+    // A listed segment keeps its Discontinuity Sequence Number (DISCONTINUITY-
+    // SEQUENCE plus the DISCONTINUITY tags up to and including its own, RFC
+    // 8216 4.3.3.3): the sequence grows by the discontinuities that left.
+    // Servers either keep the tag on the new head segment or drop it and
+    // count it in DISCONTINUITY-SEQUENCE; both give every segment the same
+    // number, which is what players use, so both pass.
+    let moved = cur.segments.iter().enumerate().find_map(|(i, new)| {
+        let old = prev.segments.get(removed + i)?;
+        (old.disc_no != new.disc_no).then_some((
+            cur.media_sequence + i as u64,
+            old.disc_no,
+            new.disc_no,
+        ))
+    });
+    if let Some((seq, was, now)) = moved {
+        out.push(
+            Problem::error(
+                "discontinuity-sequence-wrong",
+                format!(
+                    "segment {seq} was in discontinuity {was} and is now in {now} (EXT-X-DISCONTINUITY-SEQUENCE {} -> {})",
+                    prev.discontinuity_sequence, cur.discontinuity_sequence
+                ),
+            )
+            .seq(seq),
+        );
+    }
+    // Segments still present must be unchanged under the same number.
+    for (i, new) in cur.segments.iter().enumerate() {
+        let Some(old) = prev.segments.get(removed + i) else {
+            break;
+        };
+        let seq = cur.media_sequence + i as u64;
+        let uri = &new.uri;
+        if old.uri != new.uri {
+            out.push(
+                Problem::error(
+                    "segment-uri-changed",
+                    format!("segment {seq} was '{}' and is now '{uri}'", old.uri),
+                )
+                .seq(seq),
+            );
+        } else if (old.duration - new.duration).abs() > 1e-3
+            // The head segment's DISCONTINUITY may be folded into the
+            // DISCONTINUITY-SEQUENCE (checked by number above).
+            || (old.discontinuity != new.discontinuity && i > 0)
+            || old.byte_range != new.byte_range
+            // A date tag may appear on the new head segment (its date was
+            // implied before); a date both reloads state must not move.
+            || matches!((old.date_ms, new.date_ms), (Some(a), Some(b)) if (a - b).abs() > 1)
+        {
+            out.push(Problem::error(
+                "segment-changed",
+                format!("segment {seq} ('{uri}') changed its duration, discontinuity, byte range or date"),
+            ).seq(seq));
+        } else if old.key != new.key {
+            out.push(
+                Problem::error(
+                    "segment-key-changed",
+                    format!(
+                        "the EXT-X-KEY of segment {seq} ('{uri}') changed from [{}] to [{}] (an EXT-X-KEY that applies to a listed segment must stay)",
+                        old.key, new.key
+                    ),
+                )
+                .seq(seq),
+            );
+        } else if old.map != new.map {
+            out.push(
+                Problem::error(
+                    "segment-map-changed",
+                    format!(
+                        "the EXT-X-MAP of segment {seq} ('{uri}') changed from [{}] to [{}]",
+                        old.map, new.map
+                    ),
+                )
+                .seq(seq),
+            );
+        }
     }
 }
 

@@ -8,7 +8,21 @@ use crate::model::*;
 /// Static rules of a master playlist.
 pub fn check_master(p: &MasterPlaylist, idx: &LineIndex) -> Vec<Problem> {
     let mut out = Vec::new();
-    let mut groups: BTreeMap<(&str, MediaType), Vec<&Rendition>> = BTreeMap::new();
+    let groups = media_rules(p, idx, &mut out);
+    groups_rules(p, &groups, idx, &mut out);
+    variant_rules(p, &groups, idx, &mut out);
+    i_frame_rules(p, idx, &mut out);
+    super::session::check_session_tags(p, idx, &mut out);
+    whole_rules(p, idx, &mut out);
+    out
+}
+
+/// The renditions, by group and type.
+type Groups<'a> = BTreeMap<(&'a str, MediaType), Vec<&'a Rendition>>;
+
+/// EXT-X-MEDIA: type, group, name, per-type attributes; the groups they form.
+fn media_rules<'a>(p: &'a MasterPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) -> Groups<'a> {
+    let mut groups: Groups<'a> = BTreeMap::new();
     for (i, m) in p.media.iter().enumerate() {
         let line = idx.media.get(i).copied();
         let Some(kind) = m.media_type() else {
@@ -71,9 +85,13 @@ pub fn check_master(p: &MasterPlaylist, idx: &LineIndex) -> Vec<Problem> {
             );
         }
         same.push(m);
-        rendition_attributes(m, kind, line, &mut out);
+        rendition_attributes(m, kind, line, out);
     }
-    groups_rules(p, &groups, idx, &mut out);
+    groups
+}
+
+/// EXT-X-STREAM-INF: BANDWIDTH, CODECS, RESOLUTION, and the groups it names.
+fn variant_rules(p: &MasterPlaylist, groups: &Groups<'_>, idx: &LineIndex, out: &mut Vec<Problem>) {
     for (i, v) in p.variants.iter().enumerate() {
         let line = idx.stream_inf.get(i).copied();
         if v.bandwidth().is_none() {
@@ -120,6 +138,10 @@ pub fn check_master(p: &MasterPlaylist, idx: &LineIndex) -> Vec<Problem> {
             }
         }
     }
+}
+
+/// EXT-X-I-FRAME-STREAM-INF: URI and BANDWIDTH.
+fn i_frame_rules(p: &MasterPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
     for (i, f) in p.i_frame_streams.iter().enumerate() {
         let line = idx.i_frame_stream_inf.get(i).copied();
         if f.uri().is_none() {
@@ -137,7 +159,10 @@ pub fn check_master(p: &MasterPlaylist, idx: &LineIndex) -> Vec<Problem> {
             );
         }
     }
-    super::session::check_session_tags(p, idx, &mut out);
+}
+
+/// CLOSED-CAPTIONS=NONE on all or none, the version SERVICE captions need, a variant at all.
+fn whole_rules(p: &MasterPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
     let cc: Vec<bool> = p
         .variants
         .iter()
@@ -176,7 +201,6 @@ pub fn check_master(p: &MasterPlaylist, idx: &LineIndex) -> Vec<Problem> {
             "a master playlist needs at least one EXT-X-STREAM-INF",
         ));
     }
-    out
 }
 
 /// RFC 5646 language tag, syntactically: alphanumeric subtags of 1-8 characters separated

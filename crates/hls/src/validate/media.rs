@@ -8,8 +8,28 @@ use crate::model::*;
 /// Static rules of a media playlist.
 pub fn check_media(p: &MediaPlaylist, idx: &LineIndex) -> Vec<Problem> {
     let mut out = Vec::new();
-    let line_of = |i: usize| idx.extinf.get(i).copied();
+    target_rules(p, idx, &mut out);
+    header_rules(p, idx, &mut out);
+    key_methods(p, idx, &mut out);
+    super::tags::check_keys(p, idx, &mut out);
+    super::tags::check_maps(p, idx, &mut out);
+    super::tags::check_dateranges(p, idx, &mut out);
 
+    sequence_rules(p, idx, &mut out);
+    daterange_rules(p, idx, &mut out);
+
+    // Live playlists should hold three target durations (RFC 8216 6.2.2). Statically it is
+    // a warning (a stream that just started is shorter, as in the RFC's own example 8.2);
+    // the live tracker makes it an error when the server removed segments to get there.
+    if let Some(short) = short_window(p) {
+        out.push(Problem::warning("window-too-short", short));
+    }
+    out
+}
+
+/// EXT-X-TARGETDURATION: present, and no segment over it.
+fn target_rules(p: &MediaPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
+    let line_of = |i: usize| idx.extinf.get(i).copied();
     match p.target_duration {
         None => out.push(Problem::error(
             "missing-targetduration",
@@ -34,7 +54,10 @@ pub fn check_media(p: &MediaPlaylist, idx: &LineIndex) -> Vec<Problem> {
             }
         }
     }
+}
 
+/// The version the features need, VOD with ENDLIST, the first segment's MAP.
+fn header_rules(p: &MediaPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
     let (need, why) = required_version(p);
     let have = p.version.unwrap_or(1);
     if have < need {
@@ -70,7 +93,10 @@ pub fn check_media(p: &MediaPlaylist, idx: &LineIndex) -> Vec<Problem> {
             .seq(p.sequence_of(first_map)),
         );
     }
+}
 
+/// EXT-X-KEY methods and their URI and IV.
+fn key_methods(p: &MediaPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
     // KEY
     let mut key_no = 0;
     for (i, s) in p.segments.iter().enumerate() {
@@ -120,11 +146,11 @@ pub fn check_media(p: &MediaPlaylist, idx: &LineIndex) -> Vec<Problem> {
             }
         }
     }
+}
 
-    super::tags::check_keys(p, idx, &mut out);
-    super::tags::check_maps(p, idx, &mut out);
-    super::tags::check_dateranges(p, idx, &mut out);
-
+/// DISCONTINUITY-SEQUENCE in a live playlist that removes segments; BYTERANGE offsets; I-frames.
+fn sequence_rules(p: &MediaPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
+    let line_of = |i: usize| idx.extinf.get(i).copied();
     // 6.2.2: a playlist that removes segments and has discontinuities must say its
     // discontinuity sequence. A live playlist past MEDIA-SEQUENCE 0 has removed segments.
     let live = !p.end_list && p.playlist_type.is_none();
@@ -168,7 +194,11 @@ pub fn check_media(p: &MediaPlaylist, idx: &LineIndex) -> Vec<Problem> {
             "an I-frames-only playlist whose segments are whole resources: players expect EXT-X-BYTERANGE per I-frame",
         ).at(idx.tag("EXT-X-I-FRAMES-ONLY")));
     }
+}
 
+/// EXT-X-DATERANGE attributes, and a PROGRAM-DATE-TIME to anchor them.
+fn daterange_rules(p: &MediaPlaylist, idx: &LineIndex, out: &mut Vec<Problem>) {
+    let line_of = |i: usize| idx.extinf.get(i).copied();
     // DATERANGE
     let mut ids = HashSet::new();
     for (i, s) in p.segments.iter().enumerate() {
@@ -228,14 +258,6 @@ pub fn check_media(p: &MediaPlaylist, idx: &LineIndex) -> Vec<Problem> {
             break;
         }
     }
-
-    // Live playlists should hold three target durations (RFC 8216 6.2.2). Statically it is
-    // a warning (a stream that just started is shorter, as in the RFC's own example 8.2);
-    // the live tracker makes it an error when the server removed segments to get there.
-    if let Some(short) = short_window(p) {
-        out.push(Problem::warning("window-too-short", short));
-    }
-    out
 }
 
 pub(super) fn short_window(p: &MediaPlaylist) -> Option<String> {

@@ -94,25 +94,7 @@ pub(super) fn check_lines(text: &str) -> Vec<Problem> {
                 Some((n, v)) => (n, Some(v)),
                 None => (t, None),
             });
-        let titled_extinf = matches!(name_value, Some(("EXTINF", Some(v))) if v.split_once(',').is_some_and(|(_, t)| !t.trim().is_empty()));
-        let ws = |c: char| c == ' ' || c == '\t';
-        let bad_edges = line.starts_with(ws) || (line.ends_with(ws) && !titled_extinf);
-        let bad_inside = match name_value {
-            Some((name, _)) if name.contains(ws) => true,
-            Some(("EXTINF", Some(v))) => v.split(',').next().unwrap_or("").contains(ws),
-            Some((name, Some(v))) if SIMPLE.contains(&name) => v.contains(ws),
-            Some((name, Some(v))) if attrs::kinds(name).is_some() => unquoted_whitespace(v),
-            _ => false,
-        };
-        if bad_edges || bad_inside {
-            out.push(
-                Problem::error(
-                    "whitespace",
-                    "whitespace where RFC 8216 4.1 allows none (around a line, in a tag value or between attributes)",
-                )
-                .at(no),
-            );
-        }
+        whitespace_rule(line, name_value, no, &mut out);
         let Some((name, value)) = name_value else {
             continue;
         };
@@ -138,41 +120,74 @@ pub(super) fn check_lines(text: &str) -> Vec<Problem> {
                 seen_once.push(name);
             }
         }
-        if attrs::kinds(name).is_none() {
-            continue;
-        }
-        // Syntax errors are the parser's (bad-attribute-syntax).
-        let Some(list) = value.and_then(|v| AttributeList::parse(v).ok()) else {
-            continue;
-        };
-        if let Some(bad) = list.0.iter().find(|(n, _)| !attrs::name_ok(n)) {
-            out.push(
-                Problem::error(
-                    "attribute-name-invalid",
-                    format!(
-                        "#{name}: attribute name '{}' may hold only A-Z, 0-9 and '-' (RFC 8216 4.2)",
-                        bad.0
-                    ),
-                )
-                .at(no),
-            );
-        }
-        if let Some(dup) = attrs::duplicate(&list) {
-            out.push(
-                Problem::error(
-                    "duplicate-attribute",
-                    format!("#{name}: attribute {dup} appears twice (RFC 8216 4.2)"),
-                )
-                .at(no),
-            );
-        }
-        for (n, v) in &list.0 {
-            if let Some(msg) = attrs::check_value(name, n, v) {
-                out.push(Problem::error("attribute-bad-value", msg).at(no));
-            }
-        }
+        attribute_rules(name, value, no, &mut out);
     }
     out
+}
+
+/// RFC 8216 4.1: no whitespace around a line, in a tag value or between attributes.
+fn whitespace_rule(
+    line: &str,
+    name_value: Option<(&str, Option<&str>)>,
+    no: Option<usize>,
+    out: &mut Vec<Problem>,
+) {
+    let titled_extinf = matches!(name_value, Some(("EXTINF", Some(v))) if v.split_once(',').is_some_and(|(_, t)| !t.trim().is_empty()));
+    let ws = |c: char| c == ' ' || c == '\t';
+    let bad_edges = line.starts_with(ws) || (line.ends_with(ws) && !titled_extinf);
+    let bad_inside = match name_value {
+        Some((name, _)) if name.contains(ws) => true,
+        Some(("EXTINF", Some(v))) => v.split(',').next().unwrap_or("").contains(ws),
+        Some((name, Some(v))) if SIMPLE.contains(&name) => v.contains(ws),
+        Some((name, Some(v))) if attrs::kinds(name).is_some() => unquoted_whitespace(v),
+        _ => false,
+    };
+    if bad_edges || bad_inside {
+        out.push(
+            Problem::error(
+                "whitespace",
+                "whitespace where RFC 8216 4.1 allows none (around a line, in a tag value or between attributes)",
+            )
+            .at(no),
+        );
+    }
+}
+
+/// RFC 8216 4.2: attribute names, duplicates and values of a tag with an attribute list.
+fn attribute_rules(name: &str, value: Option<&str>, no: Option<usize>, out: &mut Vec<Problem>) {
+    if attrs::kinds(name).is_none() {
+        return;
+    }
+    // Syntax errors are the parser's (bad-attribute-syntax).
+    let Some(list) = value.and_then(|v| AttributeList::parse(v).ok()) else {
+        return;
+    };
+    if let Some(bad) = list.0.iter().find(|(n, _)| !attrs::name_ok(n)) {
+        out.push(
+            Problem::error(
+                "attribute-name-invalid",
+                format!(
+                    "#{name}: attribute name '{}' may hold only A-Z, 0-9 and '-' (RFC 8216 4.2)",
+                    bad.0
+                ),
+            )
+            .at(no),
+        );
+    }
+    if let Some(dup) = attrs::duplicate(&list) {
+        out.push(
+            Problem::error(
+                "duplicate-attribute",
+                format!("#{name}: attribute {dup} appears twice (RFC 8216 4.2)"),
+            )
+            .at(no),
+        );
+    }
+    for (n, v) in &list.0 {
+        if let Some(msg) = attrs::check_value(name, n, v) {
+            out.push(Problem::error("attribute-bad-value", msg).at(no));
+        }
+    }
 }
 
 #[cfg(test)]

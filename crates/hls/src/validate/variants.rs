@@ -47,8 +47,21 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
         .filter_map(|(u, p)| role(master, u).map(|r| (*u, *p, r)))
         .collect();
 
+    iframe_rules(&all, &mut out);
+    shared_header_rules(&all, &mut out);
+    discontinuity_rules(&all, &mut out);
+    finished_rules(&all, &mut out);
+    master_rules(master, &all, &mut out);
+    out
+}
+
+/// A media playlist of the master: its URI as written there, the playlist, its role.
+type Entry<'a> = (&'a str, &'a MediaPlaylist, Role);
+
+/// 4.3.4.3: an I-frame stream's URI names an I-frames-only playlist.
+fn iframe_rules(all: &[Entry<'_>], out: &mut Vec<Problem>) {
     // 4.3.4.3: an I-frame stream's URI names an I-frames-only playlist.
-    for (uri, p, r) in &all {
+    for (uri, p, r) in all {
         if *r == Role::IFrame && !p.i_frames_only {
             out.push(Problem::error(
                 "iframe-playlist-not-i-frames-only",
@@ -58,7 +71,10 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
             ));
         }
     }
+}
 
+/// 6.2.4: one target duration, one PLAYLIST-TYPE, PROGRAM-DATE-TIME in all or none.
+fn shared_header_rules(all: &[Entry<'_>], out: &mut Vec<Problem>) {
     // 6.2.4: one target duration (SUBTITLES and I-frame playlists may differ when VOD).
     let exempt = |p: &MediaPlaylist, r: Role| {
         (r == Role::Rendition(MediaType::Subtitles) || p.i_frames_only)
@@ -82,7 +98,7 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
 
     // 6.2.4: PLAYLIST-TYPE in one means the same PLAYLIST-TYPE in all.
     if let Some((typed_uri, typed, _)) = all.iter().find(|(_, p, _)| p.playlist_type.is_some()) {
-        for (uri, p, _) in &all {
+        for (uri, p, _) in all {
             if p.playlist_type != typed.playlist_type {
                 out.push(Problem::error(
                     "variant-playlist-type-mismatch",
@@ -99,7 +115,7 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
     // 6.2.4: PROGRAM-DATE-TIME in one means PROGRAM-DATE-TIME in all.
     let has_pdt = |p: &MediaPlaylist| p.segments.iter().any(|s| s.program_date_time.is_some());
     if let Some((dated_uri, _, _)) = all.iter().find(|(_, p, _)| has_pdt(p)) {
-        for (uri, p, _) in &all {
+        for (uri, p, _) in all {
             if !has_pdt(p) && !p.segments.is_empty() {
                 out.push(Problem::error(
                     "variant-program-date-time-missing",
@@ -108,11 +124,14 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
             }
         }
     }
+}
 
+/// 6.2.4: matching content has matching discontinuity sequence numbers.
+fn discontinuity_rules(all: &[Entry<'_>], out: &mut Vec<Problem>) {
     // 6.2.4: matching content has matching discontinuity sequence numbers. Matching content
     // is found by date: segments whose EXT-X-PROGRAM-DATE-TIME tags give the same instant.
     let mut by_date: BTreeMap<i64, (&str, u64)> = BTreeMap::new();
-    'playlists: for (uri, p, _) in &all {
+    'playlists: for (uri, p, _) in all {
         let mut dseq = p.discontinuity_sequence;
         for s in &p.segments {
             if s.discontinuity {
@@ -139,7 +158,10 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
             }
         }
     }
+}
 
+/// Whole-presentation rules, for finished playlists only: durations and date ranges.
+fn finished_rules(all: &[Entry<'_>], out: &mut Vec<Problem>) {
     // Whole-presentation rules, for finished playlists only.
     let done: Vec<_> = all.iter().filter(|(_, p, _)| p.end_list).collect();
     // 6.2.4: content in one variant but not another is at most one target duration at the
@@ -198,11 +220,14 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
             }
         }
     }
+}
 
+/// SESSION-KEY, one key per resource, and EXT-X-START against the master.
+fn master_rules(master: &MasterPlaylist, all: &[Entry<'_>], out: &mut Vec<Problem>) {
     // 4.3.4.5: a SESSION-KEY matches every EXT-X-KEY with its URI.
     for sk in &master.session_keys {
         let Some(uri) = sk.get("URI") else { continue };
-        for (puri, p, _) in &all {
+        for (puri, p, _) in all {
             for k in p.segments.iter().flat_map(|s| &s.keys) {
                 if k.uri() != Some(uri) {
                     continue;
@@ -224,13 +249,13 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
     // 6.2.3: one key per resource, in the variants and the I-frame playlists pointing into
     // their segments alike (one report per playlist).
     let mut keys = super::SegmentKeys::default();
-    for (uri, p, _) in &all {
+    for (uri, p, _) in all {
         out.extend(keys.observe(uri, p).into_iter().take(1));
     }
 
     // 4.3.5: EXT-X-START in both the master and a media playlist must have the same value.
     if let Some(ms) = &master.start {
-        for (uri, p, _) in &all {
+        for (uri, p, _) in all {
             if let Some(s) = &p.start
                 && s != ms
             {
@@ -241,5 +266,4 @@ pub fn check_variants(master: &MasterPlaylist, media: &[(&str, &MediaPlaylist)])
             }
         }
     }
-    out
 }

@@ -145,6 +145,15 @@ pub struct PlayState {
     /// Player check page only.
     #[serde(default)]
     pub version: Option<String>,
+    /// Player check page, dash.js only: the ids of the Periods it switched to.
+    #[serde(default)]
+    pub periods: Option<Vec<String>>,
+    /// Player check page with `mediatailor=1`: Shaka's ad events, counted by name.
+    #[serde(default)]
+    pub ads: std::collections::BTreeMap<String, f64>,
+    /// Player check page with `mediatailor=1`: the manifest URL the session answered.
+    #[serde(default)]
+    pub manifest: Option<String>,
 }
 
 #[allow(dead_code)]
@@ -168,6 +177,43 @@ pub async fn state(browser: &testkit::Browser, expr: &str) -> PlayState {
         .await
         .unwrap_or_else(|e| panic!("{expr}: {e}"));
     serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{expr} = {v}: {e}"))
+}
+
+/// Every player's state on the player check page (`check.states()`), in page order.
+#[allow(dead_code)] // not every test binary that includes the harness uses it
+pub async fn states(browser: &testkit::Browser) -> Vec<PlayState> {
+    let v = browser
+        .execute("return check.states();", json!([]))
+        .await
+        .expect("check.states()");
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))
+}
+
+#[allow(dead_code)]
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The player check page with one player per `(player, path on the demo, licence URL)`;
+/// `key`: the `identity` key URL for hls.js (`&keyurl=`).
+#[allow(dead_code)] // not every test binary that includes the harness uses it
+pub fn players_page(
+    demo: &DemoProcess,
+    players: &[(&str, &str, Option<&str>)],
+    key: Option<&str>,
+) -> String {
+    let mut q = String::new();
+    for (player, playlist, licence) in players {
+        q.push_str(&format!(
+            "&player={player}&src={}&licence={}",
+            enc(&demo.url(playlist)),
+            enc(licence.unwrap_or("-"))
+        ));
+    }
+    if let Some(k) = key {
+        q.push_str(&format!("&keyurl={}", enc(k)));
+    }
+    format!("{}?{}", demo.url("player.html"), &q[1..])
 }
 
 /// Polls the page until it has played `seconds` of media since the monitor's last reset

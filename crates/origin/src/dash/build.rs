@@ -4,8 +4,9 @@
 //!
 //! Periods come from one reference variant (the first video one): a new Period at the
 //! channel's first retained segment, at each discontinuity (each VOD change of the
-//! engine) and, with the `ads` trigger, at each SCTE-35 ad avail (the break's first
-//! segment, with the splice as an `EventStream`, and the return). A Period is named and
+//! engine), with the `ads` trigger at each SCTE-35 ad avail (the break's first
+//! segment, with the splice as an `EventStream`, and the return) and, on an encrypted
+//! endpoint, at each key rotation (the first segment of a new key period). A Period is named and
 //! placed by its first segment: `@id` = `p<media sequence>`, `@start` = that segment's
 //! programme date-time minus `availabilityStartTime` (the Unix epoch, fixed for the
 //! channel's life and the same on every replica), so neither changes across updates; the
@@ -13,6 +14,15 @@
 //! `presentationTimeOffset` is the earliest presentation time of its first segment in the
 //! Period; `$Number$` is the HLS media sequence number, so `<slug>/<N>.m4s` is the
 //! fragment the CMAF endpoint serves at media sequence N.
+//!
+//! Encrypted endpoints (`sample_aes`: `cbcs`, `aes_ctr`: `cenc`): every AdaptationSet
+//! carries the `urn:mpeg:dash:mp4protection:2011` `ContentProtection` with
+//! `cenc:default_KID` (its Period's key), then one `ContentProtection` per DRM system
+//! asked of the key provider with the `pssh` it gave (ClearKey: `ClearKey1.0` without a
+//! `pssh`, the W3C common one under the common system's descriptor; see
+//! [`content_protection`]); the init segment is the one protected for the Period's key
+//! period (`init_<id>_<period>.mp4`, as the HLS endpoints name it), the fragments are the
+//! encrypted ones the CMAF DRM endpoints serve.
 //!
 //! Limit: a Period whose first segment left the retention window (a source without a
 //! discontinuity for longer than the endpoint's retention) is named and placed by the
@@ -26,6 +36,7 @@ use hls::{MasterPlaylist, MediaType};
 
 use super::mpd::{self, AdaptationSet, DashEvent, EventStream, Mpd, Period, Representation};
 use crate::cmaf::{CmafSeg, SegTiming};
+use crate::drm::{DrmMethod, PeriodKeys};
 use crate::model::{EndpointSpec, PeriodTrigger, UtcTiming};
 use crate::render::{self, Span};
 use crate::timeline::{AdBreak, AdMark, SegMeta, Variant};
@@ -38,6 +49,20 @@ pub struct Request<'a> {
     pub now: DateTime<Utc>,
     /// Absolute URL of the origin's `/time`.
     pub time_url: &'a str,
+    /// The keys, on an encrypted endpoint.
+    pub drm: Option<&'a DashDrm>,
+}
+
+/// What an encrypted endpoint's MPD needs: the method, the key period length, the DRM
+/// systems to signal and the keys of every key period the MPD lists (see [`key_periods`]).
+pub struct DashDrm {
+    pub method: DrmMethod,
+    /// `key_rotation_interval_seconds` (0: one key period).
+    pub rotation_seconds: u64,
+    /// DRM system ids (lower-case UUIDs) asked of the key provider; the W3C common system
+    /// for keys the origin derives.
+    pub systems: Vec<String>,
+    pub keys: BTreeMap<u64, Arc<PeriodKeys>>,
 }
 
 /// `availabilityStartTime` of every dynamic MPD.
@@ -62,13 +87,19 @@ struct Cut {
     start: DateTime<Utc>,
     /// The ad break this Period opens.
     ad: Option<Arc<AdBreak>>,
+    /// Its key period (encrypted endpoints).
+    key_period: u64,
 }
 
-fn cuts(reference: &Variant, ads: bool) -> Vec<Cut> {
+/// Where Periods start: `ads` at ad avails, `rotation` (seconds, encrypted endpoints) at
+/// each new key period.
+fn cuts(reference: &Variant, ads: bool, rotation: Option<u64>) -> Vec<Cut> {
     let mut out: Vec<Cut> = Vec::new();
     for s in reference.segments.values() {
         let ad_edge = ads && matches!(s.ad, Some(AdMark::Out(_)) | Some(AdMark::In(_)));
-        if out.is_empty() || s.discontinuity || ad_edge {
+        let key_period = rotation.map_or(0, |r| crate::drm::period_of(s.start, r));
+        let rotated = out.last().is_some_and(|c| c.key_period != key_period);
+        if out.is_empty() || s.discontinuity || ad_edge || rotated {
             let ad = match &s.ad {
                 Some(AdMark::Out(b)) if ads => Some(b.clone()),
                 _ => None,
@@ -77,6 +108,7 @@ fn cuts(reference: &Variant, ads: bool) -> Vec<Cut> {
                 first: s.seq,
                 start: s.start,
                 ad,
+                key_period,
             });
         }
     }
@@ -129,7 +161,7 @@ pub fn wanted(
         return Vec::new();
     };
     let ads = ads_trigger(ep);
-    let firsts: Vec<u64> = cuts(reference, ads)
+    let firsts: Vec<u64> = cuts(reference, ads, rotation(ep))
         .into_iter()
         .map(|c| c.first)
         .filter(|f| *f <= hi)
@@ -152,6 +184,28 @@ pub fn wanted(
             (v.key.clone(), want)
         })
         .collect()
+}
+
+/// The key periods of the segments an MPD of `span` lists (an encrypted endpoint's; none
+/// for a clear one): the keys to fetch before [`build`].
+pub fn key_periods(
+    variants: &BTreeMap<String, Variant>,
+    ep: &EndpointSpec,
+    span: Span,
+    now: DateTime<Utc>,
+) -> std::collections::BTreeSet<u64> {
+    let (Some(reference), Some(r)) = (reference(variants), rotation(ep)) else {
+        return Default::default();
+    };
+    let (segs, _) = listed(reference, ep, span, now);
+    segs.iter()
+        .map(|s| crate::drm::period_of(s.start, r))
+        .collect()
+}
+
+/// The key period length of an encrypted endpoint (0: one period), `None` when clear.
+fn rotation(ep: &EndpointSpec) -> Option<u64> {
+    crate::drm::Drm::of(ep).map(|d| d.settings.key_rotation_interval_seconds)
 }
 
 fn ads_trigger(ep: &EndpointSpec) -> bool {
@@ -235,7 +289,7 @@ pub fn build(variants: &BTreeMap<String, Variant>, req: &Request<'_>) -> Option<
     if hi < lo {
         return None;
     }
-    let cuts = cuts(reference, ads_trigger(ep));
+    let cuts = cuts(reference, ads_trigger(ep), rotation(ep));
     let static_base = (closed && !matches!(req.span, Span::Live))
         .then(|| segs.first().map(|s| s.start))
         .flatten();
@@ -246,7 +300,7 @@ pub fn build(variants: &BTreeMap<String, Variant>, req: &Request<'_>) -> Option<
         if from > to {
             continue;
         }
-        if let Some(p) = period(&rends, cut, from, to, static_base) {
+        if let Some(p) = period(&rends, cut, (from, to), static_base, req.drm) {
             periods.push(p);
         }
     }
@@ -297,10 +351,16 @@ fn mpd_of(
 fn period(
     rends: &[Rendition<'_>],
     cut: &Cut,
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
     static_base: Option<DateTime<Utc>>,
+    drm: Option<&DashDrm>,
 ) -> Option<Period> {
+    // An encrypted endpoint lists nothing whose keys it does not have.
+    let keys = match drm {
+        Some(d) => Some(d.keys.get(&cut.key_period)?),
+        None => None,
+    };
+    let init_period = keys.map(|_| cut.key_period);
     // A static MPD starts at its first segment: a Period cut before it starts there.
     let (start, zero) = match static_base {
         Some(base) => (cut.start.max(base), base),
@@ -310,7 +370,7 @@ fn period(
     let mut main = Vec::new();
     let mut audio: Vec<(Option<String>, bool, Representation)> = Vec::new();
     for r in rends {
-        let Some(rep) = representation(r, cut, from, to, shift) else {
+        let Some(rep) = representation(r, cut, (from, to), shift, init_period) else {
             continue;
         };
         if r.audio_only {
@@ -319,6 +379,10 @@ fn period(
             main.push(rep);
         }
     }
+    let protection = |kid| match (drm, keys) {
+        (Some(d), Some(k)) => content_protection(d, k, kid),
+        _ => Vec::new(),
+    };
     let mut sets = Vec::new();
     if !main.is_empty() {
         let muxed = main.iter().any(|r| r.codecs.contains("mp4a"));
@@ -327,6 +391,7 @@ fn period(
             content_type: (!muxed).then_some("video"),
             mime_type: "video/mp4",
             lang: None,
+            protection: protection(keys.map(|k| k.video.kid)),
             role: Some("main"),
             representations: main,
         });
@@ -341,6 +406,7 @@ fn period(
                 id: sets.len() as u32 + 1,
                 content_type: Some("audio"),
                 mime_type: "audio/mp4",
+                protection: protection(keys.map(|k| k.audio.kid)),
                 role: Some(if default { "main" } else { "alternate" }),
                 lang,
                 representations: vec![rep],
@@ -363,6 +429,82 @@ fn period(
     })
 }
 
+/// The `ContentProtection` elements of an AdaptationSet whose key is `kid`: the common
+/// encryption scheme with `cenc:default_KID`, then each DRM system with the `pssh` box the
+/// provider gave for it. ClearKey as DASH-IF signals it: its own descriptor
+/// (`ClearKey1.0`) carries no `pssh` (players build `keyids` init data from
+/// `default_KID`; dash.js hands a `cenc:pssh` found there to EME as `keyids` and fails),
+/// and the W3C common `pssh` the provider gives for it goes under the common system's
+/// descriptor (`urn:uuid:1077efec-...`). FairPlay has no place in DASH and is left out.
+fn content_protection(
+    drm: &DashDrm,
+    keys: &PeriodKeys,
+    kid: Option<crate::drm::Block>,
+) -> Vec<mpd::ContentProtection> {
+    let scheme = match drm.method {
+        DrmMethod::Cenc => "cenc",
+        _ => "cbcs",
+    };
+    let mut out = vec![mpd::ContentProtection {
+        scheme_id_uri: "urn:mpeg:dash:mp4protection:2011".into(),
+        value: Some(scheme.into()),
+        default_kid: kid.map(|k| uuid(&k)),
+        pssh: None,
+    }];
+    let pssh_of = |system: &str| {
+        keys.pssh
+            .iter()
+            .find(|b| b.get(12..28).map(uuid).as_deref() == Some(system))
+            .map(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(b)
+            })
+    };
+    let mut systems: Vec<&str> = drm.systems.iter().map(String::as_str).collect();
+    if systems.contains(&CLEARKEY) && !systems.contains(&COMMON) {
+        systems.push(COMMON);
+    }
+    for system in systems {
+        let (value, pssh) = match system {
+            FAIRPLAY => continue,
+            CLEARKEY => (Some("ClearKey1.0"), None),
+            WIDEVINE => (Some("Widevine"), pssh_of(system)),
+            PLAYREADY => (Some("MSPR 2.0"), pssh_of(system)),
+            _ => (None, pssh_of(system)),
+        };
+        out.push(mpd::ContentProtection {
+            scheme_id_uri: format!("urn:uuid:{system}"),
+            value: value.map(str::to_string),
+            default_kid: None,
+            pssh,
+        });
+    }
+    out
+}
+
+/// DRM system ids (lower-case UUIDs).
+pub const CLEARKEY: &str = "e2719d58-a985-b3c9-781a-b030af78d30e";
+pub const COMMON: &str = "1077efec-c0b2-4d02-ace3-3c1e52e2fb4b";
+const WIDEVINE: &str = "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed";
+const PLAYREADY: &str = "9a04f079-9840-4286-ab92-e65be0885f95";
+const FAIRPLAY: &str = "94ce86fb-07ff-4f43-adb8-93d2fa968ca2";
+
+/// 16 bytes as a lower-case UUID (`cenc:default_KID`, `urn:uuid:`).
+fn uuid(b: &[u8]) -> String {
+    let h = hex::encode(b);
+    if h.len() != 32 {
+        return h;
+    }
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 /// The EventStream announcing the ad break a Period opens, at the Period's start.
 fn scte35_stream(b: &AdBreak) -> EventStream {
     let duration = (b.duration > 0.0).then(|| (b.duration * 90_000.0).round() as u64);
@@ -383,13 +525,13 @@ fn scte35_stream(b: &AdBreak) -> EventStream {
 }
 
 /// One rendition's Representation in a Period: `from..=to`, offset `shift` into the
-/// Period (a static MPD's first Period).
+/// Period (a static MPD's first Period); `key_period`: the init protected for it.
 fn representation(
     r: &Rendition<'_>,
     cut: &Cut,
-    from: u64,
-    to: u64,
+    (from, to): (u64, u64),
     shift: chrono::Duration,
+    key_period: Option<u64>,
 ) -> Option<Representation> {
     let v = r.v;
     let seg = |seq: u64| -> Option<&CmafSeg> { v.cmaf.segs.get(&seq)?.as_deref() };
@@ -428,7 +570,14 @@ fn representation(
             timescale: timing.timescale,
             presentation_time_offset: pto,
             start_number: first_seq,
-            initialization: format!("{}/{}", v.slug, crate::cmaf::init_file(&first.init_id)),
+            initialization: format!(
+                "{}/{}",
+                v.slug,
+                match key_period {
+                    Some(p) => crate::cmaf::encrypted_init_file(&first.init_id, p),
+                    None => crate::cmaf::init_file(&first.init_id),
+                }
+            ),
             media: format!("{}/$Number$.m4s", v.slug),
             timeline: mpd::timeline(entries),
         },

@@ -69,9 +69,22 @@ pub struct AdaptationSet {
     pub content_type: Option<&'static str>,
     pub mime_type: &'static str,
     pub lang: Option<String>,
+    /// `ContentProtection` elements (encrypted endpoints), in order.
+    pub protection: Vec<ContentProtection>,
     /// `Role@value` (`urn:mpeg:dash:role:2011`): `main`, `alternate`.
     pub role: Option<&'static str>,
     pub representations: Vec<Representation>,
+}
+
+/// A `ContentProtection` descriptor: the common encryption scheme
+/// (`urn:mpeg:dash:mp4protection:2011`, `value` `cenc`/`cbcs`, `cenc:default_KID`) or one
+/// DRM system (`urn:uuid:<system id>`, its `cenc:pssh`, base64).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentProtection {
+    pub scheme_id_uri: String,
+    pub value: Option<String>,
+    pub default_kid: Option<String>,
+    pub pssh: Option<String>,
 }
 
 /// A Representation with its SegmentTemplate.
@@ -192,8 +205,14 @@ impl Mpd {
     fn write(&self, w: &mut W) -> io::Result<()> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         let scte = self.periods.iter().any(|p| !p.event_streams.is_empty());
+        let cenc = self
+            .periods
+            .iter()
+            .flat_map(|p| &p.adaptation_sets)
+            .any(|a| !a.protection.is_empty());
         let attrs = [
             ("xmlns", some("urn:mpeg:dash:schema:mpd:2011")),
+            ("xmlns:cenc", cenc.then(|| "urn:mpeg:cenc:2013".into())),
             (
                 "xmlns:scte35",
                 scte.then(|| "http://www.scte.org/schemas/35/2016".into()),
@@ -336,6 +355,9 @@ impl AdaptationSet {
             ("startWithSAP", some(1)),
         ];
         el(w, "AdaptationSet", &attrs, |w| {
+            for cp in &self.protection {
+                cp.write(w)?;
+            }
             if let Some(role) = self.role {
                 empty(
                     w,
@@ -351,6 +373,25 @@ impl AdaptationSet {
             }
             Ok(())
         })
+    }
+}
+
+impl ContentProtection {
+    fn write(&self, w: &mut W) -> io::Result<()> {
+        let attrs = [
+            ("schemeIdUri", some(&self.scheme_id_uri)),
+            ("value", self.value.clone()),
+            ("cenc:default_KID", self.default_kid.clone()),
+        ];
+        match &self.pssh {
+            None => empty(w, "ContentProtection", &attrs),
+            Some(b64) => el(w, "ContentProtection", &attrs, |w| {
+                el(w, "cenc:pssh", &[], |w| {
+                    w.write_event(Event::Text(quick_xml::events::BytesText::new(b64)))
+                        .map(|_| ())
+                })
+            }),
+        }
     }
 }
 

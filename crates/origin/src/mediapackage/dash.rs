@@ -171,7 +171,7 @@ pub(super) fn apply(d: &DashPackage, spec: &mut EndpointSpec) -> Result<(), AwsE
     spec.i_frames = false;
     spec.ad_markers = AdMarkers::None;
     spec.program_date_time_interval_seconds = None;
-    // DASH encryption is CENC (`AES_CTR`); the origin refuses it until DASH has DRM.
+    // DASH encryption is CENC (`AES_CTR`), as MediaPackage v1's DashPackage offers it.
     spec.encryption = match &d.encryption {
         None => Encryption::None,
         Some(e) => Encryption::AesCtr(drm_settings(&cenc(e), "DashPackage.Encryption")?),
