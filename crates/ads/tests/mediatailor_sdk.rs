@@ -55,6 +55,8 @@ async fn playback_configurations_through_boto3_and_the_cli() {
                    "PersonalizationThresholdSeconds": 2,
                    "AvailSuppression": {"Mode": "BEHIND_LIVE_EDGE", "Value": "00:00:30"},
                    "ManifestProcessingRules": {"AdMarkerPassthrough": {"Enabled": true}},
+                   "CdnConfiguration": {"ContentSegmentUrlPrefix": "https://cdn.example.com/content",
+                                        "AdSegmentUrlPrefix": "https://ads-cdn.example.com"},
                    "Tags": {"team": "ops"}}),
         )
         .await;
@@ -74,6 +76,10 @@ async fn playback_configurations_through_boto3_and_the_cli() {
     );
     assert_eq!(put["AvailSuppression"]["Value"], "00:00:30");
     assert_eq!(put["Tags"]["team"], "ops");
+    assert_eq!(
+        put["CdnConfiguration"]["ContentSegmentUrlPrefix"],
+        "https://cdn.example.com/content"
+    );
 
     // One store: the lineup API shows it.
     let mine: Value = reqwest::get(format!("{base}/ads/api/v1/playbackConfigurations/live"))
@@ -135,7 +141,7 @@ async fn playback_configurations_through_boto3_and_the_cli() {
     for (field, value) in [
         (
             "CdnConfiguration",
-            json!({"AdSegmentUrlPrefix": "https://cdn.example.com"}),
+            json!({"ContentSegmentUrlPrefix": "ftp://cdn.example.com"}),
         ),
         (
             "LivePreRollConfiguration",

@@ -1,10 +1,12 @@
 //! `lineup demo` driven through its AWS-shaped doors by boto3 and the AWS CLI, end to end:
 //! a MediaPackage channel created with the SDK, the engine's channel pushed to its ingest
 //! URLs by a pull/push fetcher with the credentials the SDK answered, an HLS origin
-//! endpoint (start-over, I-frames, a manifest name) followed by `lineup validate`, its
+//! endpoint (start-over, I-frames, a manifest name), a CMAF and a DASH one followed by
+//! `lineup validate`, the HLS one's
 //! window updated and the playlist following, ingest credentials rotated (old ones 401, a
 //! fetcher given the new ones carries on), a MediaTailor playback configuration on that
-//! endpoint played through the prefixes it answers, deletes answered with
+//! endpoint (segment URIs under its CdnConfiguration prefixes) played through the prefixes
+//! it answers, deletes answered with
 //! `NotFoundException`, and the banner's `aws mediapackage list-channels` line run as
 //! printed.
 
@@ -178,6 +180,27 @@ async fn sdk_and_cli_drive_the_demo_end_to_end() {
     let (code, out) = lineup(&["validate", "--follow", "6", &cmaf_url]).await;
     assert_eq!(code, 0, "CMAF endpoint:\n{out}");
 
+    // A DASH endpoint from the SDK: its Url is an MPD `lineup validate` follows clean.
+    let dash = mp
+        .ok(
+            "create_origin_endpoint",
+            json!({"ChannelId": "aws1", "Id": "aws1-dash", "StartoverWindowSeconds": 60,
+                   "DashPackage": {"ManifestWindowSeconds": 20, "MinUpdatePeriodSeconds": 2,
+                                   "PeriodTriggers": ["ADS"]}}),
+        )
+        .await;
+    let dash_url = dash["Url"].as_str().unwrap().to_string();
+    assert_eq!(dash_url, format!("{b}/origin/out/aws1/aws1-dash/index.mpd"));
+    assert_eq!(dash["DashPackage"]["ManifestWindowSeconds"], 20);
+    testkit::wait_for(Duration::from_secs(60), "the MPD", || {
+        let url = dash_url.clone();
+        async move { get(&url).await.filter(|t| t.contains("<S ")) }
+    })
+    .await
+    .unwrap();
+    let (code, out) = lineup(&["validate", "--follow", "6", &dash_url]).await;
+    assert_eq!(code, 0, "DASH endpoint:\n{out}");
+
     // The window, updated with the CLI, and the playlist following it.
     let (code, _, err) = mp
         .cli(&[
@@ -237,21 +260,42 @@ async fn sdk_and_cli_drive_the_demo_end_to_end() {
     .unwrap();
 
     // MediaTailor in front of the endpoint: a session through the answered prefixes.
+    // Its CdnConfiguration: `localhost` stands for a CDN in front of the demo.
     let content = url.rsplit_once('/').unwrap().0.to_string();
+    let cdn = b.replace("127.0.0.1", "localhost");
+    let cdn_content = content.replace("127.0.0.1", "localhost");
     let config = mt
         .ok(
             "put_playback_configuration",
             json!({"Name": "aws1", "VideoContentSourceUrl": content,
                    "AdDecisionServerUrl": format!("{b}/adserver/api/v1/vast?dur=[session.avail_duration_secs]&uid=[session.id]"),
-                   "SlateAdUrl": format!("{b}/vod/ts/slate/master.m3u8")}),
+                   "SlateAdUrl": format!("{b}/vod/ts/slate/master.m3u8"),
+                   "CdnConfiguration": {"ContentSegmentUrlPrefix": cdn_content,
+                                        "AdSegmentUrlPrefix": format!("{cdn}/ads")}}),
         )
         .await;
     let prefix = config["HlsConfiguration"]["ManifestEndpointPrefix"]
         .as_str()
         .unwrap();
     let ssai = format!("{prefix}live.m3u8");
-    let (code, out) = lineup(&["validate", "--follow", "8", &ssai]).await;
+    let (code, out) = lineup(&["validate", "--follow", "8", "--check-segments", &ssai]).await;
     assert_eq!(code, 0, "SSAI session:\n{out}");
+    let session_media = first_media(&ssai).await.unwrap();
+    let text = get(&session_media).await.unwrap();
+    let segments: Vec<&str> = text.lines().filter(|l| l.ends_with(".ts")).collect();
+    assert!(!segments.is_empty(), "{text}");
+    for s in &segments {
+        assert!(
+            s.starts_with(&format!("{cdn_content}/"))
+                || s.starts_with(&format!("{cdn}/ads/v1/segment/")),
+            "{s} is not under the CDN prefixes:\n{text}"
+        );
+    }
+    let first = segments[0].to_string();
+    assert!(
+        reqwest::get(&first).await.unwrap().status().is_success(),
+        "{first} through the CDN prefix"
+    );
     let session: Value = reqwest::Client::new()
         .post(format!(
             "{}live.m3u8",

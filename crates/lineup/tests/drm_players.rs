@@ -208,3 +208,63 @@ async fn hlsjs_and_shaka_play_every_drm_endpoint_across_key_rotations_and_fail_w
         "{link}"
     );
 }
+
+/// How long the per-track-key endpoint gets to start playing.
+const SPLIT_WAIT: Duration = Duration::from_secs(45);
+
+/// Per-track keys (`PresetSpeke20Video: PRESET-VIDEO-1`, `PresetSpeke20Audio:
+/// PRESET-AUDIO-1`: one key for video, another for the muxed audio) on a CMAF `cbcs`
+/// endpoint: the playlist's `EXT-X-KEY` names one key id (the video key's), the init
+/// segment's `tenc` boxes and `pssh` name both. Neither hls.js nor Shaka Player plays it
+/// with ClearKey: both wait for the audio key, which they never ask the licence for (no
+/// error, nothing played), as the README states. The day this test fails, a player learned
+/// it: update the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_track_keys_do_not_play_in_hlsjs_and_shaka() {
+    require_browser!();
+    let demo = DemoProcess::start().await;
+    let body = json!({"id": "drm-split", "packaging": "cmaf",
+        "encryption": {"sample_aes": {
+            "speke_key_provider": {"url": lineup::demo::speke_url(&demo.base),
+                "resource_id": "demo-drm-split",
+                "system_ids": [lineup::demo::CLEARKEY_SYSTEM_ID],
+                "encryption_contract_configuration": {
+                    "preset_speke20_video": "PRESET-VIDEO-1",
+                    "preset_speke20_audio": "PRESET-AUDIO-1"}}}}});
+    let r = reqwest::Client::new()
+        .post(demo.url("origin/api/v1/channels/demo/endpoints"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    demo.wait_for_dvr("drm-split", 12.0, Duration::from_secs(120))
+        .await;
+    let licence = lineup::demo::drm_licence(&demo.base);
+    let master = "origin/out/demo/drm-split/index.m3u8";
+    let players = [
+        ("hlsjs", master, Some(licence.as_str())),
+        ("shaka", master, Some(licence.as_str())),
+    ];
+    let browser = Browser::start(1280, 900).await.expect("chromium");
+    browser
+        .goto(&players_page(&demo, &players, None))
+        .await
+        .expect("open player page");
+    // Not playing is the finding: wait the whole time, unless one plays (then it fails).
+    let _ = testkit::wait_for(SPLIT_WAIT, "a player plays per-track keys", || {
+        let browser = &browser;
+        async move {
+            let all = states(browser).await;
+            all.iter().any(|s| s.played_seconds >= 1.0).then_some(())
+        }
+    })
+    .await;
+    for ((player, _, _), s) in players.iter().zip(&states(&browser).await) {
+        eprintln!("per-track keys: {player}: {s:?}");
+        assert!(
+            s.played_seconds < 1.0,
+            "{player} plays per-track keys now: update the README ({s:?})"
+        );
+    }
+}

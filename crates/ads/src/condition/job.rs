@@ -49,6 +49,15 @@ impl JobError {
             permanent: true,
         }
     }
+
+    /// A tool that failed on the mezzanine is permanent; one killed at our deadline is not
+    /// (on a loaded machine the same job may well finish next time).
+    fn ran(e: super::process::RunError) -> Self {
+        Self {
+            error: e.error,
+            permanent: !e.timed_out,
+        }
+    }
 }
 
 /// Streams `url` into `path`, refusing more than `max` bytes.
@@ -119,7 +128,7 @@ pub async fn run(
         .runner
         .run(&settings.ffprobe, &probe_args, work)
         .await
-        .map_err(JobError::permanent)?;
+        .map_err(JobError::ran)?;
     let probe = plan::parse_ffprobe(&json).map_err(JobError::permanent)?;
     let (args, outputs) = plan::ffmpeg_args("mezzanine", ".", &probe, profile, settings.plan)
         .map_err(JobError::permanent)?;
@@ -132,7 +141,7 @@ pub async fn run(
         .runner
         .run(&settings.ffmpeg, &args, work)
         .await
-        .map_err(JobError::permanent)?;
+        .map_err(JobError::ran)?;
     let _ = tokio::fs::remove_file(&input).await;
     let mut renditions = Vec::new();
     let mut bytes = 0u64;

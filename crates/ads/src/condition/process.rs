@@ -9,7 +9,25 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-use crate::error::{AdsError, Result};
+use crate::error::AdsError;
+
+/// Why a run failed: the program's own failure, or our deadline (a busy machine, not the
+/// input: worth trying again later).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct RunError {
+    pub error: AdsError,
+    pub timed_out: bool,
+}
+
+impl From<AdsError> for RunError {
+    fn from(error: AdsError) -> Self {
+        Self {
+            error,
+            timed_out: false,
+        }
+    }
+}
 
 /// Most stdout kept (ffprobe's JSON of a mezzanine is a few KiB).
 const MAX_STDOUT: usize = 1024 * 1024;
@@ -49,7 +67,12 @@ async fn drain(mut r: impl AsyncRead + Unpin, limit: usize, tail: bool) -> Vec<u
 impl Runner {
     /// Runs `program args...` in `cwd`; its stdout on success, an error naming the program,
     /// its exit status and the end of its stderr otherwise.
-    pub async fn run(&self, program: &Path, args: &[String], cwd: &Path) -> Result<Vec<u8>> {
+    pub async fn run(
+        &self,
+        program: &Path,
+        args: &[String],
+        cwd: &Path,
+    ) -> std::result::Result<Vec<u8>, RunError> {
         let mut cmd = if self.nice != 0 {
             let mut c = Command::new("nice");
             c.arg("-n").arg(self.nice.to_string()).arg(program);
@@ -85,10 +108,13 @@ impl Runner {
             Ok(s) => s.map_err(|e| AdsError::Creative(format!("{name}: {e}")))?,
             Err(_) => {
                 let _ = child.kill().await;
-                return Err(AdsError::Creative(format!(
-                    "{name}: killed after {} s",
-                    self.timeout.as_secs()
-                )));
+                return Err(RunError {
+                    error: AdsError::Creative(format!(
+                        "{name}: killed after {} s",
+                        self.timeout.as_secs()
+                    )),
+                    timed_out: true,
+                });
             }
         };
         let stdout = out.await.unwrap_or_default();
@@ -100,7 +126,8 @@ impl Runner {
             return Err(AdsError::Creative(format!(
                 "{name} exited with {status}: {}",
                 last.into_iter().rev().collect::<Vec<_>>().join(" / ")
-            )));
+            ))
+            .into());
         }
         Ok(stdout)
     }
@@ -142,9 +169,9 @@ mod tests {
         let err = quick
             .run(sh, &["-c".into(), "sleep 30".into()], &dir)
             .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("killed"), "{err}");
+            .unwrap_err();
+        assert!(err.timed_out, "{err}");
+        assert!(err.to_string().contains("killed"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

@@ -36,6 +36,30 @@ pub struct AdMarkerPassthrough {
     pub enabled: bool,
 }
 
+/// `CdnConfiguration`: where players are told to fetch segments from, a CDN in front of
+/// the origin (`ContentSegmentUrlPrefix` replaces `VideoContentSourceUrl` at the start of
+/// content segment and init segment URIs) and in front of this service
+/// (`AdSegmentUrlPrefix` replaces this service's base URL in ad and slate segment URIs).
+/// Playlists and keys still come from here and the origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CdnConfiguration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_segment_url_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad_segment_url_prefix: Option<String>,
+}
+
+impl CdnConfiguration {
+    /// `uri` (absolute, from the origin) with `source` swapped for the content prefix.
+    pub fn content_uri(&self, source: &str, uri: &str) -> Option<String> {
+        let prefix = self.content_segment_url_prefix.as_deref()?;
+        let rest = uri.strip_prefix(source.trim_end_matches('/'))?;
+        rest.starts_with('/')
+            .then(|| format!("{}{rest}", prefix.trim_end_matches('/')))
+    }
+}
+
 /// A playback configuration: `PUT /api/v1/playbackConfigurations/{name}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -57,6 +81,8 @@ pub struct PlaybackConfiguration {
     pub avail_suppression: Option<AvailSuppression>,
     #[serde(default)]
     pub manifest_processing_rules: Option<ManifestProcessingRules>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdn_configuration: Option<CdnConfiguration>,
     /// lineup: ADS timeout, milliseconds (default 3000).
     #[serde(default)]
     pub ad_decision_server_timeout_ms: Option<u64>,
@@ -95,6 +121,18 @@ impl PlaybackConfiguration {
             ),
             ("AdDecisionServerUrl", Some(&self.ad_decision_server_url)),
             ("SlateAdUrl", self.slate_ad_url.as_ref()),
+            (
+                "CdnConfiguration.ContentSegmentUrlPrefix",
+                self.cdn_configuration
+                    .as_ref()
+                    .and_then(|c| c.content_segment_url_prefix.as_ref()),
+            ),
+            (
+                "CdnConfiguration.AdSegmentUrlPrefix",
+                self.cdn_configuration
+                    .as_ref()
+                    .and_then(|c| c.ad_segment_url_prefix.as_ref()),
+            ),
         ] {
             if let Some(u) = url {
                 let parsed =
@@ -250,6 +288,31 @@ pub fn fill_template(template: &str, v: &TemplateVars<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cdn_prefixes_replace_the_source_only_at_a_path_boundary() {
+        let cdn = CdnConfiguration {
+            content_segment_url_prefix: Some("https://cdn.example.com/content/".into()),
+            ad_segment_url_prefix: None,
+        };
+        assert_eq!(
+            cdn.content_uri(
+                "http://o:8080/out/",
+                "http://o:8080/out/ch/ep/channel_1/7.ts"
+            )
+            .as_deref(),
+            Some("https://cdn.example.com/content/ch/ep/channel_1/7.ts")
+        );
+        assert_eq!(
+            cdn.content_uri("http://o:8080/out", "http://o:8080/outside/7.ts"),
+            None
+        );
+        assert_eq!(
+            cdn.content_uri("http://o:8080/out", "http://x/out/7.ts"),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]

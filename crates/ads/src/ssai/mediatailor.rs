@@ -8,8 +8,9 @@
 //! One core, two doors: a configuration put here is the same value
 //! `PUT /api/v1/playbackConfigurations/{name}` stores ([`Proxy::put_config`], which
 //! validates); MediaTailor's field names are the lineup API's already (PascalCase), so a
-//! field lineup does not offer (`CdnConfiguration`, `LivePreRollConfiguration`,
-//! `InsertionMode`, ...) is refused by name (400 `BadRequestException`), never dropped.
+//! field lineup does not offer (`LivePreRollConfiguration`, `InsertionMode`, ...) is
+//! refused by name (400 `BadRequestException`), never dropped. `CdnConfiguration` moves
+//! segment URIs of session playlists under its prefixes (see `config::CdnConfiguration`).
 //!
 //! ```text
 //! PUT             /playbackConfiguration           PutPlaybackConfiguration

@@ -58,6 +58,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The session's master: the origin's, every variant and rendition pointing at the
 /// session's own media playlists (`manifest_uri(n)`), and the origin URLs behind them.
+/// Content segment and init segment URIs under `source` (`VideoContentSourceUrl`) moved
+/// under `CdnConfiguration.ContentSegmentUrlPrefix`; keys and everything else stay.
+fn to_cdn(out: &mut hls::MediaPlaylist, cdn: &super::config::CdnConfiguration, source: &str) {
+    for seg in &mut out.segments {
+        if let Some(u) = cdn.content_uri(source, &seg.uri) {
+            seg.uri = u;
+        }
+        if let Some(map) = &mut seg.map
+            && let Some(u) = map.uri().and_then(|u| cdn.content_uri(source, u))
+        {
+            map.attrs.set_quoted("URI", u);
+        }
+    }
+}
+
 pub fn session_master(
     origin: &Playlist,
     origin_url: &str,
@@ -276,20 +291,29 @@ impl Proxy {
             .await?;
         let creatives = self.inner.creatives.resolve(s.state.creatives()).await;
         let config = &s.meta.config;
+        let cdn = cfg.cdn_configuration.as_ref();
+        // `CdnConfiguration.AdSegmentUrlPrefix` stands for this service's base URL.
+        let ad_base = match cdn.and_then(|c| c.ad_segment_url_prefix.as_deref()) {
+            Some(p) => format!("{}/v1/", p.trim_end_matches('/')),
+            None => "../../../".to_string(),
+        };
         let ad_uri = |b: &BreakState, slot: u16, ri: usize, ext: &str| match ext {
             "vtt" => "../../../empty.vtt".to_string(),
             _ => format!(
-                "../../../segment/{config}/{sid}/{}/{ri}/{slot}.{ext}",
+                "{ad_base}segment/{config}/{sid}/{}/{ri}/{slot}.{ext}",
                 b.key
             ),
         };
-        let out = s.state.render(
+        let mut out = s.state.render(
             window,
             cfg.marker_passthrough(),
             &variant,
             &creatives,
             &ad_uri,
         );
+        if let Some(cdn) = cdn {
+            to_cdn(&mut out, cdn, &cfg.video_content_source_url);
+        }
         let text: Arc<str> = Arc::from(out.to_string());
         let mut rendered = lock(&self.inner.rendered);
         if rendered.len() >= MAP_CAP {
