@@ -328,10 +328,11 @@ mod tests {
                 r#"{"manifestWindowSeconds":0}"#,
                 "DashPackage.ManifestWindowSeconds",
             ),
+            // Encryption is supported (CENC); a provider without a system id is not.
             (
                 r#"{"encryption":{"spekeKeyProvider":{"url":"https://k.example/speke",
                    "resourceId":"r","systemIds":[],"roleArn":"x"}}}"#,
-                "DashPackage.Encryption",
+                "DashPackage.Encryption.SpekeKeyProvider",
             ),
         ] {
             let e = spec_of(&format!(r#"{{"id":"e","dashPackage":{body}}}"#)).unwrap_err();
