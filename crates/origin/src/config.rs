@@ -169,6 +169,24 @@ impl Default for OriginArgs {
 /// A segment store and, when it persists, the channel index kept beside it.
 pub type Stores = (Arc<dyn Store>, Option<Arc<persist::Index>>);
 
+/// An S3 client for `bucket` on the configured endpoint, region and key pair (the segment
+/// store and harvest jobs both write through one).
+pub fn s3_builder(config: &Config, bucket: &str) -> object_store::aws::AmazonS3Builder {
+    let mut b = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_region(&config.s3_region);
+    if let Some(e) = &config.s3_endpoint {
+        b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+    }
+    if let Some(k) = &config.s3_access_key_id {
+        b = b.with_access_key_id(k);
+    }
+    if let Some(k) = &config.s3_secret_access_key {
+        b = b.with_secret_access_key(k);
+    }
+    b
+}
+
 /// The segment store and channel index a configuration asks for.
 pub fn stores(config: &Config) -> Result<Stores, OriginError> {
     match config.store {
@@ -203,18 +221,7 @@ pub fn stores(config: &Config) -> Result<Stores, OriginError> {
             let bucket = parsed.host_str().unwrap_or_default();
             let prefix = parsed.path().trim_matches('/');
             let prefix = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
-            let mut b = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .with_region(&config.s3_region);
-            if let Some(e) = &config.s3_endpoint {
-                b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
-            }
-            if let Some(k) = &config.s3_access_key_id {
-                b = b.with_access_key_id(k);
-            }
-            if let Some(k) = &config.s3_secret_access_key {
-                b = b.with_secret_access_key(k);
-            }
+            let mut b = s3_builder(config, bucket);
             // A hung or gone store must fail fast (the default retries for minutes).
             let deadline = std::time::Duration::from_millis(config.store_timeout_ms.max(100));
             b = b

@@ -151,19 +151,7 @@ fn destination(config: &Config, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
              --harvest-dir)",
         ));
     }
-    let mut b = object_store::aws::AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .with_region(&config.s3_region);
-    if let Some(e) = &config.s3_endpoint {
-        b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
-    }
-    if let Some(k) = &config.s3_access_key_id {
-        b = b.with_access_key_id(k);
-    }
-    if let Some(k) = &config.s3_secret_access_key {
-        b = b.with_secret_access_key(k);
-    }
-    let s3 = b
+    let s3 = crate::config::s3_builder(config, bucket)
         .build()
         .map_err(|e| OriginError::bad(field, e.to_string()))?;
     Ok(Arc::new(s3))
